@@ -1,0 +1,429 @@
+//! The `codex` command tree (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Version string shown by `--version`: crate version, commit and build date.
+pub(crate) const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("CODEX_GIT_DESCRIBE"),
+    ", ",
+    env!("CODEX_RUSTC_VERSION"),
+    ")"
+);
+
+/// Offline-first, reproducible training, evaluation and auditing of decoder-only language models.
+#[derive(Debug, Parser)]
+#[command(name = "codex", version = LONG_VERSION, propagate_version = true)]
+#[command(
+    after_help = "Run `codex train` with no arguments for the embedded default job.\n\
+Configuration layers, later wins: embedded default → --config FILE → CODEX_<SECTION>__<KEY> → key.path=value."
+)]
+pub(crate) struct Cli {
+    /// More log output on stderr (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, conflicts_with = "quiet")]
+    pub(crate) verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// `--config FILE` and `key.path=value` overrides, shared by every command that resolves a config.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct ConfigArgs {
+    /// YAML (.yaml, .yml) or TOML (.toml) file layered over the embedded default.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
+    /// Overrides such as `train.lr=3e-4` or `eval.metrics=[bleu,chrf]`; values are YAML.
+    #[arg(value_name = "KEY=VALUE")]
+    pub(crate) overrides: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Train a model; with no arguments, the embedded default job end to end.
+    #[command(
+        after_help = "Example:\n  codex train --config configs/default.yaml train.max_steps=200"
+    )]
+    Train {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Resume from the latest valid checkpoint of a run, or from a given checkpoint.
+        #[arg(long, value_name = "RUN_OR_CHECKPOINT", num_args = 0..=1, default_missing_value = "latest")]
+        resume: Option<String>,
+    },
+    /// Run a grid of overrides one after another and write a comparison table.
+    #[command(
+        after_help = "Example:\n  codex sweep --grid train.lr=1e-3,3e-4 --grid model.n_layer=2,4"
+    )]
+    Sweep {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// One axis of the grid: KEY=V1,V2,…
+        #[arg(long, value_name = "KEY=V1,V2")]
+        grid: Vec<String>,
+        /// Metric to sort the comparison table by.
+        #[arg(long, default_value = "validation/loss")]
+        metric: String,
+    },
+    /// Generate text from a checkpoint.
+    #[command(
+        after_help = "Example:\n  codex generate --checkpoint runs/20261121-090000-default --prompt 'The river'"
+    )]
+    Generate {
+        /// Run directory or checkpoint directory.
+        #[arg(long, value_name = "PATH")]
+        checkpoint: PathBuf,
+        /// Prompt text; read from stdin when absent.
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Maximum new tokens.
+        #[arg(long, default_value_t = 128)]
+        max_new_tokens: u32,
+        /// Sampling temperature; 0 is greedy.
+        #[arg(long, default_value_t = 1.0)]
+        temperature: f64,
+        /// Keep only the k most likely tokens.
+        #[arg(long)]
+        top_k: Option<u32>,
+        /// Keep the smallest set of tokens whose probability reaches p.
+        #[arg(long)]
+        top_p: Option<f64>,
+        /// Sampling seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Evaluate generated text against references, or a language model on a dataset.
+    #[command(subcommand)]
+    Eval(EvalCommand),
+    /// Train, apply and inspect tokenizers.
+    #[command(subcommand)]
+    Tokenizer(TokenizerCommand),
+    /// Generate, prepare, inspect and verify datasets.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Import, export and inspect model weights.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Scan for secrets, PII and prompt injection; redact text.
+    #[command(subcommand)]
+    Safety(SafetyCommand),
+    /// Audit a repository: inventory, README summary, placeholders, complexity.
+    #[command(after_help = "Example:\n  codex audit . --out reports --fail-on placeholders")]
+    #[command(args_conflicts_with_subcommands = true)]
+    Audit {
+        #[command(subcommand)]
+        command: Option<AuditCommand>,
+        /// Repository to audit.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+        /// Directory for the reports.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Exit non-zero on `placeholders` or `complexity>N`.
+        #[arg(long)]
+        fail_on: Vec<String>,
+    },
+    /// List, show, compare and sync run directories.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// List registered components (backends, filters, metrics, architectures, …).
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Show, validate and describe configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Show this machine: CPU, memory, compiled backends and visible devices.
+    #[command(after_help = "Example:\n  codex system --json")]
+    System {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  codex completions bash > ~/.local/share/bash-completion/completions/codex"
+    )]
+    Completions {
+        /// Shell to generate for.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EvalCommand {
+    /// Score hypotheses against references: BLEU, chrF, ROUGE, EM, F1.
+    #[command(
+        after_help = "Example:\n  codex eval text --hyp hyp.txt --ref ref.txt --metrics bleu,chrf --bootstrap 1000"
+    )]
+    Text {
+        /// Hypotheses, one per line (or JSONL/TSV).
+        #[arg(long)]
+        hyp: PathBuf,
+        /// References, one file per reference set.
+        #[arg(long = "ref", required = true)]
+        refs: Vec<PathBuf>,
+        /// Metrics, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "bleu,chrf")]
+        metrics: Vec<String>,
+        /// Bootstrap resamples for confidence intervals.
+        #[arg(long)]
+        bootstrap: Option<u32>,
+    },
+    /// Perplexity and token accuracy of a checkpoint on a dataset.
+    #[command(
+        after_help = "Example:\n  codex eval lm --checkpoint runs/20261121-090000-default --data valid.txt"
+    )]
+    Lm {
+        /// Run directory or checkpoint directory.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Text or prepared dataset to evaluate on.
+        #[arg(long)]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenizerCommand {
+    /// Train a tokenizer from text, JSONL or directories.
+    #[command(
+        after_help = "Example:\n  codex tokenizer train corpus.txt --out tok/ tokenizer.vocab_size=8000"
+    )]
+    Train {
+        /// Input files or directories.
+        inputs: Vec<PathBuf>,
+        /// Output directory for tokenizer.json and manifest.json.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Encode text to ids.
+    #[command(
+        after_help = "Example:\n  codex tokenizer encode --tokenizer tok/tokenizer.json 'Hello world'"
+    )]
+    Encode {
+        /// tokenizer.json or SentencePiece .model.
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Text to encode; stdin when absent.
+        text: Option<String>,
+    },
+    /// Decode ids to text.
+    #[command(
+        after_help = "Example:\n  codex tokenizer decode --tokenizer tok/tokenizer.json 15496 995"
+    )]
+    Decode {
+        /// tokenizer.json or SentencePiece .model.
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Ids to decode; stdin when absent.
+        ids: Vec<u32>,
+    },
+    /// Vocabulary size, bytes and characters per token, unknown rate, length histogram.
+    #[command(
+        after_help = "Example:\n  codex tokenizer stats --tokenizer tok/tokenizer.json corpus.txt"
+    )]
+    Stats {
+        /// tokenizer.json or SentencePiece .model.
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Corpus files.
+        inputs: Vec<PathBuf>,
+    },
+    /// Check decode(encode(x)) == x on a sample.
+    #[command(
+        after_help = "Example:\n  codex tokenizer validate --tokenizer tok/tokenizer.json corpus.txt"
+    )]
+    Validate {
+        /// tokenizer.json or SentencePiece .model.
+        #[arg(long)]
+        tokenizer: PathBuf,
+        /// Corpus files.
+        inputs: Vec<PathBuf>,
+    },
+    /// Model type, vocabulary size, special tokens, normalizer and pre-tokenizer chain.
+    #[command(after_help = "Example:\n  codex tokenizer inspect tok/tokenizer.json")]
+    Inspect {
+        /// tokenizer.json or SentencePiece .model.
+        tokenizer: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DataCommand {
+    /// Write a deterministic synthetic English-like corpus.
+    #[command(after_help = "Example:\n  codex data synth --size 10MB --seed 0 --out corpus.txt")]
+    Synth {
+        /// Size, e.g. 10MB or 1GB.
+        #[arg(long)]
+        size: String,
+        /// Generator seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Tokenize sources into hashed shards with a manifest.
+    #[command(after_help = "Example:\n  codex data prepare --config job.yaml --out data/")]
+    Prepare {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Counts, token-length histogram and decoded samples of a prepared dataset.
+    #[command(after_help = "Example:\n  codex data inspect data/")]
+    Inspect {
+        /// Prepared dataset directory.
+        dir: PathBuf,
+    },
+    /// Check every shard against the manifest.
+    #[command(after_help = "Example:\n  codex data verify data/")]
+    Verify {
+        /// Prepared dataset directory.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ModelCommand {
+    /// Import Hugging Face config.json + safetensors (GPT-2, Llama).
+    #[command(after_help = "Example:\n  codex model import hf-gpt2/ --out model/")]
+    Import {
+        /// Directory with config.json and model.safetensors.
+        dir: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Export to config.json + model.safetensors that transformers loads.
+    #[command(after_help = "Example:\n  codex model export runs/20261121-090000-default --out hf/")]
+    Export {
+        /// Run or checkpoint directory.
+        checkpoint: PathBuf,
+        /// Output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Architecture, parameter count by module, dtype, file hashes.
+    #[command(after_help = "Example:\n  codex model inspect runs/20261121-090000-default")]
+    Inspect {
+        /// Run, checkpoint or Hugging Face model directory.
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SafetyCommand {
+    /// Scan files and directories for findings.
+    #[command(after_help = "Example:\n  codex safety scan src/ --format sarif --fail-on high")]
+    Scan {
+        /// Files or directories.
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, default_value = "table")]
+        format: String,
+        /// Exit non-zero when a finding reaches this severity.
+        #[arg(long)]
+        fail_on: Option<String>,
+    },
+    /// Redact stdin to stdout.
+    #[command(after_help = "Example:\n  codex safety redact < prompt.txt")]
+    Redact,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Top-level folders, key files and entry points.
+    #[command(after_help = "Example:\n  codex audit repo-map .")]
+    RepoMap {
+        /// Repository to map.
+        #[arg(default_value = ".")]
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RunsCommand {
+    /// A table of runs with their key metrics.
+    #[command(after_help = "Example:\n  codex runs list runs/")]
+    List {
+        /// Directory holding run directories.
+        #[arg(default_value = "runs")]
+        dir: PathBuf,
+    },
+    /// Config, provenance, metrics summary and checkpoints of one run.
+    #[command(after_help = "Example:\n  codex runs show runs/20261121-090000-default")]
+    Show {
+        /// Run directory.
+        run: PathBuf,
+    },
+    /// Aligned table and overlaid curves of several runs.
+    #[command(after_help = "Example:\n  codex runs compare runs/a runs/b")]
+    Compare {
+        /// Run directories.
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+    },
+    /// Replay a finished run into an MLflow server.
+    #[command(
+        after_help = "Example:\n  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 codex runs sync-mlflow runs/a"
+    )]
+    SyncMlflow {
+        /// Run directory.
+        run: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RegistryCommand {
+    /// Every registered component with a one-line description.
+    #[command(after_help = "Example:\n  codex registry list --json")]
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ShowFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Print the resolved configuration; with --origin, which layer set each value.
+    #[command(
+        after_help = "Example:\n  CODEX_TRAIN__LR=0.5 codex config show --origin train.max_steps=10"
+    )]
+    Show {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Show the layer that set each value.
+        #[arg(long)]
+        origin: bool,
+        /// Output format (ignored with --origin).
+        #[arg(long, value_enum, default_value_t = ShowFormat::Yaml)]
+        format: ShowFormat,
+    },
+    /// Check a config file; exit 0 when valid, 2 when not.
+    #[command(after_help = "Example:\n  codex config validate job.yaml")]
+    Validate {
+        /// The file to check, layered over the embedded default.
+        file: PathBuf,
+        /// Overrides applied on top, as in `codex train`.
+        #[arg(value_name = "KEY=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Print the JSON Schema of configuration files.
+    #[command(after_help = "Example:\n  codex config schema > docs/config.schema.json")]
+    Schema,
+}

@@ -1,0 +1,70 @@
+//! `codex config show | validate | schema`.
+
+use std::fmt::Write;
+
+use anyhow::{Context, Result};
+use codex_core::config::{AppConfig, ConfigLoader};
+
+use crate::cli::{ConfigArgs, ConfigCommand, ShowFormat};
+
+/// The loader for a command's `--config` and overrides, with the process environment.
+pub(crate) fn loader(args: &ConfigArgs) -> ConfigLoader {
+    let mut loader = ConfigLoader::new().process_env();
+    if let Some(file) = &args.config {
+        loader = loader.file(file);
+    }
+    loader.overrides(args.overrides.iter().cloned())
+}
+
+pub(super) fn run(cmd: ConfigCommand) -> Result<String> {
+    match cmd {
+        ConfigCommand::Show {
+            config,
+            origin,
+            format,
+        } => {
+            let loaded = loader(&config).load()?;
+            if origin {
+                let rows: Vec<(String, String, String)> = loaded
+                    .leaves()
+                    .into_iter()
+                    .map(|(path, value, origin)| (path, value.to_string(), origin.to_string()))
+                    .collect();
+                let key_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+                let val_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+                let mut out = String::new();
+                for (k, v, o) in rows {
+                    writeln!(out, "{k:key_w$}  {v:val_w$}  {o}")?;
+                }
+                Ok(out)
+            } else {
+                Ok(match format {
+                    ShowFormat::Yaml => loaded.config.to_yaml(),
+                    ShowFormat::Json => {
+                        let mut s = serde_json::to_string_pretty(&loaded.config)?;
+                        s.push('\n');
+                        s
+                    }
+                })
+            }
+        }
+        ConfigCommand::Validate { file, overrides } => {
+            ConfigLoader::new()
+                .file(&file)
+                .overrides(overrides)
+                .load()
+                .with_context(|| {
+                    format!("`{}` is not a valid codex configuration", file.display())
+                })?;
+            Ok(format!(
+                "`{}` is a valid codex configuration\n",
+                file.display()
+            ))
+        }
+        ConfigCommand::Schema => {
+            let mut s = serde_json::to_string_pretty(&AppConfig::json_schema())?;
+            s.push('\n');
+            Ok(s)
+        }
+    }
+}

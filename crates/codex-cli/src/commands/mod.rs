@@ -1,0 +1,146 @@
+//! Command dispatch: each command returns its standard output as text.
+
+mod completions;
+mod config;
+mod registry;
+mod system;
+
+use std::fmt;
+
+use anyhow::Result;
+
+use crate::cli::{
+    AuditCommand, Command, DataCommand, EvalCommand, ModelCommand, RunsCommand, SafetyCommand,
+    TokenizerCommand,
+};
+
+/// A command whose capability is not built yet: exit 2, say what is missing, print nothing else.
+#[derive(Debug)]
+pub(crate) struct NotBuilt {
+    command: &'static str,
+    needs: &'static str,
+}
+
+impl fmt::Display for NotBuilt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`codex {}` is not available yet: it needs {}, which this version of codex does not include",
+            self.command, self.needs
+        )
+    }
+}
+
+impl std::error::Error for NotBuilt {}
+
+fn not_built(command: &'static str, needs: &'static str) -> Result<String> {
+    Err(NotBuilt { command, needs }.into())
+}
+
+/// Exit status for an error: 2 for bad input or a missing capability, 1 for other failures.
+pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
+    for cause in err.chain() {
+        if cause.is::<NotBuilt>() {
+            return 2;
+        }
+        if let Some(e) = cause.downcast_ref::<codex_core::Error>() {
+            if matches!(
+                e,
+                codex_core::Error::Config { .. }
+                    | codex_core::Error::ConfigParse { .. }
+                    | codex_core::Error::ConfigFormat { .. }
+                    | codex_core::Error::OverrideSyntax { .. }
+            ) {
+                return 2;
+            }
+        }
+    }
+    1
+}
+
+/// Facts about this binary, for `--version`, `codex system` and provenance.
+pub(crate) fn build_info() -> codex_core::BuildInfo {
+    let non_empty = |s: &'static str| (!s.is_empty()).then(|| s.to_owned());
+    codex_core::BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        git_commit: non_empty(env!("CODEX_GIT_COMMIT")),
+        git_dirty: non_empty(env!("CODEX_GIT_DIRTY")).map(|d| d == "true"),
+        rustc: env!("CODEX_RUSTC_VERSION").to_owned(),
+        cargo_lock_blake3: non_empty(env!("CODEX_CARGO_LOCK_BLAKE3")),
+        target: env!("CODEX_TARGET").to_owned(),
+        profile: env!("CODEX_PROFILE").to_owned(),
+        backends: codex_model::compiled_backends()
+            .iter()
+            .map(|b| b.feature().to_owned())
+            .collect(),
+    }
+}
+
+pub(crate) fn run(command: Command) -> Result<String> {
+    match command {
+        Command::Config(cmd) => config::run(cmd),
+        Command::Registry(cmd) => registry::run(cmd),
+        Command::System { json } => system::run(json),
+        Command::Completions { shell } => completions::run(shell),
+        Command::Train { .. } => not_built("train", "the training engine (codex-train)"),
+        Command::Sweep { .. } => not_built("sweep", "the training engine (codex-train)"),
+        Command::Generate { .. } => not_built("generate", "the model and generation (codex-model)"),
+        Command::Eval(EvalCommand::Text { .. }) => {
+            not_built("eval text", "the text metrics (codex-eval)")
+        }
+        Command::Eval(EvalCommand::Lm { .. }) => {
+            not_built("eval lm", "the training engine's evaluation (codex-train)")
+        }
+        Command::Tokenizer(cmd) => not_built(
+            match cmd {
+                TokenizerCommand::Train { .. } => "tokenizer train",
+                TokenizerCommand::Encode { .. } => "tokenizer encode",
+                TokenizerCommand::Decode { .. } => "tokenizer decode",
+                TokenizerCommand::Stats { .. } => "tokenizer stats",
+                TokenizerCommand::Validate { .. } => "tokenizer validate",
+                TokenizerCommand::Inspect { .. } => "tokenizer inspect",
+            },
+            "tokenization (codex-tokenize)",
+        ),
+        Command::Data(cmd) => not_built(
+            match cmd {
+                DataCommand::Synth { .. } => "data synth",
+                DataCommand::Prepare { .. } => "data prepare",
+                DataCommand::Inspect { .. } => "data inspect",
+                DataCommand::Verify { .. } => "data verify",
+            },
+            "data preparation (codex-data)",
+        ),
+        Command::Model(cmd) => not_built(
+            match cmd {
+                ModelCommand::Import { .. } => "model import",
+                ModelCommand::Export { .. } => "model export",
+                ModelCommand::Inspect { .. } => "model inspect",
+            },
+            "the transformer models and weight conversion (codex-model)",
+        ),
+        Command::Safety(cmd) => not_built(
+            match cmd {
+                SafetyCommand::Scan { .. } => "safety scan",
+                SafetyCommand::Redact => "safety redact",
+            },
+            "the safety detectors and policies (codex-safety)",
+        ),
+        Command::Audit { command, .. } => not_built(
+            match command {
+                Some(AuditCommand::RepoMap { .. }) => "audit repo-map",
+                None => "audit",
+            },
+            "the repository audit (codex-audit)",
+        ),
+        Command::Runs(cmd) => not_built(
+            match cmd {
+                RunsCommand::List { .. } => "runs list",
+                RunsCommand::Show { .. } => "runs show",
+                RunsCommand::Compare { .. } => "runs compare",
+                RunsCommand::SyncMlflow { .. } => "runs sync-mlflow",
+            },
+            "run tracking and reports (codex-track)",
+        ),
+    }
+}

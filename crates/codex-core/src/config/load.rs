@@ -1,0 +1,350 @@
+//! Building the layered figment and turning its errors into [`ConfigIssue`]s.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+
+use super::issue::{ConfigIssue, Problem};
+use super::{AppConfig, DEFAULT_YAML};
+use crate::error::{Error, Result};
+use crate::registry::nearest;
+
+/// Which layer set a configuration value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The embedded `configs/default.yaml`.
+    Embedded,
+    /// A `--config` file.
+    File(PathBuf),
+    /// An environment variable `CODEX_<SECTION>__<KEY>`.
+    Env(String),
+    /// A command-line override `key.path=value`.
+    Override(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Embedded => f.write_str("embedded default"),
+            Origin::File(p) => write!(f, "file `{}`", p.display()),
+            Origin::Env(var) => write!(f, "environment variable `{var}`"),
+            Origin::Override(text) => write!(f, "command-line override `{text}`"),
+        }
+    }
+}
+
+/// One configuration layer as a figment provider, named after its exact origin.
+struct Layer {
+    origin: Origin,
+    dict: Dict,
+}
+
+impl Provider for Layer {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.origin.to_string())
+    }
+
+    fn data(&self) -> std::result::Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.dict.clone()))
+    }
+}
+
+/// Collects the layers of a configuration and resolves them into an [`AppConfig`].
+#[derive(Debug, Clone, Default)]
+pub struct ConfigLoader {
+    file: Option<PathBuf>,
+    env: Vec<(String, String)>,
+    overrides: Vec<String>,
+}
+
+/// Prefix of configuration environment variables; `__` separates nesting levels.
+pub(crate) const ENV_PREFIX: &str = "CODEX_";
+
+impl ConfigLoader {
+    /// A loader with only the embedded default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a YAML (`.yaml`, `.yml`) or TOML (`.toml`) file above the default.
+    #[must_use]
+    pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.file = Some(path.into());
+        self
+    }
+
+    /// Adds environment variables; only `CODEX_<SECTION>__<KEY>` names (with a
+    /// `__`) are configuration, so `CODEX_SAFETY_POLICY` and the like are left alone.
+    #[must_use]
+    pub fn env(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.env = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && k.contains("__"))
+            .collect();
+        self.env.sort();
+        self
+    }
+
+    /// Adds this process's environment (see [`ConfigLoader::env`]).
+    #[must_use]
+    pub fn process_env(self) -> Self {
+        self.env(std::env::vars())
+    }
+
+    /// Adds command-line overrides `key.path=value`, applied in order, last wins.
+    #[must_use]
+    pub fn overrides<S: Into<String>>(mut self, overrides: impl IntoIterator<Item = S>) -> Self {
+        self.overrides.extend(overrides.into_iter().map(Into::into));
+        self
+    }
+
+    /// Parses every layer, merges them and checks the result, types and rules both.
+    pub fn load(&self) -> Result<LoadedConfig> {
+        let mut figment = Figment::new().merge(Layer {
+            origin: Origin::Embedded,
+            dict: parse_yaml(DEFAULT_YAML, Path::new("configs/default.yaml"))?,
+        });
+        if let Some(path) = &self.file {
+            figment = figment.merge(Layer {
+                origin: Origin::File(path.clone()),
+                dict: read_file(path)?,
+            });
+        }
+        for (var, text) in &self.env {
+            let key = var[ENV_PREFIX.len()..]
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect::<Vec<_>>()
+                .join(".");
+            figment = figment.merge(Layer {
+                origin: Origin::Env(var.clone()),
+                dict: nest(&key, parse_value(text), var)?,
+            });
+        }
+        for text in &self.overrides {
+            let (key, value) = text
+                .split_once('=')
+                .ok_or_else(|| Error::OverrideSyntax { text: text.clone() })?;
+            figment = figment.merge(Layer {
+                origin: Origin::Override(text.clone()),
+                dict: nest(key.trim(), parse_value(value), text)?,
+            });
+        }
+
+        let config: AppConfig = figment.extract().map_err(|e| Error::Config {
+            issues: issues_from_figment(e),
+        })?;
+        let loaded = LoadedConfig { config, figment };
+        if let Err(mut issues) = loaded.config.validate() {
+            for issue in &mut issues {
+                issue.origin = Some(loaded.origin(&issue.path).to_string());
+            }
+            return Err(Error::Config { issues });
+        }
+        Ok(loaded)
+    }
+}
+
+/// A resolved configuration that remembers which layer set each value.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The resolved, validated configuration.
+    pub config: AppConfig,
+    figment: Figment,
+}
+
+impl LoadedConfig {
+    /// The layer that set the value at a dotted key path.
+    pub fn origin(&self, path: &str) -> Origin {
+        let name = self
+            .figment
+            .find_metadata(path)
+            .map(|m| m.name.to_string())
+            .unwrap_or_default();
+        origin_from_name(&name)
+    }
+
+    /// Every leaf of the resolved configuration (scalars and whole lists) in key
+    /// order, with its value as JSON and the layer that set it.
+    pub fn leaves(&self) -> Vec<(String, serde_json::Value, Origin)> {
+        let json = serde_json::to_value(&self.config).expect("AppConfig serializes to JSON");
+        let mut out = Vec::new();
+        flatten(String::new(), &json, &mut out);
+        out.into_iter()
+            .map(|(path, value)| {
+                let origin = self.origin(&path);
+                (path, value, origin)
+            })
+            .collect()
+    }
+}
+
+fn origin_from_name(name: &str) -> Origin {
+    // Metadata names are exactly `Origin`'s Display, so parse them back.
+    let inner = |prefix: &str| {
+        name.strip_prefix(prefix)
+            .and_then(|s| s.strip_prefix('`'))
+            .and_then(|s| s.strip_suffix('`'))
+            .map(str::to_owned)
+    };
+    if let Some(p) = inner("file ") {
+        Origin::File(PathBuf::from(p))
+    } else if let Some(v) = inner("environment variable ") {
+        Origin::Env(v)
+    } else if let Some(o) = inner("command-line override ") {
+        Origin::Override(o)
+    } else {
+        Origin::Embedded
+    }
+}
+
+fn flatten(prefix: String, value: &serde_json::Value, out: &mut Vec<(String, serde_json::Value)>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                flatten(path, v, out);
+            }
+        }
+        _ => out.push((prefix, value.clone())),
+    }
+}
+
+fn read_file(path: &Path) -> Result<Dict> {
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let format_is_toml = match ext.as_deref() {
+        Some("yaml" | "yml") => false,
+        Some("toml") => true,
+        _ => return Err(Error::ConfigFormat { path: path.into() }),
+    };
+    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read config file", path, e))?;
+    let text = String::from_utf8(bytes).map_err(|e| Error::ConfigParse {
+        path: path.into(),
+        format: if format_is_toml { "TOML" } else { "YAML" },
+        message: format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
+    })?;
+    if format_is_toml {
+        toml::from_str::<Dict>(&text).map_err(|e| Error::ConfigParse {
+            path: path.into(),
+            format: "TOML",
+            message: e.to_string().trim().to_owned(),
+        })
+    } else {
+        parse_yaml(&text, path)
+    }
+}
+
+fn parse_yaml(text: &str, path: &Path) -> Result<Dict> {
+    let value: Value = serde_saphyr::from_str(text).map_err(|e| Error::ConfigParse {
+        path: path.into(),
+        format: "YAML",
+        message: e.to_string().trim().to_owned(),
+    })?;
+    match value {
+        Value::Dict(_, dict) => Ok(dict),
+        Value::Empty(..) => Ok(Dict::new()),
+        other => Err(Error::ConfigParse {
+            path: path.into(),
+            format: "YAML",
+            message: format!(
+                "the top level must be a mapping of sections, found {}",
+                other.to_actual()
+            ),
+        }),
+    }
+}
+
+/// Parses an environment or override value as a YAML scalar or flow collection,
+/// so `3e-4` is a number, `true` a boolean, `[a, b]` a list and `null` nothing.
+/// Text that is not valid YAML is taken as a plain string.
+fn parse_value(text: &str) -> Value {
+    serde_saphyr::from_str::<Value>(text).unwrap_or_else(|_| Value::from(text.to_owned()))
+}
+
+fn nest(key: &str, value: Value, source: &str) -> Result<Dict> {
+    let segments: Vec<&str> = key.split('.').collect();
+    if segments.iter().any(|s| s.trim().is_empty()) {
+        return Err(Error::OverrideSyntax {
+            text: source.to_owned(),
+        });
+    }
+    let mut value = value;
+    for seg in segments.iter().skip(1).rev() {
+        let mut d = Dict::new();
+        d.insert((*seg).to_owned(), value);
+        value = Value::from(d);
+    }
+    let mut top = Dict::new();
+    top.insert(segments[0].to_owned(), value);
+    Ok(top)
+}
+
+fn describe_expected(expected: &str) -> String {
+    match expected {
+        "f32" | "f64" => "a floating point number".into(),
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a non-negative integer".into(),
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "an integer".into(),
+        "a boolean" | "bool" => "a boolean (true or false)".into(),
+        other => other.to_owned(),
+    }
+}
+
+fn issues_from_figment(err: figment::Error) -> Vec<ConfigIssue> {
+    use figment::error::Kind;
+    err.into_iter()
+        .map(|e| {
+            let mut path = e.path.clone();
+            let problem = match &e.kind {
+                Kind::UnknownField(field, expected) => {
+                    if path.last() != Some(field) {
+                        path.push(field.clone());
+                    }
+                    let parent = &path[..path.len() - 1];
+                    let suggestion = nearest(field, expected.iter().copied()).map(|s| {
+                        parent
+                            .iter()
+                            .map(String::as_str)
+                            .chain([s.as_str()])
+                            .collect::<Vec<_>>()
+                            .join(".")
+                    });
+                    Problem::UnknownKey { suggestion }
+                }
+                Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+                    Problem::InvalidType {
+                        expected: describe_expected(expected),
+                        found: actual.to_string(),
+                    }
+                }
+                Kind::UnknownVariant(found, allowed) => Problem::UnknownVariant {
+                    found: found.clone(),
+                    allowed: allowed.iter().map(|s| (*s).to_owned()).collect(),
+                    suggestion: nearest(found, allowed.iter().copied()),
+                },
+                Kind::MissingField(name) => {
+                    if path.last().map(String::as_str) != Some(name.as_ref()) {
+                        path.push(name.to_string());
+                    }
+                    Problem::Missing
+                }
+                Kind::Message(m) => Problem::Invalid { message: m.clone() },
+                other => Problem::Invalid {
+                    message: other.to_string(),
+                },
+            };
+            ConfigIssue {
+                path: path.join("."),
+                problem,
+                origin: e.metadata.as_ref().map(|m| m.name.to_string()),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,219 @@
+//! The sections of [`AppConfig`](super::AppConfig), one per crate that consumes them.
+//!
+//! Invariant: no field has a serde default. `configs/default.yaml`, compiled into
+//! the binary, is the only place defaults live, and it must name every key.
+
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Identity and placement of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// Human name, used in the run directory's name.
+    pub name: String,
+    /// Master seed; every component seed is derived from it.
+    pub seed: u64,
+    /// Directory under which run directories are created.
+    pub runs_dir: PathBuf,
+    /// `auto`, `cpu`, `wgpu`, `wgpu:N`, `cuda` or `cuda:N`.
+    pub device: String,
+}
+
+/// Tokenizer model families that codex trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenizerKind {
+    /// Byte-level BPE (GPT-2 style).
+    Bpe,
+    /// Unigram language model (SentencePiece style).
+    Unigram,
+    /// WordPiece (BERT style).
+    Wordpiece,
+    /// Whole-word vocabulary.
+    Wordlevel,
+}
+
+/// How text becomes ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenizerSection {
+    /// Which model to train when `path` is not set.
+    pub kind: TokenizerKind,
+    /// Target vocabulary size, special tokens included.
+    pub vocab_size: u32,
+    /// Minimum pair or token frequency kept during training.
+    pub min_frequency: u32,
+    /// Special tokens, added first in this order.
+    pub special_tokens: Vec<String>,
+    /// An existing `tokenizer.json` or SentencePiece `.model` to use instead of training.
+    pub path: Option<PathBuf>,
+    /// Training inputs; empty means the data section's corpus.
+    pub inputs: Vec<PathBuf>,
+}
+
+/// What to do with a malformed input record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Report it with file and line, and go on.
+    Skip,
+    /// Stop with an error naming file and line.
+    Fail,
+}
+
+/// Where training text comes from and how it is split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataSection {
+    /// Files, directories or globs; empty means the built-in synthetic corpus.
+    pub sources: Vec<PathBuf>,
+    /// Size of the synthetic corpus in bytes, when it is used.
+    pub synthetic_bytes: u64,
+    /// JSONL field holding the text.
+    pub text_field: String,
+    /// Fraction of documents held out for validation.
+    pub validation_fraction: f64,
+    /// Fraction of documents held out for test.
+    pub test_fraction: f64,
+    /// Drop exact duplicate documents.
+    pub dedup: bool,
+    /// Policy for malformed records.
+    pub on_error: OnError,
+}
+
+/// Architecture family of the decoder-only transformer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelFamily {
+    /// Learned positions, LayerNorm, GELU MLP, biases.
+    Gpt2,
+    /// Rotary positions, RMSNorm, SwiGLU MLP, grouped-query attention.
+    Llama,
+}
+
+/// Shape of the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// Architecture family.
+    pub family: ModelFamily,
+    /// Transformer blocks.
+    pub n_layer: u32,
+    /// Attention heads.
+    pub n_head: u32,
+    /// Key/value heads (grouped-query attention); equal to `n_head` for plain multi-head.
+    pub n_kv_head: u32,
+    /// Residual stream width.
+    pub d_model: u32,
+    /// Hidden width of the MLP.
+    pub d_ff: u32,
+    /// Maximum sequence length.
+    pub context_length: u32,
+    /// Dropout probability during training.
+    pub dropout: f64,
+    /// Rotary embedding base (Llama family).
+    pub rope_theta: f64,
+    /// Share the input embedding with the output projection.
+    pub tie_embeddings: bool,
+}
+
+/// Learning-rate schedule shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Schedule {
+    /// Warmup, then constant.
+    Constant,
+    /// Warmup, then cosine decay to `min_lr`.
+    Cosine,
+    /// Warmup, then linear decay to `min_lr`.
+    Linear,
+}
+
+/// The optimisation loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSection {
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Floor the schedule decays to.
+    pub min_lr: f64,
+    /// Schedule after warmup.
+    pub schedule: Schedule,
+    /// Linear warmup steps.
+    pub warmup_steps: u64,
+    /// Optimizer steps to run.
+    pub max_steps: u64,
+    /// Stop after this many seconds of training, if set.
+    pub max_seconds: Option<f64>,
+    /// Sequences per micro-batch.
+    pub batch_size: u32,
+    /// Micro-batches accumulated per optimizer step.
+    pub grad_accum: u32,
+    /// AdamW decoupled weight decay (not applied to norms, biases, embeddings).
+    pub weight_decay: f64,
+    /// AdamW first-moment decay.
+    pub beta1: f64,
+    /// AdamW second-moment decay.
+    pub beta2: f64,
+    /// AdamW epsilon.
+    pub eps: f64,
+    /// Global gradient-norm clip; 0 disables clipping.
+    pub grad_clip: f64,
+    /// Evaluate on the validation split every N steps.
+    pub eval_every: u64,
+    /// Validation batches per evaluation.
+    pub eval_batches: u32,
+    /// Save a checkpoint every N steps.
+    pub checkpoint_every: u64,
+    /// Keep the last N checkpoints.
+    pub keep_last: u32,
+}
+
+/// Evaluation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSection {
+    /// Metrics to compute, by registry name.
+    pub metrics: Vec<String>,
+    /// Bootstrap resamples for confidence intervals; 0 disables them.
+    pub bootstrap: u32,
+    /// Confidence level of the intervals.
+    pub confidence: f64,
+}
+
+/// Safety filtering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SafetySection {
+    /// Apply the policy to data, prompts and outputs.
+    pub enabled: bool,
+    /// Policy file; unset means the built-in default policy.
+    pub policy: Option<PathBuf>,
+}
+
+/// MLflow tracking server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MlflowSection {
+    /// Server URI; unset means MLflow logging is off (credentials come only from the environment).
+    pub uri: Option<String>,
+    /// Experiment name, created if missing.
+    pub experiment: String,
+}
+
+/// Experiment tracking and system monitoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrackSection {
+    /// Also write `metrics.csv`.
+    pub csv: bool,
+    /// Also write TensorBoard event files.
+    pub tensorboard: bool,
+    /// Seconds between system-metric samples.
+    pub system_interval_secs: f64,
+    /// MLflow settings.
+    pub mlflow: MlflowSection,
+}

@@ -1,0 +1,202 @@
+//! Semantic rules on a type-correct [`AppConfig`]; each failure names its key path.
+
+use super::issue::ConfigIssue;
+use super::{AppConfig, ModelFamily};
+
+struct Checker(Vec<ConfigIssue>);
+
+impl Checker {
+    fn rule(&mut self, ok: bool, path: &str, message: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(ConfigIssue::invalid(path, message()));
+        }
+    }
+
+    fn positive(&mut self, path: &str, v: f64) {
+        self.rule(v.is_finite() && v > 0.0, path, || {
+            format!("must be > 0, got {v}")
+        });
+    }
+
+    fn at_least_one(&mut self, path: &str, v: u64) {
+        self.rule(v >= 1, path, || format!("must be >= 1, got {v}"));
+    }
+
+    fn fraction(&mut self, path: &str, v: f64) {
+        self.rule((0.0..1.0).contains(&v), path, || {
+            format!("must be in [0, 1), got {v}")
+        });
+    }
+}
+
+/// Whether `device` is `auto`, `cpu`, `wgpu`, `wgpu:N`, `cuda` or `cuda:N`.
+pub(crate) fn device_syntax_ok(device: &str) -> bool {
+    match device.split_once(':') {
+        None => matches!(device, "auto" | "cpu" | "wgpu" | "cuda"),
+        Some((kind, index)) => {
+            matches!(kind, "wgpu" | "cuda") && !index.is_empty() && index.parse::<u32>().is_ok()
+        }
+    }
+}
+
+pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
+    let mut k = Checker(Vec::new());
+
+    k.rule(!c.run.name.trim().is_empty(), "run.name", || {
+        "must not be empty".into()
+    });
+    k.rule(device_syntax_ok(&c.run.device), "run.device", || {
+        format!(
+            "must be auto, cpu, wgpu, wgpu:N, cuda or cuda:N, got `{}`",
+            c.run.device
+        )
+    });
+
+    let t = &c.tokenizer;
+    let n_special = t.special_tokens.len() as u64;
+    k.rule(
+        u64::from(t.vocab_size) > n_special,
+        "tokenizer.vocab_size",
+        || {
+            format!(
+                "must exceed the number of special tokens ({n_special}), got {}",
+                t.vocab_size
+            )
+        },
+    );
+    k.rule(
+        t.special_tokens.iter().all(|s| !s.is_empty()),
+        "tokenizer.special_tokens",
+        || "must not contain an empty token".into(),
+    );
+
+    let d = &c.data;
+    k.at_least_one("data.synthetic_bytes", d.synthetic_bytes);
+    k.rule(!d.text_field.is_empty(), "data.text_field", || {
+        "must not be empty".into()
+    });
+    k.fraction("data.validation_fraction", d.validation_fraction);
+    k.fraction("data.test_fraction", d.test_fraction);
+    k.rule(
+        d.validation_fraction + d.test_fraction < 1.0,
+        "data.test_fraction",
+        || {
+            format!(
+                "plus data.validation_fraction must be < 1, got {}",
+                d.validation_fraction + d.test_fraction
+            )
+        },
+    );
+
+    let m = &c.model;
+    for (path, v) in [
+        ("model.n_layer", m.n_layer),
+        ("model.n_head", m.n_head),
+        ("model.n_kv_head", m.n_kv_head),
+        ("model.d_model", m.d_model),
+        ("model.d_ff", m.d_ff),
+        ("model.context_length", m.context_length),
+    ] {
+        k.at_least_one(path, u64::from(v));
+    }
+    if m.n_head > 0 && m.n_kv_head > 0 {
+        k.rule(m.d_model % m.n_head == 0, "model.d_model", || {
+            format!(
+                "must be divisible by model.n_head ({}), got {}",
+                m.n_head, m.d_model
+            )
+        });
+        k.rule(m.n_head % m.n_kv_head == 0, "model.n_head", || {
+            format!(
+                "must be divisible by model.n_kv_head ({}), got {}",
+                m.n_kv_head, m.n_head
+            )
+        });
+        if m.family == ModelFamily::Llama {
+            let head_dim = m.d_model / m.n_head;
+            k.rule(head_dim % 2 == 0, "model.d_model", || {
+                format!("divided by model.n_head must be even for rotary embeddings, got head size {head_dim}")
+            });
+        }
+    }
+    k.rule((0.0..1.0).contains(&m.dropout), "model.dropout", || {
+        format!("must be in [0, 1), got {}", m.dropout)
+    });
+    k.positive("model.rope_theta", m.rope_theta);
+
+    let tr = &c.train;
+    k.positive("train.lr", tr.lr);
+    k.rule(
+        tr.min_lr.is_finite() && tr.min_lr >= 0.0 && tr.min_lr <= tr.lr,
+        "train.min_lr",
+        || format!("must be in [0, train.lr], got {}", tr.min_lr),
+    );
+    k.at_least_one("train.max_steps", tr.max_steps);
+    k.rule(
+        tr.warmup_steps <= tr.max_steps,
+        "train.warmup_steps",
+        || {
+            format!(
+                "must not exceed train.max_steps ({}), got {}",
+                tr.max_steps, tr.warmup_steps
+            )
+        },
+    );
+    if let Some(s) = tr.max_seconds {
+        k.positive("train.max_seconds", s);
+    }
+    k.at_least_one("train.batch_size", u64::from(tr.batch_size));
+    k.at_least_one("train.grad_accum", u64::from(tr.grad_accum));
+    k.rule(
+        tr.weight_decay.is_finite() && tr.weight_decay >= 0.0,
+        "train.weight_decay",
+        || format!("must be >= 0, got {}", tr.weight_decay),
+    );
+    k.fraction("train.beta1", tr.beta1);
+    k.fraction("train.beta2", tr.beta2);
+    k.positive("train.eps", tr.eps);
+    k.rule(
+        tr.grad_clip.is_finite() && tr.grad_clip >= 0.0,
+        "train.grad_clip",
+        || format!("must be >= 0 (0 disables clipping), got {}", tr.grad_clip),
+    );
+    k.at_least_one("train.eval_every", tr.eval_every);
+    k.at_least_one("train.eval_batches", u64::from(tr.eval_batches));
+    k.at_least_one("train.checkpoint_every", tr.checkpoint_every);
+
+    let e = &c.eval;
+    k.rule(
+        e.confidence > 0.0 && e.confidence < 1.0,
+        "eval.confidence",
+        || format!("must be in (0, 1), got {}", e.confidence),
+    );
+
+    k.positive("track.system_interval_secs", c.track.system_interval_secs);
+    k.rule(
+        !c.track.mlflow.experiment.trim().is_empty(),
+        "track.mlflow.experiment",
+        || "must not be empty".into(),
+    );
+
+    k.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_device(device: &str, ok: bool) {
+        assert_eq!(device_syntax_ok(device), ok, "{device}");
+    }
+
+    #[test]
+    fn device_strings() {
+        for d in ["auto", "cpu", "wgpu", "cuda", "cuda:0", "cuda:7", "wgpu:1"] {
+            check_device(d, true);
+        }
+        for d in ["", "gpu", "cuda:", "cuda:x", "cpu:0", "cuda:-1", "CUDA"] {
+            check_device(d, false);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! `codex-core`: the shared vocabulary of the codex workspace.
+//!
+//! Every other codex crate depends on this one, and this one depends on no
+//! tensor framework (no Burn crate) and no tokenizer library. It holds:
+//!
+//! - the error vocabulary ([`Error`]) and the finding type ([`Diagnostic`]);
+//! - the run directory ([`RunDir`]) and atomic file writes ([`AtomicFile`], [`write_atomic`]);
+//! - BLAKE3 hashing ([`Digest`], [`hash_file`]) and seeding ([`Seeds`]);
+//! - provenance capture ([`Provenance`]);
+//! - named registries ([`Registry`]);
+//! - layered configuration ([`config::ConfigLoader`] → [`config::AppConfig`]);
+//! - the cross-crate seams: [`TextFilter`], [`MetricSink`] and [`Tokenizer`].
+//!
+//! Read [`config::AppConfig`] first: it is the shape every run starts from.
+//! The crate has no cargo features.
+//!
+//! ```
+//! use codex_core::config::ConfigLoader;
+//!
+//! let loaded = ConfigLoader::new().overrides(["train.lr=1e-3"]).load()?;
+//! assert_eq!(loaded.config.train.lr, 1e-3);
+//! # Ok::<(), codex_core::Error>(())
+//! ```
+
+mod atomic;
+pub mod config;
+mod diagnostic;
+mod error;
+mod filter;
+mod hash;
+mod metrics;
+mod provenance;
+mod registry;
+mod rundir;
+mod seed;
+mod tokenizer;
+
+pub use atomic::{AtomicFile, write_atomic, write_bytes_atomic};
+pub use diagnostic::{Diagnostic, Location, Severity};
+pub use error::{Error, Result};
+pub use filter::{Filtered, Finding, PassThrough, Stage, TextFilter, Verdict};
+pub use hash::{Digest, Hasher, ParseDigestError, hash_file, hash_reader};
+pub use metrics::{MetricRecord, MetricSink, SinkError};
+pub use provenance::{
+    BuildInfo, ENV_ALLOW_LIST, GitState, HostInfo, Provenance, REDACTED, git_state, host_info,
+    nvidia_gpus,
+};
+pub use registry::{Entry, Registry, nearest};
+pub use rundir::RunDir;
+pub use seed::Seeds;
+pub use tokenizer::{Tokenizer, TokenizerError};

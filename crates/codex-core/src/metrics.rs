@@ -1,0 +1,67 @@
+//! The metric-sink seam: `codex-train` writes through it, `codex-track` implements the sinks.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Error type for sinks, whose failures come from many libraries (I/O, HTTP, encoders).
+pub type SinkError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// One scalar measurement: the row format of `metrics.ndjson` and `metrics.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricRecord {
+    /// Optimizer step at which the value was measured.
+    pub step: u64,
+    /// Epoch (full passes over the training split) at that step.
+    pub epoch: u64,
+    /// `train`, `validation`, `test` or `system`.
+    pub split: String,
+    /// Metric name, e.g. `loss`, `lr`, `tokens_per_second`.
+    pub name: String,
+    /// The value; non-finite values are written as they are so that a NaN guard can see them.
+    pub value: f64,
+    /// Seconds since the Unix epoch when the value was recorded.
+    pub wall_time: f64,
+}
+
+/// A destination for metrics and run parameters.
+///
+/// Invariant: a sink that fails must not lose records the caller already handed
+/// over without saying so in its error; retrying and buffering are the sink's job.
+pub trait MetricSink: Send {
+    /// Short name for messages, e.g. `ndjson` or `mlflow`.
+    fn name(&self) -> &str;
+
+    /// Records the run's flattened parameters (config keys to values), once at the start.
+    fn log_params(&mut self, params: &BTreeMap<String, String>) -> Result<(), SinkError>;
+
+    /// Records a batch of scalars.
+    fn log_metrics(&mut self, records: &[MetricRecord]) -> Result<(), SinkError>;
+
+    /// Makes everything recorded so far durable or visible.
+    fn flush(&mut self) -> Result<(), SinkError>;
+
+    /// Flushes and releases resources; `status` is `finished`, `failed` or `killed`.
+    fn close(&mut self, status: &str) -> Result<(), SinkError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_serializes_with_the_documented_fields() {
+        let r = MetricRecord {
+            step: 10,
+            epoch: 0,
+            split: "train".into(),
+            name: "loss".into(),
+            value: 2.5,
+            wall_time: 1.0e9,
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"step":10,"epoch":0,"split":"train","name":"loss","value":2.5,"wall_time":1000000000.0}"#
+        );
+    }
+}

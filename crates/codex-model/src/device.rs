@@ -247,7 +247,7 @@ mod tests {
         let device = DeviceSpec::Cpu.device().unwrap();
         let a = Tensor::<2>::from_floats([[1.0, 2.0], [3.0, 4.0]], &device);
         let b = Tensor::<2>::from_floats([[5.0, 6.0], [7.0, 8.0]], &device);
-        let c: Vec<f32> = a.matmul(b).into_data().to_vec().unwrap();
+        let c: Vec<f32> = a.matmul(b).into_data().try_to_vec().unwrap();
         assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
         assert!(compiled_backends().contains(&DeviceSpec::Cpu.backend().unwrap()));
     }

@@ -43,16 +43,14 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         if cause.is::<NotBuilt>() {
             return 2;
         }
-        if let Some(e) = cause.downcast_ref::<codex_core::Error>() {
-            if matches!(
-                e,
-                codex_core::Error::Config { .. }
-                    | codex_core::Error::ConfigParse { .. }
-                    | codex_core::Error::ConfigFormat { .. }
-                    | codex_core::Error::OverrideSyntax { .. }
-            ) {
-                return 2;
-            }
+        if let Some(
+            codex_core::Error::Config { .. }
+            | codex_core::Error::ConfigParse { .. }
+            | codex_core::Error::ConfigFormat { .. }
+            | codex_core::Error::OverrideSyntax { .. },
+        ) = cause.downcast_ref::<codex_core::Error>()
+        {
+            return 2;
         }
     }
     1

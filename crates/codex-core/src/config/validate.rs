@@ -100,13 +100,13 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
         k.at_least_one(path, u64::from(v));
     }
     if m.n_head > 0 && m.n_kv_head > 0 {
-        k.rule(m.d_model % m.n_head == 0, "model.d_model", || {
+        k.rule(m.d_model.is_multiple_of(m.n_head), "model.d_model", || {
             format!(
                 "must be divisible by model.n_head ({}), got {}",
                 m.n_head, m.d_model
             )
         });
-        k.rule(m.n_head % m.n_kv_head == 0, "model.n_head", || {
+        k.rule(m.n_head.is_multiple_of(m.n_kv_head), "model.n_head", || {
             format!(
                 "must be divisible by model.n_kv_head ({}), got {}",
                 m.n_kv_head, m.n_head
@@ -114,7 +114,7 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
         });
         if m.family == ModelFamily::Llama {
             let head_dim = m.d_model / m.n_head;
-            k.rule(head_dim % 2 == 0, "model.d_model", || {
+            k.rule(head_dim.is_multiple_of(2), "model.d_model", || {
                 format!("divided by model.n_head must be even for rotary embeddings, got head size {head_dim}")
             });
         }

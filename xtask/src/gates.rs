@@ -1,0 +1,173 @@
+//! The gates, cheapest first, each timed; the first failure stops the run.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::layering;
+
+/// A gate: its name and how to run it.
+struct Gate {
+    name: &'static str,
+    run: fn() -> Result<()>,
+}
+
+const GATES: &[Gate] = &[
+    Gate {
+        name: "fmt",
+        run: fmt,
+    },
+    Gate {
+        name: "layering",
+        run: layering,
+    },
+    Gate {
+        name: "clippy",
+        run: clippy,
+    },
+    Gate {
+        name: "test",
+        run: test,
+    },
+    Gate {
+        name: "doc",
+        run: doc,
+    },
+    Gate {
+        name: "deny",
+        run: deny,
+    },
+];
+
+fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    println!("$ cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .envs(envs.iter().copied())
+        .status()
+        .with_context(|| format!("cannot run `{cargo}`"))?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+fn fmt() -> Result<()> {
+    cargo(&["fmt", "--all", "--", "--check"], &[])
+}
+
+fn clippy() -> Result<()> {
+    cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )
+}
+
+/// The README's test command, exactly.
+fn test() -> Result<()> {
+    cargo(&["test", "--workspace"], &[])
+}
+
+fn doc() -> Result<()> {
+    cargo(
+        &["doc", "--workspace", "--no-deps", "--locked"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )
+}
+
+fn deny() -> Result<()> {
+    let found = Command::new("cargo")
+        .args(["deny", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        bail!(
+            "cargo-deny is not installed: run `cargo install cargo-deny --locked` (.ci/run does)"
+        );
+    }
+    println!(
+        "note: the RustSec advisory database cannot be fetched on this offline machine, \
+         so `advisories` is not checked; licenses, bans and sources are"
+    );
+    cargo(
+        &["deny", "--locked", "check", "licenses", "bans", "sources"],
+        &[],
+    )
+}
+
+/// The layering check on this workspace's real dependency graph.
+pub(crate) fn layering() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(&cargo)
+        .args(["metadata", "--format-version", "1", "--locked"])
+        .output()
+        .context("cannot run `cargo metadata`")?;
+    if !out.status.success() {
+        bail!(
+            "`cargo metadata` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let meta: layering::Metadata =
+        serde_json::from_slice(&out.stdout).context("cannot parse `cargo metadata` output")?;
+    let violations = layering::check(&meta);
+    if violations.is_empty() {
+        println!("layering: every crate respects the brief's invariants");
+        return Ok(());
+    }
+    for v in &violations {
+        eprintln!("layering violation: {v}");
+    }
+    bail!("{} layering violation(s)", violations.len())
+}
+
+pub(crate) fn run(skip: &[String]) -> Result<()> {
+    for s in skip {
+        if !GATES.iter().any(|g| g.name == s) {
+            bail!(
+                "unknown gate `{s}` (gates: {})",
+                GATES.iter().map(|g| g.name).collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    let mut timings: Vec<(&str, Duration, &str)> = Vec::new();
+    let mut failure = None;
+    for gate in GATES {
+        if skip.iter().any(|s| s == gate.name) {
+            timings.push((gate.name, Duration::ZERO, "skipped"));
+            continue;
+        }
+        println!("\n==> gate {}", gate.name);
+        let start = Instant::now();
+        let result = (gate.run)();
+        let elapsed = start.elapsed();
+        match result {
+            Ok(()) => timings.push((gate.name, elapsed, "ok")),
+            Err(e) => {
+                timings.push((gate.name, elapsed, "FAILED"));
+                failure = Some((gate.name, e));
+                break;
+            }
+        }
+    }
+    println!("\ngate        time      result");
+    for (name, elapsed, status) in &timings {
+        println!("{name:<10} {:>7.1}s  {status}", elapsed.as_secs_f64());
+    }
+    let total: f64 = timings.iter().map(|t| t.1.as_secs_f64()).sum();
+    println!("total      {total:>7.1}s");
+    match failure {
+        Some((name, e)) => Err(e.context(format!("gate `{name}` failed"))),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,297 @@
+//! Hugging Face `tokenizer.json` files through the `tokenizers` library.
+
+use std::path::Path;
+
+use tokenizers::{
+    PaddingDirection, PaddingParams, PaddingStrategy, TruncationDirection, TruncationParams,
+    TruncationStrategy,
+};
+
+use crate::encoding::{EncodeOptions, Encoding, PadTo, Side};
+use crate::error::TokenizeError;
+
+/// A tokenizer loaded from (or trained into) a `tokenizer.json`.
+#[derive(Debug, Clone)]
+pub struct HfTokenizer {
+    inner: tokenizers::Tokenizer,
+    /// Set while truncation is configured: the same pipeline without
+    /// truncation, padding or post-processor.
+    ///
+    /// tokenizers 0.23.2 stops tokenizing at `max_length` tokens inside the model
+    /// step ("early truncation"), so it never produces the overflowing windows a
+    /// stride asks for; the Python package (0.23.3) does. Encoding in full with
+    /// this copy and then running the library's own `post_process` (truncate,
+    /// post-process, pad) restores the windows and matches Python's output.
+    raw: Option<Box<tokenizers::Tokenizer>>,
+}
+
+fn convert(e: tokenizers::Encoding) -> Encoding {
+    Encoding {
+        ids: e.get_ids().to_vec(),
+        tokens: e.get_tokens().to_vec(),
+        offsets: e.get_offsets().to_vec(),
+        attention_mask: e.get_attention_mask().to_vec(),
+        special_tokens_mask: e.get_special_tokens_mask().to_vec(),
+        overflowing: e.get_overflowing().iter().cloned().map(convert).collect(),
+    }
+}
+
+impl HfTokenizer {
+    /// Loads a `tokenizer.json`; a corrupt file is an error naming it.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, TokenizeError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| TokenizeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes).map_err(|e| match e {
+            TokenizeError::Library { message, .. } => TokenizeError::Load {
+                path: path.to_path_buf(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses `tokenizer.json` content.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, TokenizeError> {
+        let inner = tokenizers::Tokenizer::from_bytes(bytes)
+            .map_err(|e| TokenizeError::library("load", e))?;
+        Ok(Self::from_inner(inner))
+    }
+
+    pub(crate) fn from_inner(mut inner: tokenizers::Tokenizer) -> Self {
+        // A tokenizer.json may carry its own truncation; route it through `raw` too.
+        let truncation = inner.get_truncation().cloned();
+        let mut t = Self {
+            raw: None,
+            inner: {
+                inner
+                    .with_truncation(None)
+                    .expect("removing truncation cannot fail");
+                inner
+            },
+        };
+        t.set_truncation(truncation)
+            .expect("the file's own truncation was valid");
+        t
+    }
+
+    fn set_truncation(
+        &mut self,
+        truncation: Option<TruncationParams>,
+    ) -> Result<(), TokenizeError> {
+        self.inner
+            .with_truncation(truncation.clone())
+            .map_err(|e| TokenizeError::Options {
+                what: "truncation",
+                message: e.to_string(),
+            })?;
+        self.raw = match truncation {
+            None => None,
+            Some(_) => {
+                let mut raw = self.inner.clone();
+                raw.with_truncation(None)
+                    .expect("removing truncation cannot fail");
+                raw.with_padding(None);
+                raw.with_post_processor(None::<tokenizers::PostProcessorWrapper>);
+                Some(Box::new(raw))
+            }
+        };
+        Ok(())
+    }
+
+    /// Encodes as the library does, with working overflow windows (see `raw`).
+    fn encode_inner(
+        &self,
+        text: &str,
+        add_special_tokens: bool,
+    ) -> tokenizers::Result<tokenizers::Encoding> {
+        match &self.raw {
+            None => self.inner.encode(text, add_special_tokens),
+            Some(raw) => {
+                let full = raw.encode(text, false)?;
+                self.inner.post_process(full, None, add_special_tokens)
+            }
+        }
+    }
+
+    /// The `tokenizer.json` text.
+    pub fn to_json(&self, pretty: bool) -> Result<String, TokenizeError> {
+        self.inner
+            .to_string(pretty)
+            .map_err(|e| TokenizeError::library("save", e))
+    }
+
+    /// Sets padding and truncation; they then apply to every encode call.
+    pub fn configure(&mut self, options: &EncodeOptions) -> Result<(), TokenizeError> {
+        let padding = match &options.padding {
+            None => None,
+            Some(p) => {
+                let pad_id =
+                    self.inner
+                        .token_to_id(&p.token)
+                        .ok_or_else(|| TokenizeError::Options {
+                            what: "padding",
+                            message: format!("pad token `{}` is not in the vocabulary", p.token),
+                        })?;
+                Some(PaddingParams {
+                    strategy: match p.to {
+                        PadTo::Longest => PaddingStrategy::BatchLongest,
+                        PadTo::Fixed(n) => PaddingStrategy::Fixed(n),
+                    },
+                    direction: match p.side {
+                        Side::Left => PaddingDirection::Left,
+                        Side::Right => PaddingDirection::Right,
+                    },
+                    pad_to_multiple_of: p.multiple_of,
+                    pad_id,
+                    pad_type_id: 0,
+                    pad_token: p.token.clone(),
+                })
+            }
+        };
+        let truncation = options.truncation.as_ref().map(|t| TruncationParams {
+            direction: match t.side {
+                Side::Left => TruncationDirection::Left,
+                Side::Right => TruncationDirection::Right,
+            },
+            max_length: t.max_length,
+            strategy: TruncationStrategy::LongestFirst,
+            stride: t.stride,
+        });
+        self.inner.with_padding(padding);
+        self.set_truncation(truncation)
+    }
+
+    /// Encodes one text.
+    pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Encoding, TokenizeError> {
+        self.encode_inner(text, add_special_tokens)
+            .map(convert)
+            .map_err(|e| TokenizeError::library("encode", e))
+    }
+
+    /// Encodes many texts in parallel (and pads them together when padding is set).
+    pub fn encode_batch(
+        &self,
+        texts: &[&str],
+        add_special_tokens: bool,
+    ) -> Result<Vec<Encoding>, TokenizeError> {
+        let encodings = if self.raw.is_none() {
+            self.inner.encode_batch(texts.to_vec(), add_special_tokens)
+        } else {
+            use rayon::prelude::*;
+            texts
+                .par_iter()
+                .map(|t| self.encode_inner(t, add_special_tokens))
+                .collect::<tokenizers::Result<Vec<_>>>()
+                .and_then(|mut v| {
+                    if let Some(params) = self.inner.get_padding() {
+                        tokenizers::pad_encodings(&mut v, params)?;
+                    }
+                    Ok(v)
+                })
+        };
+        encodings
+            .map(|v| v.into_iter().map(convert).collect())
+            .map_err(|e| TokenizeError::library("encode", e))
+    }
+
+    /// Ids only, in parallel, without building offsets and masks for the caller.
+    pub fn encode_batch_ids(
+        &self,
+        texts: &[&str],
+        add_special_tokens: bool,
+    ) -> Result<Vec<Vec<u32>>, TokenizeError> {
+        if self.raw.is_some() {
+            return Ok(self
+                .encode_batch(texts, add_special_tokens)?
+                .into_iter()
+                .map(|e| e.ids)
+                .collect());
+        }
+        self.inner
+            .encode_batch_fast(texts.to_vec(), add_special_tokens)
+            .map(|v| v.into_iter().map(|e| e.get_ids().to_vec()).collect())
+            .map_err(|e| TokenizeError::library("encode", e))
+    }
+
+    /// Decodes ids.
+    pub fn decode(&self, ids: &[u32], skip_special_tokens: bool) -> Result<String, TokenizeError> {
+        let n = self.vocab_size();
+        if let Some(&id) = ids.iter().find(|&&id| id as usize >= n) {
+            return Err(TokenizeError::IdOutOfRange { id, vocab_size: n });
+        }
+        self.inner
+            .decode(ids, skip_special_tokens)
+            .map_err(|e| TokenizeError::library("decode", e))
+    }
+
+    /// Vocabulary size including added tokens.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Id of a token.
+    pub fn token_to_id(&self, token: &str) -> Option<u32> {
+        self.inner.token_to_id(token)
+    }
+
+    /// Token of an id.
+    pub fn id_to_token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+
+    /// Model type, special tokens and the normalizer and pre-tokenizer chain, read
+    /// from the serialized form so every component type is named as in the file.
+    pub fn describe(&self) -> Result<crate::TokenizerInfo, TokenizeError> {
+        let json: serde_json::Value = serde_json::from_str(&self.to_json(false)?)
+            .map_err(|e| TokenizeError::library("describe", e))?;
+        let chain = |key: &str| -> Vec<String> {
+            fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+                let Some(t) = v.get("type").and_then(|t| t.as_str()) else {
+                    return;
+                };
+                if t == "Sequence" {
+                    for key in [
+                        "normalizers",
+                        "pretokenizers",
+                        "pre_tokenizers",
+                        "decoders",
+                        "processors",
+                    ] {
+                        if let Some(items) = v.get(key).and_then(|i| i.as_array()) {
+                            items.iter().for_each(|i| walk(i, out));
+                        }
+                    }
+                } else {
+                    out.push(t.to_owned());
+                }
+            }
+            let mut out = Vec::new();
+            walk(&json[key], &mut out);
+            out
+        };
+        let mut special: Vec<(u32, String)> = self
+            .inner
+            .get_added_tokens_decoder()
+            .into_iter()
+            .filter(|(_, t)| t.special)
+            .map(|(id, t)| (id, t.content))
+            .collect();
+        special.sort();
+        Ok(crate::TokenizerInfo {
+            format: "huggingface".into(),
+            model: json["model"]["type"]
+                .as_str()
+                .unwrap_or("unknown")
+                .to_owned(),
+            vocab_size: self.vocab_size(),
+            special_tokens: special,
+            normalizers: chain("normalizer"),
+            pre_tokenizers: chain("pre_tokenizer"),
+            decoders: chain("decoder"),
+            byte_fallback: json["model"]["byte_fallback"].as_bool().unwrap_or(false),
+        })
+    }
+}

@@ -74,6 +74,10 @@ pub struct Manifest {
     pub special_tokens: Vec<String>,
     /// Seed of the run.
     pub seed: u64,
+    /// Whether training the same inputs with the same settings gives the same
+    /// bytes in every process. False for Unigram and WordPiece: the upstream
+    /// trainers break ties by iterating hash maps whose seeds are drawn per process.
+    pub reproducible: bool,
     /// Distinct characters seen (0 for byte-level BPE, whose alphabet is the 256 bytes).
     pub alphabet_size: usize,
     /// File name of the tokenizer.
@@ -302,6 +306,7 @@ pub fn train(config: &TrainConfig, inputs: &[PathBuf]) -> Result<Trained, Tokeni
         min_frequency: config.min_frequency,
         special_tokens: specials,
         seed: config.seed,
+        reproducible: matches!(config.kind, TokenizerKind::Bpe | TokenizerKind::Wordlevel),
         alphabet_size: if count_alphabet { alphabet_size } else { 0 },
         tokenizer_file: "tokenizer.json".to_owned(),
         tokenizer_blake3: Digest::of(json.as_bytes()),

@@ -188,40 +188,65 @@ pub(crate) enum EvalCommand {
     },
 }
 
+/// Output format of tokenizer commands.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum IdsFormat {
+    /// One JSON document.
+    Json,
+    /// One JSON object per input line.
+    Ndjson,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenizerCommand {
-    /// Train a tokenizer from text, JSONL or directories.
+    /// Train a tokenizer from text, JSONL or directories (settings from the `tokenizer` section).
     #[command(
-        after_help = "Example:\n  codex tokenizer train corpus.txt --out tok/ tokenizer.vocab_size=8000"
+        after_help = "Example:\n  codex tokenizer train corpus.txt --out tok/ tokenizer.vocab_size=8000 tokenizer.kind=unigram"
     )]
     Train {
-        /// Input files or directories.
-        inputs: Vec<PathBuf>,
+        /// Input files or directories, and `key.path=value` overrides (anything with `=`).
+        #[arg(value_name = "INPUT|KEY=VALUE")]
+        args: Vec<String>,
         /// Output directory for tokenizer.json and manifest.json.
         #[arg(long)]
         out: PathBuf,
+        /// YAML or TOML config file layered over the embedded default.
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: Option<PathBuf>,
     },
-    /// Encode text to ids.
+    /// Encode text to ids: an argument, a file (one document per line) or stdin.
     #[command(
-        after_help = "Example:\n  codex tokenizer encode --tokenizer tok/tokenizer.json 'Hello world'"
+        after_help = "Example:\n  codex tokenizer encode --tokenizer tok/tokenizer.json 'Hello world'\n  codex tokenizer encode --tokenizer tok.model --file docs.txt --format ndjson"
     )]
     Encode {
         /// tokenizer.json or SentencePiece .model.
-        #[arg(long)]
+        #[arg(long, short = 't')]
         tokenizer: PathBuf,
-        /// Text to encode; stdin when absent.
+        /// Text to encode; without it, lines of --file or of stdin.
         text: Option<String>,
+        /// Encode each line of this file.
+        #[arg(long, conflicts_with = "text")]
+        file: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = IdsFormat::Json)]
+        format: IdsFormat,
+        /// Add the tokenizer's special tokens (bos/eos and the like).
+        #[arg(long)]
+        special: bool,
     },
-    /// Decode ids to text.
+    /// Decode ids to text: arguments, or stdin (JSON array or whitespace/comma separated).
     #[command(
         after_help = "Example:\n  codex tokenizer decode --tokenizer tok/tokenizer.json 15496 995"
     )]
     Decode {
         /// tokenizer.json or SentencePiece .model.
-        #[arg(long)]
+        #[arg(long, short = 't')]
         tokenizer: PathBuf,
         /// Ids to decode; stdin when absent.
         ids: Vec<u32>,
+        /// Keep special tokens in the output.
+        #[arg(long)]
+        keep_special: bool,
     },
     /// Vocabulary size, bytes and characters per token, unknown rate, length histogram.
     #[command(
@@ -229,27 +254,47 @@ pub(crate) enum TokenizerCommand {
     )]
     Stats {
         /// tokenizer.json or SentencePiece .model.
-        #[arg(long)]
+        #[arg(long, short = 't')]
         tokenizer: PathBuf,
-        /// Corpus files.
+        /// Corpus files or directories.
+        #[arg(required = true)]
         inputs: Vec<PathBuf>,
+        /// JSONL field holding the text.
+        #[arg(long, default_value = "text")]
+        text_field: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
-    /// Check decode(encode(x)) == x on a sample.
+    /// Check decode(encode(x)) == x on a sample; exit 1 and show the first differences if not.
     #[command(
-        after_help = "Example:\n  codex tokenizer validate --tokenizer tok/tokenizer.json corpus.txt"
+        after_help = "Example:\n  codex tokenizer validate --tokenizer tok/tokenizer.json corpus.txt --sample 5000"
     )]
     Validate {
         /// tokenizer.json or SentencePiece .model.
-        #[arg(long)]
+        #[arg(long, short = 't')]
         tokenizer: PathBuf,
-        /// Corpus files.
+        /// Corpus files or directories.
+        #[arg(required = true)]
         inputs: Vec<PathBuf>,
+        /// Documents to check.
+        #[arg(long, default_value_t = 10_000)]
+        sample: u64,
+        /// Mismatches to show.
+        #[arg(long, default_value_t = 5)]
+        show: usize,
+        /// JSONL field holding the text.
+        #[arg(long, default_value = "text")]
+        text_field: String,
     },
-    /// Model type, vocabulary size, special tokens, normalizer and pre-tokenizer chain.
+    /// Model type, vocabulary size, special tokens and the normalizer/pre-tokenizer chain.
     #[command(after_help = "Example:\n  codex tokenizer inspect tok/tokenizer.json")]
     Inspect {
         /// tokenizer.json or SentencePiece .model.
         tokenizer: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 

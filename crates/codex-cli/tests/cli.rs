@@ -3,6 +3,20 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+fn codex_stdin(args: &[&str], dir: &Path, stdin: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_codex"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn codex(args: &[&str], env: &[(&str, &str)], dir: &Path) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_codex"));
     cmd.args(args).current_dir(dir).env_remove("RUST_LOG");
@@ -148,7 +162,7 @@ fn unbuilt_commands_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
         &["train"][..],
-        &["tokenizer", "inspect", "tok.json"],
+        &["model", "inspect", "m"],
         &["data", "verify", "d"],
         &["runs", "list"],
         &["audit"],
@@ -251,4 +265,215 @@ fn usage_errors_exit_2() {
     let o = codex(&["config", "validate", "missing.yaml"], &[], dir.path());
     assert_eq!(o.status.code(), Some(1), "a missing file is an I/O failure");
     assert!(stderr(&o).contains("missing.yaml"));
+}
+
+fn tok_data(name: &str) -> String {
+    repo()
+        .join("crates/codex-tokenize/tests/data")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn tokenizer_train_encode_decode_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = tok_data("corpus.txt");
+    let o = codex(
+        &[
+            "tokenizer",
+            "train",
+            &corpus,
+            "--out",
+            "tok",
+            "tokenizer.vocab_size=400",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("trained bpe tokenizer: 400 tokens from 1500 documents"));
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("tok/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["vocab_size_requested"], 400);
+    assert_eq!(manifest["command_line"][1], "tokenizer");
+
+    let o = codex(
+        &[
+            "tokenizer",
+            "encode",
+            "-t",
+            "tok/tokenizer.json",
+            "The river moves",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ids: Vec<u32> = serde_json::from_slice(&o.stdout).unwrap();
+    let id_args: Vec<String> = ids.iter().map(u32::to_string).collect();
+    let mut args = vec!["tokenizer", "decode", "-t", "tok/tokenizer.json"];
+    args.extend(id_args.iter().map(String::as_str));
+    let o = codex(&args, &[], dir.path());
+    assert_eq!(stdout(&o), "The river moves\n");
+
+    // Lines from stdin as NDJSON, and ids back from stdin as a JSON array.
+    let o = codex_stdin(
+        &[
+            "tokenizer",
+            "encode",
+            "-t",
+            "tok/tokenizer.json",
+            "--format",
+            "ndjson",
+        ],
+        dir.path(),
+        b"one line\nsecond line\n",
+    );
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["line"], 2);
+    let o = codex_stdin(
+        &["tokenizer", "decode", "-t", "tok/tokenizer.json"],
+        dir.path(),
+        lines[1]["ids"].to_string().as_bytes(),
+    );
+    assert_eq!(stdout(&o), "second line\n");
+}
+
+#[test]
+fn tokenizer_encode_reports_invalid_utf8_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = codex_stdin(
+        &["tokenizer", "encode", "-t", &tok_data("hf-bpe.json")],
+        dir.path(),
+        b"fine\nbad \xff byte\n",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("invalid UTF-8 in stdin at line 2"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn tokenizer_sentencepiece_encode_inspect_and_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = codex(
+        &[
+            "tokenizer",
+            "encode",
+            "-t",
+            &tok_data("spm-unigram.model"),
+            "Hello world",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info = codex(
+        &[
+            "tokenizer",
+            "inspect",
+            "--json",
+            &tok_data("spm-unigram.model"),
+        ],
+        &[],
+        dir.path(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(
+        (v["format"].as_str(), v["model"].as_str()),
+        (Some("sentencepiece"), Some("unigram"))
+    );
+    let stats = codex(
+        &[
+            "tokenizer",
+            "stats",
+            "--json",
+            "-t",
+            &tok_data("hf-bpe.json"),
+            &tok_data("corpus.txt"),
+        ],
+        &[],
+        dir.path(),
+    );
+    let s: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    assert_eq!(s["documents"], 1500);
+    assert_eq!(s["unknown_tokens"], 0);
+    assert!(s["bytes_per_token"].as_f64().unwrap() > 1.0);
+}
+
+#[test]
+fn tokenizer_validate_fails_on_a_lossy_tokenizer() {
+    let dir = tempfile::tempdir().unwrap();
+    // The WordPiece fixture lowercases, so capitalised documents cannot round-trip.
+    let o = codex(
+        &[
+            "tokenizer",
+            "validate",
+            "-t",
+            &tok_data("hf-wordpiece.json"),
+            &tok_data("corpus.txt"),
+            "--show",
+            "1",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("differs at character 0"),
+        "{}",
+        stderr(&o)
+    );
+    let o = codex(
+        &[
+            "tokenizer",
+            "validate",
+            "-t",
+            &tok_data("hf-bpe.json"),
+            &tok_data("corpus.txt"),
+        ],
+        &[],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "1500 of 1500 documents round-trip exactly\n");
+}
+
+#[test]
+fn tokenizer_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.json"), "{ not a tokenizer").unwrap();
+    let o = codex(&["tokenizer", "inspect", "bad.json"], &[], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("cannot load tokenizer `bad.json`"),
+        "{}",
+        stderr(&o)
+    );
+    let o = codex(
+        &[
+            "tokenizer",
+            "train",
+            &tok_data("corpus.txt"),
+            "--out",
+            "t",
+            "tokenizer.vocab_size=10",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert!(
+        stderr(&o).contains("vocabulary size 10 is smaller than the alphabet"),
+        "{}",
+        stderr(&o)
+    );
 }

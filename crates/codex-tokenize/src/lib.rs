@@ -19,6 +19,7 @@
 //! # Ok::<(), codex_tokenize::TokenizeError>(())
 //! ```
 
+mod analyze;
 mod encoding;
 mod error;
 mod hf;
@@ -29,6 +30,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+pub use analyze::{CorpusStats, Mismatch, RoundTrip, corpus_stats, round_trip};
 pub use encoding::{EncodeOptions, Encoding, PadTo, Padding, Side, Truncation};
 pub use error::TokenizeError;
 pub use hf::HfTokenizer;

@@ -96,7 +96,7 @@ fn manifest_records_inputs_hashes_and_settings() {
 #[test]
 fn training_is_deterministic() {
     if let Ok(kind) = std::env::var("CODEX_TEST_TRAIN_KIND") {
-        // Child half: train once and print the digest of the result.
+        // Child half: train once and write the digest of the result.
         let kind = match kind.as_str() {
             "bpe" => TokenizerKind::Bpe,
             "unigram" => TokenizerKind::Unigram,
@@ -104,27 +104,27 @@ fn training_is_deterministic() {
             _ => TokenizerKind::Wordlevel,
         };
         let t = train(&config(kind, 300), &[corpus()]).unwrap();
-        println!("DIGEST {}", t.manifest.tokenizer_blake3);
+        let out = std::env::var("CODEX_TEST_TRAIN_OUT").unwrap();
+        std::fs::write(out, t.manifest.tokenizer_blake3.to_hex()).unwrap();
         return;
     }
     // Hash-map seeds are drawn once per process, so only separate processes show
     // whether a trainer depends on them.
+    let dir = tempfile::tempdir().unwrap();
     let run = |kind: &str| {
+        let digest_file = dir.path().join(format!("{kind}.digest"));
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "training_is_deterministic",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["--exact", "training_is_deterministic", "--test-threads=1"])
             .env("CODEX_TEST_TRAIN_KIND", kind)
+            .env("CODEX_TEST_TRAIN_OUT", &digest_file)
             .output()
             .unwrap();
-        assert!(out.status.success());
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find_map(|l| l.split("DIGEST ").nth(1).map(|d| d[..64].to_owned()))
-            .unwrap()
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::fs::read_to_string(&digest_file).unwrap()
     };
     for kind in ["bpe", "wordlevel"] {
         assert_eq!(run(kind), run(kind), "{kind} must train reproducibly");
@@ -194,7 +194,11 @@ fn bad_corpus(dir: &Path) -> PathBuf {
 fn invalid_utf8_is_skipped_with_a_diagnostic_naming_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = bad_corpus(dir.path());
-    let trained = train(&config(TokenizerKind::Bpe, 400), &[path.clone()]).unwrap();
+    let trained = train(
+        &config(TokenizerKind::Bpe, 400),
+        std::slice::from_ref(&path),
+    )
+    .unwrap();
     assert_eq!(trained.diagnostics.len(), 1);
     let d = &trained.diagnostics[0];
     assert_eq!(d.code, "tokenize.invalid-utf8");
@@ -228,7 +232,7 @@ fn malformed_jsonl_is_reported_by_line() {
     )
     .unwrap();
     let mut cfg = config(TokenizerKind::Wordlevel, 50);
-    let trained = train(&cfg, &[path.clone()]).unwrap();
+    let trained = train(&cfg, std::slice::from_ref(&path)).unwrap();
     let codes: Vec<(String, Option<u64>)> = trained
         .diagnostics
         .iter()

@@ -4,6 +4,7 @@ mod completions;
 mod config;
 mod registry;
 mod system;
+mod tokenizer;
 
 use std::fmt;
 
@@ -11,7 +12,6 @@ use anyhow::Result;
 
 use crate::cli::{
     AuditCommand, Command, DataCommand, EvalCommand, ModelCommand, RunsCommand, SafetyCommand,
-    TokenizerCommand,
 };
 
 /// A command whose capability is not built yet: exit 2, say what is missing, print nothing else.
@@ -36,6 +36,18 @@ impl std::error::Error for NotBuilt {}
 fn not_built(command: &'static str, needs: &'static str) -> Result<String> {
     Err(NotBuilt { command, needs }.into())
 }
+
+/// A check that ran and found problems (e.g. `codex tokenizer validate`): exit 1.
+#[derive(Debug)]
+pub(crate) struct CheckFailed(pub(crate) String);
+
+impl fmt::Display for CheckFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CheckFailed {}
 
 /// Exit status for an error: 2 for bad input or a missing capability, 1 for other failures.
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
@@ -89,17 +101,7 @@ pub(crate) fn run(command: Command) -> Result<String> {
         Command::Eval(EvalCommand::Lm { .. }) => {
             not_built("eval lm", "the training engine's evaluation (codex-train)")
         }
-        Command::Tokenizer(cmd) => not_built(
-            match cmd {
-                TokenizerCommand::Train { .. } => "tokenizer train",
-                TokenizerCommand::Encode { .. } => "tokenizer encode",
-                TokenizerCommand::Decode { .. } => "tokenizer decode",
-                TokenizerCommand::Stats { .. } => "tokenizer stats",
-                TokenizerCommand::Validate { .. } => "tokenizer validate",
-                TokenizerCommand::Inspect { .. } => "tokenizer inspect",
-            },
-            "tokenization (codex-tokenize)",
-        ),
+        Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Data(cmd) => not_built(
             match cmd {
                 DataCommand::Synth { .. } => "data synth",

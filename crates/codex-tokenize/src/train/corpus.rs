@@ -76,6 +76,9 @@ fn is_jsonl(path: &Path) -> bool {
         .is_some_and(|e| matches!(e, "jsonl" | "json"))
 }
 
+/// The reader's shared state.
+pub(crate) type SharedState = Arc<Mutex<ReadState>>;
+
 /// Shared between the streaming iterator (which the trainer drives) and the caller.
 #[derive(Debug)]
 pub(crate) struct ReadState {
@@ -118,7 +121,7 @@ impl ReadState {
 
 /// An iterator over documents that records hashes, counts and problems in a
 /// shared [`ReadState`]; it stops early (leaving the error there) under `fail`.
-pub(crate) struct CorpusReader {
+pub(crate) struct CorpusReader<'p> {
     files: std::vec::IntoIter<PathBuf>,
     current: Option<(BufReader<File>, Hasher, InputRecord, bool)>,
     text_field: String,
@@ -126,15 +129,18 @@ pub(crate) struct CorpusReader {
     count_alphabet: bool,
     state: Arc<Mutex<ReadState>>,
     buf: Vec<u8>,
+    on_bytes: &'p (dyn Fn(u64) + Sync),
+    bytes_read: u64,
+    reported: u64,
 }
 
-impl CorpusReader {
+impl<'p> CorpusReader<'p> {
     pub(crate) fn new(
         files: Vec<PathBuf>,
         text_field: &str,
         on_error: OnError,
         count_alphabet: bool,
-    ) -> (Self, Arc<Mutex<ReadState>>) {
+    ) -> (Self, SharedState) {
         let state = Arc::new(Mutex::new(ReadState::default()));
         (
             Self {
@@ -145,9 +151,17 @@ impl CorpusReader {
                 count_alphabet,
                 state: Arc::clone(&state),
                 buf: Vec::with_capacity(1 << 16),
+                on_bytes: &|_| {},
+                bytes_read: 0,
+                reported: 0,
             },
             state,
         )
+    }
+
+    /// Reports bytes read through `on_bytes`.
+    pub(crate) fn with_progress(self, on_bytes: &'p (dyn Fn(u64) + Sync)) -> Self {
+        Self { on_bytes, ..self }
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, ReadState> {
@@ -181,7 +195,7 @@ impl CorpusReader {
     }
 }
 
-impl Iterator for CorpusReader {
+impl Iterator for CorpusReader<'_> {
     type Item = String;
 
     fn next(&mut self) -> Option<String> {
@@ -225,10 +239,16 @@ impl Iterator for CorpusReader {
             };
             if n == 0 {
                 self.finish_file();
+                (self.on_bytes)(self.bytes_read);
                 continue;
             }
             hasher.update(&self.buf);
             record.lines += 1;
+            self.bytes_read += n as u64;
+            if self.bytes_read - self.reported >= 1 << 20 {
+                self.reported = self.bytes_read;
+                (self.on_bytes)(self.bytes_read);
+            }
             let (line, path, jsonl) = (record.lines, record.path.clone(), *jsonl);
             let mut bytes = &self.buf[..];
             if let Some(b) = bytes.strip_suffix(b"\n") {

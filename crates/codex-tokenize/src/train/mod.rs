@@ -24,6 +24,7 @@ use tokenizers::pre_tokenizers::whitespace::Whitespace;
 use tokenizers::processors::PostProcessorWrapper;
 use tokenizers::{AddedToken, Tokenizer};
 
+pub(crate) use corpus::{CorpusReader, SharedState};
 pub use corpus::{InputRecord, expand_inputs};
 
 use crate::error::TokenizeError;
@@ -149,6 +150,31 @@ fn unk_token(kind: TokenizerKind) -> Option<&'static str> {
 
 /// Trains a tokenizer on `inputs` (files or directories), streaming them once.
 pub fn train(config: &TrainConfig, inputs: &[PathBuf]) -> Result<Trained, TokenizeError> {
+    train_with_progress(config, inputs, &|_| {})
+}
+
+/// Total size in bytes of the files `inputs` expands to, for progress displays.
+pub fn input_bytes(inputs: &[PathBuf]) -> Result<u64, TokenizeError> {
+    expand_inputs(inputs)?
+        .iter()
+        .map(|p| {
+            std::fs::metadata(p)
+                .map(|m| m.len())
+                .map_err(|source| TokenizeError::Io {
+                    path: p.clone(),
+                    source,
+                })
+        })
+        .sum()
+}
+
+/// [`train`], calling `on_bytes` with the number of input bytes read so far
+/// (about every megabyte) so that a caller can draw progress.
+pub fn train_with_progress(
+    config: &TrainConfig,
+    inputs: &[PathBuf],
+    on_bytes: &(dyn Fn(u64) + Sync),
+) -> Result<Trained, TokenizeError> {
     let start = Instant::now();
     let files = expand_inputs(inputs)?;
     let describe_inputs = || {
@@ -270,7 +296,8 @@ pub fn train(config: &TrainConfig, inputs: &[PathBuf]) -> Result<Trained, Tokeni
         TokenizerKind::Unigram | TokenizerKind::Wordpiece
     );
     let (reader, state) =
-        corpus::CorpusReader::new(files, &config.text_field, config.on_error, count_alphabet);
+        CorpusReader::new(files, &config.text_field, config.on_error, count_alphabet);
+    let reader = reader.with_progress(on_bytes);
     let trained = tokenizer.train(&mut trainer, reader).map(|_| ());
     let mut st = state.lock().expect("reader state lock");
     if let Some(err) = st.error.take() {

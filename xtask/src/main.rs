@@ -2,6 +2,7 @@
 //!
 //! - `cargo xtask gates [--skip STEP]…`: every gate, cheapest first, each timed.
 //! - `cargo xtask layering`: only the dependency-layering check.
+//! - `cargo xtask bench tokenize [--size-mb N]`: tokenizer speed against the references.
 
 #![allow(
     clippy::print_stdout,
@@ -9,12 +10,13 @@
     reason = "xtask is a command-line tool that reports to the terminal"
 )]
 
+mod bench;
 mod gates;
 mod layering;
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 
 fn main() -> ExitCode {
     match run() {
@@ -41,11 +43,25 @@ fn run() -> Result<()> {
             gates::run(&skip)
         }
         Some("layering") => gates::layering(),
+        Some("bench") => match args.get(1).map(String::as_str) {
+            Some("tokenize") => {
+                let size_mb = match args.get(2).map(String::as_str) {
+                    Some("--size-mb") => {
+                        args.get(3).context("--size-mb needs a number")?.parse()?
+                    }
+                    None => 50,
+                    Some(other) => bail!("unknown argument `{other}` (use --size-mb N)"),
+                };
+                bench::tokenize(size_mb)
+            }
+            other => bail!("unknown benchmark {other:?}; available: tokenize"),
+        },
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  gates [--skip STEP]  fmt, layering, clippy, test, doc, deny (cheapest first)\n  \
-                 layering             check crate dependencies against the brief's invariants"
+                 layering             check crate dependencies against the brief's invariants\n  \
+                 bench tokenize [--size-mb N]  codex-tokenize against Python tokenizers and sentencepiece"
             );
             bail!("no task given")
         }

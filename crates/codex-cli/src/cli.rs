@@ -300,10 +300,10 @@ pub(crate) enum TokenizerCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DataCommand {
-    /// Write a deterministic synthetic English-like corpus.
+    /// Write a deterministic synthetic English-like corpus (one document per line).
     #[command(after_help = "Example:\n  codex data synth --size 10MB --seed 0 --out corpus.txt")]
     Synth {
-        /// Size, e.g. 10MB or 1GB.
+        /// Size, e.g. 10MB, 1.5GB or 512KiB.
         #[arg(long)]
         size: String,
         /// Generator seed.
@@ -313,22 +313,36 @@ pub(crate) enum DataCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Tokenize sources into hashed shards with a manifest.
-    #[command(after_help = "Example:\n  codex data prepare --config job.yaml --out data/")]
+    /// Filter, deduplicate, split and tokenize sources into hashed shards with a manifest.
+    #[command(
+        after_help = "Example:\n  codex data prepare --tokenizer tok/tokenizer.json --out data/ data.sources=[corpus.txt]"
+    )]
     Prepare {
         #[command(flatten)]
         config: ConfigArgs,
-        /// Output directory.
+        /// Output directory (an unchanged earlier preparation there is reused).
         #[arg(long)]
         out: PathBuf,
+        /// tokenizer.json or SentencePiece .model; defaults to tokenizer.path.
+        #[arg(long, short = 't')]
+        tokenizer: Option<PathBuf>,
     },
-    /// Counts, token-length histogram and decoded samples of a prepared dataset.
-    #[command(after_help = "Example:\n  codex data inspect data/")]
+    /// Counts, document-length histogram and decoded samples of a prepared dataset.
+    #[command(after_help = "Example:\n  codex data inspect data/ --tokenizer tok/tokenizer.json")]
     Inspect {
         /// Prepared dataset directory.
         dir: PathBuf,
+        /// Tokenizer to decode samples with.
+        #[arg(long, short = 't')]
+        tokenizer: Option<PathBuf>,
+        /// Sample documents to show.
+        #[arg(long, default_value_t = 3)]
+        samples: usize,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
-    /// Check every shard against the manifest.
+    /// Check every shard against the manifest (size, header, BLAKE3).
     #[command(after_help = "Example:\n  codex data verify data/")]
     Verify {
         /// Prepared dataset directory.

@@ -163,7 +163,7 @@ fn unbuilt_commands_exit_2_with_one_line() {
     for args in [
         &["train"][..],
         &["model", "inspect", "m"],
-        &["data", "verify", "d"],
+        &["safety", "redact"],
         &["runs", "list"],
         &["audit"],
     ] {
@@ -473,6 +473,113 @@ fn tokenizer_errors_name_the_file() {
     );
     assert!(
         stderr(&o).contains("vocabulary size 10 is smaller than the alphabet"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn data_synth_prepare_inspect_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = codex(
+        &[
+            "data",
+            "synth",
+            "--size",
+            "300KB",
+            "--seed",
+            "3",
+            "--out",
+            "corpus.txt",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let corpus = std::fs::read_to_string(dir.path().join("corpus.txt")).unwrap();
+    assert!(corpus.len() <= 300_000 && corpus.len() > 290_000);
+    let o = codex(
+        &[
+            "data",
+            "synth",
+            "--size",
+            "300KB",
+            "--seed",
+            "3",
+            "--out",
+            "again.txt",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert!(o.status.success());
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("again.txt")).unwrap(),
+        corpus
+    );
+
+    let tok = tok_data("hf-bpe.json");
+    let args = [
+        "data",
+        "prepare",
+        "-t",
+        &tok,
+        "--out",
+        "ds",
+        "data.sources=[corpus.txt]",
+    ];
+    let o = codex(&args, &[], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("prepared ds in"), "{}", stdout(&o));
+    let o = codex(&args, &[], dir.path());
+    assert!(stdout(&o).contains("is up to date"), "{}", stdout(&o));
+
+    let o = codex(
+        &["data", "inspect", "ds", "-t", &tok, "--samples", "1"],
+        &[],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let first_doc = corpus.lines().next().unwrap();
+    assert!(stdout(&o).contains("sample 0: "), "{}", stdout(&o));
+    assert!(
+        corpus.contains(
+            stdout(&o)
+                .lines()
+                .last()
+                .unwrap()
+                .trim_start_matches("sample 0: ")
+        ),
+        "{first_doc}"
+    );
+
+    let o = codex(&["data", "verify", "ds"], &[], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let shard = dir.path().join("ds/train-00000.bin");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    bytes.truncate(bytes.len() - 4);
+    std::fs::write(&shard, bytes).unwrap();
+    let o = codex(&["data", "verify", "ds"], &[], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("train-00000.bin` is corrupt"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = codex(&["data", "prepare", "--out", "x"], &[], dir.path());
+    assert!(
+        stderr(&o).contains("no tokenizer: pass --tokenizer"),
+        "{}",
+        stderr(&o)
+    );
+    let o = codex(
+        &["data", "synth", "--size", "lots", "--out", "y"],
+        &[],
+        dir.path(),
+    );
+    assert!(
+        stderr(&o).contains("cannot read size `lots`"),
         "{}",
         stderr(&o)
     );

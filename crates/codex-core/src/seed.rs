@@ -22,6 +22,7 @@ impl Seeds {
         "data.shuffle",
         "data.split",
         "data.sampler",
+        "data.synth",
         "model.init",
         "train.dropout",
         "generate.sampling",

@@ -179,6 +179,7 @@ fn semantic_rules_report_every_failing_key() {
         "data.validation_fraction=0.6",
         "data.test_fraction=0.5",
         "run.device=gpu",
+        "tokenizer.path=vocab.txt",
     ]));
     let rendered: Vec<String> = found.iter().map(ToString::to_string).collect();
     assert_eq!(
@@ -186,6 +187,8 @@ fn semantic_rules_report_every_failing_key() {
         [
             "`run.device` must be auto, cpu, wgpu, wgpu:N, cuda or cuda:N, got `gpu` \
              [set by command-line override `run.device=gpu`]",
+            "`tokenizer.path` must name a tokenizer.json or SentencePiece .model file, \
+             got `vocab.txt` [set by command-line override `tokenizer.path=vocab.txt`]",
             "`data.test_fraction` plus data.validation_fraction must be < 1, got 1.1 \
              [set by command-line override `data.test_fraction=0.5`]",
             "`model.d_model` must be divisible by model.n_head (3), got 128 \

@@ -1,10 +1,44 @@
 //! `codex-data`: how text becomes training batches, reproducibly.
 //!
-//! May depend on `codex-core` and `codex-tokenize`; never on a tensor backend
-//! (batches leave this crate as plain `u32` arrays) and never on `codex-safety`:
-//! documents pass through the `codex_core::TextFilter` trait, which the binary
-//! fills with the safety crate's policy.
+//! May depend on `codex-core` (and, by the layering, `codex-tokenize`, which it
+//! does not need: it tokenizes through the `codex_core::Tokenizer` trait). Never
+//! on a tensor backend (batches leave this crate as plain `u32` arrays) and never
+//! on `codex-safety`: documents pass through the `codex_core::TextFilter` trait,
+//! which the binary fills with the safety crate's policy.
 //!
-//! Status: the data issue builds this crate (sources, synthetic corpus, splits,
-//! shards with hashed manifests, resumable samplers); it has no API yet, and
-//! `codex data` says so instead of pretending. No cargo features yet.
+//! Read [`prepare`] first: sources ([`source`]) → safety filter → exact dedup →
+//! content-keyed split → block shuffle → parallel tokenization → token shards
+//! ([`Dtype`], [`ShardRecord`]) → [`Manifest`]. [`TokenStore`] maps the shards
+//! back (verified against the manifest) and the samplers ([`RandomWindows`],
+//! [`Sequential`]) draw batches whose state fits in two integers. [`synth`]
+//! generates the built-in English-like corpus. No cargo features.
+//!
+//! ```no_run
+//! use codex_data::{Manifest, RandomWindows, TokenStore};
+//!
+//! let dir = std::path::Path::new("runs/x/data");
+//! let manifest = Manifest::load(dir)?;
+//! let store = TokenStore::open(dir, &manifest.split("train").shards, true)?;
+//! let mut sampler = RandomWindows::new(&store, 8, 128, 42)?;
+//! let batch = sampler.next_batch();
+//! assert_eq!(batch.inputs.len(), 8 * 128);
+//! # Ok::<(), codex_data::DataError>(())
+//! ```
+
+mod error;
+mod inspect;
+mod manifest;
+mod prepare;
+mod sampler;
+mod shard;
+pub mod source;
+mod store;
+pub mod synth;
+
+pub use error::DataError;
+pub use inspect::{Inspection, inspect};
+pub use manifest::{FORMAT_VERSION, FilterRecord, Manifest, RuleCounts, SourceRecord, SplitRecord};
+pub use prepare::{PrepareInputs, Prepared, SPLITS, prepare, split_of, verify};
+pub use sampler::{Batch, RandomState, RandomWindows, Sequential, SequentialState};
+pub use shard::{Dtype, ShardRecord};
+pub use store::TokenStore;

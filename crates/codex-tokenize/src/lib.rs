@@ -8,7 +8,13 @@
 //! Read [`AnyTokenizer`] first: it loads a Hugging Face `tokenizer.json`
 //! ([`HfTokenizer`]) or a SentencePiece `.model` ([`SpmModel`], decoded and run in
 //! pure Rust with the reference's exact semantics). [`train`] builds new
-//! tokenizers from streamed corpora and writes a manifest. No cargo features yet.
+//! tokenizers from streamed corpora and writes a manifest; [`unigram_to_spm`]
+//! writes a Unigram tokenizer as a SentencePiece `.model`.
+//!
+//! # Features
+//!
+//! `sentencepiece` (off by default) adds [`NativeSpm`], Google's C++ library via the
+//! `sentencepiece` crate (needs cmake), used to check the pure-Rust path against it.
 //!
 //! ```no_run
 //! use codex_tokenize::AnyTokenizer;
@@ -23,6 +29,8 @@ mod analyze;
 mod encoding;
 mod error;
 mod hf;
+#[cfg(feature = "sentencepiece")]
+mod native;
 mod spm;
 pub mod train;
 
@@ -34,7 +42,9 @@ pub use analyze::{CorpusStats, Mismatch, RoundTrip, corpus_stats, round_trip};
 pub use encoding::{EncodeOptions, Encoding, PadTo, Padding, Side, Truncation};
 pub use error::TokenizeError;
 pub use hf::HfTokenizer;
-pub use spm::{SpmModel, SpmPiece};
+#[cfg(feature = "sentencepiece")]
+pub use native::NativeSpm;
+pub use spm::{SpmModel, SpmPiece, unigram_to_spm};
 
 /// What `codex tokenizer inspect` shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -351,3 +351,33 @@ fn mutated_model_files_never_panic() {
         }
     }
 }
+
+#[test]
+fn unigram_exports_as_a_sentencepiece_model_with_the_same_ids() {
+    let trained = train(&config(TokenizerKind::Unigram, 300), &[corpus()]).unwrap();
+    let bytes = codex_tokenize::unigram_to_spm(&trained.tokenizer).unwrap();
+    let spm = codex_tokenize::SpmModel::from_bytes(&bytes).unwrap();
+    assert_eq!(spm.vocab_size(), trained.tokenizer.vocab_size());
+    let text = std::fs::read_to_string(corpus()).unwrap();
+    // The exported model has no NFKC table, so compare on text NFKC leaves alone.
+    let mut compared = 0;
+    for line in text.lines().filter(|l| l.is_ascii()) {
+        let want = trained.tokenizer.encode(line, false).unwrap().ids;
+        assert_eq!(spm.encode(line), want, "{line:?}");
+        assert_eq!(spm.decode(&want).unwrap(), line);
+        compared += 1;
+    }
+    assert!(compared > 1000, "{compared}");
+    // Runs of spaces are kept, as the Metaspace pre-tokenizer keeps them.
+    let spaced = "quiet  fields   and towns";
+    assert_eq!(
+        spm.encode(spaced),
+        trained.tokenizer.encode(spaced, false).unwrap().ids
+    );
+
+    let bpe = train(&config(TokenizerKind::Bpe, 300), &[corpus()]).unwrap();
+    let err = codex_tokenize::unigram_to_spm(&bpe.tokenizer)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("only Unigram tokenizers"), "{err}");
+}

@@ -2,6 +2,7 @@
 
 mod completions;
 mod config;
+mod data;
 mod registry;
 mod system;
 mod tokenizer;
@@ -10,9 +11,7 @@ use std::fmt;
 
 use anyhow::Result;
 
-use crate::cli::{
-    AuditCommand, Command, DataCommand, EvalCommand, ModelCommand, RunsCommand, SafetyCommand,
-};
+use crate::cli::{AuditCommand, Command, EvalCommand, ModelCommand, RunsCommand, SafetyCommand};
 
 /// A command whose capability is not built yet: exit 2, say what is missing, print nothing else.
 #[derive(Debug)]
@@ -102,15 +101,7 @@ pub(crate) fn run(command: Command) -> Result<String> {
             not_built("eval lm", "the training engine's evaluation (codex-train)")
         }
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
-        Command::Data(cmd) => not_built(
-            match cmd {
-                DataCommand::Synth { .. } => "data synth",
-                DataCommand::Prepare { .. } => "data prepare",
-                DataCommand::Inspect { .. } => "data inspect",
-                DataCommand::Verify { .. } => "data verify",
-            },
-            "data preparation (codex-data)",
-        ),
+        Command::Data(cmd) => data::run(cmd),
         Command::Model(cmd) => not_built(
             match cmd {
                 ModelCommand::Import { .. } => "model import",

@@ -64,15 +64,38 @@ pub enum OnError {
     Fail,
 }
 
+/// How source files hold documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DataFormat {
+    /// By extension: `.jsonl`/`.json` as JSONL, `.csv` as CSV, anything else as lines.
+    Auto,
+    /// One document per line.
+    Lines,
+    /// Whole files, split into documents by `data.separator`.
+    Blocks,
+    /// One JSON object per line.
+    Jsonl,
+    /// A CSV file with a header row.
+    Csv,
+}
+
 /// Where training text comes from and how it is split.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSection {
-    /// Files, directories or globs; empty means the built-in synthetic corpus.
+    /// Files, directories or globs (`.gz` and `.zst` are decompressed); empty
+    /// means the built-in synthetic corpus.
     pub sources: Vec<PathBuf>,
+    /// How the source files hold documents.
+    pub format: DataFormat,
+    /// Document separator for the `blocks` format.
+    pub separator: String,
     /// Size of the synthetic corpus in bytes, when it is used.
     pub synthetic_bytes: u64,
-    /// JSONL field holding the text.
+    /// JSONL field or CSV column holding the text; several comma-separated
+    /// fields are joined with a newline. A JSONL `messages` list (chat) is
+    /// rendered one `role: content` line per message.
     pub text_field: String,
     /// Fraction of documents held out for validation.
     pub validation_fraction: f64,
@@ -80,6 +103,8 @@ pub struct DataSection {
     pub test_fraction: f64,
     /// Drop exact duplicate documents.
     pub dedup: bool,
+    /// Maximum tokens per shard file.
+    pub shard_tokens: u64,
     /// Policy for malformed records.
     pub on_error: OnError,
 }

@@ -70,8 +70,27 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
         || "must not contain an empty token".into(),
     );
 
+    if let Some(path) = &t.path {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
+        k.rule(matches!(ext, "json" | "model"), "tokenizer.path", || {
+            format!(
+                "must name a tokenizer.json or SentencePiece .model file, got `{}`",
+                path.display()
+            )
+        });
+    }
+
     let d = &c.data;
     k.at_least_one("data.synthetic_bytes", d.synthetic_bytes);
+    k.at_least_one("data.shard_tokens", d.shard_tokens);
+    k.rule(
+        d.format != super::DataFormat::Blocks || !d.separator.is_empty(),
+        "data.separator",
+        || "must not be empty when data.format is blocks".into(),
+    );
     k.rule(!d.text_field.is_empty(), "data.text_field", || {
         "must not be empty".into()
     });

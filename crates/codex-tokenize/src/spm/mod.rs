@@ -3,6 +3,7 @@
 //! normalizer, whitespace handling, byte fallback, control and user-defined symbols).
 
 mod darts;
+mod export;
 mod normalizer;
 mod proto;
 mod trie;
@@ -15,6 +16,8 @@ use proto::{ModelType, PieceType};
 use trie::ByteTrie;
 
 use crate::error::TokenizeError;
+
+pub use export::unigram_to_spm;
 
 /// One encoded piece: its id and the byte range of the input it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,130 @@
+//! `data/manifest.json`: what a prepared dataset was made from and what it holds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use codex_core::Digest;
+use serde::{Deserialize, Serialize};
+
+use crate::error::DataError;
+use crate::shard::{Dtype, ShardRecord};
+
+/// Format version of the manifest and shards; part of the cache key.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// One source file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRecord {
+    /// The file as given (or found in a directory or glob).
+    pub path: PathBuf,
+    /// Size in bytes (compressed, as stored).
+    pub bytes: u64,
+    /// BLAKE3 of the file.
+    pub blake3: Digest,
+    /// Records read.
+    pub records: u64,
+    /// Records skipped as malformed.
+    pub skipped: u64,
+}
+
+/// One split's documents, tokens and shards.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitRecord {
+    /// Documents in the split.
+    pub documents: u64,
+    /// Tokens, document separators included.
+    pub tokens: u64,
+    /// Shard files in order.
+    pub shards: Vec<ShardRecord>,
+}
+
+/// How often one safety rule acted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCounts {
+    /// Documents dropped.
+    pub dropped: u64,
+    /// Documents redacted.
+    pub redacted: u64,
+    /// Documents kept but flagged.
+    pub flagged: u64,
+}
+
+/// The text filter's effect on the corpus.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilterRecord {
+    /// The filter's name.
+    pub name: String,
+    /// Counts per rule id.
+    pub rules: BTreeMap<String, RuleCounts>,
+    /// Documents dropped.
+    pub dropped: u64,
+    /// Documents redacted.
+    pub redacted: u64,
+    /// Documents flagged.
+    pub flagged: u64,
+}
+
+/// Everything `data/manifest.json` records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Manifest and shard format version.
+    pub format_version: u32,
+    /// codex version that prepared the data.
+    pub codex_version: String,
+    /// BLAKE3 over source hashes, tokenizer hash and parameters.
+    pub cache_key: Digest,
+    /// Every source file.
+    pub sources: Vec<SourceRecord>,
+    /// Set when the corpus was generated: its size and seed.
+    pub synthetic: Option<(u64, u64)>,
+    /// The parameters (the `data` section and seeds).
+    pub params: serde_json::Value,
+    /// BLAKE3 of the tokenizer file.
+    pub tokenizer_blake3: Digest,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Id appended after every document.
+    pub eos_id: u32,
+    /// Element width of the shards.
+    pub dtype: Dtype,
+    /// `train`, `validation` and `test`.
+    pub splits: BTreeMap<String, SplitRecord>,
+    /// Documents removed as exact duplicates.
+    pub duplicates_removed: u64,
+    /// Safety filtering.
+    pub filter: FilterRecord,
+    /// Malformed records skipped.
+    pub records_skipped: u64,
+    /// Seconds the preparation took.
+    pub duration_secs: f64,
+}
+
+impl Manifest {
+    /// Reads `manifest.json` from a dataset directory.
+    pub fn load(dir: &Path) -> Result<Self, DataError> {
+        let path = dir.join("manifest.json");
+        let text = std::fs::read_to_string(&path).map_err(|source| DataError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let manifest: Self = serde_json::from_str(&text).map_err(|e| DataError::BadManifest {
+            path: path.clone(),
+            problem: e.to_string(),
+        })?;
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(DataError::BadManifest {
+                path,
+                problem: format!(
+                    "format version {} is not the supported {FORMAT_VERSION}",
+                    manifest.format_version
+                ),
+            });
+        }
+        Ok(manifest)
+    }
+
+    /// A split's record, or an empty one.
+    pub fn split(&self, name: &str) -> SplitRecord {
+        self.splits.get(name).cloned().unwrap_or_default()
+    }
+}

@@ -1,0 +1,389 @@
+//! Preparation: sources → filter → dedup → split → block shuffle → tokens → shards → manifest.
+//!
+//! Determinism: a document's split depends only on its text and the split seed,
+//! and documents are shuffled within blocks by a keyed hash of their text, so
+//! the same inputs and seed give the same shards on every machine and thread
+//! count. Memory is bounded by one block per split plus the dedup set (16 bytes
+//! per distinct document).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use codex_core::config::DataSection;
+use codex_core::{
+    Diagnostic, Digest, Seeds, Stage, TextFilter, Tokenizer, Verdict, write_bytes_atomic,
+};
+
+use crate::error::DataError;
+use crate::manifest::{FORMAT_VERSION, FilterRecord, Manifest, SourceRecord, SplitRecord};
+use crate::shard::{Dtype, ShardWriter};
+use crate::source::{Documents, SourceOptions, expand};
+use crate::store::TokenStore;
+
+/// Documents tokenized together (and shuffled together) per split.
+const BLOCK: usize = 4096;
+
+/// The three splits, in manifest order.
+pub const SPLITS: [&str; 3] = ["train", "validation", "test"];
+
+/// Everything `prepare` needs besides the data section.
+pub struct PrepareInputs<'a> {
+    /// The `data` section of the configuration.
+    pub data: &'a DataSection,
+    /// The run's seeds (split, shuffle and synthetic corpus seeds derive from it).
+    pub seeds: Seeds,
+    /// The tokenizer.
+    pub tokenizer: &'a dyn Tokenizer,
+    /// BLAKE3 of the tokenizer file (part of the cache key).
+    pub tokenizer_blake3: Digest,
+    /// Id appended after every document.
+    pub eos_id: u32,
+    /// Safety filter applied to every document at the `data` stage.
+    pub filter: &'a dyn TextFilter,
+    /// Output directory.
+    pub out: &'a Path,
+    /// Called with the number of documents read so far, every few thousand.
+    pub on_documents: &'a (dyn Fn(u64) + Sync),
+}
+
+impl std::fmt::Debug for PrepareInputs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrepareInputs")
+            .field("out", &self.out)
+            .finish()
+    }
+}
+
+/// What `prepare` did.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The dataset's manifest.
+    pub manifest: Manifest,
+    /// True when an up-to-date preparation already existed and nothing was done.
+    pub cached: bool,
+    /// Malformed records and other findings.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Which split a text belongs to, from its content and the split seed alone.
+pub fn split_of(text: &str, seed: u64, validation: f64, test: f64) -> usize {
+    let mut h = blake3::Hasher::new();
+    h.update(&seed.to_le_bytes());
+    h.update(text.as_bytes());
+    let x = u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes"));
+    // 53 bits give a uniform double in [0, 1).
+    let r = (x >> 11) as f64 / (1u64 << 53) as f64;
+    if r < validation {
+        1
+    } else if r < validation + test {
+        2
+    } else {
+        0
+    }
+}
+
+fn dedup_key(text: &str) -> u128 {
+    let mut h = blake3::Hasher::new();
+    for (i, word) in text.split_whitespace().enumerate() {
+        if i > 0 {
+            h.update(b" ");
+        }
+        h.update(word.as_bytes());
+    }
+    u128::from_le_bytes(h.finalize().as_bytes()[..16].try_into().expect("16 bytes"))
+}
+
+fn shuffle_key(text: &str, seed: u64) -> [u8; 16] {
+    let mut h = blake3::Hasher::new();
+    h.update(&seed.to_le_bytes());
+    h.update(text.as_bytes());
+    h.finalize().as_bytes()[..16].try_into().expect("16 bytes")
+}
+
+struct SplitBuilder {
+    writer: ShardWriter,
+    block: Vec<String>,
+    record: SplitRecord,
+}
+
+impl SplitBuilder {
+    fn flush(&mut self, inputs: &PrepareInputs<'_>, shuffle_seed: u64) -> Result<(), DataError> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let mut block = std::mem::take(&mut self.block);
+        block.sort_by_cached_key(|t| shuffle_key(t, shuffle_seed));
+        let refs: Vec<&str> = block.iter().map(String::as_str).collect();
+        let encoded = inputs
+            .tokenizer
+            .encode_batch(&refs, false)
+            .map_err(|e| DataError::Tokenize(e.to_string()))?;
+        let mut tokens = Vec::with_capacity(encoded.iter().map(|e| e.len() + 1).sum());
+        for ids in &encoded {
+            tokens.extend_from_slice(ids);
+            tokens.push(inputs.eos_id);
+        }
+        self.writer.write(&tokens)?;
+        self.record.documents += block.len() as u64;
+        self.record.tokens += tokens.len() as u64;
+        Ok(())
+    }
+}
+
+fn params(inputs: &PrepareInputs<'_>) -> serde_json::Value {
+    serde_json::json!({
+        "data": inputs.data,
+        "split_seed": inputs.seeds.derive("data.split"),
+        "shuffle_seed": inputs.seeds.derive("data.shuffle"),
+        "synth_seed": inputs.seeds.derive("data.synth"),
+        "eos_id": inputs.eos_id,
+        "block": BLOCK,
+    })
+}
+
+fn cache_key(
+    sources: &[SourceRecord],
+    inputs: &PrepareInputs<'_>,
+    params: &serde_json::Value,
+) -> Digest {
+    let mut h = codex_core::Hasher::new();
+    h.update(&FORMAT_VERSION.to_le_bytes());
+    for s in sources {
+        h.update(s.blake3.as_bytes());
+    }
+    h.update(inputs.tokenizer_blake3.as_bytes());
+    h.update(params.to_string().as_bytes());
+    h.finalize()
+}
+
+/// Whether `dir` already holds a preparation with `key` whose shard files exist
+/// with the sizes the manifest expects.
+fn up_to_date(dir: &Path, key: Digest) -> Option<Manifest> {
+    let manifest = Manifest::load(dir).ok().filter(|m| m.cache_key == key)?;
+    manifest
+        .splits
+        .values()
+        .all(|s| TokenStore::open(dir, &s.shards, false).is_ok())
+        .then_some(manifest)
+}
+
+/// Prepares (or finds up to date) the dataset in `inputs.out`.
+pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
+    let start = Instant::now();
+    let out = inputs.out;
+    std::fs::create_dir_all(out).map_err(|source| DataError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let data = inputs.data;
+    let (files, synthetic) = if data.sources.is_empty() {
+        let path = out.join("synthetic.txt");
+        let seed = inputs.seeds.derive("data.synth");
+        let wanted = (data.synthetic_bytes, seed);
+        // Regenerate only when size or seed changed: the bytes are a pure function of both.
+        let marker = out.join("synthetic.json");
+        let current = std::fs::read_to_string(&marker)
+            .ok()
+            .and_then(|s| serde_json::from_str::<(u64, u64)>(&s).ok());
+        if current != Some(wanted) || !path.exists() {
+            codex_core::write_atomic(&path, |f| {
+                crate::synth::write_corpus(f, data.synthetic_bytes, seed)
+                    .map(|_| ())
+                    .map_err(|source| DataError::Io {
+                        path: path.clone(),
+                        source,
+                    })
+            })?;
+            write_bytes_atomic(
+                &marker,
+                serde_json::to_string(&wanted).expect("tuple").as_bytes(),
+            )?;
+        }
+        (vec![path], Some(wanted))
+    } else {
+        (expand(&data.sources)?, None)
+    };
+
+    let mut sources: Vec<SourceRecord> = files
+        .iter()
+        .map(|p| {
+            let (blake3, bytes) = codex_core::hash_file(p)?;
+            Ok(SourceRecord {
+                path: p.clone(),
+                bytes,
+                blake3,
+                records: 0,
+                skipped: 0,
+            })
+        })
+        .collect::<Result<_, DataError>>()?;
+    let params = params(inputs);
+    let key = cache_key(&sources, inputs, &params);
+    if let Some(manifest) = up_to_date(out, key) {
+        return Ok(Prepared {
+            manifest,
+            cached: true,
+            diagnostics: Vec::new(),
+        });
+    }
+
+    let vocab_size = inputs.tokenizer.vocab_size();
+    let dtype = Dtype::for_vocab(vocab_size);
+    let split_seed = inputs.seeds.derive("data.split");
+    let shuffle_seed = inputs.seeds.derive("data.shuffle");
+    let mut builders: Vec<SplitBuilder> = SPLITS
+        .iter()
+        .map(|name| SplitBuilder {
+            writer: ShardWriter::new(out, name, dtype, data.shard_tokens),
+            block: Vec::with_capacity(BLOCK),
+            record: SplitRecord::default(),
+        })
+        .collect();
+    let mut filter = FilterRecord {
+        name: inputs.filter.name().to_owned(),
+        ..FilterRecord::default()
+    };
+    let mut seen: HashSet<u128> = HashSet::new();
+    let mut duplicates = 0u64;
+    let options = SourceOptions {
+        format: data.format,
+        separator: data.separator.clone(),
+        text_fields: data
+            .text_field
+            .split(',')
+            .map(|f| f.trim().to_owned())
+            .collect(),
+        on_error: data.on_error,
+    };
+    let mut docs = Documents::new(files, options);
+    let mut read = 0u64;
+    while let Some(doc) = docs.next_document()? {
+        read += 1;
+        if read.is_multiple_of(4096) {
+            (inputs.on_documents)(read);
+        }
+        let filtered = inputs.filter.filter(&doc.text, Stage::Data);
+        let mut rules: Vec<&str> = filtered
+            .findings
+            .iter()
+            .map(|f| f.rule_id.as_str())
+            .collect();
+        rules.sort_unstable();
+        rules.dedup();
+        for rule in rules {
+            let c = filter.rules.entry(rule.to_owned()).or_default();
+            match &filtered.verdict {
+                Verdict::Keep => c.flagged += 1,
+                Verdict::Redact(_) => c.redacted += 1,
+                Verdict::Drop => c.dropped += 1,
+            }
+        }
+        let text = match filtered.verdict {
+            Verdict::Keep => {
+                if !filtered.findings.is_empty() {
+                    filter.flagged += 1;
+                }
+                doc.text
+            }
+            Verdict::Redact(t) => {
+                filter.redacted += 1;
+                t
+            }
+            Verdict::Drop => {
+                filter.dropped += 1;
+                String::new()
+            }
+        };
+        if text.is_empty() {
+            continue;
+        }
+        if data.dedup && !seen.insert(dedup_key(&text)) {
+            duplicates += 1;
+            continue;
+        }
+        let split = split_of(
+            &text,
+            split_seed,
+            data.validation_fraction,
+            data.test_fraction,
+        );
+        let b = &mut builders[split];
+        b.block.push(text);
+        if b.block.len() == BLOCK {
+            b.flush(inputs, shuffle_seed)?;
+        }
+    }
+    for (s, (records, skipped)) in sources.iter_mut().zip(&docs.counts) {
+        s.records = *records;
+        s.skipped = *skipped;
+    }
+    let mut splits = BTreeMap::new();
+    for (name, mut b) in SPLITS.iter().zip(builders) {
+        b.flush(inputs, shuffle_seed)?;
+        b.record.shards = b.writer.finish()?;
+        splits.insert((*name).to_owned(), b.record);
+    }
+    if splits["train"].documents == 0 {
+        return Err(DataError::EmptyCorpus {
+            sources: sources
+                .iter()
+                .map(|s| s.path.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let old = Manifest::load(out).ok();
+    let manifest = Manifest {
+        format_version: FORMAT_VERSION,
+        codex_version: env!("CARGO_PKG_VERSION").to_owned(),
+        cache_key: key,
+        sources,
+        synthetic,
+        params,
+        tokenizer_blake3: inputs.tokenizer_blake3,
+        vocab_size,
+        eos_id: inputs.eos_id,
+        dtype,
+        splits,
+        duplicates_removed: duplicates,
+        filter,
+        records_skipped: docs.counts.iter().map(|c| c.1).sum(),
+        duration_secs: start.elapsed().as_secs_f64(),
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| DataError::BadManifest {
+        path: out.join("manifest.json"),
+        problem: e.to_string(),
+    })?;
+    write_bytes_atomic(out.join("manifest.json"), &json)?;
+    // Shards of an earlier preparation that this one no longer has.
+    if let Some(old) = old {
+        let current: HashSet<PathBuf> = manifest
+            .splits
+            .values()
+            .flat_map(|s| s.shards.iter().map(|r| r.path.clone()))
+            .collect();
+        for stale in old
+            .splits
+            .values()
+            .flat_map(|s| &s.shards)
+            .filter(|r| !current.contains(&r.path))
+        {
+            let _ = std::fs::remove_file(out.join(&stale.path));
+        }
+    }
+    Ok(Prepared {
+        manifest,
+        cached: false,
+        diagnostics: docs.diagnostics,
+    })
+}
+
+/// Checks every shard of a prepared dataset against its manifest (size, header, BLAKE3).
+pub fn verify(dir: &Path) -> Result<Manifest, DataError> {
+    let manifest = Manifest::load(dir)?;
+    for split in manifest.splits.values() {
+        TokenStore::open(dir, &split.shards, true)?;
+    }
+    Ok(manifest)
+}

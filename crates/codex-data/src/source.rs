@@ -1,0 +1,446 @@
+//! Reading documents from sources: lines, separated blocks, JSONL, CSV, in
+//! directories and globs, plain or gzip- or zstd-compressed.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use codex_core::config::{DataFormat, OnError};
+use codex_core::{Diagnostic, Severity};
+
+use crate::error::DataError;
+
+/// One document and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// The text.
+    pub text: String,
+    /// Index of its file in the expanded source list.
+    pub file: usize,
+    /// 1-based line (record) where it starts.
+    pub line: u64,
+}
+
+/// How to read documents out of files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceOptions {
+    /// Format, or `Auto` to decide by extension.
+    pub format: DataFormat,
+    /// Separator for `Blocks`.
+    pub separator: String,
+    /// Field(s) or column(s) holding text.
+    pub text_fields: Vec<String>,
+    /// What to do with malformed records.
+    pub on_error: OnError,
+}
+
+/// Expands files, directories (recursively, sorted) and globs into a sorted,
+/// de-duplicated file list. A pattern that matches nothing is an error.
+pub fn expand(sources: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
+    let mut files = Vec::new();
+    for source in sources {
+        let text = source.to_string_lossy();
+        if text.contains(['*', '?', '[']) {
+            let matches: Vec<PathBuf> = glob::glob(&text)
+                .map_err(|e| DataError::BadSource {
+                    path: source.clone(),
+                    problem: format!("invalid glob: {e}"),
+                })?
+                .filter_map(Result::ok)
+                .filter(|p| p.is_file())
+                .collect();
+            if matches.is_empty() {
+                return Err(DataError::BadSource {
+                    path: source.clone(),
+                    problem: "the pattern matches no file".into(),
+                });
+            }
+            files.extend(matches);
+        } else if source.is_dir() {
+            walk(source, &mut files)?;
+        } else if source.is_file() {
+            files.push(source.clone());
+        } else {
+            return Err(DataError::Io {
+                path: source.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no such file or directory",
+                ),
+            });
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| DataError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let hidden = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// The extension that decides the format, under any compression suffix.
+fn inner_extension(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    let name = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".zst"))
+        .unwrap_or(&name);
+    Path::new(name)
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Opens a file, decompressing `.gz` and `.zst`.
+pub fn open(path: &Path) -> Result<Box<dyn Read + Send>, DataError> {
+    let file = File::open(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    Ok(if name.ends_with(".gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else if name.ends_with(".zst") {
+        Box::new(
+            zstd::stream::read::Decoder::new(file).map_err(|source| DataError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?,
+        )
+    } else {
+        Box::new(file)
+    })
+}
+
+fn format_of(path: &Path, format: DataFormat) -> DataFormat {
+    match format {
+        DataFormat::Auto => match inner_extension(path).as_str() {
+            "jsonl" | "json" | "ndjson" => DataFormat::Jsonl,
+            "csv" => DataFormat::Csv,
+            _ => DataFormat::Lines,
+        },
+        f => f,
+    }
+}
+
+/// Text of a JSON record: the named fields joined, or a chat `messages` list.
+fn json_text(value: &serde_json::Value, fields: &[String]) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for field in fields {
+        match value.get(field) {
+            Some(serde_json::Value::String(s)) => parts.push(s.clone()),
+            Some(serde_json::Value::Array(messages)) if field == "messages" => {
+                let mut lines = Vec::new();
+                for m in messages {
+                    let role = m
+                        .get("role")
+                        .and_then(|r| r.as_str())
+                        .ok_or("a message has no `role`")?;
+                    let content = m
+                        .get("content")
+                        .and_then(|c| c.as_str())
+                        .ok_or("a message has no string `content`")?;
+                    lines.push(format!("{role}: {content}"));
+                }
+                parts.push(lines.join("\n"));
+            }
+            Some(other) => return Err(format!("field `{field}` is {}, not a string", kind(other))),
+            None => return Err(format!("no field `{field}`")),
+        }
+    }
+    Ok(parts.join("\n"))
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Streams the documents of `files` in order, reporting malformed records as
+/// diagnostics (or stopping with an error under `fail`).
+pub struct Documents {
+    files: Vec<PathBuf>,
+    options: SourceOptions,
+    next_file: usize,
+    current: Option<Reader>,
+    /// Problems met so far.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Records read and skipped per file, in file order.
+    pub counts: Vec<(u64, u64)>,
+}
+
+impl std::fmt::Debug for Documents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Documents")
+            .field("files", &self.files)
+            .field("next_file", &self.next_file)
+            .finish()
+    }
+}
+
+enum Reader {
+    Lines(BufReader<Box<dyn Read + Send>>, DataFormat, u64),
+    Blocks(std::vec::IntoIter<(u64, String)>),
+    Csv(csv::Reader<Box<dyn Read + Send>>, Vec<usize>),
+}
+
+impl Documents {
+    /// Documents of `files` read with `options`.
+    pub fn new(files: Vec<PathBuf>, options: SourceOptions) -> Self {
+        let n = files.len();
+        Self {
+            files,
+            options,
+            next_file: 0,
+            current: None,
+            diagnostics: Vec::new(),
+            counts: vec![(0, 0); n],
+        }
+    }
+
+    fn problem(
+        &mut self,
+        file: usize,
+        line: u64,
+        code: &str,
+        message: String,
+    ) -> Result<(), DataError> {
+        self.counts[file].1 += 1;
+        let path = self.files[file].clone();
+        match self.options.on_error {
+            OnError::Skip => {
+                self.diagnostics
+                    .push(Diagnostic::new(Severity::Warning, code, message).at(path, Some(line)));
+                Ok(())
+            }
+            OnError::Fail => Err(DataError::BadRecord {
+                path,
+                line,
+                message,
+            }),
+        }
+    }
+
+    fn open_next(&mut self) -> Result<bool, DataError> {
+        let Some(path) = self.files.get(self.next_file).cloned() else {
+            return Ok(false);
+        };
+        self.next_file += 1;
+        let format = format_of(&path, self.options.format);
+        let reader = open(&path)?;
+        self.current = Some(match format {
+            DataFormat::Csv => {
+                let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+                let headers = r.headers().map_err(|e| DataError::BadSource {
+                    path: path.clone(),
+                    problem: format!("cannot read the CSV header: {e}"),
+                })?;
+                let columns =
+                    self.options
+                        .text_fields
+                        .iter()
+                        .map(|f| {
+                            headers.iter().position(|h| h == f).ok_or_else(|| {
+                                DataError::BadSource {
+                                    path: path.clone(),
+                                    problem: format!(
+                                        "no column `{f}` (columns: {})",
+                                        headers.iter().collect::<Vec<_>>().join(", ")
+                                    ),
+                                }
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                Reader::Csv(r, columns)
+            }
+            DataFormat::Blocks => {
+                let mut bytes = Vec::new();
+                let mut reader = reader;
+                reader
+                    .read_to_end(&mut bytes)
+                    .map_err(|source| DataError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                let file = self.next_file - 1;
+                let text = match String::from_utf8(bytes) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                        let line = 1 + valid.iter().filter(|&&b| b == b'\n').count() as u64;
+                        self.problem(file, line, "data.invalid-utf8", "invalid UTF-8".into())?;
+                        String::from_utf8_lossy(e.as_bytes()).into_owned()
+                    }
+                };
+                let mut blocks = Vec::new();
+                let mut line = 1u64;
+                for block in text.split(self.options.separator.as_str()) {
+                    if !block.trim().is_empty() {
+                        blocks.push((line, block.to_owned()));
+                    }
+                    line += block.matches('\n').count() as u64
+                        + self.options.separator.matches('\n').count() as u64;
+                }
+                Reader::Blocks(blocks.into_iter())
+            }
+            f => Reader::Lines(BufReader::with_capacity(1 << 20, reader), f, 0),
+        });
+        Ok(true)
+    }
+
+    /// The next document, `None` at the end, or the error that stopped reading.
+    pub fn next_document(&mut self) -> Result<Option<Document>, DataError> {
+        let mut buf = Vec::new();
+        loop {
+            if self.current.is_none() && !self.open_next()? {
+                return Ok(None);
+            }
+            let file = self.next_file - 1;
+            let path = self.files[file].clone();
+            match self.current.as_mut().expect("open reader") {
+                Reader::Blocks(blocks) => match blocks.next() {
+                    Some((line, text)) => {
+                        self.counts[file].0 += 1;
+                        return Ok(Some(Document { text, file, line }));
+                    }
+                    None => self.current = None,
+                },
+                Reader::Csv(reader, columns) => {
+                    let mut record = csv::StringRecord::new();
+                    match reader.read_record(&mut record) {
+                        Ok(false) => self.current = None,
+                        Ok(true) => {
+                            let line = record.position().map_or(0, |p| p.line());
+                            let texts: Vec<&str> =
+                                columns.iter().filter_map(|&c| record.get(c)).collect();
+                            self.counts[file].0 += 1;
+                            if texts.len() != columns.len() {
+                                self.problem(
+                                    file,
+                                    line,
+                                    "data.short-row",
+                                    "the row has fewer columns than the header".into(),
+                                )?;
+                                continue;
+                            }
+                            let text = texts.join("\n");
+                            if text.trim().is_empty() {
+                                continue;
+                            }
+                            return Ok(Some(Document { text, file, line }));
+                        }
+                        Err(e) => {
+                            let line = e.position().map_or(0, |p| p.line());
+                            let utf8 = matches!(e.kind(), csv::ErrorKind::Utf8 { .. });
+                            self.problem(
+                                file,
+                                line,
+                                if utf8 {
+                                    "data.invalid-utf8"
+                                } else {
+                                    "data.malformed-csv"
+                                },
+                                if utf8 {
+                                    "invalid UTF-8".into()
+                                } else {
+                                    e.to_string()
+                                },
+                            )?;
+                        }
+                    }
+                }
+                Reader::Lines(reader, format, line) => {
+                    buf.clear();
+                    let n = reader
+                        .read_until(b'\n', &mut buf)
+                        .map_err(|source| DataError::Io {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    if n == 0 {
+                        self.current = None;
+                        continue;
+                    }
+                    *line += 1;
+                    let (line, format) = (*line, *format);
+                    self.counts[file].0 += 1;
+                    let mut bytes = &buf[..];
+                    if let Some(b) = bytes.strip_suffix(b"\n") {
+                        bytes = b.strip_suffix(b"\r").unwrap_or(b);
+                    }
+                    let Ok(text) = std::str::from_utf8(bytes) else {
+                        self.problem(file, line, "data.invalid-utf8", "invalid UTF-8".into())?;
+                        continue;
+                    };
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    if format == DataFormat::Jsonl {
+                        let value: serde_json::Value = match serde_json::from_str(text) {
+                            Ok(v) => v,
+                            Err(e) => {
+                                self.problem(
+                                    file,
+                                    line,
+                                    "data.malformed-json",
+                                    format!("not JSON: {e}"),
+                                )?;
+                                continue;
+                            }
+                        };
+                        match json_text(&value, &self.options.text_fields) {
+                            Ok(t) if !t.trim().is_empty() => {
+                                return Ok(Some(Document {
+                                    text: t,
+                                    file,
+                                    line,
+                                }));
+                            }
+                            Ok(_) => continue,
+                            Err(message) => {
+                                self.problem(file, line, "data.missing-field", message)?;
+                                continue;
+                            }
+                        }
+                    }
+                    return Ok(Some(Document {
+                        text: text.to_owned(),
+                        file,
+                        line,
+                    }));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! `cargo xtask bench tokenize`: codex-tokenize against Python `tokenizers` and
+//! Google `sentencepiece` on one generated corpus, in one run.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// A deterministic English-like corpus: words built from syllables, Zipf-like
+/// word choice, sentences of varying length, some numbers and non-ASCII words.
+pub(crate) fn generate_corpus(path: &Path, bytes: u64) -> Result<()> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let onsets = [
+        "", "b", "c", "d", "f", "g", "h", "l", "m", "n", "p", "r", "s", "t", "v", "w", "st", "tr",
+        "pl", "ch", "sh", "th",
+    ];
+    let vowels = ["a", "e", "i", "o", "u", "ea", "ou", "ai"];
+    let codas = ["", "", "n", "r", "s", "t", "l", "nd", "st", "ng"];
+    let mut words: Vec<String> = Vec::with_capacity(60_000);
+    while words.len() < 60_000 {
+        let syllables = 1 + (next() % 3) as usize;
+        let mut w = String::new();
+        for _ in 0..syllables {
+            w.push_str(onsets[(next() % onsets.len() as u64) as usize]);
+            w.push_str(vowels[(next() % vowels.len() as u64) as usize]);
+            w.push_str(codas[(next() % codas.len() as u64) as usize]);
+        }
+        words.push(w);
+    }
+    words.extend(
+        [
+            "café",
+            "naïve",
+            "Zürich",
+            "東京",
+            "Москва",
+            "数据",
+            "😀",
+            "señor",
+        ]
+        .map(String::from),
+    );
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
+    );
+    let mut written = 0u64;
+    let mut line = String::new();
+    while written < bytes {
+        line.clear();
+        let n = 4 + (next() % 20) as usize;
+        for i in 0..n {
+            // A power of a uniform draw skews choices towards frequent words.
+            let u = (next() % 1_000_000) as f64 / 1_000_000.0;
+            let w = &words[(u.powf(2.5) * words.len() as f64) as usize];
+            if i == 0 {
+                let mut c = w.chars();
+                if let Some(f) = c.next() {
+                    line.extend(f.to_uppercase());
+                    line.push_str(c.as_str());
+                }
+            } else {
+                line.push(' ');
+                if next() % 40 == 0 {
+                    write!(line, "{}", next() % 10_000)?;
+                    line.push(' ');
+                }
+                line.push_str(w);
+            }
+        }
+        line.push_str([".", ".", ".", "!", "?", ","][(next() % 6) as usize]);
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn python_venv(dir: &Path) -> Result<PathBuf> {
+    let python = dir.join("venv/bin/python");
+    if !python.exists() {
+        println!(
+            "creating a Python venv with tokenizers and sentencepiece in {}",
+            dir.display()
+        );
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(dir.join("venv"))
+            .status()?
+            .success();
+        if !ok {
+            bail!("python3 -m venv failed");
+        }
+        let ok = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "-r",
+                "scripts/goldens/requirements-tokenize.txt",
+            ])
+            .status()?
+            .success();
+        if !ok {
+            bail!("pip install of the reference packages failed");
+        }
+    }
+    Ok(python)
+}
+
+fn run_json(cmd: &mut Command) -> Result<Value> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).with_context(|| format!("no JSON result from {cmd:?}: {text}"))
+}
+
+pub(crate) fn tokenize(size_mb: u64) -> Result<()> {
+    let dir = PathBuf::from("target/bench/tokenize");
+    std::fs::create_dir_all(&dir)?;
+    let corpus = dir.join(format!("corpus-{size_mb}mb.txt"));
+    if !corpus.exists() {
+        println!("generating a {size_mb} MB corpus at {}", corpus.display());
+        generate_corpus(&corpus, size_mb * 1_000_000)?;
+    }
+    let python = python_venv(Path::new("target/bench"))?;
+    println!("running the Python references (training 8k and 32k, then encoding)");
+    let py = run_json(
+        Command::new(&python)
+            .arg("scripts/bench/tokenize.py")
+            .arg(&corpus)
+            .arg(dir.join("py")),
+    )?;
+    println!("building and running codex-tokenize (release)");
+    let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "codex-tokenize",
+            "--example",
+            "bench_tokenize",
+        ])
+        .status()?
+        .success();
+    if !ok {
+        bail!("building the benchmark driver failed");
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let rs = run_json(
+        Command::new(Path::new(&target).join("release/examples/bench_tokenize"))
+            .arg(&corpus)
+            .arg(dir.join("py/hf-bpe-32000.json"))
+            .arg(dir.join("py/spm-unigram-32000.model"))
+            .arg(dir.join("codex")),
+    )?;
+    if rs["encode_hf_bpe"]["tokens"] != py["hf_encode_tokens"]
+        || rs["encode_spm"]["tokens"] != py["spm_encode_tokens"]
+    {
+        bail!(
+            "token counts differ: codex {} / {} against references {} / {}",
+            rs["encode_hf_bpe"]["tokens"],
+            rs["encode_spm"]["tokens"],
+            py["hf_encode_tokens"],
+            py["spm_encode_tokens"]
+        );
+    }
+
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mut report = String::new();
+    writeln!(
+        report,
+        "# tokenize benchmark\n\ncorpus: {:.1} MB, {} threads; token counts identical on both sides\n",
+        f(&rs["corpus_mb"]),
+        rs["threads"]
+    )?;
+    writeln!(
+        report,
+        "| encode (MB/s) | codex | reference | ratio |\n|---|---|---|---|"
+    )?;
+    for (label, ours, theirs) in [
+        (
+            "BPE 32k, 1 thread (vs tokenizers encode_batch_fast)",
+            &rs["encode_hf_bpe"]["mb_s_1_thread"],
+            &py["hf_encode_batch_fast_mb_s_1_thread"],
+        ),
+        (
+            "BPE 32k, all threads (vs tokenizers encode_batch_fast)",
+            &rs["encode_hf_bpe"]["mb_s_all_threads"],
+            &py["hf_encode_batch_fast_mb_s_all_threads"],
+        ),
+        (
+            "BPE 32k, all threads (vs tokenizers encode_batch)",
+            &rs["encode_hf_bpe"]["mb_s_all_threads"],
+            &py["hf_encode_batch_mb_s_all_threads"],
+        ),
+        (
+            "SentencePiece Unigram 32k, 1 thread (vs sentencepiece)",
+            &rs["encode_spm"]["mb_s_1_thread"],
+            &py["spm_encode_mb_s_1_thread"],
+        ),
+        (
+            "SentencePiece Unigram 32k, all threads (vs sentencepiece)",
+            &rs["encode_spm"]["mb_s_all_threads"],
+            &py["spm_encode_mb_s_all_threads"],
+        ),
+    ] {
+        writeln!(
+            report,
+            "| {label} | {:.2} | {:.2} | {:.2}× |",
+            f(ours),
+            f(theirs),
+            f(ours) / f(theirs)
+        )?;
+    }
+    writeln!(
+        report,
+        "\n| training (s) | codex | tokenizers (Python) | sentencepiece |\n|---|---|---|---|"
+    )?;
+    for kind in ["bpe", "unigram"] {
+        for vocab in [8000, 32000] {
+            writeln!(
+                report,
+                "| {kind} {}k | {:.1} | {:.1} | {:.1} |",
+                vocab / 1000,
+                f(&rs[format!("train_{kind}_{vocab}")]["seconds"]),
+                f(&py[format!("hf_train_{kind}_{vocab}")]),
+                f(&py[format!("spm_train_{kind}_{vocab}")]),
+            )?;
+        }
+    }
+    std::fs::write(dir.join("report.md"), &report)?;
+    std::fs::write(
+        dir.join("results.json"),
+        serde_json::to_string_pretty(&serde_json::json!({"codex": rs, "reference": py}))?,
+    )?;
+    println!("\n{report}\nwritten to {}", dir.join("report.md").display());
+    Ok(())
+}

@@ -76,12 +76,13 @@ fn google_loads_exported_unigram_models() {
     for text in texts() {
         let ids = native.encode(&text).unwrap();
         assert_eq!(ours.encode(&text), ids, "{text:?}");
-        if text.is_ascii() {
-            assert_eq!(
-                ids,
-                trained.tokenizer.encode(&text, false).unwrap().ids,
-                "{text:?}"
-            );
+        // Equal to the Hugging Face pipeline where the export documents no
+        // difference: NFKC-stable (ASCII) text not starting with whitespace.
+        let hf = trained.tokenizer.encode(&text, false).unwrap().ids;
+        if text.is_ascii() && !text.starts_with(char::is_whitespace) {
+            assert_eq!(ids, hf, "{text:?}");
+        } else if text.is_ascii() && !text.trim().is_empty() {
+            assert_eq!(ids.len(), hf.len() + 1, "one extra leading piece: {text:?}");
         }
     }
 }

@@ -4,9 +4,11 @@
 //! other special tokens CONTROL pieces, `<0xXX>` pieces BYTE pieces under byte
 //! fallback. The normalizer is `identity` with a dummy prefix and escaped
 //! whitespace, and extra whitespace is kept, which reproduces the Metaspace
-//! pre-tokenizer codex trains Unigram with. What differs: codex's Unigram
-//! pipeline applies NFKC first, and the exported model carries no precompiled
-//! NFKC table, so text that NFKC changes encodes differently.
+//! pre-tokenizer codex trains Unigram with. What differs, both checked by tests:
+//! codex's Unigram pipeline applies NFKC first, and the exported model carries no
+//! precompiled NFKC table, so text that NFKC changes encodes differently; and for
+//! text that starts with whitespace SentencePiece always adds its dummy prefix
+//! while the Metaspace pre-tokenizer does not, giving one more leading `▁`.
 
 use crate::error::TokenizeError;
 use crate::hf::HfTokenizer;

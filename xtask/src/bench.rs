@@ -231,17 +231,21 @@ pub(crate) fn tokenize(size_mb: u64) -> Result<()> {
     }
     writeln!(
         report,
-        "\n| training (s) | codex | tokenizers (Python) | sentencepiece |\n|---|---|---|---|"
+        "\n| training, seconds (vocabulary reached) | codex | tokenizers (Python) | sentencepiece |\n|---|---|---|---|"
     )?;
     for kind in ["bpe", "unigram"] {
         for vocab in [8000, 32000] {
+            let ours = &rs[format!("train_{kind}_{vocab}")];
             writeln!(
                 report,
-                "| {kind} {}k | {:.1} | {:.1} | {:.1} |",
+                "| {kind} {}k | {:.1} ({}) | {:.1} ({}) | {:.1} ({}) |",
                 vocab / 1000,
-                f(&rs[format!("train_{kind}_{vocab}")]["seconds"]),
+                f(&ours["seconds"]),
+                ours["vocab_size"],
                 f(&py[format!("hf_train_{kind}_{vocab}")]),
+                py[format!("hf_vocab_{kind}_{vocab}")],
                 f(&py[format!("spm_train_{kind}_{vocab}")]),
+                py[format!("spm_vocab_{kind}_{vocab}")],
             )?;
         }
     }

@@ -1,7 +1,7 @@
 //! Benchmark driver for `cargo xtask bench tokenize`: training time and encoding
 //! throughput of codex-tokenize on a corpus, printed as one JSON object.
 //!
-//! Usage: bench_tokenize CORPUS TOKENIZER_JSON SPM_MODEL OUT_DIR
+//! Usage: bench_tokenize CORPUS TOKENIZER_JSON SPM_MODEL OUT_DIR [encode-only]
 
 #![allow(clippy::print_stdout, reason = "a benchmark driver reports on stdout")]
 
@@ -30,7 +30,11 @@ fn encode_all(tok: &AnyTokenizer, lines: &[String]) -> (f64, u64) {
 }
 
 fn main() {
-    let args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    let mut args: Vec<PathBuf> = std::env::args().skip(1).map(PathBuf::from).collect();
+    let encode_only = args.last().is_some_and(|a| a.as_os_str() == "encode-only");
+    if encode_only {
+        args.pop();
+    }
     let [corpus, tokenizer_json, spm_model, out] = &args[..] else {
         panic!("usage: bench_tokenize CORPUS TOKENIZER_JSON SPM_MODEL OUT_DIR");
     };
@@ -56,10 +60,15 @@ fn main() {
             serde_json::json!({"tokens": tokens, "mb_s_1_thread": mb / t1, "mb_s_all_threads": mb / tn}),
         );
     }
-    for (kind, label) in [
-        (TokenizerKind::Bpe, "bpe"),
-        (TokenizerKind::Unigram, "unigram"),
-    ] {
+    let kinds: &[(TokenizerKind, &str)] = if encode_only {
+        &[]
+    } else {
+        &[
+            (TokenizerKind::Bpe, "bpe"),
+            (TokenizerKind::Unigram, "unigram"),
+        ]
+    };
+    for &(kind, label) in kinds {
         for vocab in [8_000u32, 32_000] {
             let config = TrainConfig {
                 kind,

@@ -40,3 +40,22 @@ impl<'a> DoubleArray<'a> {
         best
     }
 }
+
+impl DoubleArray<'_> {
+    /// Whether some key starts with `prefix`.
+    pub(crate) fn has_prefix(&self, prefix: &[u8]) -> bool {
+        let offset = |u: u32| ((u >> 10) << ((u & (1 << 9)) >> 6)) as usize;
+        let Some(root) = self.unit(0) else {
+            return false;
+        };
+        let mut node = offset(root);
+        for &c in prefix {
+            node ^= usize::from(c);
+            match self.unit(node) {
+                Some(u) if u & (0x8000_0000 | 0xff) == u32::from(c) => node ^= offset(u),
+                _ => return false,
+            }
+        }
+        true
+    }
+}

@@ -13,11 +13,32 @@ use std::path::Path;
 
 use normalizer::{Normalizer, SPACE_SYMBOL};
 use proto::{ModelType, PieceType};
-use trie::ByteTrie;
+use trie::{ByteTrie, TrieBuilder};
 
 use crate::error::TokenizeError;
 
 pub use export::unigram_to_spm;
+
+/// The best path ending at one byte position of the Unigram lattice.
+#[derive(Debug, Clone, Copy)]
+struct Best {
+    id: u32,
+    score: f32,
+    starts_at: u32,
+}
+
+/// Buffers reused across encode calls on one thread.
+#[derive(Debug, Default)]
+struct Scratch {
+    normalized: Vec<u8>,
+    map: Vec<usize>,
+    best: Vec<Best>,
+    segments: Vec<(u32, u32, u32)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
 
 /// One encoded piece: its id and the byte range of the input it covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +62,9 @@ pub struct SpmModel {
     trie: ByteTrie,
     /// USER_DEFINED pieces only (SentencePiece's prefix matcher).
     user_defined: ByteTrie,
+    /// Piece scores and types by id, kept flat for the lattice's inner loop.
+    scores: Vec<f32>,
+    kinds: Vec<PieceType>,
     /// `PieceToId`: reserved pieces (control, unknown, byte) win over the others.
     piece_to_id: HashMap<String, u32>,
     byte_ids: [Option<u32>; 256],
@@ -77,15 +101,8 @@ impl SpmModel {
                 proto.model_type
             ));
         }
-        let normalizer = Normalizer::new(
-            &proto.precompiled_charsmap,
-            proto.add_dummy_prefix,
-            proto.remove_extra_whitespaces,
-            proto.escape_whitespaces,
-            proto.treat_whitespace_as_suffix,
-        )?;
-        let mut trie = ByteTrie::new();
-        let mut user_defined = ByteTrie::new();
+        let mut trie = TrieBuilder::new();
+        let mut user_defined = TrieBuilder::new();
         let mut reserved: HashMap<String, u32> = HashMap::new();
         let mut normal: HashMap<String, u32> = HashMap::new();
         let mut byte_ids = [None; 256];
@@ -133,6 +150,17 @@ impl SpmModel {
             }
         }
         let unk_id = unk_id.ok_or("the model has no unknown piece")?;
+        let user_defined = user_defined.build();
+        let normalizer = Normalizer::new(
+            user_defined.clone(),
+            &proto.precompiled_charsmap,
+            proto.add_dummy_prefix,
+            proto.remove_extra_whitespaces,
+            proto.escape_whitespaces,
+            proto.treat_whitespace_as_suffix,
+        )?;
+        let scores = proto.pieces.iter().map(|p| p.score).collect();
+        let kinds = proto.pieces.iter().map(|p| p.kind).collect();
         if proto.byte_fallback && byte_ids.iter().any(Option::is_none) {
             return Err("byte_fallback is on but not all 256 byte pieces exist".into());
         }
@@ -145,8 +173,10 @@ impl SpmModel {
             unk_surface: proto.unk_surface,
             normalizer_name: proto.normalizer_name,
             normalizer,
-            trie,
+            trie: trie.build(),
             user_defined,
+            scores,
+            kinds,
             piece_to_id,
             byte_ids,
             unk_id,
@@ -208,85 +238,104 @@ impl SpmModel {
             .collect()
     }
 
-    fn kind(&self, id: u32) -> Option<PieceType> {
-        self.pieces.get(id as usize).map(|p| p.kind)
-    }
-
-    fn lookup(&self, piece: &str) -> u32 {
-        self.piece_to_id(piece).unwrap_or(self.unk_id)
-    }
-
     /// Encodes text to ids.
     pub fn encode(&self, text: &str) -> Vec<u32> {
-        self.encode_pieces(text).into_iter().map(|p| p.id).collect()
+        SCRATCH.with_borrow_mut(|s| {
+            self.segment(text, s, false);
+            let mut ids = Vec::with_capacity(s.segments.len() + 4);
+            self.resolve(s, |id, _, merge| {
+                if !merge {
+                    ids.push(id);
+                }
+            });
+            ids
+        })
     }
 
-    /// Encodes text to pieces with their offsets in `text`.
+    /// Encodes text to pieces with their byte offsets in `text`.
     pub fn encode_pieces(&self, text: &str) -> Vec<SpmPiece> {
-        let (normalized, map) = self.normalizer.normalize(text, &self.user_defined);
-        if normalized.is_empty() {
-            return Vec::new();
-        }
-        let segments = match self.model_type {
-            ModelType::Unigram => self.unigram(&normalized),
-            _ => self.bpe(&normalized),
-        };
-        let mut out: Vec<SpmPiece> = Vec::with_capacity(segments.len());
-        let mut last_was_unk = false;
-        for (start, end, id) in segments {
-            let offsets = (map[start], map[end]);
-            if id == self.unk_id {
-                if self.byte_fallback {
-                    for (i, &b) in normalized.as_bytes()[start..end].iter().enumerate() {
-                        let last = i + 1 == end - start;
-                        out.push(SpmPiece {
-                            id: self.byte_ids[usize::from(b)].expect("checked at load"),
-                            offsets: if last {
-                                offsets
-                            } else {
-                                (offsets.0, offsets.0)
-                            },
-                        });
-                    }
-                    last_was_unk = false;
-                    continue;
-                }
-                if last_was_unk {
-                    // Consecutive unknowns merge into one, as SentencePiece does.
-                    out.last_mut().expect("previous unknown").offsets.1 = offsets.1;
-                    continue;
-                }
-                last_was_unk = true;
-            } else {
-                last_was_unk = false;
-            }
-            out.push(SpmPiece { id, offsets });
-        }
-        out
+        SCRATCH.with_borrow_mut(|s| {
+            self.segment(text, s, true);
+            let mut out: Vec<SpmPiece> = Vec::with_capacity(s.segments.len() + 4);
+            self.resolve(s, |id, offsets, merge| match out.last_mut() {
+                Some(last) if merge => last.offsets.1 = offsets.1,
+                _ => out.push(SpmPiece { id, offsets }),
+            });
+            out
+        })
     }
 
-    /// The optimized Viterbi of SentencePiece's Unigram model over `normalized`'s
-    /// bytes: `(start, end, id)` segments. Scores follow the reference's mixed
-    /// float/double arithmetic so ties break the same way.
-    fn unigram(&self, normalized: &str) -> Vec<(usize, usize, u32)> {
-        #[derive(Clone, Copy)]
-        struct Best {
-            id: u32,
-            score: f32,
-            starts_at: Option<usize>,
+    /// Normalizes `text` into the scratch buffer and segments it with the model.
+    fn segment(&self, text: &str, s: &mut Scratch, with_offsets: bool) {
+        self.normalizer
+            .normalize_into(text, &mut s.normalized, &mut s.map, with_offsets);
+        s.segments.clear();
+        if s.normalized.is_empty() {
+            return;
         }
+        match self.model_type {
+            ModelType::Unigram => self.unigram(&s.normalized, &mut s.best, &mut s.segments),
+            _ => self.bpe(&s.normalized, &mut s.segments),
+        }
+    }
+
+    /// Turns segments into ids the way SentencePiece's processor does: an unknown
+    /// segment becomes its bytes' `<0xXX>` pieces under byte fallback, and
+    /// otherwise merges with an unknown right before it. `emit(id, offsets, merge)`
+    /// receives each piece; `merge` means "extend the previous unknown instead".
+    fn resolve(&self, s: &Scratch, mut emit: impl FnMut(u32, (usize, usize), bool)) {
+        let with_offsets = !s.map.is_empty();
+        let mut last_was_unk = false;
+        for &(start, end, id) in &s.segments {
+            let (start, end) = (start as usize, end as usize);
+            let offsets = if with_offsets {
+                (s.map[start], s.map[end])
+            } else {
+                (0, 0)
+            };
+            if id != self.unk_id {
+                last_was_unk = false;
+                emit(id, offsets, false);
+            } else if self.byte_fallback {
+                let bytes = &s.normalized[start..end];
+                for (i, &b) in bytes.iter().enumerate() {
+                    let last = i + 1 == bytes.len();
+                    let id = self.byte_ids[usize::from(b)].expect("checked at load");
+                    emit(
+                        id,
+                        if last {
+                            offsets
+                        } else {
+                            (offsets.0, offsets.0)
+                        },
+                        false,
+                    );
+                }
+                last_was_unk = false;
+            } else {
+                emit(id, offsets, last_was_unk);
+                last_was_unk = true;
+            }
+        }
+    }
+
+    /// The optimized Viterbi of SentencePiece's Unigram model over normalized
+    /// bytes, appending `(start, end, id)` segments. Scores follow the
+    /// reference's mixed float/double arithmetic so ties break the same way.
+    fn unigram(&self, bytes: &[u8], best: &mut Vec<Best>, out: &mut Vec<(u32, u32, u32)>) {
         const UNK_PENALTY: f32 = 10.0;
-        let bytes = normalized.as_bytes();
+        const NOT_REACHED: u32 = u32::MAX;
         let size = bytes.len();
         let unk_score = self.min_score - UNK_PENALTY;
-        let mut best = vec![
+        best.clear();
+        best.resize(
+            size + 1,
             Best {
                 id: self.unk_id,
                 score: 0.0,
-                starts_at: None,
-            };
-            size + 1
-        ];
+                starts_at: NOT_REACHED,
+            },
+        );
         let mut starts_at = 0;
         while starts_at < size {
             let till_here = best[starts_at].score;
@@ -303,7 +352,7 @@ impl SpmModel {
                 let Some(id) = self.trie.value(node) else {
                     continue;
                 };
-                let kind = self.pieces[id as usize].kind;
+                let kind = self.kinds[id as usize];
                 if kind == PieceType::Unused {
                     continue;
                 }
@@ -311,15 +360,15 @@ impl SpmModel {
                 let score: f64 = if kind == PieceType::UserDefined {
                     f64::from(length as f32 * self.max_score) - 0.1
                 } else {
-                    f64::from(self.pieces[id as usize].score)
+                    f64::from(self.scores[id as usize])
                 };
                 let candidate = score + f64::from(till_here);
                 let target = &mut best[key_pos];
-                if target.starts_at.is_none() || candidate > f64::from(target.score) {
+                if target.starts_at == NOT_REACHED || candidate > f64::from(target.score) {
                     *target = Best {
                         id,
                         score: candidate as f32,
-                        starts_at: Some(starts_at),
+                        starts_at: starts_at as u32,
                     };
                 }
                 if length == mblen {
@@ -329,32 +378,30 @@ impl SpmModel {
             if !has_single_node {
                 let candidate = unk_score + till_here;
                 let target = &mut best[starts_at + mblen];
-                if target.starts_at.is_none() || candidate > target.score {
+                if target.starts_at == NOT_REACHED || candidate > target.score {
                     *target = Best {
                         id: self.unk_id,
                         score: candidate,
-                        starts_at: Some(starts_at),
+                        starts_at: starts_at as u32,
                     };
                 }
             }
             starts_at += mblen;
         }
-        let mut out = Vec::new();
+        let first = out.len();
         let mut end = size;
         while end > 0 {
             let b = best[end];
-            let start = b.starts_at.expect("every position is reachable");
-            out.push((start, end, b.id));
-            end = start;
+            out.push((b.starts_at, end as u32, b.id));
+            end = b.starts_at as usize;
         }
-        out.reverse();
-        out
+        out[first..].reverse();
     }
 
     /// SentencePiece's BPE: repeatedly merge the adjacent pair whose concatenation
     /// is a piece with the highest score (leftmost on ties); user-defined symbols
     /// never merge; unused pieces are split back into what formed them.
-    fn bpe(&self, normalized: &str) -> Vec<(usize, usize, u32)> {
+    fn bpe(&self, bytes: &[u8], out: &mut Vec<(u32, u32, u32)>) {
         #[derive(Clone, Copy)]
         struct Symbol {
             start: usize,
@@ -384,8 +431,8 @@ impl SpmModel {
                     .then_with(|| other.left.cmp(&self.left))
             }
         }
+        type Span = (usize, usize);
 
-        let bytes = normalized.as_bytes();
         let mut symbols: Vec<Symbol> = Vec::new();
         let mut pos = 0;
         while pos < bytes.len() {
@@ -403,7 +450,6 @@ impl SpmModel {
             });
             pos += len;
         }
-        type Span = (usize, usize);
         // Merged span of an unused piece to the two spans that formed it.
         let mut rev_merge: HashMap<Span, (Span, Span)> = HashMap::new();
         let mut agenda = BinaryHeap::new();
@@ -418,23 +464,17 @@ impl SpmModel {
             if ls.freeze || rs.freeze {
                 return;
             }
-            let Some(&id) = self.piece_to_id.get(&normalized[ls.start..rs.end]) else {
+            // The trie holds exactly the NORMAL, USER_DEFINED and UNUSED pieces.
+            let Some(id) = self.trie.get(&bytes[ls.start..rs.end]) else {
                 return;
             };
-            let kind = self.pieces[id as usize].kind;
-            if !matches!(
-                kind,
-                PieceType::Normal | PieceType::UserDefined | PieceType::Unused
-            ) {
-                return;
-            }
             agenda.push(Pair {
-                score: self.pieces[id as usize].score,
+                score: self.scores[id as usize],
                 left: l,
                 right: r,
                 size: rs.end - ls.start,
             });
-            if kind == PieceType::Unused {
+            if self.kinds[id as usize] == PieceType::Unused {
                 rev_merge.insert((ls.start, rs.end), ((ls.start, ls.end), (rs.start, rs.end)));
             }
         };
@@ -457,26 +497,32 @@ impl SpmModel {
             maybe_add(&symbols, &mut agenda, left.prev, Some(top.left));
             maybe_add(&symbols, &mut agenda, Some(top.left), left.next);
         }
-        let mut out = Vec::new();
-        let resegment = |range: (usize, usize), out: &mut Vec<(usize, usize, u32)>| {
-            let mut stack = vec![range];
+        let lookup = |span: &[u8]| {
+            self.trie
+                .get(span)
+                .or_else(|| {
+                    std::str::from_utf8(span)
+                        .ok()
+                        .and_then(|s| self.piece_to_id(s))
+                })
+                .unwrap_or(self.unk_id)
+        };
+        let mut stack = Vec::new();
+        let mut index = if symbols.is_empty() { None } else { Some(0) };
+        while let Some(i) = index {
+            stack.push((symbols[i].start, symbols[i].end));
             while let Some((s, e)) = stack.pop() {
-                let id = self.lookup(&normalized[s..e]);
+                let id = lookup(&bytes[s..e]);
                 match rev_merge.get(&(s, e)) {
-                    Some(&(left, right)) if self.kind(id) == Some(PieceType::Unused) => {
+                    Some(&(left, right)) if self.kinds[id as usize] == PieceType::Unused => {
                         stack.push(right);
                         stack.push(left);
                     }
-                    _ => out.push((s, e, id)),
+                    _ => out.push((s as u32, e as u32, id)),
                 }
             }
-        };
-        let mut index = if symbols.is_empty() { None } else { Some(0) };
-        while let Some(i) = index {
-            resegment((symbols[i].start, symbols[i].end), &mut out);
             index = symbols[i].next;
         }
-        out
     }
 
     /// Decodes ids as SentencePiece does: control pieces vanish, `<unk>` becomes

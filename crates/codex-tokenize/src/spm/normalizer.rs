@@ -6,8 +6,26 @@ use super::trie::ByteTrie;
 
 pub(crate) const SPACE_SYMBOL: &str = "\u{2581}";
 
+/// What the normalizer does with one ASCII byte when no longer rule can start at it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AsciiRule {
+    /// A user-defined symbol may start here: take the general path.
+    Slow,
+    /// Copied unchanged.
+    Copy,
+    /// Replaced by `replacements[start..start + len]`.
+    Replace(u32, u32),
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Normalizer {
+    /// User-defined symbols, which are never normalized.
+    user: ByteTrie,
+    /// The outcome for each ASCII byte on its own.
+    ascii: Vec<AsciiRule>,
+    /// `pair_ok[b * 128 + c]`: no rule or symbol starts with ASCII bytes `b c`,
+    /// so `b` followed by `c` can take its single-byte outcome.
+    pair_ok: Vec<bool>,
     /// The trie part of the precompiled charsmap (little-endian u32 units).
     trie: Vec<u8>,
     /// NUL-terminated replacement strings the trie's values point into.
@@ -21,6 +39,7 @@ pub(crate) struct Normalizer {
 impl Normalizer {
     /// Splits a precompiled charsmap blob: `<u32 trie size><trie><replacements>`.
     pub(crate) fn new(
+        user: ByteTrie,
         charsmap: &[u8],
         add_dummy_prefix: bool,
         remove_extra_whitespaces: bool,
@@ -45,7 +64,32 @@ impl Normalizer {
                 charsmap[4 + size..].to_vec(),
             )
         };
+        let darts = DoubleArray::new(&trie);
+        let ascii = (0u8..128)
+            .map(|b| {
+                if user.has_prefix(&[b]) {
+                    return AsciiRule::Slow;
+                }
+                match darts.longest_prefix(&[b]) {
+                    Some((_, v)) => {
+                        let rest = replacements.get(v as usize..).unwrap_or_default();
+                        let len = rest.iter().position(|&x| x == 0).unwrap_or(rest.len());
+                        AsciiRule::Replace(v, len as u32)
+                    }
+                    None => AsciiRule::Copy,
+                }
+            })
+            .collect();
+        let pair_ok = (0..128 * 128)
+            .map(|i| {
+                let pair = [(i / 128) as u8, (i % 128) as u8];
+                !darts.has_prefix(&pair) && !user.has_prefix(&pair)
+            })
+            .collect();
         Ok(Self {
+            user,
+            ascii,
+            pair_ok,
             trie,
             replacements,
             add_dummy_prefix,
@@ -55,10 +99,35 @@ impl Normalizer {
         })
     }
 
+    /// [`Self::normalize_prefix`] with a shortcut for ASCII bytes that no longer
+    /// rule can extend.
+    #[inline]
+    fn prefix<'a>(&'a self, input: &'a [u8]) -> (&'a [u8], usize) {
+        let b = input[0];
+        if b < 0x80 {
+            let alone = match input.get(1) {
+                None => true,
+                Some(&c) if c < 0x80 => self.pair_ok[usize::from(b) * 128 + usize::from(c)],
+                Some(_) => false,
+            };
+            if alone {
+                match self.ascii[usize::from(b)] {
+                    AsciiRule::Copy => return (&input[..1], 1),
+                    AsciiRule::Replace(start, len) => {
+                        let start = start as usize;
+                        return (&self.replacements[start..start + len as usize], 1);
+                    }
+                    AsciiRule::Slow => {}
+                }
+            }
+        }
+        self.normalize_prefix(input)
+    }
+
     /// The normalized form of the longest rule or symbol at the start of `input`,
     /// and how many input bytes it consumes.
-    fn normalize_prefix<'a>(&'a self, input: &'a [u8], user: &ByteTrie) -> (&'a [u8], usize) {
-        if let Some(len) = user.longest_prefix(input) {
+    fn normalize_prefix<'a>(&'a self, input: &'a [u8]) -> (&'a [u8], usize) {
+        if let Some(len) = self.user.longest_prefix(input) {
             return (&input[..len], len);
         }
         if let Some((len, value)) = DoubleArray::new(&self.trie).longest_prefix(input)
@@ -78,19 +147,41 @@ impl Normalizer {
         (&input[..len], len)
     }
 
-    /// Normalizes `input`, returning the text and, for every byte of it plus one,
-    /// the offset in `input` it came from.
-    pub(crate) fn normalize(&self, input: &str, user: &ByteTrie) -> (String, Vec<usize>) {
+    /// Normalizes `input`, returning the text and, when `with_map`, for every byte
+    /// of it plus one, the offset in `input` it came from (else an empty map).
+    #[cfg(test)]
+    pub(crate) fn normalize(&self, input: &str, with_map: bool) -> (String, Vec<usize>) {
+        let mut out = Vec::new();
+        let mut map = Vec::new();
+        self.normalize_into(input, &mut out, &mut map, with_map);
+        (
+            String::from_utf8(out).expect("normalized text is UTF-8"),
+            map,
+        )
+    }
+
+    /// Normalizes `input` into `out` (cleared first) and, when `with_map`, fills
+    /// `map` with, for every byte of `out` plus one, the offset in `input` it came from.
+    pub(crate) fn normalize_into(
+        &self,
+        input: &str,
+        out: &mut Vec<u8>,
+        map: &mut Vec<usize>,
+        with_map: bool,
+    ) {
         let mut input = input.as_bytes();
-        let mut out: Vec<u8> = Vec::with_capacity(input.len() * 3 / 2 + 4);
-        let mut map: Vec<usize> = Vec::with_capacity(input.len() * 3 / 2 + 5);
+        out.clear();
+        map.clear();
         let mut consumed = 0usize;
         if input.is_empty() {
-            return (String::new(), vec![0]);
+            if with_map {
+                map.push(0);
+            }
+            return;
         }
         if self.remove_extra_whitespaces {
             while !input.is_empty() {
-                let (norm, len) = self.normalize_prefix(input, user);
+                let (norm, len) = self.prefix(input);
                 if norm != b" " {
                     break;
                 }
@@ -99,7 +190,10 @@ impl Normalizer {
             }
         }
         if input.is_empty() {
-            return (String::new(), vec![consumed]);
+            if with_map {
+                map.push(consumed);
+            }
+            return;
         }
         let space: &[u8] = if self.escape_whitespaces {
             SPACE_SYMBOL.as_bytes()
@@ -108,24 +202,28 @@ impl Normalizer {
         };
         let add_ws = |out: &mut Vec<u8>, map: &mut Vec<usize>, consumed: usize| {
             out.extend_from_slice(space);
-            map.extend(std::iter::repeat_n(consumed, space.len()));
+            if with_map {
+                map.extend(std::iter::repeat_n(consumed, space.len()));
+            }
         };
         if !self.treat_whitespace_as_suffix && self.add_dummy_prefix {
-            add_ws(&mut out, &mut map, consumed);
+            add_ws(out, map, consumed);
         }
         let mut is_prev_space = self.remove_extra_whitespaces;
         while !input.is_empty() {
-            let (mut sp, len) = self.normalize_prefix(input, user);
+            let (mut sp, len) = self.prefix(input);
             while is_prev_space && sp.first() == Some(&b' ') {
                 sp = &sp[1..];
             }
             if !sp.is_empty() {
                 for &b in sp {
                     if self.escape_whitespaces && b == b' ' {
-                        add_ws(&mut out, &mut map, consumed);
+                        add_ws(out, map, consumed);
                     } else {
                         out.push(b);
-                        map.push(consumed);
+                        if with_map {
+                            map.push(consumed);
+                        }
                     }
                 }
                 is_prev_space = sp.last() == Some(&b' ');
@@ -139,20 +237,19 @@ impl Normalizer {
         if self.remove_extra_whitespaces {
             while out.ends_with(space) {
                 let len = out.len() - space.len();
-                consumed = map[len];
+                if with_map {
+                    consumed = map[len];
+                    map.truncate(len);
+                }
                 out.truncate(len);
-                map.truncate(len);
             }
         }
         if self.treat_whitespace_as_suffix && self.add_dummy_prefix {
-            add_ws(&mut out, &mut map, consumed);
+            add_ws(out, map, consumed);
         }
-        map.push(consumed);
-        // Replacement strings in a valid charsmap are UTF-8; a corrupt one is
-        // repaired rather than trusted.
-        let text = String::from_utf8(out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        (text, map)
+        if with_map {
+            map.push(consumed);
+        }
     }
 }
 
@@ -162,8 +259,16 @@ mod tests {
 
     #[track_caller]
     fn check(input: &str, expect: &str) {
-        let n = Normalizer::new(&[], true, true, true, false).unwrap();
-        let (text, map) = n.normalize(input, &ByteTrie::new());
+        let n = Normalizer::new(
+            super::super::trie::TrieBuilder::new().build(),
+            &[],
+            true,
+            true,
+            true,
+            false,
+        )
+        .unwrap();
+        let (text, map) = n.normalize(input, true);
         assert_eq!(text, expect);
         assert_eq!(map.len(), text.len() + 1);
     }

@@ -257,3 +257,137 @@ pub(crate) fn tokenize(size_mb: u64) -> Result<()> {
     println!("\n{report}\nwritten to {}", dir.join("report.md").display());
     Ok(())
 }
+
+/// `cargo xtask bench data`: `codex-data` preparation against a nanoGPT-style
+/// Python preparation on the same synthetic corpus and 32k byte-level BPE.
+pub(crate) fn data(size_mb: u64) -> Result<()> {
+    let dir = PathBuf::from("target/bench/data");
+    std::fs::create_dir_all(&dir)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    for example in [
+        ("codex-data", "bench_prepare"),
+        ("codex-tokenize", "bench_tokenize"),
+    ] {
+        let ok = Command::new(&cargo)
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                example.0,
+                "--example",
+                example.1,
+            ])
+            .status()?
+            .success();
+        if !ok {
+            bail!("building {} failed", example.1);
+        }
+    }
+    let corpus = dir.join(format!("synthetic-{size_mb}mb.txt"));
+    if !corpus.exists() {
+        println!("generating {size_mb} MB of synthetic corpus (codex-data's generator, seed 0)");
+        let ok = Command::new(&cargo)
+            .args([
+                "run",
+                "--release",
+                "--quiet",
+                "-p",
+                "codex-data",
+                "--example",
+                "synth",
+                "--",
+            ])
+            .arg(&corpus)
+            .arg((size_mb * 1_000_000).to_string())
+            .status()?
+            .success();
+        if !ok {
+            bail!("generating the corpus failed");
+        }
+    }
+    let python = python_venv(Path::new("target/bench"))?;
+    let tokenizer = dir.join("bpe-32k.json");
+    if !tokenizer.exists() {
+        println!("training a 32k byte-level BPE on the first 100 MB (Python tokenizers)");
+        let sample = dir.join("sample.txt");
+        let head: Vec<u8> = std::fs::read(&corpus)?
+            .into_iter()
+            .take(100_000_000)
+            .collect();
+        let cut = head.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        std::fs::write(&sample, &head[..cut])?;
+        let script = "import sys\nfrom tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers\n\
+            t = Tokenizer(models.BPE())\nt.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)\n\
+            t.decoder = decoders.ByteLevel()\nt.post_processor = processors.ByteLevel(trim_offsets=True)\n\
+            t.train([sys.argv[1]], trainers.BpeTrainer(vocab_size=32000, min_frequency=2, special_tokens=['<|endoftext|>'], \
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))\nt.save(sys.argv[2])\n";
+        let ok = Command::new(&python)
+            .arg("-c")
+            .arg(script)
+            .arg(&sample)
+            .arg(&tokenizer)
+            .status()?
+            .success();
+        if !ok {
+            bail!("training the benchmark tokenizer failed");
+        }
+    }
+    println!("preparing with Python (nanoGPT style)");
+    let py = run_json(
+        Command::new(&python)
+            .arg("scripts/bench/prepare.py")
+            .arg(&corpus)
+            .arg(&tokenizer)
+            .arg(dir.join("python.bin")),
+    )?;
+    println!("preparing with codex-data");
+    let rs = run_json(
+        Command::new(Path::new(&target).join("release/examples/bench_prepare"))
+            .arg(&corpus)
+            .arg(&tokenizer)
+            .arg(dir.join("codex")),
+    )?;
+    if rs["tokens"] != py["tokens"] {
+        bail!(
+            "token counts differ: codex {} against Python {}",
+            rs["tokens"],
+            py["tokens"]
+        );
+    }
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mb = |v: &Value| f(v) / (1 << 20) as f64;
+    let mut report = String::new();
+    writeln!(
+        report,
+        "# data preparation benchmark\n\ncorpus: {size_mb} MB synthetic, 32k byte-level BPE, {} tokens on both sides\n",
+        rs["tokens"]
+    )?;
+    writeln!(
+        report,
+        "| | codex-data | Python (tokenizers + numpy) | ratio |\n|---|---|---|---|"
+    )?;
+    writeln!(
+        report,
+        "| throughput (MB/s) | {:.2} | {:.2} | {:.2}× |",
+        f(&rs["mb_s"]),
+        f(&py["mb_s"]),
+        f(&rs["mb_s"]) / f(&py["mb_s"])
+    )?;
+    writeln!(
+        report,
+        "| wall time (s) | {:.1} | {:.1} | |",
+        f(&rs["seconds"]),
+        f(&py["seconds"])
+    )?;
+    writeln!(
+        report,
+        "| peak RSS (MiB) | {:.0} | {:.0} | |",
+        mb(&rs["peak_rss_bytes"]),
+        mb(&py["peak_rss_bytes"])
+    )?;
+    std::fs::write(dir.join("report.md"), &report)?;
+    println!("\n{report}\nwritten to {}", dir.join("report.md").display());
+    Ok(())
+}

@@ -3,6 +3,7 @@
 //! - `cargo xtask gates [--skip STEP]…`: every gate, cheapest first, each timed.
 //! - `cargo xtask layering`: only the dependency-layering check.
 //! - `cargo xtask bench tokenize [--size-mb N]`: tokenizer speed against the references.
+//! - `cargo xtask bench data [--size-mb N]`: data preparation against a nanoGPT-style script.
 
 #![allow(
     clippy::print_stdout,
@@ -54,14 +55,25 @@ fn run() -> Result<()> {
                 };
                 bench::tokenize(size_mb)
             }
-            other => bail!("unknown benchmark {other:?}; available: tokenize"),
+            Some("data") => {
+                let size_mb = match args.get(2).map(String::as_str) {
+                    Some("--size-mb") => {
+                        args.get(3).context("--size-mb needs a number")?.parse()?
+                    }
+                    None => 1000,
+                    Some(other) => bail!("unknown argument `{other}` (use --size-mb N)"),
+                };
+                bench::data(size_mb)
+            }
+            other => bail!("unknown benchmark {other:?}; available: tokenize, data"),
         },
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  gates [--skip STEP]  fmt, layering, clippy, test, doc, deny (cheapest first)\n  \
                  layering             check crate dependencies against the brief's invariants\n  \
-                 bench tokenize [--size-mb N]  codex-tokenize against Python tokenizers and sentencepiece"
+                 bench tokenize [--size-mb N]  codex-tokenize against Python tokenizers and sentencepiece\n  \
+                 bench data [--size-mb N]      codex-data preparation against a nanoGPT-style Python one"
             );
             bail!("no task given")
         }

@@ -1,6 +1,6 @@
-//! A byte trie for piece lookup: built once, then frozen into flat arrays with a
-//! dense table at the root, so prefix traversal stops at the first byte that no
-//! piece continues with and costs one table load or a short search per byte.
+//! A byte trie for piece lookup: built once, then frozen into a double array,
+//! so each byte of a traversal costs two loads and a comparison, and traversal
+//! stops at the first byte that no piece continues with.
 
 const NONE: u32 = u32::MAX;
 
@@ -42,46 +42,65 @@ impl TrieBuilder {
         self.nodes[node].value.get_or_insert(value);
     }
 
-    /// Freezes into the lookup form.
+    /// Freezes into a double array: slot `base[s] + b` holds the child of slot
+    /// `s` along byte `b` when `check` of that slot names `s`.
     pub(crate) fn build(self) -> ByteTrie {
-        let mut root = vec![NONE; 256];
-        for &(b, child) in &self.nodes[0].edges {
-            root[usize::from(b)] = child;
-        }
-        let mut first = Vec::with_capacity(self.nodes.len());
-        let mut len = Vec::with_capacity(self.nodes.len());
-        let mut values = Vec::with_capacity(self.nodes.len());
-        let mut labels = Vec::new();
-        let mut children = Vec::new();
-        for n in &self.nodes {
-            first.push(labels.len() as u32);
-            len.push(n.edges.len() as u32);
-            values.push(n.value.unwrap_or(NONE));
-            for &(b, c) in &n.edges {
-                labels.push(b);
-                children.push(c);
+        let mut base: Vec<u32> = vec![0];
+        let mut check: Vec<u32> = vec![NONE];
+        let mut values: Vec<u32> = vec![self.nodes[0].value.unwrap_or(NONE)];
+        // Slot 0 is the root; it is its own parent so that no step lands on it.
+        check[0] = 0;
+        let mut queue = std::collections::VecDeque::from([(0usize, 0usize)]);
+        let mut free_from = 1usize;
+        while let Some((node, slot)) = queue.pop_front() {
+            let edges = &self.nodes[node].edges;
+            if edges.is_empty() {
+                continue;
+            }
+            while free_from < check.len() && check[free_from] != NONE {
+                free_from += 1;
+            }
+            let first_label = usize::from(edges[0].0);
+            // First fit: the smallest base whose child slots are all free.
+            let mut b = free_from.saturating_sub(first_label).max(1);
+            loop {
+                let fits = edges.iter().all(|&(label, _)| {
+                    let t = b + usize::from(label);
+                    t >= check.len() || check[t] == NONE
+                });
+                if fits {
+                    break;
+                }
+                b += 1;
+            }
+            let needed = b + 256;
+            if check.len() < needed {
+                base.resize(needed, 0);
+                check.resize(needed, NONE);
+                values.resize(needed, NONE);
+            }
+            base[slot] = b as u32;
+            for &(label, child) in edges {
+                let t = b + usize::from(label);
+                check[t] = slot as u32;
+                values[t] = self.nodes[child as usize].value.unwrap_or(NONE);
+                queue.push_back((child as usize, t));
             }
         }
         ByteTrie {
-            root: root.into_boxed_slice(),
-            first,
-            len,
+            base,
+            check,
             values,
-            labels,
-            children,
         }
     }
 }
 
-/// The frozen trie.
+/// The frozen trie, as a double array.
 #[derive(Debug, Clone)]
 pub(crate) struct ByteTrie {
-    root: Box<[u32]>,
-    first: Vec<u32>,
-    len: Vec<u32>,
+    base: Vec<u32>,
+    check: Vec<u32>,
     values: Vec<u32>,
-    labels: Vec<u8>,
-    children: Vec<u32>,
 }
 
 impl ByteTrie {
@@ -90,17 +109,11 @@ impl ByteTrie {
     /// The child of `node` along byte `b`.
     #[inline]
     pub(crate) fn step(&self, node: u32, b: u8) -> Option<u32> {
-        if node == Self::ROOT {
-            let c = self.root[usize::from(b)];
-            return (c != NONE).then_some(c);
+        let t = self.base[node as usize] as usize + usize::from(b);
+        match self.check.get(t) {
+            Some(&parent) if parent == node && t != 0 => Some(t as u32),
+            _ => None,
         }
-        let start = self.first[node as usize] as usize;
-        let labels = &self.labels[start..start + self.len[node as usize] as usize];
-        // Edge lists below the root are short; a linear scan beats a binary search.
-        labels
-            .iter()
-            .position(|&l| l == b)
-            .map(|i| self.children[start + i])
     }
 
     /// The value stored at `node`, if a key ends there.
@@ -108,6 +121,16 @@ impl ByteTrie {
     pub(crate) fn value(&self, node: u32) -> Option<u32> {
         let v = self.values[node as usize];
         (v != NONE).then_some(v)
+    }
+
+    /// The value of exactly `key`.
+    #[inline]
+    pub(crate) fn get(&self, key: &[u8]) -> Option<u32> {
+        let mut node = Self::ROOT;
+        for &b in key {
+            node = self.step(node, b)?;
+        }
+        self.value(node)
     }
 
     /// Length of the longest key that prefixes `text`, if any.
@@ -124,16 +147,6 @@ impl ByteTrie {
             }
         }
         best
-    }
-
-    /// The value of exactly `key`.
-    #[inline]
-    pub(crate) fn get(&self, key: &[u8]) -> Option<u32> {
-        let mut node = Self::ROOT;
-        for &b in key {
-            node = self.step(node, b)?;
-        }
-        self.value(node)
     }
 
     /// Whether some key starts with `prefix`.

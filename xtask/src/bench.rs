@@ -89,7 +89,7 @@ fn python_venv(dir: &Path) -> Result<PathBuf> {
     let python = dir.join("venv/bin/python");
     if !python.exists() {
         println!(
-            "creating a Python venv with tokenizers and sentencepiece in {}",
+            "creating a Python venv for the reference packages in {}",
             dir.display()
         );
         let ok = Command::new("python3")
@@ -100,20 +100,21 @@ fn python_venv(dir: &Path) -> Result<PathBuf> {
         if !ok {
             bail!("python3 -m venv failed");
         }
-        let ok = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "-q",
-                "-r",
-                "scripts/goldens/requirements-tokenize.txt",
-            ])
-            .status()?
-            .success();
-        if !ok {
-            bail!("pip install of the reference packages failed");
-        }
+    }
+    // A no-op when everything is already installed.
+    let ok = Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "-r",
+            "scripts/goldens/requirements-tokenize.txt",
+        ])
+        .status()?
+        .success();
+    if !ok {
+        bail!("pip install of the reference packages failed");
     }
     Ok(python)
 }

@@ -13,7 +13,7 @@
 //!
 //! # Features
 //!
-//! `sentencepiece` (off by default) adds [`NativeSpm`], Google's C++ library via the
+//! `sentencepiece` (off by default) adds `NativeSpm`, Google's C++ library via the
 //! `sentencepiece` crate (needs cmake), used to check the pure-Rust path against it.
 //!
 //! ```no_run

@@ -72,7 +72,8 @@ pub enum DataFormat {
     Auto,
     /// One document per line.
     Lines,
-    /// Whole files, split into documents by `data.separator`.
+    /// Whole files, split into documents by `data.separator` (each file is read
+    /// into memory whole; the other formats stream).
     Blocks,
     /// One JSON object per line.
     Jsonl,

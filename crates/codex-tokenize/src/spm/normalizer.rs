@@ -136,14 +136,7 @@ impl Normalizer {
             let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
             return (&rest[..end], len);
         }
-        // Input is valid UTF-8 (it came from a &str), so the lead byte gives the length.
-        let len = match input[0] {
-            b if b < 0x80 => 1,
-            b if b >= 0xf0 => 4,
-            b if b >= 0xe0 => 3,
-            _ => 2,
-        }
-        .min(input.len());
+        let len = super::char_len(input[0]).min(input.len());
         (&input[..len], len)
     }
 

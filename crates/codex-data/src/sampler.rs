@@ -7,6 +7,52 @@ use crate::error::DataError;
 use crate::store::TokenStore;
 use crate::synth::Rng;
 
+/// Running totals of `per_shard(tokens)` over the shards; an error when there
+/// is not a single window.
+fn cumulative(
+    store: &TokenStore,
+    seq_len: usize,
+    per_shard: impl Fn(u64) -> u64,
+) -> Result<Vec<u64>, DataError> {
+    let mut total = 0;
+    let cumulative: Vec<u64> = (0..store.shards())
+        .map(|i| {
+            total += per_shard(store.shard_tokens(i));
+            total
+        })
+        .collect();
+    if total == 0 {
+        return Err(DataError::TooShort {
+            tokens: store.total_tokens(),
+            needed: seq_len as u64 + 1,
+        });
+    }
+    Ok(cumulative)
+}
+
+/// The shard holding global index `i` and the index within that shard.
+fn locate(cumulative: &[u64], i: u64) -> (usize, u64) {
+    let shard = cumulative.partition_point(|&c| c <= i);
+    let before = if shard == 0 { 0 } else { cumulative[shard - 1] };
+    (shard, i - before)
+}
+
+/// Appends one window of `seq_len + 1` tokens as an input row and a target row.
+fn push_window(
+    store: &TokenStore,
+    seq_len: usize,
+    shard: usize,
+    start: u64,
+    window: &mut Vec<u32>,
+    inputs: &mut Vec<u32>,
+    targets: &mut Vec<u32>,
+) {
+    window.clear();
+    store.read(shard, start, seq_len + 1, window);
+    inputs.extend_from_slice(&window[..seq_len]);
+    targets.extend_from_slice(&window[1..]);
+}
+
 /// A batch of `batch × seq_len` inputs and the targets shifted by one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Batch {
@@ -58,19 +104,10 @@ impl<'a> RandomWindows<'a> {
         seq_len: usize,
         state: RandomState,
     ) -> Result<Self, DataError> {
-        let mut total = 0;
-        let cumulative = (0..store.shards())
-            .map(|i| {
-                total += store.shard_tokens(i).saturating_sub(seq_len as u64);
-                total
-            })
-            .collect::<Vec<_>>();
-        if total == 0 {
-            return Err(DataError::TooShort {
-                tokens: store.total_tokens(),
-                needed: seq_len as u64 + 1,
-            });
-        }
+        // Window start positions per shard.
+        let cumulative = cumulative(store, seq_len, |tokens| {
+            tokens.saturating_sub(seq_len as u64)
+        })?;
         Ok(Self {
             store,
             batch,
@@ -95,17 +132,16 @@ impl<'a> RandomWindows<'a> {
         let mut targets = Vec::with_capacity(self.batch * self.seq_len);
         for _ in 0..self.batch {
             let pick = ((u128::from(rng.next_u64()) * u128::from(total)) >> 64) as u64;
-            let shard = self.cumulative.partition_point(|&c| c <= pick);
-            let before = if shard == 0 {
-                0
-            } else {
-                self.cumulative[shard - 1]
-            };
-            window.clear();
-            self.store
-                .read(shard, pick - before, self.seq_len + 1, &mut window);
-            inputs.extend_from_slice(&window[..self.seq_len]);
-            targets.extend_from_slice(&window[1..]);
+            let (shard, start) = locate(&self.cumulative, pick);
+            push_window(
+                self.store,
+                self.seq_len,
+                shard,
+                start,
+                &mut window,
+                &mut inputs,
+                &mut targets,
+            );
         }
         Batch {
             batch: self.batch,
@@ -158,19 +194,10 @@ impl<'a> Sequential<'a> {
         seq_len: usize,
         state: SequentialState,
     ) -> Result<Self, DataError> {
-        let mut total = 0;
-        let cumulative = (0..store.shards())
-            .map(|i| {
-                total += store.shard_tokens(i).saturating_sub(1) / seq_len as u64;
-                total
-            })
-            .collect::<Vec<_>>();
-        if total == 0 {
-            return Err(DataError::TooShort {
-                tokens: store.total_tokens(),
-                needed: seq_len as u64 + 1,
-            });
-        }
+        // Non-overlapping windows per shard.
+        let cumulative = cumulative(store, seq_len, |tokens| {
+            tokens.saturating_sub(1) / seq_len as u64
+        })?;
         Ok(Self {
             store,
             batch,
@@ -197,21 +224,17 @@ impl<'a> Sequential<'a> {
         let mut targets = Vec::with_capacity(self.batch * self.seq_len);
         for _ in 0..self.batch {
             let w = self.state.window;
-            let shard = self.cumulative.partition_point(|&c| c <= w);
-            let before = if shard == 0 {
-                0
-            } else {
-                self.cumulative[shard - 1]
-            };
-            window.clear();
-            self.store.read(
+            let (shard, index) = locate(&self.cumulative, w);
+            let start = index * self.seq_len as u64;
+            push_window(
+                self.store,
+                self.seq_len,
                 shard,
-                (w - before) * self.seq_len as u64,
-                self.seq_len + 1,
+                start,
                 &mut window,
+                &mut inputs,
+                &mut targets,
             );
-            inputs.extend_from_slice(&window[..self.seq_len]);
-            targets.extend_from_slice(&window[1..]);
             self.state.window += 1;
             if self.state.window == self.windows_per_epoch() {
                 self.state.window = 0;

@@ -184,6 +184,12 @@ fn registry_lists_the_compiled_backend_and_filters() {
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
     let has = |kind: &str, name: &str| rows.iter().any(|r| r["kind"] == kind && r["name"] == name);
     assert!(has("text-filter", "pass-through"));
+    for kind in ["bpe", "unigram", "wordpiece", "wordlevel", "sentencepiece"] {
+        assert!(has("tokenizer", kind), "{kind}");
+    }
+    for format in ["auto", "lines", "blocks", "jsonl", "csv"] {
+        assert!(has("data-format", format), "{format}");
+    }
     #[cfg(feature = "flex")]
     assert!(has("backend", "flex"));
     #[cfg(not(feature = "cuda"))]

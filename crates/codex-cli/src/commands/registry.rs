@@ -2,11 +2,20 @@
 
 use std::fmt::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use codex_core::config::{DataFormat, TokenizerKind};
 use codex_core::{PassThrough, Registry, TextFilter};
 use codex_model::Backend;
 
 use crate::cli::RegistryCommand;
+
+/// The name a configuration uses for an enum value (its serde form).
+fn enum_name(value: &impl serde::Serialize) -> Result<String> {
+    Ok(serde_json::to_value(value)?
+        .as_str()
+        .context("a config enum serializes to a string")?
+        .to_owned())
+}
 
 /// The registries of this build. Each library crate adds its own kinds as it
 /// grows (metrics, architectures, tokenizers, sinks); the binary assembles them.
@@ -21,7 +30,43 @@ pub(crate) fn catalog() -> Result<Vec<Registry<()>>> {
         "keeps every text unchanged; used when safety.enabled is false",
         (),
     )?;
-    Ok(vec![backends, filters])
+    let mut tokenizers = Registry::new("tokenizer");
+    for (kind, description) in [
+        (
+            TokenizerKind::Bpe,
+            "byte-level BPE (GPT-2 style), reproducible training",
+        ),
+        (
+            TokenizerKind::Unigram,
+            "Unigram language model (SentencePiece style), exportable as .model",
+        ),
+        (TokenizerKind::Wordpiece, "WordPiece (BERT style)"),
+        (TokenizerKind::Wordlevel, "whole-word vocabulary"),
+    ] {
+        tokenizers.register(enum_name(&kind)?, description, ())?;
+    }
+    tokenizers.register(
+        "sentencepiece",
+        "load Google SentencePiece .model files (Unigram, BPE) in pure Rust",
+        (),
+    )?;
+    let mut formats = Registry::new("data-format");
+    for (format, description) in [
+        (DataFormat::Lines, "one document per line"),
+        (DataFormat::Blocks, "whole files split by data.separator"),
+        (
+            DataFormat::Jsonl,
+            "JSON lines: text fields or chat messages",
+        ),
+        (DataFormat::Csv, "a CSV column or several"),
+        (
+            DataFormat::Auto,
+            "by extension; .gz and .zst are decompressed",
+        ),
+    ] {
+        formats.register(enum_name(&format)?, description, ())?;
+    }
+    Ok(vec![backends, filters, tokenizers, formats])
 }
 
 pub(super) fn run(cmd: RegistryCommand) -> Result<String> {

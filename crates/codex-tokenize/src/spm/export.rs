@@ -9,6 +9,10 @@
 //! precompiled NFKC table, so text that NFKC changes encodes differently; and for
 //! text that starts with whitespace SentencePiece always adds its dummy prefix
 //! while the Metaspace pre-tokenizer does not, giving one more leading `▁`.
+//! Elsewhere both find a best-scoring segmentation, but where two segmentations
+//! score the same they may break the tie differently (Hugging Face sums f64
+//! scores word by word, SentencePiece mixes f32 and f64 over the whole text),
+//! so ids can differ while scores and decoded text agree.
 
 use crate::error::TokenizeError;
 use crate::hf::HfTokenizer;

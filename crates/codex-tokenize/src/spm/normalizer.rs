@@ -70,9 +70,13 @@ impl Normalizer {
                 if user.has_prefix(&[b]) {
                     return AsciiRule::Slow;
                 }
-                match darts.longest_prefix(&[b]) {
-                    Some((_, v)) => {
-                        let rest = replacements.get(v as usize..).unwrap_or_default();
+                // Exactly the general path's rule: a value past the replacement
+                // strings (a corrupt charsmap) falls back to copying the byte.
+                match darts
+                    .longest_prefix(&[b])
+                    .and_then(|(_, v)| Some((v, replacements.get(v as usize..)?)))
+                {
+                    Some((v, rest)) => {
                         let len = rest.iter().position(|&x| x == 0).unwrap_or(rest.len());
                         AsciiRule::Replace(v, len as u32)
                     }
@@ -264,6 +268,23 @@ mod tests {
         let (text, map) = n.normalize(input, true);
         assert_eq!(text, expect);
         assert_eq!(map.len(), text.len() + 1);
+    }
+
+    /// Found by the `spm_model` fuzz target: a charsmap whose trie maps `a` to an
+    /// offset past the replacement strings must fall back to copying, on the
+    /// ASCII fast path as on the general one.
+    #[test]
+    fn out_of_range_replacement_copies_instead_of_panicking() {
+        let mut units = vec![0u32; 354];
+        units[0] = 256 << 10; // root: children at 256 ^ byte
+        units[256 ^ 0x61] = 0x61 | 1 << 8 | 353; // label 'a', has a leaf, value 353
+        let mut blob = ((units.len() * 4) as u32).to_le_bytes().to_vec();
+        blob.extend(units.iter().flat_map(|u| u.to_le_bytes()));
+        blob.extend_from_slice(b"x\0");
+        let empty = super::super::trie::TrieBuilder::new().build();
+        let n = Normalizer::new(empty, &blob, true, true, true, false).unwrap();
+        assert_eq!(n.normalize("banana", false).0, "\u{2581}banana");
+        assert_eq!(n.normalize("a\u{301}a", false).0, "\u{2581}a\u{301}a");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Memory-mapped token shards, checked against the manifest when opened.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use codex_core::Digest;
 
@@ -123,10 +123,5 @@ impl TokenStore {
                     .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
             ),
         }
-    }
-
-    /// Paths are not kept; this names shard `i` for messages given the records.
-    pub fn describe(records: &[ShardRecord], i: usize) -> PathBuf {
-        records[i].path.clone()
     }
 }

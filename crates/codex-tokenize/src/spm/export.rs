@@ -17,7 +17,7 @@
 use crate::error::TokenizeError;
 use crate::hf::HfTokenizer;
 
-fn varint(mut v: u64, out: &mut Vec<u8>) {
+pub(super) fn varint(mut v: u64, out: &mut Vec<u8>) {
     loop {
         let b = (v & 0x7f) as u8;
         v >>= 7;
@@ -29,17 +29,17 @@ fn varint(mut v: u64, out: &mut Vec<u8>) {
     }
 }
 
-fn key(number: u64, wire: u64, out: &mut Vec<u8>) {
+pub(super) fn key(number: u64, wire: u64, out: &mut Vec<u8>) {
     varint(number << 3 | wire, out);
 }
 
-fn bytes_field(number: u64, payload: &[u8], out: &mut Vec<u8>) {
+pub(super) fn bytes_field(number: u64, payload: &[u8], out: &mut Vec<u8>) {
     key(number, 2, out);
     varint(payload.len() as u64, out);
     out.extend_from_slice(payload);
 }
 
-fn int_field(number: u64, value: i64, out: &mut Vec<u8>) {
+pub(super) fn int_field(number: u64, value: i64, out: &mut Vec<u8>) {
     key(number, 0, out);
     // Protobuf encodes negative int32 values as 10-byte two's-complement varints.
     varint(value as u64, out);

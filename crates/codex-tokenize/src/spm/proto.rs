@@ -326,25 +326,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<ModelProto> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::export::{bytes_field, varint};
     use super::*;
-
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        loop {
-            let b = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(b);
-                return;
-            }
-            out.push(b | 0x80);
-        }
-    }
-
-    fn bytes_field(number: u64, payload: &[u8], out: &mut Vec<u8>) {
-        varint(number << 3 | 2, out);
-        varint(payload.len() as u64, out);
-        out.extend_from_slice(payload);
-    }
 
     fn piece_bytes(text: &str, score: f32, kind: u64) -> Vec<u8> {
         let mut p = Vec::new();

@@ -31,6 +31,7 @@ mod hash;
 mod metrics;
 mod provenance;
 mod registry;
+mod rng;
 mod rundir;
 mod seed;
 mod tokenizer;
@@ -46,6 +47,7 @@ pub use provenance::{
     nvidia_gpus,
 };
 pub use registry::{Entry, Registry, nearest};
+pub use rng::Rng;
 pub use rundir::RunDir;
 pub use seed::Seeds;
 pub use tokenizer::{Tokenizer, TokenizerError};

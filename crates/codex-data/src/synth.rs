@@ -17,42 +17,16 @@ use rayon::prelude::*;
 /// Target size of one independently seeded chunk.
 pub const CHUNK_BYTES: usize = 1 << 20;
 
-/// SplitMix64 seeding and xoshiro256** generation, written out so the stream is
-/// fixed by this file alone.
-#[derive(Debug, Clone)]
-pub(crate) struct Rng([u64; 4]);
+pub(crate) use codex_core::Rng;
 
-impl Rng {
-    pub(crate) fn new(seed: u64, stream: u64) -> Self {
-        let mut x = seed ^ stream.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let mut next = || {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = x;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        };
-        Self([next(), next(), next(), next()])
-    }
+/// The synthetic grammar's draws on top of the shared generator.
+trait Draws {
+    fn skewed(&mut self, n: usize) -> usize;
+    fn chance(&mut self, percent: u64) -> bool;
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str;
+}
 
-    pub(crate) fn next_u64(&mut self) -> u64 {
-        let s = &mut self.0;
-        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
-    }
-
-    /// Uniform in `0..n` (n > 0), by multiply-shift.
-    pub(crate) fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
-    }
-
+impl Draws for Rng {
     /// Skewed towards small indices: the minimum of two uniform draws.
     fn skewed(&mut self, n: usize) -> usize {
         self.below(n).min(self.below(n))

@@ -30,4 +30,68 @@ pub enum ModelError {
         "no tensor backend is compiled in; build with one of the features flex, ndarray, wgpu, cuda"
     )]
     NoBackend,
+
+    /// A model or LoRA setting out of range.
+    #[error("invalid model setting `{key}`: {message}")]
+    InvalidConfig {
+        /// The setting, e.g. `n_head` or `lora.rank`.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A sequence longer than the model's positions.
+    #[error("sequence of {len} positions is longer than the model's context_length ({max})")]
+    SequenceTooLong {
+        /// Positions asked for (cached plus new).
+        len: usize,
+        /// The model's maximum.
+        max: usize,
+    },
+
+    /// A weights file lacks a tensor the model needs.
+    #[error("{}: missing tensor `{name}`", path.display())]
+    MissingTensor {
+        /// The file (or index) searched.
+        path: std::path::PathBuf,
+        /// The tensor's name in that file.
+        name: String,
+    },
+
+    /// A tensor whose shape is not the model's.
+    #[error("{}: tensor `{name}` has shape {found:?}, the model expects {expected:?}", path.display())]
+    ShapeMismatch {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The tensor's name in that file.
+        name: String,
+        /// The shape the configuration implies.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        found: Vec<usize>,
+    },
+
+    /// A Hugging Face `model_type` codex cannot map.
+    #[error("{}: unsupported model_type `{found}`; supported: {supported}", path.display())]
+    UnsupportedModelType {
+        /// The config.json.
+        path: std::path::PathBuf,
+        /// The type it names.
+        found: String,
+        /// Comma-separated list of supported types.
+        supported: String,
+    },
+
+    /// A weights or config file that cannot be used.
+    #[error("{}: {message}", path.display())]
+    Weights {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A file operation failed.
+    #[error(transparent)]
+    Io(codex_core::Error),
 }

@@ -23,8 +23,27 @@
 //! # Ok::<(), codex_model::ModelError>(())
 //! ```
 
+mod config;
 mod device;
 mod error;
+mod generate;
+mod hf;
+mod lora;
+mod model;
+mod params;
+mod st;
 
+pub use config::{ModelConfig, ParamCounts, architectures};
 pub use device::{Backend, DeviceSpec, compiled_backends};
 pub use error::ModelError;
+pub use generate::{GenerateOptions, Generation, StopReason, generate};
+pub use hf::{
+    SUPPORTED_MODEL_TYPES, export_hf, hf_config_json, import_hf, load_native, read_hf_config,
+    save_native,
+};
+pub use lora::{LoraAdapter, LoraConfig, LoraTarget};
+pub use model::{
+    Attention, Block, ForwardOptions, KvCache, LossOutput, Mlp, Norm, Proj, Transformer,
+    cross_entropy,
+};
+pub use params::{Init, ParamSource, Placeholder, RandomInit};

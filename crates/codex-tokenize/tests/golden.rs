@@ -1,5 +1,5 @@
 //! Ids and decodes must equal those of the reference libraries (Hugging Face
-//! `tokenizers` and Google `sentencepiece`), recorded by scripts/goldens/tokenize.py.
+//! `tokenizers` and Google `sentencepiece`), recorded by scripts/goldens/tokenizer_goldens.py.
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 
 Run from the repository root:
     python3 -m venv /tmp/goldens && /tmp/goldens/bin/pip install -r scripts/goldens/requirements-tokenize.txt
-    /tmp/goldens/bin/python scripts/goldens/tokenize.py
+    /tmp/goldens/bin/python scripts/goldens/tokenizer_goldens.py
 
 It writes crates/codex-tokenize/tests/data/: a small generated corpus, tokenizer.json
 files trained with Hugging Face `tokenizers`, SentencePiece .model files trained with

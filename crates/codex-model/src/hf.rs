@@ -1,0 +1,675 @@
+//! Hugging Face interchange: `config.json` + `model.safetensors` (or shards with
+//! `model.safetensors.index.json`) for `GPT2LMHeadModel` and `LlamaForCausalLM`.
+//!
+//! Import maps every codex parameter name to the checkpoint's tensor and layout:
+//! GPT-2's `Conv1D` weights are already `[in, out]` (Burn's layout) and its fused
+//! `c_attn` is split into q, k and v; Llama's `nn.Linear` weights are `[out, in]`
+//! and are transposed. Tied checkpoints carry no `lm_head.weight`. Export is the
+//! inverse, so that `transformers.AutoModelForCausalLM.from_pretrained` loads it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::{Device, TensorData};
+use codex_core::config::ModelFamily;
+use serde_json::{Value, json};
+
+use crate::config::ModelConfig;
+use crate::error::ModelError;
+use crate::model::{Norm, Proj, Transformer};
+use crate::params::{Init, ParamSource};
+use crate::st::{self, SafeTensorsFile};
+
+/// The `model_type`s codex imports.
+pub const SUPPORTED_MODEL_TYPES: [&str; 2] = ["gpt2", "llama"];
+
+fn io(op: &'static str, path: &Path, e: std::io::Error) -> ModelError {
+    ModelError::Io(codex_core::Error::io(op, path, e))
+}
+
+fn weights_err(path: &Path, message: impl Into<String>) -> ModelError {
+    ModelError::Weights {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// Read and map a Hugging Face `config.json` to a [`ModelConfig`].
+pub fn read_hf_config(path: &Path) -> Result<ModelConfig, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|e| io("cannot read", path, e))?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| weights_err(path, format!("invalid JSON: {e}")))?;
+    let model_type = v
+        .get("model_type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| weights_err(path, "missing key `model_type`"))?;
+    let uint = |key: &str| -> Result<usize, ModelError> {
+        v.get(key)
+            .and_then(Value::as_u64)
+            .map(|x| x as usize)
+            .ok_or_else(|| weights_err(path, format!("missing or non-integer key `{key}`")))
+    };
+    let float = |key: &str, default: f64| -> Result<f64, ModelError> {
+        match v.get(key) {
+            None | Some(Value::Null) => Ok(default),
+            Some(x) => x
+                .as_f64()
+                .ok_or_else(|| weights_err(path, format!("key `{key}` must be a number"))),
+        }
+    };
+    let flag = |key: &str, default: bool| v.get(key).and_then(Value::as_bool).unwrap_or(default);
+    let require = |ok: bool, message: String| {
+        if ok {
+            Ok(())
+        } else {
+            Err(weights_err(path, message))
+        }
+    };
+    let config = match model_type {
+        "gpt2" => {
+            let d = uint("n_embd")?;
+            let act = v
+                .get("activation_function")
+                .and_then(Value::as_str)
+                .unwrap_or("gelu_new");
+            require(
+                matches!(act, "gelu_new" | "gelu_pytorch_tanh"),
+                format!("activation_function `{act}` is not supported (gelu_new)"),
+            )?;
+            for key in ["scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"] {
+                require(!flag(key, false), format!("`{key}: true` is not supported"))?;
+            }
+            require(
+                flag("scale_attn_weights", true),
+                "`scale_attn_weights: false` is not supported".into(),
+            )?;
+            let n_head = uint("n_head")?;
+            ModelConfig {
+                family: ModelFamily::Gpt2,
+                vocab_size: uint("vocab_size")?,
+                n_layer: uint("n_layer")?,
+                n_head,
+                n_kv_head: n_head,
+                d_model: d,
+                d_ff: match v.get("n_inner") {
+                    None | Some(Value::Null) => 4 * d,
+                    Some(_) => uint("n_inner")?,
+                },
+                context_length: uint("n_positions")?,
+                dropout: 0.0,
+                rope_theta: 10_000.0,
+                tie_embeddings: flag("tie_word_embeddings", true),
+                norm_eps: float("layer_norm_epsilon", 1e-5)?,
+            }
+        }
+        "llama" => {
+            let act = v
+                .get("hidden_act")
+                .and_then(Value::as_str)
+                .unwrap_or("silu");
+            require(
+                act == "silu",
+                format!("hidden_act `{act}` is not supported (silu)"),
+            )?;
+            for key in ["attention_bias", "mlp_bias"] {
+                require(!flag(key, false), format!("`{key}: true` is not supported"))?;
+            }
+            let rope = v.get("rope_parameters").or_else(|| v.get("rope_scaling"));
+            let rope_type = rope
+                .and_then(|r| r.get("rope_type").or_else(|| r.get("type")))
+                .and_then(Value::as_str)
+                .unwrap_or("default");
+            require(
+                rope_type == "default",
+                format!("rope_type `{rope_type}` is not supported (default)"),
+            )?;
+            let theta = rope
+                .and_then(|r| r.get("rope_theta"))
+                .and_then(Value::as_f64)
+                .map_or_else(|| float("rope_theta", 10_000.0), Ok)?;
+            let d = uint("hidden_size")?;
+            let n_head = uint("num_attention_heads")?;
+            if let Some(hd) = v.get("head_dim").and_then(Value::as_u64) {
+                require(
+                    hd as usize * n_head == d,
+                    format!(
+                        "head_dim {hd} × num_attention_heads {n_head} must equal hidden_size {d}"
+                    ),
+                )?;
+            }
+            ModelConfig {
+                family: ModelFamily::Llama,
+                vocab_size: uint("vocab_size")?,
+                n_layer: uint("num_hidden_layers")?,
+                n_head,
+                n_kv_head: match v.get("num_key_value_heads") {
+                    None | Some(Value::Null) => n_head,
+                    Some(_) => uint("num_key_value_heads")?,
+                },
+                d_model: d,
+                d_ff: uint("intermediate_size")?,
+                context_length: uint("max_position_embeddings")?,
+                dropout: 0.0,
+                rope_theta: theta,
+                tie_embeddings: flag("tie_word_embeddings", false),
+                norm_eps: float("rms_norm_eps", 1e-6)?,
+            }
+        }
+        other => {
+            return Err(ModelError::UnsupportedModelType {
+                path: path.to_owned(),
+                found: other.to_owned(),
+                supported: SUPPORTED_MODEL_TYPES.join(", "),
+            });
+        }
+    };
+    config
+        .validate()
+        .map_err(|e| weights_err(path, e.to_string()))?;
+    Ok(config)
+}
+
+/// The tensors of a checkpoint directory, one file or several shards.
+struct HfTensors {
+    files: Vec<SafeTensorsFile>,
+    /// Tensor name → index into `files`.
+    index: BTreeMap<String, usize>,
+    /// What a missing tensor is reported against.
+    origin: PathBuf,
+}
+
+impl HfTensors {
+    fn open(dir: &Path) -> Result<Self, ModelError> {
+        let single = dir.join("model.safetensors");
+        let index_path = dir.join("model.safetensors.index.json");
+        if single.is_file() {
+            let file = SafeTensorsFile::open(&single)?;
+            let index = file.entries().keys().map(|k| (k.clone(), 0)).collect();
+            return Ok(Self {
+                files: vec![file],
+                index,
+                origin: single,
+            });
+        }
+        if !index_path.is_file() {
+            return Err(weights_err(
+                dir,
+                "neither model.safetensors nor model.safetensors.index.json is present",
+            ));
+        }
+        let text =
+            std::fs::read_to_string(&index_path).map_err(|e| io("cannot read", &index_path, e))?;
+        let v: Value = serde_json::from_str(&text)
+            .map_err(|e| weights_err(&index_path, format!("invalid JSON: {e}")))?;
+        let map = v
+            .get("weight_map")
+            .and_then(Value::as_object)
+            .ok_or_else(|| weights_err(&index_path, "missing object `weight_map`"))?;
+        let mut shard_ids: BTreeMap<String, usize> = BTreeMap::new();
+        let mut files = Vec::new();
+        let mut index = BTreeMap::new();
+        for (name, shard) in map {
+            let shard = shard.as_str().ok_or_else(|| {
+                weights_err(
+                    &index_path,
+                    format!("`weight_map.{name}` is not a file name"),
+                )
+            })?;
+            if shard.contains('/') || shard.contains('\\') || shard.starts_with('.') {
+                return Err(weights_err(
+                    &index_path,
+                    format!("shard name `{shard}` must be a plain file name"),
+                ));
+            }
+            let id = match shard_ids.get(shard) {
+                Some(&id) => id,
+                None => {
+                    files.push(SafeTensorsFile::open(&dir.join(shard))?);
+                    shard_ids.insert(shard.to_owned(), files.len() - 1);
+                    files.len() - 1
+                }
+            };
+            if !files[id].contains(name) {
+                return Err(ModelError::MissingTensor {
+                    path: files[id].path.clone(),
+                    name: name.clone(),
+                });
+            }
+            index.insert(name.clone(), id);
+        }
+        Ok(Self {
+            files,
+            index,
+            origin: index_path,
+        })
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
+    }
+
+    /// Tensor `name` with its shape as stored, as f32 values.
+    fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
+        let id = *self
+            .index
+            .get(name)
+            .ok_or_else(|| ModelError::MissingTensor {
+                path: self.origin.clone(),
+                name: name.to_owned(),
+            })?;
+        let data = self.files[id].tensor(name, shape)?;
+        Ok(data
+            .try_to_vec::<f32>()
+            .expect("safetensors reader yields f32"))
+    }
+
+    fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        let id = *self.index.get(name)?;
+        self.files[id].entries().get(name).map(|e| e.shape.clone())
+    }
+}
+
+fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; values.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = values[r * cols + c];
+        }
+    }
+    out
+}
+
+/// Columns `start..start + width` of a row-major `[rows, cols]` matrix.
+fn columns(values: &[f32], rows: usize, cols: usize, start: usize, width: usize) -> Vec<f32> {
+    (0..rows)
+        .flat_map(|r| {
+            values[r * cols + start..r * cols + start + width]
+                .iter()
+                .copied()
+        })
+        .collect()
+}
+
+/// A [`ParamSource`] over a Hugging Face checkpoint.
+struct HfSource<'a> {
+    tensors: &'a HfTensors,
+    config: &'a ModelConfig,
+    prefix: &'static str,
+}
+
+impl HfSource<'_> {
+    fn gpt2(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
+        let p = self.prefix;
+        let d = self.config.d_model;
+        let parts: Vec<&str> = name.split('.').collect();
+        match parts.as_slice() {
+            ["wte" | "wpe" | "ln_f", ..] => self.tensors.get(&format!("{p}{name}"), shape),
+            ["lm_head", "weight"] => {
+                let [din, v] = [shape[0], shape[1]];
+                Ok(transpose(
+                    &self.tensors.get("lm_head.weight", &[v, din])?,
+                    v,
+                    din,
+                ))
+            }
+            [
+                "blocks",
+                i,
+                "attn",
+                proj @ ("q_proj" | "k_proj" | "v_proj"),
+                kind,
+            ] => {
+                let which = match *proj {
+                    "q_proj" => 0,
+                    "k_proj" => 1,
+                    _ => 2,
+                };
+                let hf = format!("{p}h.{i}.attn.c_attn.{kind}");
+                if *kind == "weight" {
+                    let all = self.tensors.get(&hf, &[d, 3 * d])?;
+                    Ok(columns(&all, d, 3 * d, which * d, d))
+                } else {
+                    let all = self.tensors.get(&hf, &[3 * d])?;
+                    Ok(all[which * d..(which + 1) * d].to_vec())
+                }
+            }
+            ["blocks", i, rest @ ..] => {
+                let hf_rest = match rest {
+                    ["attn", "o_proj", kind] => format!("attn.c_proj.{kind}"),
+                    ["mlp", "up_proj", kind] => format!("mlp.c_fc.{kind}"),
+                    ["mlp", "down_proj", kind] => format!("mlp.c_proj.{kind}"),
+                    _ => rest.join("."),
+                };
+                self.tensors.get(&format!("{p}h.{i}.{hf_rest}"), shape)
+            }
+            _ => Err(ModelError::MissingTensor {
+                path: self.tensors.origin.clone(),
+                name: name.to_owned(),
+            }),
+        }
+    }
+
+    fn llama(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
+        let parts: Vec<&str> = name.split('.').collect();
+        let linear = |hf: String| -> Result<Vec<f32>, ModelError> {
+            let [din, dout] = [shape[0], shape[1]];
+            Ok(transpose(&self.tensors.get(&hf, &[dout, din])?, dout, din))
+        };
+        match parts.as_slice() {
+            ["wte", "weight"] => self.tensors.get("model.embed_tokens.weight", shape),
+            ["ln_f", "weight"] => self.tensors.get("model.norm.weight", shape),
+            ["lm_head", "weight"] => linear("lm_head.weight".into()),
+            ["blocks", i, "ln_1", "weight"] => self
+                .tensors
+                .get(&format!("model.layers.{i}.input_layernorm.weight"), shape),
+            ["blocks", i, "ln_2", "weight"] => self.tensors.get(
+                &format!("model.layers.{i}.post_attention_layernorm.weight"),
+                shape,
+            ),
+            ["blocks", i, "attn", proj, "weight"] => {
+                linear(format!("model.layers.{i}.self_attn.{proj}.weight"))
+            }
+            ["blocks", i, "mlp", proj, "weight"] => {
+                linear(format!("model.layers.{i}.mlp.{proj}.weight"))
+            }
+            _ => Err(ModelError::MissingTensor {
+                path: self.tensors.origin.clone(),
+                name: name.to_owned(),
+            }),
+        }
+    }
+}
+
+impl ParamSource for HfSource<'_> {
+    fn get(&mut self, name: &str, shape: &[usize], _init: Init) -> Result<TensorData, ModelError> {
+        let values = match self.config.family {
+            ModelFamily::Gpt2 => self.gpt2(name, shape)?,
+            ModelFamily::Llama => self.llama(name, shape)?,
+        };
+        Ok(TensorData::new(values, shape.to_vec()))
+    }
+}
+
+/// Load a Hugging Face checkpoint directory (`config.json` plus safetensors).
+pub fn import_hf(dir: &Path, device: &Device) -> Result<Transformer, ModelError> {
+    let config = read_hf_config(&dir.join("config.json"))?;
+    let tensors = HfTensors::open(dir)?;
+    let prefix = if config.family == ModelFamily::Gpt2 && tensors.contains("transformer.wte.weight")
+    {
+        "transformer."
+    } else {
+        ""
+    };
+    if config.tie_embeddings
+        && let Some(shape) = tensors.shape("lm_head.weight")
+        && shape != [config.vocab_size, config.d_model]
+    {
+        return Err(ModelError::ShapeMismatch {
+            path: tensors.origin.clone(),
+            name: "lm_head.weight".into(),
+            expected: vec![config.vocab_size, config.d_model],
+            found: shape,
+        });
+    }
+    let mut source = HfSource {
+        tensors: &tensors,
+        config: &config,
+        prefix,
+    };
+    Transformer::build(&config, &mut source, device)
+}
+
+fn data(t: burn::tensor::Tensor<2>) -> (Vec<f32>, [usize; 2]) {
+    let dims = t.dims();
+    (
+        t.into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 tensor"),
+        dims,
+    )
+}
+
+fn vector(t: burn::tensor::Tensor<1>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 tensor")
+}
+
+fn put(out: &mut BTreeMap<String, TensorData>, name: String, values: Vec<f32>, shape: &[usize]) {
+    out.insert(name, TensorData::new(values, shape.to_vec()));
+}
+
+fn norm_tensors(out: &mut BTreeMap<String, TensorData>, name: &str, norm: &Norm) {
+    match norm {
+        Norm::Layer(n) => {
+            let g = vector(n.gamma.val());
+            let len = g.len();
+            put(out, format!("{name}.weight"), g, &[len]);
+            if let Some(b) = &n.beta {
+                put(out, format!("{name}.bias"), vector(b.val()), &[len]);
+            }
+        }
+        Norm::Rms(n) => {
+            let g = vector(n.gamma.val());
+            let len = g.len();
+            put(out, format!("{name}.weight"), g, &[len]);
+        }
+    }
+}
+
+/// Write `model` as a Hugging Face checkpoint (`config.json`, `model.safetensors`)
+/// into `dir`, which is created if needed. LoRA adapters are merged first.
+pub fn export_hf(model: &Transformer, dir: &Path) -> Result<(), ModelError> {
+    std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
+    let model = model.clone().merge_lora();
+    let c = model.config().clone();
+    let mut out = BTreeMap::new();
+    let linear_t = |out: &mut BTreeMap<String, TensorData>, name: String, proj: &Proj| {
+        let (w, [din, dout]) = data(proj.base.weight.val());
+        put(out, name, transpose(&w, din, dout), &[dout, din]);
+    };
+    match c.family {
+        ModelFamily::Gpt2 => {
+            let p = "transformer.";
+            let (w, dims) = data(model.wte.weight.val());
+            put(&mut out, format!("{p}wte.weight"), w, &dims);
+            let wpe = model
+                .wpe
+                .as_ref()
+                .expect("gpt2 family has learned positions");
+            let (w, dims) = data(wpe.weight.val());
+            put(&mut out, format!("{p}wpe.weight"), w, &dims);
+            for (i, block) in model.blocks.iter().enumerate() {
+                let h = format!("{p}h.{i}");
+                norm_tensors(&mut out, &format!("{h}.ln_1"), &block.ln_1);
+                norm_tensors(&mut out, &format!("{h}.ln_2"), &block.ln_2);
+                let a = &block.attn;
+                let d = c.d_model;
+                let (q, _) = data(a.q_proj.base.weight.val());
+                let (k, _) = data(a.k_proj.base.weight.val());
+                let (v, _) = data(a.v_proj.base.weight.val());
+                let fused: Vec<f32> = (0..d)
+                    .flat_map(|r| {
+                        q[r * d..(r + 1) * d]
+                            .iter()
+                            .chain(&k[r * d..(r + 1) * d])
+                            .chain(&v[r * d..(r + 1) * d])
+                            .copied()
+                            .collect::<Vec<_>>()
+                    })
+                    .collect();
+                put(
+                    &mut out,
+                    format!("{h}.attn.c_attn.weight"),
+                    fused,
+                    &[d, 3 * d],
+                );
+                let bias = |p: &Proj| {
+                    p.base
+                        .bias
+                        .as_ref()
+                        .map(|b| vector(b.val()))
+                        .unwrap_or_default()
+                };
+                let mut fused_bias = bias(&a.q_proj);
+                fused_bias.extend(bias(&a.k_proj));
+                fused_bias.extend(bias(&a.v_proj));
+                put(
+                    &mut out,
+                    format!("{h}.attn.c_attn.bias"),
+                    fused_bias,
+                    &[3 * d],
+                );
+                for (hf, proj) in [
+                    ("attn.c_proj", &a.o_proj),
+                    ("mlp.c_fc", &block.mlp.up_proj),
+                    ("mlp.c_proj", &block.mlp.down_proj),
+                ] {
+                    let (w, dims) = data(proj.base.weight.val());
+                    put(&mut out, format!("{h}.{hf}.weight"), w, &dims);
+                    let b = bias(proj);
+                    let len = b.len();
+                    put(&mut out, format!("{h}.{hf}.bias"), b, &[len]);
+                }
+            }
+            norm_tensors(&mut out, &format!("{p}ln_f"), &model.ln_f);
+        }
+        ModelFamily::Llama => {
+            let (w, dims) = data(model.wte.weight.val());
+            put(&mut out, "model.embed_tokens.weight".into(), w, &dims);
+            for (i, block) in model.blocks.iter().enumerate() {
+                let l = format!("model.layers.{i}");
+                norm_tensors(&mut out, &format!("{l}.input_layernorm"), &block.ln_1);
+                norm_tensors(
+                    &mut out,
+                    &format!("{l}.post_attention_layernorm"),
+                    &block.ln_2,
+                );
+                let a = &block.attn;
+                for (name, proj) in [
+                    ("q_proj", &a.q_proj),
+                    ("k_proj", &a.k_proj),
+                    ("v_proj", &a.v_proj),
+                    ("o_proj", &a.o_proj),
+                ] {
+                    linear_t(&mut out, format!("{l}.self_attn.{name}.weight"), proj);
+                }
+                let m = &block.mlp;
+                let gate = m.gate_proj.as_ref().expect("llama family has a gate");
+                for (name, proj) in [
+                    ("gate_proj", gate),
+                    ("up_proj", &m.up_proj),
+                    ("down_proj", &m.down_proj),
+                ] {
+                    linear_t(&mut out, format!("{l}.mlp.{name}.weight"), proj);
+                }
+            }
+            norm_tensors(&mut out, "model.norm", &model.ln_f);
+        }
+    }
+    if let Some(head) = &model.lm_head {
+        let (w, [din, v]) = data(head.weight.val());
+        put(
+            &mut out,
+            "lm_head.weight".into(),
+            transpose(&w, din, v),
+            &[v, din],
+        );
+    }
+    let mut metadata = BTreeMap::new();
+    metadata.insert("format".to_owned(), "pt".to_owned());
+    st::write(&dir.join("model.safetensors"), &out, metadata)?;
+    let config = hf_config_json(&c);
+    let text = serde_json::to_string_pretty(&config).expect("JSON value serializes") + "\n";
+    codex_core::write_bytes_atomic(dir.join("config.json"), text.as_bytes()).map_err(ModelError::Io)
+}
+
+/// The `config.json` transformers reads for `config`.
+pub fn hf_config_json(c: &ModelConfig) -> Value {
+    match c.family {
+        ModelFamily::Gpt2 => json!({
+            "architectures": ["GPT2LMHeadModel"],
+            "model_type": "gpt2",
+            "vocab_size": c.vocab_size,
+            "n_positions": c.context_length,
+            "n_embd": c.d_model,
+            "n_layer": c.n_layer,
+            "n_head": c.n_head,
+            "n_inner": c.d_ff,
+            "activation_function": "gelu_new",
+            "layer_norm_epsilon": c.norm_eps,
+            "resid_pdrop": c.dropout,
+            "embd_pdrop": c.dropout,
+            "attn_pdrop": c.dropout,
+            "tie_word_embeddings": c.tie_embeddings,
+            "dtype": "float32",
+        }),
+        ModelFamily::Llama => json!({
+            "architectures": ["LlamaForCausalLM"],
+            "model_type": "llama",
+            "vocab_size": c.vocab_size,
+            "hidden_size": c.d_model,
+            "intermediate_size": c.d_ff,
+            "num_hidden_layers": c.n_layer,
+            "num_attention_heads": c.n_head,
+            "num_key_value_heads": c.n_kv_head,
+            "head_dim": c.head_dim(),
+            "max_position_embeddings": c.context_length,
+            "rms_norm_eps": c.norm_eps,
+            "rope_theta": c.rope_theta,
+            "rope_parameters": { "rope_type": "default", "rope_theta": c.rope_theta },
+            "hidden_act": "silu",
+            "attention_bias": false,
+            "mlp_bias": false,
+            "attention_dropout": c.dropout,
+            "tie_word_embeddings": c.tie_embeddings,
+            "dtype": "float32",
+        }),
+    }
+}
+
+/// Save the model in Burn's native record format (burnpack) with its config
+/// beside it (`<path>` and `<path>.json`), both written atomically.
+pub fn save_native(model: &Transformer, path: &Path) -> Result<(), ModelError> {
+    let record = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| weights_err(path, format!("cannot encode record: {e}")))?;
+    codex_core::write_bytes_atomic(path, &record).map_err(ModelError::Io)?;
+    let meta = json!({ "model": model.config(), "lora": model.lora_config() });
+    let text = serde_json::to_string_pretty(&meta).expect("config serializes") + "\n";
+    codex_core::write_bytes_atomic(native_meta_path(path), text.as_bytes()).map_err(ModelError::Io)
+}
+
+fn native_meta_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".json");
+    PathBuf::from(p)
+}
+
+/// Load a model saved by [`save_native`].
+pub fn load_native(path: &Path, device: &Device) -> Result<Transformer, ModelError> {
+    let meta_path = native_meta_path(path);
+    let text = std::fs::read_to_string(&meta_path).map_err(|e| io("cannot read", &meta_path, e))?;
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        model: ModelConfig,
+        lora: Option<crate::lora::LoraConfig>,
+    }
+    let meta: Meta = serde_json::from_str(&text)
+        .map_err(|e| weights_err(&meta_path, format!("invalid model metadata: {e}")))?;
+    let mut model = Transformer::build(&meta.model, &mut crate::params::Placeholder, device)?;
+    if let Some(lora) = &meta.lora {
+        model = model.attach_lora(lora, 0)?;
+    }
+    let bytes = std::fs::read(path).map_err(|e| io("cannot read", path, e))?;
+    let record = burn::store::ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+        .map_err(|e| weights_err(path, format!("not a valid burnpack record: {e}")))?;
+    model
+        .try_load_record(record)
+        .map_err(|e| weights_err(path, format!("record does not fit the model: {e}")))
+}

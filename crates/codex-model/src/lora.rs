@@ -1,0 +1,305 @@
+//! LoRA adapters on the transformer's projections.
+//!
+//! Burn's `Lora` reparameterizer adapts a weight as `W + s·AB` inside the
+//! parameter, which leaves no place for dropout on the adapter's input and no
+//! merged/unmerged switch; codex's adapter is a module beside the base `Linear`,
+//! computing `x W + s · dropout(x) A B` until merged into `W`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use burn::module::{Module, Param};
+use burn::nn::{Dropout, DropoutConfig};
+use burn::tensor::{Tensor, TensorData};
+use codex_core::Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ModelError;
+use crate::model::{Proj, Transformer};
+use crate::st;
+
+/// Which projections receive adapters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoraTarget {
+    /// Query projection.
+    Q,
+    /// Key projection.
+    K,
+    /// Value projection.
+    V,
+    /// Attention output projection.
+    O,
+    /// Every MLP projection (gate, up, down).
+    Mlp,
+}
+
+impl std::str::FromStr for LoraTarget {
+    type Err = ModelError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "q" | "q_proj" => LoraTarget::Q,
+            "k" | "k_proj" => LoraTarget::K,
+            "v" | "v_proj" => LoraTarget::V,
+            "o" | "o_proj" => LoraTarget::O,
+            "mlp" => LoraTarget::Mlp,
+            other => {
+                return Err(ModelError::InvalidConfig {
+                    key: "lora.targets".into(),
+                    message: format!("unknown target `{other}`; expected q, k, v, o or mlp"),
+                });
+            }
+        })
+    }
+}
+
+/// Rank, scale, dropout and placement of the adapters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoraConfig {
+    /// Rank of `A` (`[d_in, r]`) and `B` (`[r, d_out]`).
+    pub rank: usize,
+    /// Scale numerator: the update is `alpha / rank · A B`.
+    pub alpha: f64,
+    /// Dropout on the adapter's input while training.
+    pub dropout: f64,
+    /// Projections that receive adapters.
+    pub targets: Vec<LoraTarget>,
+}
+
+impl LoraConfig {
+    /// Check rank, alpha, dropout and targets, naming the offending key.
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |key: &str, message: String| {
+            Err(ModelError::InvalidConfig {
+                key: format!("lora.{key}"),
+                message,
+            })
+        };
+        if self.rank == 0 {
+            return bad("rank", "must be at least 1".into());
+        }
+        if !(self.alpha.is_finite() && self.alpha > 0.0) {
+            return bad("alpha", format!("must be positive, got {}", self.alpha));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            );
+        }
+        if self.targets.is_empty() {
+            return bad(
+                "targets",
+                "must name at least one of q, k, v, o, mlp".into(),
+            );
+        }
+        Ok(())
+    }
+
+    fn scale(&self) -> f64 {
+        self.alpha / self.rank as f64
+    }
+}
+
+/// One adapter: `scale · dropout(x) A B`.
+#[derive(Module, Debug)]
+pub struct LoraAdapter {
+    /// `[d_in, rank]`, initialized uniformly in `±1/sqrt(d_in)`.
+    pub a: Param<Tensor<2>>,
+    /// `[rank, d_out]`, initialized to zero so attaching changes nothing.
+    pub b: Param<Tensor<2>>,
+    dropout: Dropout,
+    scale: f64,
+    #[module(skip)]
+    merged: bool,
+}
+
+impl LoraAdapter {
+    /// Whether the update currently lives in the base weight.
+    pub fn is_merged(&self) -> bool {
+        self.merged
+    }
+
+    /// The adapter's contribution for input `x`.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let x = self.dropout.forward(x);
+        let a = self.a.val();
+        let b = self.b.val();
+        burn::tensor::module::linear(burn::tensor::module::linear(x, a, None), b, None) * self.scale
+    }
+
+    fn delta(&self) -> Tensor<2> {
+        self.a.val().matmul(self.b.val()) * self.scale
+    }
+}
+
+/// Names of the projections a target covers in block `i`.
+fn projections(target: LoraTarget, i: usize) -> Vec<String> {
+    let p = format!("blocks.{i}");
+    match target {
+        LoraTarget::Q => vec![format!("{p}.attn.q_proj")],
+        LoraTarget::K => vec![format!("{p}.attn.k_proj")],
+        LoraTarget::V => vec![format!("{p}.attn.v_proj")],
+        LoraTarget::O => vec![format!("{p}.attn.o_proj")],
+        LoraTarget::Mlp => vec![
+            format!("{p}.mlp.gate_proj"),
+            format!("{p}.mlp.up_proj"),
+            format!("{p}.mlp.down_proj"),
+        ],
+    }
+}
+
+impl Transformer {
+    /// Every projection of the model, by codex name.
+    pub(crate) fn projections_mut(&mut self) -> Vec<(String, &mut Proj)> {
+        let mut out = Vec::new();
+        for (i, block) in self.blocks.iter_mut().enumerate() {
+            let p = format!("blocks.{i}");
+            let attn = &mut block.attn;
+            out.push((format!("{p}.attn.q_proj"), &mut attn.q_proj));
+            out.push((format!("{p}.attn.k_proj"), &mut attn.k_proj));
+            out.push((format!("{p}.attn.v_proj"), &mut attn.v_proj));
+            out.push((format!("{p}.attn.o_proj"), &mut attn.o_proj));
+            let mlp = &mut block.mlp;
+            if let Some(gate) = mlp.gate_proj.as_mut() {
+                out.push((format!("{p}.mlp.gate_proj"), gate));
+            }
+            out.push((format!("{p}.mlp.up_proj"), &mut mlp.up_proj));
+            out.push((format!("{p}.mlp.down_proj"), &mut mlp.down_proj));
+        }
+        out
+    }
+
+    /// Freeze every base parameter and attach fresh adapters to the chosen
+    /// projections; only the adapters then receive gradients.
+    pub fn attach_lora(self, config: &LoraConfig, seed: u64) -> Result<Self, ModelError> {
+        config.validate()?;
+        let mut model = self.no_grad();
+        let wanted: Vec<String> = (0..model.blocks.len())
+            .flat_map(|i| config.targets.iter().flat_map(move |t| projections(*t, i)))
+            .collect();
+        for (name, proj) in model.projections_mut() {
+            if !wanted.contains(&name) {
+                continue;
+            }
+            let weight = proj.base.weight.val();
+            let device = weight.device();
+            let [d_in, d_out] = weight.dims();
+            let bound = 1.0 / (d_in as f64).sqrt();
+            let mut rng = Rng::new(seed, stream(&name));
+            let a: Vec<f32> = (0..d_in * config.rank)
+                .map(|_| ((rng.next_f64() * 2.0 - 1.0) * bound) as f32)
+                .collect();
+            let a = Tensor::<2>::from_data(TensorData::new(a, [d_in, config.rank]), &device);
+            let b = Tensor::<2>::zeros([config.rank, d_out], &device);
+            proj.lora = Some(LoraAdapter {
+                a: Param::from_tensor(a),
+                b: Param::from_tensor(b),
+                dropout: DropoutConfig::new(config.dropout).init(),
+                scale: config.scale(),
+                merged: false,
+            });
+        }
+        model.lora = Some(config.clone());
+        Ok(model)
+    }
+
+    /// Fold every adapter into its base weight (`W += s·AB`); the forward pass then
+    /// costs what the base model costs. Merging twice is a no-op.
+    pub fn merge_lora(mut self) -> Self {
+        for (_, proj) in self.projections_mut() {
+            if let Some(adapter) = proj.lora.as_mut()
+                && !adapter.merged
+            {
+                let delta = adapter.delta().detach();
+                let weight = proj.base.weight.clone();
+                proj.base.weight = weight.map(|w| w + delta);
+                adapter.merged = true;
+            }
+        }
+        self
+    }
+
+    /// Take every merged adapter back out of its base weight (`W -= s·AB`).
+    pub fn unmerge_lora(mut self) -> Self {
+        for (_, proj) in self.projections_mut() {
+            if let Some(adapter) = proj.lora.as_mut()
+                && adapter.merged
+            {
+                let delta = adapter.delta().detach();
+                let weight = proj.base.weight.clone();
+                proj.base.weight = weight.map(|w| w - delta);
+                adapter.merged = false;
+            }
+        }
+        self
+    }
+
+    /// The attached adapters' configuration, if any.
+    pub fn lora_config(&self) -> Option<&LoraConfig> {
+        self.lora.as_ref()
+    }
+
+    /// Write the adapters alone (safetensors, `<proj>.lora_a` / `<proj>.lora_b`,
+    /// with the LoRA config in the metadata), atomically.
+    pub fn save_lora(&mut self, path: &Path) -> Result<(), ModelError> {
+        let config = self.lora.clone().ok_or_else(|| ModelError::Weights {
+            path: path.to_owned(),
+            message: "the model has no LoRA adapters to save".into(),
+        })?;
+        let mut tensors = BTreeMap::new();
+        for (name, proj) in self.projections_mut() {
+            if let Some(adapter) = &proj.lora {
+                tensors.insert(format!("{name}.lora_a"), adapter.a.val().into_data());
+                tensors.insert(format!("{name}.lora_b"), adapter.b.val().into_data());
+            }
+        }
+        let mut metadata = BTreeMap::new();
+        metadata.insert("format".to_owned(), "codex-lora-v1".to_owned());
+        metadata.insert(
+            "lora_config".to_owned(),
+            serde_json::to_string(&config).expect("LoraConfig serializes"),
+        );
+        st::write(path, &tensors, metadata)
+    }
+
+    /// Attach the adapters saved by [`Transformer::save_lora`] (unmerged); the base
+    /// is frozen as by [`Transformer::attach_lora`].
+    pub fn load_lora(self, path: &Path) -> Result<Self, ModelError> {
+        let file = st::SafeTensorsFile::open(path)?;
+        let config: LoraConfig = file
+            .metadata("lora_config")
+            .ok_or_else(|| ModelError::Weights {
+                path: path.to_owned(),
+                message: "not a codex LoRA adapter file (no `lora_config` metadata)".into(),
+            })
+            .and_then(|text| {
+                serde_json::from_str(text).map_err(|e| ModelError::Weights {
+                    path: path.to_owned(),
+                    message: format!("invalid `lora_config` metadata: {e}"),
+                })
+            })?;
+        let mut model = self.attach_lora(&config, 0)?;
+        for (name, proj) in model.projections_mut() {
+            let Some(adapter) = proj.lora.as_mut() else {
+                continue;
+            };
+            let device = adapter.a.val().device();
+            let a_shape = adapter.a.val().dims().to_vec();
+            let b_shape = adapter.b.val().dims().to_vec();
+            let a = file.tensor(&format!("{name}.lora_a"), &a_shape)?;
+            let b = file.tensor(&format!("{name}.lora_b"), &b_shape)?;
+            adapter.a = Param::from_tensor(Tensor::<2>::from_data(a, &device));
+            adapter.b = Param::from_tensor(Tensor::<2>::from_data(b, &device));
+        }
+        Ok(model)
+    }
+}
+
+fn stream(name: &str) -> u64 {
+    name.bytes().fold(0x6c6f_7261, |h: u64, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

@@ -1,0 +1,618 @@
+//! The decoder-only transformer: one module tree for the GPT-2 and Llama families.
+//!
+//! Burn's own modules are used for every layer it has: [`Linear`], [`Embedding`],
+//! [`LayerNorm`], [`RmsNorm`], [`Dropout`] and the fused attention op
+//! [`burn::tensor::module::attention`]. Two pieces are codex's own, for reasons
+//! Burn's versions cannot meet:
+//!
+//! - attention wiring: `burn::nn::attention::MultiHeadAttention` has neither
+//!   grouped-query attention nor a hook for rotary embeddings between the
+//!   projections and the scores, and its cache has no per-sequence padding;
+//! - rotary embeddings: `burn::nn::RotaryEncoding` rotates interleaved pairs from
+//!   one start offset shared by the whole batch. Left-padded batched generation
+//!   needs a position per sequence, and Hugging Face checkpoints use the
+//!   half-split ("rotate half") layout, so codex computes cos/sin from explicit
+//!   position ids in that layout and imports weights without permuting them.
+
+use burn::module::{Module, Param};
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, LayerNorm, LayerNormConfig, Linear, RmsNorm, RmsNormConfig,
+};
+use burn::tensor::activation::{gelu_approximate, log_softmax, silu, softmax};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use codex_core::config::ModelFamily;
+
+use crate::config::ModelConfig;
+use crate::error::ModelError;
+use crate::lora::LoraAdapter;
+use crate::params::{Init, ParamSource};
+
+/// A linear projection that can carry a LoRA adapter.
+#[derive(Module, Debug)]
+pub struct Proj {
+    /// The base weight (`[d_in, d_out]`, Burn's layout) and optional bias.
+    pub base: Linear,
+    /// Low-rank adapter added to the output while attached and not merged.
+    pub lora: Option<LoraAdapter>,
+}
+
+impl Proj {
+    fn build(
+        source: &mut dyn ParamSource,
+        name: &str,
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+        std: f64,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let weight = source.get(&format!("{name}.weight"), &[d_in, d_out], Init::Normal(std))?;
+        let bias = if bias {
+            let b = source.get(&format!("{name}.bias"), &[d_out], Init::Zeros)?;
+            Some(Param::from_tensor(Tensor::<1>::from_data(b, device)))
+        } else {
+            None
+        };
+        Ok(Self {
+            base: Linear {
+                weight: Param::from_tensor(Tensor::<2>::from_data(weight, device)),
+                bias,
+            },
+            lora: None,
+        })
+    }
+
+    /// `x W + b`, plus the adapter's contribution when one is attached and unmerged.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        match &self.lora {
+            Some(adapter) if !adapter.is_merged() => {
+                let delta = adapter.forward(x.clone());
+                self.base.forward(x) + delta
+            }
+            _ => self.base.forward(x),
+        }
+    }
+}
+
+/// LayerNorm (GPT-2) or RMSNorm (Llama).
+#[derive(Module, Debug)]
+pub enum Norm {
+    /// Mean-centred, with bias.
+    Layer(LayerNorm),
+    /// Root-mean-square, scale only.
+    Rms(RmsNorm),
+}
+
+impl Norm {
+    fn build(
+        source: &mut dyn ParamSource,
+        name: &str,
+        config: &ModelConfig,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let d = config.d_model;
+        let gamma = source.get(&format!("{name}.weight"), &[d], Init::Ones)?;
+        let gamma = Param::from_tensor(Tensor::<1>::from_data(gamma, device));
+        Ok(match config.family {
+            ModelFamily::Gpt2 => {
+                let beta = source.get(&format!("{name}.bias"), &[d], Init::Zeros)?;
+                let mut norm = LayerNormConfig::new(d)
+                    .with_epsilon(config.norm_eps)
+                    .init(device);
+                norm.gamma = gamma;
+                norm.beta = Some(Param::from_tensor(Tensor::<1>::from_data(beta, device)));
+                Norm::Layer(norm)
+            }
+            ModelFamily::Llama => {
+                let mut norm = RmsNormConfig::new(d)
+                    .with_epsilon(config.norm_eps)
+                    .init(device);
+                norm.gamma = gamma;
+                Norm::Rms(norm)
+            }
+        })
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        match self {
+            Norm::Layer(n) => n.forward(x),
+            Norm::Rms(n) => n.forward(x),
+        }
+    }
+}
+
+/// Cos and sin of the rotary angles for one forward pass: `[batch, 1, seq, head_dim / 2]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Rotary {
+    cos: Tensor<4>,
+    sin: Tensor<4>,
+}
+
+impl Rotary {
+    fn new(positions: &Tensor<2, Int>, config: &ModelConfig) -> Self {
+        let half = config.head_dim() / 2;
+        let device = positions.device();
+        // inv_freq[i] = theta^(-2i / head_dim), as transformers computes it in f32.
+        let inv_freq: Vec<f32> = (0..half)
+            .map(|i| {
+                let exponent = (2 * i) as f32 / config.head_dim() as f32;
+                1.0 / (config.rope_theta as f32).powf(exponent)
+            })
+            .collect();
+        let inv_freq = Tensor::<1>::from_data(TensorData::new(inv_freq, [half]), &device);
+        let [b, t] = positions.dims();
+        let angles =
+            positions.clone().float().reshape([b, 1, t, 1]) * inv_freq.reshape([1, 1, 1, half]);
+        Self {
+            cos: angles.clone().cos(),
+            sin: angles.sin(),
+        }
+    }
+
+    /// Rotate `[batch, heads, seq, head_dim]` in the half-split layout.
+    fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        let [_, _, _, hd] = x.dims();
+        let half = hd / 2;
+        let x1 = x.clone().narrow(3, 0, half);
+        let x2 = x.narrow(3, half, half);
+        let r1 = x1.clone() * self.cos.clone() - x2.clone() * self.sin.clone();
+        let r2 = x2 * self.cos.clone() + x1 * self.sin.clone();
+        Tensor::cat(vec![r1, r2], 3)
+    }
+}
+
+/// Keys and values of one layer for the positions seen so far.
+#[derive(Debug, Clone)]
+struct LayerCache {
+    k: Tensor<4>,
+    v: Tensor<4>,
+}
+
+/// The key/value cache of a whole model, for incremental decoding.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<LayerCache>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Positions already cached.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is cached yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// Grouped-query self-attention with optional rotary embeddings.
+#[derive(Module, Debug)]
+pub struct Attention {
+    /// Query projection.
+    pub q_proj: Proj,
+    /// Key projection (`n_kv_head` heads).
+    pub k_proj: Proj,
+    /// Value projection (`n_kv_head` heads).
+    pub v_proj: Proj,
+    /// Output projection.
+    pub o_proj: Proj,
+    attn_drop: Dropout,
+    resid_drop: Dropout,
+    n_head: usize,
+    n_kv_head: usize,
+    head_dim: usize,
+}
+
+impl Attention {
+    fn build(
+        source: &mut dyn ParamSource,
+        name: &str,
+        config: &ModelConfig,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let d = config.d_model;
+        let kv = config.n_kv_head * config.head_dim();
+        let bias = config.has_bias();
+        let std = 0.02;
+        let resid_std = 0.02 / ((2 * config.n_layer) as f64).sqrt();
+        Ok(Self {
+            q_proj: Proj::build(source, &format!("{name}.q_proj"), d, d, bias, std, device)?,
+            k_proj: Proj::build(source, &format!("{name}.k_proj"), d, kv, bias, std, device)?,
+            v_proj: Proj::build(source, &format!("{name}.v_proj"), d, kv, bias, std, device)?,
+            o_proj: Proj::build(
+                source,
+                &format!("{name}.o_proj"),
+                d,
+                d,
+                bias,
+                resid_std,
+                device,
+            )?,
+            attn_drop: DropoutConfig::new(config.dropout).init(),
+            resid_drop: DropoutConfig::new(config.dropout).init(),
+            n_head: config.n_head,
+            n_kv_head: config.n_kv_head,
+            head_dim: config.head_dim(),
+        })
+    }
+
+    fn forward(
+        &self,
+        x: Tensor<3>,
+        rotary: Option<&Rotary>,
+        mask: Option<&Tensor<4, Bool>>,
+        cache: Option<&mut Option<LayerCache>>,
+    ) -> Tensor<3> {
+        let [b, t, d] = x.dims();
+        let (h, kvh, hd) = (self.n_head, self.n_kv_head, self.head_dim);
+        let heads =
+            |p: &Proj, n: usize| p.forward(x.clone()).reshape([b, t, n, hd]).swap_dims(1, 2);
+        let mut q = heads(&self.q_proj, h);
+        let mut k = heads(&self.k_proj, kvh);
+        let mut v = heads(&self.v_proj, kvh);
+        if let Some(rotary) = rotary {
+            q = rotary.apply(q);
+            k = rotary.apply(k);
+        }
+        if let Some(slot) = cache {
+            if let Some(past) = slot.take() {
+                k = Tensor::cat(vec![past.k, k], 2);
+                v = Tensor::cat(vec![past.v, v], 2);
+            }
+            *slot = Some(LayerCache {
+                k: k.clone(),
+                v: v.clone(),
+            });
+        }
+        if kvh != h {
+            let rep = h / kvh;
+            let expand = |x: Tensor<4>| {
+                let [b, _, s, _] = x.dims();
+                x.unsqueeze_dim::<5>(2)
+                    .expand([b, kvh, rep, s, hd])
+                    .reshape([b, h, s, hd])
+            };
+            k = expand(k);
+            v = expand(v);
+        }
+        let training_dropout = self.attn_drop.prob > 0.0 && x.device().is_autodiff();
+        let context = if training_dropout {
+            // Burn's fused op has no dropout on the probabilities, so the training
+            // path with dropout spells the attention out.
+            let [_, _, tq, tk] = [b, h, t, k.dims()[2]];
+            let scores = q.matmul(k.swap_dims(2, 3)) * (1.0 / (hd as f64).sqrt());
+            let mask = match mask {
+                Some(m) => m.clone(),
+                None => causal_mask(b, tq, tk, &scores.device()),
+            };
+            let scores = scores.mask_fill(mask, f32::NEG_INFINITY);
+            let probs = self.attn_drop.forward(softmax(scores, 3));
+            probs.matmul(v)
+        } else {
+            let options = AttentionModuleOptions {
+                is_causal: mask.is_none(),
+                ..AttentionModuleOptions::default()
+            };
+            attention(q, k, v, mask.cloned(), None, options)
+        };
+        let out = context.swap_dims(1, 2).reshape([b, t, d]);
+        self.resid_drop.forward(self.o_proj.forward(out))
+    }
+}
+
+/// `[batch, 1, tq, tk]`, true where a query must not see a key (bottom-right aligned).
+fn causal_mask(b: usize, tq: usize, tk: usize, device: &Device) -> Tensor<4, Bool> {
+    let offset = (tk - tq) as i64;
+    let rows = Tensor::<1, Int>::arange(offset..offset + tq as i64, device).reshape([tq, 1]);
+    let cols = Tensor::<1, Int>::arange(0..tk as i64, device).reshape([1, tk]);
+    cols.greater(rows)
+        .reshape([1, 1, tq, tk])
+        .expand([b, 1, tq, tk])
+}
+
+/// The feed-forward block: tanh-GELU (GPT-2) or SwiGLU (Llama).
+#[derive(Module, Debug)]
+pub struct Mlp {
+    /// SwiGLU gate (Llama only).
+    pub gate_proj: Option<Proj>,
+    /// Up projection (`c_fc` in GPT-2).
+    pub up_proj: Proj,
+    /// Down projection (`c_proj` in GPT-2).
+    pub down_proj: Proj,
+    drop: Dropout,
+}
+
+impl Mlp {
+    fn build(
+        source: &mut dyn ParamSource,
+        name: &str,
+        config: &ModelConfig,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let (d, f, bias) = (config.d_model, config.d_ff, config.has_bias());
+        let resid_std = 0.02 / ((2 * config.n_layer) as f64).sqrt();
+        let gate_proj = match config.family {
+            ModelFamily::Gpt2 => None,
+            ModelFamily::Llama => Some(Proj::build(
+                source,
+                &format!("{name}.gate_proj"),
+                d,
+                f,
+                bias,
+                0.02,
+                device,
+            )?),
+        };
+        Ok(Self {
+            gate_proj,
+            up_proj: Proj::build(source, &format!("{name}.up_proj"), d, f, bias, 0.02, device)?,
+            down_proj: Proj::build(
+                source,
+                &format!("{name}.down_proj"),
+                f,
+                d,
+                bias,
+                resid_std,
+                device,
+            )?,
+            drop: DropoutConfig::new(config.dropout).init(),
+        })
+    }
+
+    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let hidden = match &self.gate_proj {
+            Some(gate) => silu(gate.forward(x.clone())) * self.up_proj.forward(x),
+            None => gelu_approximate(self.up_proj.forward(x)),
+        };
+        self.drop.forward(self.down_proj.forward(hidden))
+    }
+}
+
+/// One pre-norm transformer block.
+#[derive(Module, Debug)]
+pub struct Block {
+    /// Norm before attention.
+    pub ln_1: Norm,
+    /// Self-attention.
+    pub attn: Attention,
+    /// Norm before the MLP.
+    pub ln_2: Norm,
+    /// Feed-forward.
+    pub mlp: Mlp,
+}
+
+/// A decoder-only transformer language model.
+#[derive(Module, Debug)]
+pub struct Transformer {
+    /// Token embedding `[vocab, d_model]`; also the output projection when tied.
+    pub wte: Embedding,
+    /// Learned positions `[context, d_model]` (GPT-2 family).
+    pub wpe: Option<Embedding>,
+    /// The blocks.
+    pub blocks: Vec<Block>,
+    /// Final norm.
+    pub ln_f: Norm,
+    /// Untied output projection `[d_model, vocab]`.
+    pub lm_head: Option<Linear>,
+    drop: Dropout,
+    #[module(skip)]
+    config: ModelConfig,
+    #[module(skip)]
+    pub(crate) lora: Option<crate::lora::LoraConfig>,
+}
+
+/// Extra inputs of one forward pass; the default is a plain causal pass from position 0.
+#[derive(Debug, Default)]
+pub struct ForwardOptions<'a> {
+    /// Position of every input token, `[batch, seq]`; default `cache.len()..`.
+    pub positions: Option<Tensor<2, Int>>,
+    /// Padding of every key (cached and new), `[batch, cache + seq]`, true for padding.
+    pub key_padding: Option<Tensor<2, Bool>>,
+    /// Key/value cache to read and extend.
+    pub cache: Option<&'a mut KvCache>,
+}
+
+impl Transformer {
+    /// A freshly initialized model: N(0, 0.02) weights, residual projections scaled
+    /// by `1/sqrt(2 n_layer)`, zero biases, unit norms. The values come from codex's
+    /// own seeded generator on the host, so they are the same on every backend.
+    pub fn init(config: &ModelConfig, seed: u64, device: &Device) -> Result<Self, ModelError> {
+        Self::build(config, &mut crate::params::RandomInit::new(seed), device)
+    }
+
+    /// Build the module tree, taking every parameter from `source` by codex name.
+    pub fn build(
+        config: &ModelConfig,
+        source: &mut dyn ParamSource,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        config.validate()?;
+        let (v, d) = (config.vocab_size, config.d_model);
+        let embedding = |source: &mut dyn ParamSource, name: &str, rows: usize| {
+            let w = source.get(name, &[rows, d], Init::Normal(0.02))?;
+            Ok::<_, ModelError>(Embedding {
+                weight: Param::from_tensor(Tensor::<2>::from_data(w, device)),
+            })
+        };
+        let wte = embedding(source, "wte.weight", v)?;
+        let wpe = match config.family {
+            ModelFamily::Gpt2 => Some(embedding(source, "wpe.weight", config.context_length)?),
+            ModelFamily::Llama => None,
+        };
+        let mut blocks = Vec::with_capacity(config.n_layer);
+        for i in 0..config.n_layer {
+            let name = format!("blocks.{i}");
+            blocks.push(Block {
+                ln_1: Norm::build(source, &format!("{name}.ln_1"), config, device)?,
+                attn: Attention::build(source, &format!("{name}.attn"), config, device)?,
+                ln_2: Norm::build(source, &format!("{name}.ln_2"), config, device)?,
+                mlp: Mlp::build(source, &format!("{name}.mlp"), config, device)?,
+            });
+        }
+        let ln_f = Norm::build(source, "ln_f", config, device)?;
+        let lm_head = if config.tie_embeddings {
+            None
+        } else {
+            let w = source.get("lm_head.weight", &[d, v], Init::Normal(0.02))?;
+            Some(Linear {
+                weight: Param::from_tensor(Tensor::<2>::from_data(w, device)),
+                bias: None,
+            })
+        };
+        Ok(Self {
+            wte,
+            wpe,
+            blocks,
+            ln_f,
+            lm_head,
+            drop: DropoutConfig::new(config.dropout).init(),
+            config: config.clone(),
+            lora: None,
+        })
+    }
+
+    /// The model's shape.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Logits `[batch, seq, vocab]` of a causal pass over `tokens` from position 0.
+    pub fn forward(&self, tokens: Tensor<2, Int>) -> Result<Tensor<3>, ModelError> {
+        self.forward_with(tokens, ForwardOptions::default())
+    }
+
+    /// Logits `[batch, seq, vocab]` with explicit positions, padding and cache.
+    pub fn forward_with(
+        &self,
+        tokens: Tensor<2, Int>,
+        options: ForwardOptions<'_>,
+    ) -> Result<Tensor<3>, ModelError> {
+        let [b, t] = tokens.dims();
+        let device = tokens.device();
+        let ForwardOptions {
+            positions,
+            key_padding,
+            mut cache,
+        } = options;
+        let past = cache.as_ref().map_or(0, |c| c.len);
+        if past + t > self.config.context_length {
+            return Err(ModelError::SequenceTooLong {
+                len: past + t,
+                max: self.config.context_length,
+            });
+        }
+        let positions = match positions {
+            Some(p) => p,
+            None => Tensor::<1, Int>::arange(past as i64..(past + t) as i64, &device)
+                .reshape([1, t])
+                .expand([b, t]),
+        };
+        let mut x = self.wte.forward(tokens);
+        if let Some(wpe) = &self.wpe {
+            x = x + wpe.forward(positions.clone());
+        }
+        x = self.drop.forward(x);
+        let rotary = match self.config.family {
+            ModelFamily::Llama => Some(Rotary::new(&positions, &self.config)),
+            ModelFamily::Gpt2 => None,
+        };
+        let mask = key_padding.map(|pad| {
+            let tk = past + t;
+            let causal = causal_mask(b, t, tk, &device);
+            let rows =
+                Tensor::<1, Int>::arange(past as i64..(past + t) as i64, &device).reshape([t, 1]);
+            let cols = Tensor::<1, Int>::arange(0..tk as i64, &device).reshape([1, tk]);
+            // A padding query may still see itself, so no row is entirely masked.
+            let not_self = cols
+                .not_equal(rows)
+                .reshape([1, 1, t, tk])
+                .expand([b, 1, t, tk]);
+            let pad = pad.reshape([b, 1, 1, tk]).expand([b, 1, t, tk]);
+            causal
+                .bool_or(pad.bool_and(not_self))
+                .expand([b, self.config.n_head, t, tk])
+        });
+        if let Some(c) = cache.as_deref_mut()
+            && c.layers.len() != self.blocks.len()
+        {
+            c.layers = vec![None; self.blocks.len()];
+        }
+        for (i, block) in self.blocks.iter().enumerate() {
+            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            let h = block.ln_1.forward(x.clone());
+            x = x + block.attn.forward(h, rotary.as_ref(), mask.as_ref(), slot);
+            let h = block.ln_2.forward(x.clone());
+            x = x + block.mlp.forward(h);
+        }
+        if let Some(c) = cache {
+            c.len += t;
+        }
+        let x = self.ln_f.forward(x);
+        Ok(match &self.lm_head {
+            Some(head) => head.forward(x),
+            None => {
+                let w = self.wte.weight.val();
+                x.matmul(w.transpose().unsqueeze::<3>())
+            }
+        })
+    }
+}
+
+/// Summed negative log-likelihood and counts of one batch.
+#[derive(Debug, Clone)]
+pub struct LossOutput {
+    /// Mean cross-entropy over the counted targets (differentiable).
+    pub loss: Tensor<1>,
+    /// Sum of the per-token negative log-likelihoods.
+    pub nll_sum: Tensor<1>,
+    /// Targets that count (not equal to the ignore index).
+    pub count: Tensor<1, Int>,
+    /// Counted targets the argmax predicted.
+    pub correct: Tensor<1, Int>,
+}
+
+/// Cross-entropy of `logits` `[batch, seq, vocab]` against `targets` `[batch, seq]`;
+/// targets equal to `ignore_index` count neither in the loss nor in the accuracy.
+///
+/// Burn's `CrossEntropyLoss` returns only the mean, and corpus perplexity needs the
+/// sum and the count, so the few lines are codex's own.
+pub fn cross_entropy(
+    logits: Tensor<3>,
+    targets: Tensor<2, Int>,
+    ignore_index: Option<i64>,
+) -> LossOutput {
+    let [b, t, v] = logits.dims();
+    let logits = logits.reshape([b * t, v]);
+    let targets = targets.reshape([b * t, 1]);
+    let ignored = match ignore_index {
+        Some(i) => targets.clone().equal_elem(i),
+        None => targets
+            .clone()
+            .equal_elem(-1)
+            .bool_and(targets.clone().equal_elem(-2)),
+    };
+    let safe_targets = targets.clone().mask_fill(ignored.clone(), 0);
+    let predicted = logits.clone().argmax(1);
+    let logp = log_softmax(logits, 1).gather(1, safe_targets);
+    let keep = ignored.clone().bool_not();
+    let nll = logp.neg().mask_fill(ignored, 0.0);
+    let nll_sum = nll.sum();
+    let count = keep.clone().int().sum();
+    let correct = predicted.equal(targets).bool_and(keep).int().sum();
+    let loss = nll_sum.clone() / count.clone().float().clamp_min(1.0);
+    LossOutput {
+        loss,
+        nll_sum,
+        count,
+        correct,
+    }
+}

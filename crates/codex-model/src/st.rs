@@ -1,0 +1,161 @@
+//! Reading and writing safetensors files (Hugging Face weights, LoRA adapters).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use burn::tensor::TensorData;
+use safetensors::tensor::{Dtype, Metadata, TensorView};
+
+use crate::error::ModelError;
+
+/// One tensor's place in a file.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) dtype: Dtype,
+    pub(crate) shape: Vec<usize>,
+    range: Range<usize>,
+}
+
+/// A safetensors file read into memory, header parsed once.
+#[derive(Debug)]
+pub(crate) struct SafeTensorsFile {
+    pub(crate) path: PathBuf,
+    bytes: Vec<u8>,
+    data_start: usize,
+    entries: BTreeMap<String, Entry>,
+    metadata: HashMap<String, String>,
+}
+
+fn bad(path: &Path, message: impl Into<String>) -> ModelError {
+    ModelError::Weights {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+impl SafeTensorsFile {
+    pub(crate) fn open(path: &Path) -> Result<Self, ModelError> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| ModelError::Io(codex_core::Error::io("cannot read", path, e)))?;
+        let (header_len, meta): (usize, Metadata) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| bad(path, format!("not a valid safetensors file: {e}")))?;
+        let data_start = 8 + header_len;
+        let mut entries = BTreeMap::new();
+        for (name, info) in meta.tensors() {
+            let (start, end) = info.data_offsets;
+            entries.insert(
+                name,
+                Entry {
+                    dtype: info.dtype,
+                    shape: info.shape.clone(),
+                    range: data_start + start..data_start + end,
+                },
+            );
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            bytes,
+            data_start,
+            entries,
+            metadata: meta.metadata().clone().unwrap_or_default(),
+        })
+    }
+
+    pub(crate) fn metadata(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
+    }
+
+    pub(crate) fn entries(&self) -> &BTreeMap<String, Entry> {
+        &self.entries
+    }
+
+    pub(crate) fn contains(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+
+    /// Tensor `name` as f32, checked against `shape`.
+    pub(crate) fn tensor(&self, name: &str, shape: &[usize]) -> Result<TensorData, ModelError> {
+        let entry = self
+            .entries
+            .get(name)
+            .ok_or_else(|| ModelError::MissingTensor {
+                path: self.path.clone(),
+                name: name.to_owned(),
+            })?;
+        if entry.shape != shape {
+            return Err(ModelError::ShapeMismatch {
+                path: self.path.clone(),
+                name: name.to_owned(),
+                expected: shape.to_vec(),
+                found: entry.shape.clone(),
+            });
+        }
+        let raw = &self.bytes[entry.range.clone()];
+        let values = to_f32(raw, entry.dtype).ok_or_else(|| {
+            bad(
+                &self.path,
+                format!(
+                    "tensor `{name}` has dtype {:?}; supported: F32, F16, BF16, F64",
+                    entry.dtype
+                ),
+            )
+        })?;
+        debug_assert!(self.data_start <= entry.range.start);
+        Ok(TensorData::new(values, shape.to_vec()))
+    }
+}
+
+fn to_f32(raw: &[u8], dtype: Dtype) -> Option<Vec<f32>> {
+    Some(match dtype {
+        Dtype::F32 => raw
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => raw
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => raw
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::F64 => raw
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// Write `tensors` (as f32) with `metadata` to `path`, atomically.
+pub(crate) fn write(
+    path: &Path,
+    tensors: &BTreeMap<String, TensorData>,
+    metadata: BTreeMap<String, String>,
+) -> Result<(), ModelError> {
+    let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(name, data)| {
+            let values: Vec<f32> = data
+                .clone()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|e| bad(path, format!("tensor `{name}`: {e:?}")))?;
+            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            Ok((name.clone(), data.shape().to_vec(), bytes))
+        })
+        .collect::<Result<_, ModelError>>()?;
+    let views = buffers
+        .iter()
+        .map(|(name, shape, bytes)| {
+            TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| bad(path, format!("tensor `{name}`: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let metadata: HashMap<String, String> = metadata.into_iter().collect();
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .map_err(|e| bad(path, format!("cannot serialize: {e}")))?;
+    codex_core::write_bytes_atomic(path, &bytes).map_err(ModelError::Io)
+}

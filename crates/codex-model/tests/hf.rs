@@ -1,0 +1,161 @@
+//! Conformance with Hugging Face `transformers`: logits and greedy generations of
+//! tiny random models, made by `scripts/goldens/model_goldens.py` and committed.
+#![allow(
+    clippy::print_stderr,
+    reason = "tests report the measured distance to the reference"
+)]
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use codex_model::{GenerateOptions, ModelError, Transformer, generate, import_hf};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Golden {
+    inputs: Vec<Vec<i64>>,
+    logits_shape: Vec<usize>,
+    logits: Vec<f32>,
+    prompts: Vec<Vec<u32>>,
+    greedy: Vec<Vec<u32>>,
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/model")
+}
+
+fn golden(dir: &Path) -> Golden {
+    let text = std::fs::read_to_string(dir.join("golden.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn device() -> Device {
+    Device::flex()
+}
+
+fn logits(model: &Transformer, inputs: &[Vec<i64>]) -> Vec<f32> {
+    let (b, t) = (inputs.len(), inputs[0].len());
+    let flat: Vec<i64> = inputs.iter().flatten().copied().collect();
+    let tokens = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, t]), &device());
+    model
+        .forward(tokens)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
+}
+
+fn check(name: &str) {
+    let dir = fixtures().join(name);
+    let g = golden(&dir);
+    let model = import_hf(&dir, &device()).unwrap();
+    let ours = logits(&model, &g.inputs);
+    assert_eq!(ours.len(), g.logits_shape.iter().product::<usize>());
+    let worst = ours
+        .iter()
+        .zip(&g.logits)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    eprintln!("{name}: max |codex - transformers| = {worst:e}");
+    assert!(worst < 1e-4, "{name}: max |codex - transformers| = {worst}");
+    for cache in [true, false] {
+        let options = GenerateOptions {
+            max_new_tokens: g.greedy[0].len(),
+            use_cache: cache,
+            ..GenerateOptions::default()
+        };
+        let out = generate(&model, &g.prompts, &options).unwrap();
+        let tokens: Vec<Vec<u32>> = out.into_iter().map(|o| o.tokens).collect();
+        assert_eq!(
+            tokens, g.greedy,
+            "{name}: greedy generation (cache {cache})"
+        );
+    }
+}
+
+#[test]
+fn gpt2_matches_transformers() {
+    check("gpt2");
+}
+
+#[test]
+fn llama_gqa_tied_matches_transformers() {
+    check("llama-gqa-tied");
+}
+
+#[test]
+fn llama_untied_from_shards_matches_transformers() {
+    check("llama-mha-untied-sharded");
+}
+
+fn copy_fixture(name: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(fixtures().join(name)).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).unwrap();
+    }
+    tmp
+}
+
+#[test]
+fn unsupported_model_type_names_the_supported_ones() {
+    let tmp = copy_fixture("gpt2");
+    let path = tmp.path().join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"gpt2\"", "\"mistral\"")).unwrap();
+    let err = import_hf(tmp.path(), &device()).unwrap_err();
+    assert!(matches!(err, ModelError::UnsupportedModelType { .. }));
+    let msg = err.to_string();
+    assert!(
+        msg.contains("mistral") && msg.contains("gpt2, llama"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn wrong_shape_and_missing_tensor_are_named() {
+    // Claim a wider MLP than the weights have: the shape error names the tensor
+    // and both shapes.
+    let tmp = copy_fixture("llama-gqa-tied");
+    let path = tmp.path().join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("\"intermediate_size\": 88", "\"intermediate_size\": 90"),
+    )
+    .unwrap();
+    let msg = import_hf(tmp.path(), &device()).unwrap_err().to_string();
+    assert!(
+        msg.contains("model.layers.0.mlp.gate_proj.weight")
+            && msg.contains("[88, 32]")
+            && msg.contains("[90, 32]"),
+        "{msg}"
+    );
+    // Claim one more layer than the file has: the missing tensor is named.
+    std::fs::write(
+        &path,
+        text.replace("\"num_hidden_layers\": 2", "\"num_hidden_layers\": 3"),
+    )
+    .unwrap();
+    let msg = import_hf(tmp.path(), &device()).unwrap_err().to_string();
+    assert!(msg.contains("missing tensor `model.layers.2."), "{msg}");
+}
+
+#[test]
+fn too_long_a_sequence_is_an_error() {
+    let model = import_hf(&fixtures().join("gpt2"), &device()).unwrap();
+    let tokens = Tensor::<2, Int>::zeros([1, 33], &device());
+    let err = model.forward(tokens).unwrap_err();
+    assert!(
+        err.to_string().contains("33 positions") && err.to_string().contains("(32)"),
+        "{err}"
+    );
+    let options = GenerateOptions {
+        max_new_tokens: 30,
+        ..GenerateOptions::default()
+    };
+    assert!(matches!(
+        generate(&model, &[vec![1, 2, 3]], &options),
+        Err(ModelError::SequenceTooLong { len: 33, max: 32 })
+    ));
+}

@@ -4,14 +4,16 @@ For each tiny random-initialized model this writes, under tests/data/model/<name
   config.json, model.safetensors (or shards + model.safetensors.index.json)
   golden.json: the input ids, their logits, and greedy generations.
 
-With --export DIR it instead loads a model exported by codex from DIR, runs the
-same inputs through transformers, and writes DIR/../export_golden.json.
+With --export DIR... it instead loads each model exported by codex from DIR, runs
+the same inputs through transformers, and writes DIR/golden.json: the export
+round trip (codex -> safetensors -> transformers).
 
 Usage (from the repository root):
     python -m venv /tmp/hfvenv && /tmp/hfvenv/bin/pip install -r scripts/goldens/requirements-model.txt
     /tmp/hfvenv/bin/python scripts/goldens/model_goldens.py
     cargo run -q -p codex-model --example export_fixture -- tests/data/model/export
-    /tmp/hfvenv/bin/python scripts/goldens/model_goldens.py --export tests/data/model/export
+    /tmp/hfvenv/bin/python scripts/goldens/model_goldens.py \
+        --export tests/data/model/export/gpt2 tests/data/model/export/llama
 """
 
 import argparse
@@ -95,20 +97,20 @@ def fixtures():
 
 def export(directory):
     model = transformers.AutoModelForCausalLM.from_pretrained(directory).eval()
-    with open(os.path.join(directory, "model.safetensors"), "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
     golden = run(model)
-    golden["model_safetensors_sha256"] = digest
-    with open(os.path.join(directory, "..", os.path.basename(directory) + "_golden.json"), "w") as f:
+    with open(os.path.join(directory, "model.safetensors"), "rb") as f:
+        golden["model_safetensors_sha256"] = hashlib.sha256(f.read()).hexdigest()
+    with open(os.path.join(directory, "golden.json"), "w") as f:
         json.dump(golden, f)
-    print("export", type(model).__name__, digest)
+    print("export", directory, type(model).__name__)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--export")
+    parser.add_argument("--export", nargs="+", help="directories exported by codex")
     args = parser.parse_args()
     if args.export:
-        export(args.export)
+        for directory in args.export:
+            export(directory)
     else:
         fixtures()

@@ -605,6 +605,8 @@ pub fn hf_config_json(c: &ModelConfig) -> Value {
             "embd_pdrop": c.dropout,
             "attn_pdrop": c.dropout,
             "tie_word_embeddings": c.tie_embeddings,
+            "bos_token_id": null,
+            "eos_token_id": null,
             "dtype": "float32",
         }),
         ModelFamily::Llama => json!({
@@ -626,6 +628,8 @@ pub fn hf_config_json(c: &ModelConfig) -> Value {
             "mlp_bias": false,
             "attention_dropout": c.dropout,
             "tie_word_embeddings": c.tie_embeddings,
+            "bos_token_id": null,
+            "eos_token_id": null,
             "dtype": "float32",
         }),
     }

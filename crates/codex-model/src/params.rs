@@ -31,12 +31,19 @@ pub trait ParamSource {
 #[derive(Debug, Clone)]
 pub struct RandomInit {
     seed: u64,
+    scale: f64,
 }
 
 impl RandomInit {
     /// An initializer for `seed` (normally `Seeds::derive("model.init")`).
     pub fn new(seed: u64) -> Self {
-        Self { seed }
+        Self { seed, scale: 1.0 }
+    }
+
+    /// The same, with every standard deviation multiplied by `scale`; test models
+    /// use it to get logits far enough apart that argmax is not decided by rounding.
+    pub fn scaled(seed: u64, scale: f64) -> Self {
+        Self { seed, scale }
     }
 }
 
@@ -66,7 +73,11 @@ impl ParamSource for RandomInit {
     fn get(&mut self, name: &str, shape: &[usize], init: Init) -> Result<TensorData, ModelError> {
         let n: usize = shape.iter().product();
         let values = match init {
-            Init::Normal(std) => normal(&mut Rng::new(self.seed, stream_of(name)), n, std),
+            Init::Normal(std) => normal(
+                &mut Rng::new(self.seed, stream_of(name)),
+                n,
+                std * self.scale,
+            ),
             Init::Zeros => vec![0.0; n],
             Init::Ones => vec![1.0; n],
         };

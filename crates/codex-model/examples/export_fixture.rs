@@ -1,0 +1,54 @@
+//! Writes the models of the export round-trip fixture (`tests/data/model/export`):
+//! a GPT-2 and a Llama (grouped-query, untied) model, seeded, exported as
+//! Hugging Face checkpoints. `scripts/goldens/model_goldens.py --export` then
+//! loads them with transformers and records its logits next to them.
+//!
+//! `cargo run -p codex-model --example export_fixture -- tests/data/model/export`
+
+use std::path::PathBuf;
+
+use burn::tensor::Device;
+use codex_core::config::ModelFamily;
+use codex_model::{ModelConfig, RandomInit, Transformer, export_hf};
+
+/// The two exported models; the test rebuilds them the same way.
+fn models() -> Vec<(&'static str, ModelConfig)> {
+    let base = ModelConfig {
+        family: ModelFamily::Gpt2,
+        vocab_size: 96,
+        n_layer: 2,
+        n_head: 4,
+        n_kv_head: 4,
+        d_model: 32,
+        d_ff: 128,
+        context_length: 32,
+        dropout: 0.0,
+        rope_theta: 10_000.0,
+        tie_embeddings: true,
+        norm_eps: 1e-5,
+    };
+    let llama = ModelConfig {
+        family: ModelFamily::Llama,
+        n_kv_head: 2,
+        d_ff: 88,
+        rope_theta: 50_000.0,
+        tie_embeddings: false,
+        norm_eps: 1e-6,
+        ..base.clone()
+    };
+    vec![("gpt2", base), ("llama", llama)]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .ok_or("usage: export_fixture OUT_DIR")?,
+    );
+    for (name, config) in models() {
+        let model =
+            Transformer::build(&config, &mut RandomInit::scaled(42, 10.0), &Device::flex())?;
+        export_hf(&model, &out.join(name))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,317 @@
+//! The transformer's own contracts: cache and batching do not change results,
+//! LoRA merges exactly and saves small, native records round-trip, gradients flow.
+
+use burn::module::{Module, Param};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use codex_core::config::ModelFamily;
+use codex_model::{
+    ForwardOptions, GenerateOptions, LoraConfig, LoraTarget, ModelConfig, RandomInit, Transformer,
+    cross_entropy, export_hf, generate, load_native, save_native,
+};
+
+fn device() -> Device {
+    Device::flex()
+}
+
+fn config(family: ModelFamily, tie: bool) -> ModelConfig {
+    ModelConfig {
+        family,
+        vocab_size: 64,
+        n_layer: 2,
+        n_head: 4,
+        n_kv_head: if family == ModelFamily::Llama { 2 } else { 4 },
+        d_model: 32,
+        d_ff: 64,
+        context_length: 48,
+        dropout: 0.0,
+        rope_theta: 10_000.0,
+        tie_embeddings: tie,
+        norm_eps: 1e-5,
+    }
+}
+
+fn families() -> [ModelConfig; 2] {
+    [
+        config(ModelFamily::Gpt2, true),
+        config(ModelFamily::Llama, false),
+    ]
+}
+
+fn model(c: &ModelConfig) -> Transformer {
+    Transformer::build(c, &mut RandomInit::scaled(7, 10.0), &device()).unwrap()
+}
+
+fn tokens(rows: &[Vec<i64>], device: &Device) -> Tensor<2, Int> {
+    let flat: Vec<i64> = rows.iter().flatten().copied().collect();
+    Tensor::from_data(TensorData::new(flat, [rows.len(), rows[0].len()]), device)
+}
+
+fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+const INPUT: [i64; 10] = [5, 9, 1, 33, 60, 2, 2, 17, 40, 11];
+
+fn logits(m: &Transformer) -> Vec<f32> {
+    values(m.forward(tokens(&[INPUT.to_vec()], &device())).unwrap())
+}
+
+#[test]
+fn parameter_count_matches_the_module() {
+    for c in families() {
+        assert_eq!(
+            model(&c).num_params(),
+            c.param_counts().total(),
+            "{:?}",
+            c.family
+        );
+    }
+}
+
+#[test]
+fn sampled_generation_is_the_same_with_and_without_the_cache() {
+    for c in families() {
+        let m = model(&c);
+        let prompts = vec![vec![1, 2, 3, 4], vec![9, 8]];
+        let run = |use_cache| {
+            let options = GenerateOptions {
+                max_new_tokens: 20,
+                temperature: 0.9,
+                top_k: Some(20),
+                top_p: Some(0.95),
+                repetition_penalty: 1.3,
+                seed: 11,
+                use_cache,
+                ..GenerateOptions::default()
+            };
+            generate(&m, &prompts, &options).unwrap()
+        };
+        assert_eq!(run(true), run(false), "{:?}", c.family);
+    }
+}
+
+#[test]
+fn a_prompt_continues_the_same_alone_or_left_padded_in_a_batch() {
+    for c in families() {
+        let m = model(&c);
+        let prompts = vec![vec![1, 2, 3, 4, 5, 6], vec![9, 8], vec![30, 31, 32]];
+        let options = GenerateOptions {
+            max_new_tokens: 12,
+            stop_tokens: vec![63],
+            ..GenerateOptions::default()
+        };
+        let batch = generate(&m, &prompts, &options).unwrap();
+        for (prompt, together) in prompts.iter().zip(&batch) {
+            let alone = generate(&m, std::slice::from_ref(prompt), &options).unwrap();
+            assert_eq!(&alone[0], together, "{:?} {prompt:?}", c.family);
+        }
+    }
+}
+
+#[test]
+fn padding_mask_leaves_real_positions_unchanged() {
+    for c in families() {
+        let m = model(&c);
+        let d = device();
+        let plain = values(m.forward(tokens(&[INPUT.to_vec()], &d)).unwrap());
+        let mut padded = vec![0i64; 3];
+        padded.extend(INPUT);
+        let positions: Vec<i64> = [0, 0, 0].into_iter().chain(0..10).collect();
+        let pad: Vec<bool> = (0..13).map(|i| i < 3).collect();
+        let out = m
+            .forward_with(
+                tokens(&[padded], &d),
+                ForwardOptions {
+                    positions: Some(tokens(&[positions], &d)),
+                    key_padding: Some(Tensor::<2, Bool>::from_data(
+                        TensorData::new(pad, [1, 13]),
+                        &d,
+                    )),
+                    cache: None,
+                },
+            )
+            .unwrap();
+        let v = c.vocab_size;
+        let real = values(out.narrow(1, 3, 10));
+        assert!(max_diff(&plain, &real) < 1e-4, "{:?}", c.family);
+        assert_eq!(real.len(), 10 * v);
+    }
+}
+
+#[test]
+fn cross_entropy_ignores_the_ignore_index() {
+    let d = device();
+    let logits = Tensor::<3>::from_data(
+        TensorData::new(
+            vec![2.0f32, 0.0, 0.0, 0.0, 1.0, 3.0, 5.0, 0.0, 0.0],
+            [1, 3, 3],
+        ),
+        &d,
+    );
+    let targets = tokens(&[vec![0, 2, -100]], &d);
+    let out = cross_entropy(logits, targets, Some(-100));
+    let lse = |xs: [f64; 3]| xs.iter().map(|x| x.exp()).sum::<f64>().ln();
+    let expected = ((lse([2.0, 0.0, 0.0]) - 2.0) + (lse([0.0, 1.0, 3.0]) - 3.0)) / 2.0;
+    assert!((f64::from(values(out.loss)[0]) - expected).abs() < 1e-6);
+    assert_eq!(
+        out.count
+            .into_data()
+            .convert::<i64>()
+            .try_to_vec::<i64>()
+            .unwrap(),
+        [2]
+    );
+    assert_eq!(
+        out.correct
+            .into_data()
+            .convert::<i64>()
+            .try_to_vec::<i64>()
+            .unwrap(),
+        [2]
+    );
+}
+
+fn perturb_adapters(m: &mut Transformer) {
+    // Fresh adapters have B = 0; give them values so merging has work to do.
+    for (i, block) in m.blocks.iter_mut().enumerate() {
+        for proj in [
+            &mut block.attn.q_proj,
+            &mut block.attn.v_proj,
+            &mut block.mlp.down_proj,
+        ] {
+            let adapter = proj
+                .lora
+                .as_mut()
+                .expect("targeted projection has an adapter");
+            let [r, d_out] = adapter.b.val().dims();
+            let vals: Vec<f32> = (0..r * d_out)
+                .map(|j| (((i * 31 + j) % 17) as f32 - 8.0) * 0.05)
+                .collect();
+            adapter.b = Param::from_tensor(Tensor::from_data(
+                TensorData::new(vals, [r, d_out]),
+                &device(),
+            ));
+        }
+    }
+}
+
+fn lora() -> LoraConfig {
+    LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        dropout: 0.1,
+        targets: vec![LoraTarget::Q, LoraTarget::V, LoraTarget::Mlp],
+    }
+}
+
+#[test]
+fn lora_merged_equals_unmerged_and_unmerge_restores_the_base() {
+    for c in families() {
+        let base = model(&c);
+        let base_logits = logits(&base);
+        let mut adapted = base.attach_lora(&lora(), 3).unwrap();
+        assert!(
+            max_diff(&logits(&adapted), &base_logits) < 1e-6,
+            "B = 0 changes nothing"
+        );
+        perturb_adapters(&mut adapted);
+        let unmerged = logits(&adapted);
+        assert!(
+            max_diff(&unmerged, &base_logits) > 1e-2,
+            "the adapters do something"
+        );
+        let merged_model = adapted.merge_lora();
+        let merged = logits(&merged_model);
+        assert!(max_diff(&merged, &unmerged) < 1e-4, "{:?}", c.family);
+        let restored = logits(&merged_model.unmerge_lora());
+        assert!(max_diff(&restored, &unmerged) < 1e-4);
+    }
+}
+
+#[test]
+fn lora_adapters_save_small_and_load_onto_a_fresh_base() {
+    let c = config(ModelFamily::Llama, false);
+    let mut adapted = model(&c).attach_lora(&lora(), 3).unwrap();
+    perturb_adapters(&mut adapted);
+    let expected = logits(&adapted);
+    let tmp = tempfile::tempdir().unwrap();
+    let adapter_path = tmp.path().join("adapter.safetensors");
+    adapted.save_lora(&adapter_path).unwrap();
+    export_hf(&model(&c), &tmp.path().join("base")).unwrap();
+    let adapter_size = std::fs::metadata(&adapter_path).unwrap().len();
+    let base_size = std::fs::metadata(tmp.path().join("base/model.safetensors"))
+        .unwrap()
+        .len();
+    assert!(
+        adapter_size * 4 < base_size,
+        "adapter {adapter_size} bytes vs base {base_size}"
+    );
+    let loaded = model(&c).load_lora(&adapter_path).unwrap();
+    assert!(max_diff(&logits(&loaded), &expected) < 1e-6);
+    assert_eq!(loaded.lora_config(), Some(&lora()));
+}
+
+#[test]
+fn lora_trains_only_the_adapters() {
+    let c = config(ModelFamily::Llama, true);
+    let d = device().autodiff();
+    let m = Transformer::build(&c, &mut RandomInit::new(1), &d)
+        .unwrap()
+        .attach_lora(&lora(), 3)
+        .unwrap();
+    let input = tokens(&[INPUT[..9].to_vec()], &d);
+    let target = tokens(&[INPUT[1..].to_vec()], &d);
+    let out = cross_entropy(m.forward(input).unwrap(), target, None);
+    let grads = out.loss.backward();
+    let q = &m.blocks[0].attn.q_proj;
+    assert!(q.base.weight.val().grad(&grads).is_none(), "base is frozen");
+    let adapter = q.lora.as_ref().unwrap();
+    assert!(adapter.a.val().grad(&grads).is_some());
+    let gb = values(adapter.b.val().grad(&grads).expect("B is trained"));
+    assert!(
+        gb.iter().any(|g| *g != 0.0),
+        "dL/dB is not zero while A is random"
+    );
+}
+
+#[test]
+fn every_parameter_receives_a_gradient_in_full_training() {
+    for c in families() {
+        let d = device().autodiff();
+        let m = Transformer::build(&c, &mut RandomInit::new(1), &d).unwrap();
+        let input = tokens(&[INPUT[..9].to_vec()], &d);
+        let target = tokens(&[INPUT[1..].to_vec()], &d);
+        let out = cross_entropy(m.forward(input).unwrap(), target, None);
+        let grads = out.loss.backward();
+        let g = m.blocks[1].mlp.down_proj.base.weight.val().grad(&grads);
+        assert!(g.is_some(), "{:?}", c.family);
+        assert!(m.wte.weight.val().grad(&grads).is_some());
+    }
+}
+
+#[test]
+fn native_records_round_trip_exactly() {
+    for c in families() {
+        let m = model(&c).attach_lora(&lora(), 5).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("model.bpk");
+        save_native(&m, &path).unwrap();
+        let loaded = load_native(&path, &device()).unwrap();
+        assert_eq!(logits(&loaded), logits(&m), "{:?}", c.family);
+        assert_eq!(loaded.config(), m.config());
+        assert_eq!(loaded.lora_config(), m.lora_config());
+        // A truncated record is an error that names the file, not a panic.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let err = load_native(&path, &device()).unwrap_err().to_string();
+        assert!(err.contains("model.bpk"), "{err}");
+    }
+}

@@ -355,7 +355,7 @@ pub(crate) enum ModelCommand {
     /// Import Hugging Face config.json + safetensors (GPT-2, Llama).
     #[command(after_help = "Example:\n  codex model import hf-gpt2/ --out model/")]
     Import {
-        /// Directory with config.json and model.safetensors.
+        /// Directory with config.json and model.safetensors (or shards and their index).
         dir: PathBuf,
         /// Output directory.
         #[arg(long)]
@@ -364,17 +364,23 @@ pub(crate) enum ModelCommand {
     /// Export to config.json + model.safetensors that transformers loads.
     #[command(after_help = "Example:\n  codex model export runs/20261121-090000-default --out hf/")]
     Export {
-        /// Run or checkpoint directory.
+        /// Native model: a model.bpk file or a directory holding one.
         checkpoint: PathBuf,
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
     },
     /// Architecture, parameter count by module, dtype, file hashes.
-    #[command(after_help = "Example:\n  codex model inspect runs/20261121-090000-default")]
+    #[command(
+        after_help = "Example:\n  codex model inspect model/\n  codex model inspect hf-gpt2/ --json\n  codex model inspect gpt2-small"
+    )]
     Inspect {
-        /// Run, checkpoint or Hugging Face model directory.
+        /// Native model (model.bpk or its directory), Hugging Face directory, or
+        /// a named architecture (`codex registry list`).
         path: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 

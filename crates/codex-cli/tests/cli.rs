@@ -162,7 +162,6 @@ fn unbuilt_commands_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
         &["train"][..],
-        &["model", "inspect", "m"],
         &["safety", "redact"],
         &["runs", "list"],
         &["audit"],
@@ -190,10 +189,65 @@ fn registry_lists_the_compiled_backend_and_filters() {
     for format in ["auto", "lines", "blocks", "jsonl", "csv"] {
         assert!(has("data-format", format), "{format}");
     }
+    for arch in ["gpt2-tiny", "gpt2-small", "llama-tiny"] {
+        assert!(has("architecture", arch), "{arch}");
+    }
     #[cfg(feature = "flex")]
     assert!(has("backend", "flex"));
     #[cfg(not(feature = "cuda"))]
     assert!(!has("backend", "cuda"));
+}
+
+#[test]
+fn model_import_export_inspect_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let hf = repo().join("tests/data/model/export/gpt2");
+    let hf = hf.to_str().unwrap();
+    let o = codex(&["model", "import", hf, "--out", "native"], &[], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("29,568 parameters"), "{}", stdout(&o));
+    let o = codex(&["model", "inspect", "native", "--json"], &[], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["format"], "native burnpack record");
+    assert_eq!(v["parameters"]["total"], 29_568);
+    assert_eq!(v["parameters"]["stored_values"], 29_568);
+    assert_eq!(v["files"][0]["blake3"].as_str().unwrap().len(), 64);
+    let o = codex(
+        &["model", "export", "native", "--out", "hf"],
+        &[],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // codex wrote the committed file, so import then export gives it back byte for byte.
+    let original = std::fs::read(Path::new(hf).join("model.safetensors")).unwrap();
+    let exported = std::fs::read(dir.path().join("hf/model.safetensors")).unwrap();
+    assert!(original == exported);
+    let o = codex(&["model", "inspect", "llama-10m"], &[], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("named architecture"), "{}", stdout(&o));
+}
+
+#[test]
+fn model_commands_name_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = codex(&["model", "inspect", "no-such-thing"], &[], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no-such-thing"), "{}", stderr(&o));
+    std::fs::create_dir(dir.path().join("bad")).unwrap();
+    std::fs::write(
+        dir.path().join("bad/config.json"),
+        r#"{"model_type": "bert"}"#,
+    )
+    .unwrap();
+    let o = codex(&["model", "import", "bad", "--out", "x"], &[], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("unsupported model_type `bert`") && err.contains("gpt2, llama"),
+        "{err}"
+    );
+    assert!(!dir.path().join("x").exists(), "nothing written on failure");
 }
 
 #[test]

@@ -677,3 +677,40 @@ pub fn load_native(path: &Path, device: &Device) -> Result<Transformer, ModelErr
         .try_load_record(record)
         .map_err(|e| weights_err(path, format!("record does not fit the model: {e}")))
 }
+
+/// What a Hugging Face checkpoint directory holds, for `codex model inspect`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WeightsSummary {
+    /// The safetensors files (one, or every shard).
+    pub files: Vec<PathBuf>,
+    /// Values stored, by dtype name (`F32`, `BF16`, ...).
+    pub dtypes: BTreeMap<String, usize>,
+    /// Tensors in all files.
+    pub tensors: usize,
+    /// Values in all tensors.
+    pub values: usize,
+}
+
+/// Summarize the safetensors of a Hugging Face checkpoint directory.
+pub fn summarize_hf(dir: &Path) -> Result<WeightsSummary, ModelError> {
+    let tensors = HfTensors::open(dir)?;
+    let mut dtypes = BTreeMap::new();
+    let mut count = 0;
+    let mut values = 0;
+    for file in &tensors.files {
+        for entry in file.entries().values() {
+            let n = entry.shape.iter().product::<usize>();
+            *dtypes.entry(format!("{:?}", entry.dtype)).or_insert(0) += n;
+            count += 1;
+            values += n;
+        }
+    }
+    let mut files: Vec<PathBuf> = tensors.files.iter().map(|f| f.path.clone()).collect();
+    files.sort();
+    Ok(WeightsSummary {
+        files,
+        dtypes,
+        tensors: count,
+        values,
+    })
+}

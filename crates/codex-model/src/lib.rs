@@ -23,6 +23,9 @@
 //! # Ok::<(), codex_model::ModelError>(())
 //! ```
 
+/// The Burn version codex-model is built on, for crates that pass tensors and devices through.
+pub use burn;
+
 mod config;
 mod device;
 mod error;
@@ -38,8 +41,8 @@ pub use device::{Backend, DeviceSpec, compiled_backends};
 pub use error::ModelError;
 pub use generate::{GenerateOptions, Generation, StopReason, generate};
 pub use hf::{
-    SUPPORTED_MODEL_TYPES, export_hf, hf_config_json, import_hf, load_native, read_hf_config,
-    save_native,
+    SUPPORTED_MODEL_TYPES, WeightsSummary, export_hf, hf_config_json, import_hf, load_native,
+    read_hf_config, save_native, summarize_hf,
 };
 pub use lora::{LoraAdapter, LoraConfig, LoraTarget};
 pub use model::{

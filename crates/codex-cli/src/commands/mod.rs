@@ -3,6 +3,7 @@
 mod completions;
 mod config;
 mod data;
+mod model;
 mod registry;
 mod system;
 mod tokenizer;
@@ -11,7 +12,7 @@ use std::fmt;
 
 use anyhow::Result;
 
-use crate::cli::{AuditCommand, Command, EvalCommand, ModelCommand, RunsCommand, SafetyCommand};
+use crate::cli::{AuditCommand, Command, EvalCommand, RunsCommand, SafetyCommand};
 
 /// A command whose capability is not built yet: exit 2, say what is missing, print nothing else.
 #[derive(Debug)]
@@ -93,7 +94,10 @@ pub(crate) fn run(command: Command) -> Result<String> {
         Command::Completions { shell } => completions::run(shell),
         Command::Train { .. } => not_built("train", "the training engine (codex-train)"),
         Command::Sweep { .. } => not_built("sweep", "the training engine (codex-train)"),
-        Command::Generate { .. } => not_built("generate", "the model and generation (codex-model)"),
+        Command::Generate { .. } => not_built(
+            "generate",
+            "checkpoints from the training engine (codex-train)",
+        ),
         Command::Eval(EvalCommand::Text { .. }) => {
             not_built("eval text", "the text metrics (codex-eval)")
         }
@@ -102,14 +106,7 @@ pub(crate) fn run(command: Command) -> Result<String> {
         }
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Data(cmd) => data::run(cmd),
-        Command::Model(cmd) => not_built(
-            match cmd {
-                ModelCommand::Import { .. } => "model import",
-                ModelCommand::Export { .. } => "model export",
-                ModelCommand::Inspect { .. } => "model inspect",
-            },
-            "the transformer models and weight conversion (codex-model)",
-        ),
+        Command::Model(cmd) => model::run(cmd),
         Command::Safety(cmd) => not_built(
             match cmd {
                 SafetyCommand::Scan { .. } => "safety scan",

@@ -66,7 +66,11 @@ pub(crate) fn catalog() -> Result<Vec<Registry<()>>> {
     ] {
         formats.register(enum_name(&format)?, description, ())?;
     }
-    Ok(vec![backends, filters, tokenizers, formats])
+    let mut architectures = Registry::new("architecture");
+    for entry in codex_model::architectures().iter() {
+        architectures.register(entry.name.clone(), entry.description.clone(), ())?;
+    }
+    Ok(vec![backends, filters, tokenizers, formats, architectures])
 }
 
 pub(super) fn run(cmd: RegistryCommand) -> Result<String> {

@@ -392,3 +392,40 @@ pub(crate) fn data(size_mb: u64) -> Result<()> {
     println!("\n{report}\nwritten to {}", dir.join("report.md").display());
     Ok(())
 }
+
+/// `cargo xtask bench model`: forward+backward and generation throughput of the
+/// named architectures, written to `target/bench/model.md`.
+pub(crate) fn model(extra: &[String]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut args: Vec<String> = [
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "codex-model",
+        "--example",
+        "bench_model",
+        "--",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().cloned());
+    let output = Command::new(&cargo).args(&args).output()?;
+    if !output.status.success() {
+        bail!(
+            "bench_model failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let table = String::from_utf8(output.stdout)?;
+    let dir = PathBuf::from("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let report = format!(
+        "# codex-model throughput\n\nCommand: `cargo xtask bench model {}`\n\n{table}",
+        extra.join(" ")
+    );
+    std::fs::write(dir.join("model.md"), &report)?;
+    print!("{report}");
+    println!("\nwritten to target/bench/model.md");
+    Ok(())
+}

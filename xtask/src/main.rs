@@ -4,6 +4,7 @@
 //! - `cargo xtask layering`: only the dependency-layering check.
 //! - `cargo xtask bench tokenize [--size-mb N]`: tokenizer speed against the references.
 //! - `cargo xtask bench data [--size-mb N]`: data preparation against a nanoGPT-style script.
+//! - `cargo xtask bench model [ARGS]`: model training and generation throughput.
 
 #![allow(
     clippy::print_stdout,
@@ -65,7 +66,8 @@ fn run() -> Result<()> {
                 };
                 bench::data(size_mb)
             }
-            other => bail!("unknown benchmark {other:?}; available: tokenize, data"),
+            Some("model") => bench::model(&args[2..]),
+            other => bail!("unknown benchmark {other:?}; available: tokenize, data, model"),
         },
         _ => {
             eprintln!(
@@ -73,7 +75,9 @@ fn run() -> Result<()> {
                  tasks:\n  gates [--skip STEP]  fmt, layering, clippy, test, doc, deny (cheapest first)\n  \
                  layering             check crate dependencies against the brief's invariants\n  \
                  bench tokenize [--size-mb N]  codex-tokenize against Python tokenizers and sentencepiece\n  \
-                 bench data [--size-mb N]      codex-data preparation against a nanoGPT-style Python one"
+                 bench data [--size-mb N]      codex-data preparation against a nanoGPT-style Python one\n  \
+                 bench model [ARGS]            codex-model training and generation throughput (ARGS go to the\n  \
+                                               example: --device, --arch, --batch, --steps, --new-tokens)"
             );
             bail!("no task given")
         }

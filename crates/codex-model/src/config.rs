@@ -274,8 +274,8 @@ pub fn architectures() -> Registry<ModelConfig> {
         ),
         (
             "llama-10m",
-            "Llama family, 4 layers, d_model 256, GQA 8/4, vocab 8192 (~10M)",
-            arch(Llama, 8192, 4, 8, 4, 256, 688, 256, false),
+            "Llama family, 6 layers, d_model 256, GQA 8/4, d_ff 1024, vocab 8192, untied (~10M)",
+            arch(Llama, 8192, 6, 8, 4, 256, 1024, 256, false),
         ),
         (
             "llama-60m",
@@ -299,6 +299,8 @@ mod tests {
         let c = architectures().get("gpt2-small").unwrap().value.clone();
         // The figure transformers reports for GPT2LMHeadModel (tied head counted once).
         assert_eq!(c.param_counts().total(), 124_439_808);
+        let c = architectures().get("llama-10m").unwrap().value.clone();
+        assert_eq!(c.param_counts().total(), 10_095_872);
     }
 
     #[test]

@@ -165,20 +165,33 @@ impl DeviceSpec {
     /// The Burn device for this spec. Creating a GPU device does not touch the
     /// hardware yet; the first tensor operation does.
     pub fn device(self) -> Result<Device, ModelError> {
-        let backend = self.backend()?;
-        let spec = self.resolve_auto();
+        let index = match self.resolve_auto() {
+            DeviceSpec::Wgpu(i) | DeviceSpec::Cuda(i) => i,
+            DeviceSpec::Auto | DeviceSpec::Cpu => None,
+        };
+        self.backend()?.device(index)
+    }
+}
+
+impl Backend {
+    /// A device of this backend: adapter or GPU `index`, or the default one.
+    pub fn device(self, index: Option<usize>) -> Result<Device, ModelError> {
+        if !self.is_compiled() {
+            return Err(ModelError::BackendNotCompiled {
+                device: self.feature().to_owned(),
+                feature: self.feature(),
+                compiled: compiled_list(),
+            });
+        }
         #[cfg_attr(
             not(any(feature = "wgpu", feature = "cuda")),
             expect(
                 unused_variables,
-                reason = "spec picks a GPU index only when a GPU backend is compiled"
+                reason = "the index picks a GPU only when a GPU backend is compiled"
             )
         )]
-        let index = match spec {
-            DeviceSpec::Wgpu(i) | DeviceSpec::Cuda(i) => i,
-            DeviceSpec::Auto | DeviceSpec::Cpu => None,
-        };
-        match backend {
+        let index = index;
+        match self {
             #[cfg(feature = "flex")]
             Backend::Flex => Ok(Device::flex()),
             #[cfg(feature = "ndarray")]

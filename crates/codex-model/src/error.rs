@@ -91,6 +91,15 @@ pub enum ModelError {
         message: String,
     },
 
+    /// The device cannot store or compute in the asked dtype.
+    #[error("dtype {dtype} is not supported on device {device}")]
+    DTypeUnsupported {
+        /// The dtype asked for.
+        dtype: String,
+        /// The device, as Burn describes it.
+        device: String,
+    },
+
     /// A file operation failed.
     #[error(transparent)]
     Io(codex_core::Error),

@@ -21,7 +21,7 @@ use burn::nn::{
 use burn::tensor::activation::{gelu_approximate, log_softmax, silu, softmax};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, DType, Device, FloatDType, Int, Tensor, TensorData};
 use codex_core::config::ModelFamily;
 
 use crate::config::ModelConfig;
@@ -131,7 +131,7 @@ pub(crate) struct Rotary {
 }
 
 impl Rotary {
-    fn new(positions: &Tensor<2, Int>, config: &ModelConfig) -> Self {
+    fn new(positions: &Tensor<2, Int>, config: &ModelConfig, dtype: DType) -> Self {
         let half = config.head_dim() / 2;
         let device = positions.device();
         // inv_freq[i] = theta^(-2i / head_dim), as transformers computes it in f32.
@@ -146,8 +146,8 @@ impl Rotary {
         let angles =
             positions.clone().float().reshape([b, 1, t, 1]) * inv_freq.reshape([1, 1, 1, half]);
         Self {
-            cos: angles.clone().cos(),
-            sin: angles.sin(),
+            cos: angles.clone().cos().cast(dtype),
+            sin: angles.sin().cast(dtype),
         }
     }
 
@@ -480,6 +480,31 @@ impl Transformer {
         })
     }
 
+    /// The same model with every parameter stored and computed in `dtype`
+    /// (`F32`, `F16`, `BF16`); an error where the device cannot hold that dtype.
+    pub fn cast(self, dtype: FloatDType) -> Result<Self, ModelError> {
+        let device = self.wte.weight.val().device();
+        if !device.supports_dtype(DType::from(dtype)) {
+            return Err(ModelError::DTypeUnsupported {
+                dtype: format!("{dtype:?}"),
+                device: format!("{device:?}"),
+            });
+        }
+        struct Cast(FloatDType);
+        impl burn::module::ModuleMapper for Cast {
+            fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+                let dtype = self.0;
+                param.map(|t| t.cast(dtype))
+            }
+        }
+        Ok(self.map(&mut Cast(dtype)))
+    }
+
+    /// The dtype the parameters are stored in.
+    pub fn dtype(&self) -> DType {
+        self.wte.weight.val().dtype()
+    }
+
     /// The model's shape.
     pub fn config(&self) -> &ModelConfig {
         &self.config
@@ -522,7 +547,7 @@ impl Transformer {
         }
         x = self.drop.forward(x);
         let rotary = match self.config.family {
-            ModelFamily::Llama => Some(Rotary::new(&positions, &self.config)),
+            ModelFamily::Llama => Some(Rotary::new(&positions, &self.config, x.dtype())),
             ModelFamily::Gpt2 => None,
         };
         let mask = key_padding.map(|pad| {

@@ -32,8 +32,9 @@ fn golden(dir: &Path) -> Golden {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The first compiled backend (`auto`); `tests/backends.rs` runs on each of them.
 fn device() -> Device {
-    Device::flex()
+    codex_model::DeviceSpec::Auto.device().unwrap()
 }
 
 fn logits(model: &Transformer, inputs: &[Vec<i64>]) -> Vec<f32> {

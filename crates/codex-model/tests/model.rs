@@ -9,8 +9,9 @@ use codex_model::{
     cross_entropy, export_hf, generate, load_native, save_native,
 };
 
+/// The first compiled backend (`auto`); `tests/backends.rs` runs on each of them.
 fn device() -> Device {
-    Device::flex()
+    codex_model::DeviceSpec::Auto.device().unwrap()
 }
 
 fn config(family: ModelFamily, tie: bool) -> ModelConfig {
@@ -313,5 +314,52 @@ fn native_records_round_trip_exactly() {
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         let err = load_native(&path, &device()).unwrap_err().to_string();
         assert!(err.contains("model.bpk"), "{err}");
+    }
+}
+
+#[test]
+fn half_precision_models_track_f32() {
+    use burn::tensor::FloatDType;
+    for c in families() {
+        let reference = logits(&model(&c));
+        for dtype in [FloatDType::BF16, FloatDType::F16] {
+            let half = match model(&c).cast(dtype) {
+                Ok(m) => m,
+                Err(e) => {
+                    // The backend says it cannot; the error must say which dtype.
+                    // burn-flex holds both half types, so this is for other backends.
+                    assert!(
+                        !matches!(
+                            codex_model::DeviceSpec::Auto.backend(),
+                            Ok(codex_model::Backend::Flex)
+                        ),
+                        "flex refused {dtype:?}: {e}"
+                    );
+                    assert!(e.to_string().contains(&format!("{dtype:?}")), "{e}");
+                    continue;
+                }
+            };
+            assert_eq!(half.dtype(), burn::tensor::DType::from(dtype));
+            let out = half.forward(tokens(&[INPUT.to_vec()], &device())).unwrap();
+            let ours: Vec<f32> = out.into_data().convert::<f32>().try_to_vec().unwrap();
+            let scale = reference.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            let worst = max_diff(&ours, &reference);
+            assert!(
+                worst < 0.05 * scale,
+                "{:?} {dtype:?}: {worst} vs scale {scale}",
+                c.family
+            );
+            // Greedy generation runs end to end in half precision.
+            let options = GenerateOptions {
+                max_new_tokens: 5,
+                ..GenerateOptions::default()
+            };
+            assert_eq!(
+                generate(&half, &[vec![1, 2, 3]], &options).unwrap()[0]
+                    .tokens
+                    .len(),
+                5
+            );
+        }
     }
 }

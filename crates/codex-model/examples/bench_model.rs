@@ -1,0 +1,111 @@
+//! Model throughput on one device: forward+backward tokens/s, and generation
+//! tokens/s with and without the KV cache, with per-token time by position.
+//!
+//! `cargo run --release -p codex-model --example bench_model -- [--device cpu] [--arch gpt2-tiny,llama-10m]`
+//! (`cargo xtask bench model` runs it and writes `target/bench/model.md`).
+#![allow(clippy::print_stdout, reason = "a benchmark prints its results")]
+
+use std::time::Instant;
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use codex_core::Rng;
+use codex_model::{
+    DeviceSpec, GenerateOptions, Transformer, architectures, cross_entropy, generate,
+};
+
+fn batch(rng: &mut Rng, b: usize, t: usize, vocab: usize, device: &Device) -> Tensor<2, Int> {
+    let v: Vec<i64> = (0..b * t).map(|_| rng.below(vocab) as i64).collect();
+    Tensor::from_data(TensorData::new(v, [b, t]), device)
+}
+
+fn train_throughput(model: &Transformer, b: usize, t: usize, steps: usize, device: &Device) -> f64 {
+    let mut rng = Rng::new(0, 0);
+    let vocab = model.config().vocab_size;
+    let step = |rng: &mut Rng| {
+        let x = batch(rng, b, t + 1, vocab, device);
+        let input = x.clone().narrow(1, 0, t);
+        let target = x.narrow(1, 1, t);
+        let out = cross_entropy(model.forward(input).expect("fits"), target, None);
+        let grads = out.loss.backward();
+        // Touch one gradient so the backward pass is forced to completion.
+        let g = model
+            .wte
+            .weight
+            .val()
+            .grad(&grads)
+            .expect("embedding has a gradient");
+        let _ = g.sum().into_data();
+    };
+    step(&mut rng); // warm-up
+    let start = Instant::now();
+    for _ in 0..steps {
+        step(&mut rng);
+    }
+    (b * t * steps) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let get = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    let spec: DeviceSpec = get("--device").unwrap_or_else(|| "cpu".into()).parse()?;
+    let device = spec.device()?;
+    let arches = get("--arch").unwrap_or_else(|| "gpt2-tiny,llama-10m".into());
+    let batch_size: usize = get("--batch").map_or(Ok(8), |s| s.parse())?;
+    let steps: usize = get("--steps").map_or(Ok(5), |s| s.parse())?;
+    let new_tokens: usize = get("--new-tokens").map_or(Ok(192), |s| s.parse())?;
+    println!(
+        "| model | params | train tok/s (b={batch_size}, full context) | train GFLOP/s | gen tok/s, cache | gen tok/s, no cache | ms/token at 1-32 | ms/token at last 32 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for name in arches.split(',') {
+        let config = architectures().get(name)?.value.clone();
+        let t = config.context_length;
+        let train_model = Transformer::init(&config, 1, &device.clone().autodiff())?;
+        let tps = train_throughput(
+            &train_model,
+            batch_size,
+            t,
+            steps,
+            &device.clone().autodiff(),
+        );
+        let gflops = tps * config.flops_per_token() / 1e9;
+        let model = Transformer::init(&config, 1, &device)?;
+        let prompt = vec![vec![1u32; 8]];
+        let new = new_tokens.min(t - 8);
+        let options = |use_cache| GenerateOptions {
+            max_new_tokens: new,
+            use_cache,
+            ..GenerateOptions::default()
+        };
+        // Per-token timing: generate 1..new tokens incrementally is what a user sees;
+        // measure whole runs of increasing length and difference them.
+        let timed = |n: usize, use_cache: bool| {
+            let o = GenerateOptions {
+                max_new_tokens: n,
+                ..options(use_cache)
+            };
+            let start = Instant::now();
+            let out = generate(&model, &prompt, &o).expect("generates");
+            assert_eq!(out[0].tokens.len(), n);
+            start.elapsed().as_secs_f64()
+        };
+        let _ = timed(4, true); // warm-up
+        let full = timed(new, true);
+        let early = (timed(33, true) - timed(1, true)) / 32.0;
+        let late = (full - timed(new - 32, true)) / 32.0;
+        let no_cache = timed(new, false);
+        println!(
+            "| {name} | {:.2}M | {tps:.0} | {gflops:.1} | {:.1} | {:.1} | {:.2} | {:.2} |",
+            config.param_counts().total() as f64 / 1e6,
+            new as f64 / full,
+            new as f64 / no_cache,
+            early * 1e3,
+            late * 1e3,
+        );
+    }
+    Ok(())
+}

@@ -70,8 +70,9 @@ fn validate_rejects_bad_fixtures_with_exit_2() {
     check_invalid_fixture(
         "rule-violations.yaml",
         &[
-            "3 problems",
+            "4 problems",
             "`model.d_model` must be divisible by model.n_head (4), got 130",
+            "`model.n_kv_head` must equal model.n_head (4) for the gpt2 family",
             "`train.lr` must be > 0, got 0",
             "`train.min_lr` must be in [0, train.lr], got 0.0003",
         ],

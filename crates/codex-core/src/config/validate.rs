@@ -131,6 +131,14 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
                 m.n_kv_head, m.n_head
             )
         });
+        if m.family == ModelFamily::Gpt2 {
+            k.rule(m.n_kv_head == m.n_head, "model.n_kv_head", || {
+                format!(
+                    "must equal model.n_head ({}) for the gpt2 family, which has no grouped-query attention; got {}",
+                    m.n_head, m.n_kv_head
+                )
+            });
+        }
         if m.family == ModelFamily::Llama {
             let head_dim = m.d_model / m.n_head;
             k.rule(head_dim.is_multiple_of(2), "model.d_model", || {

@@ -98,7 +98,7 @@ fn toml_files_load() {
     let file = write(
         dir.path(),
         "job.toml",
-        "[model]\nfamily = \"gpt2\"\nn_layer = 2\n",
+        "[model]\nfamily = \"gpt2\"\nn_layer = 2\nn_kv_head = 4\n",
     );
     let c = ConfigLoader::new().file(file).load().unwrap().config;
     assert_eq!((c.model.family, c.model.n_layer), (ModelFamily::Gpt2, 2));

@@ -7,9 +7,8 @@
 
 use std::path::PathBuf;
 
-use burn::tensor::Device;
 use codex_core::config::ModelFamily;
-use codex_model::{ModelConfig, RandomInit, Transformer, export_hf};
+use codex_model::{DeviceSpec, ModelConfig, RandomInit, Transformer, export_hf};
 
 /// The two exported models; the test rebuilds them the same way.
 fn models() -> Vec<(&'static str, ModelConfig)> {
@@ -45,9 +44,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .nth(1)
             .ok_or("usage: export_fixture OUT_DIR")?,
     );
+    let device = DeviceSpec::Auto.device()?;
     for (name, config) in models() {
-        let model =
-            Transformer::build(&config, &mut RandomInit::scaled(42, 10.0), &Device::flex())?;
+        let model = Transformer::build(&config, &mut RandomInit::scaled(42, 10.0), &device)?;
         export_hf(&model, &out.join(name))?;
     }
     Ok(())

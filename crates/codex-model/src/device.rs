@@ -80,7 +80,8 @@ fn compiled_list() -> String {
 /// A device as written in configuration (`run.device`) or on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeviceSpec {
-    /// CUDA when compiled in and an NVIDIA GPU is visible, else the CPU.
+    /// CUDA when compiled in and an NVIDIA GPU is visible, else the CPU; a build
+    /// without a CPU backend uses its GPU backend.
     Auto,
     /// The CPU backend (flex, or ndarray when flex is not compiled in).
     Cpu,
@@ -132,8 +133,11 @@ impl DeviceSpec {
         if self != DeviceSpec::Auto {
             return self;
         }
-        if Backend::Cuda.is_compiled() && !codex_core::nvidia_gpus().is_empty() {
+        let cpu = Backend::Flex.is_compiled() || Backend::NdArray.is_compiled();
+        if Backend::Cuda.is_compiled() && (!codex_core::nvidia_gpus().is_empty() || !cpu) {
             DeviceSpec::Cuda(None)
+        } else if Backend::Wgpu.is_compiled() && !cpu {
+            DeviceSpec::Wgpu(None)
         } else {
             DeviceSpec::Cpu
         }
@@ -175,6 +179,13 @@ impl DeviceSpec {
 
 impl Backend {
     /// A device of this backend: adapter or GPU `index`, or the default one.
+    #[cfg_attr(
+        not(any(feature = "wgpu", feature = "cuda")),
+        expect(
+            unused_variables,
+            reason = "the index picks a GPU only when a GPU backend is compiled"
+        )
+    )]
     pub fn device(self, index: Option<usize>) -> Result<Device, ModelError> {
         if !self.is_compiled() {
             return Err(ModelError::BackendNotCompiled {
@@ -183,14 +194,6 @@ impl Backend {
                 compiled: compiled_list(),
             });
         }
-        #[cfg_attr(
-            not(any(feature = "wgpu", feature = "cuda")),
-            expect(
-                unused_variables,
-                reason = "the index picks a GPU only when a GPU backend is compiled"
-            )
-        )]
-        let index = index;
         match self {
             #[cfg(feature = "flex")]
             Backend::Flex => Ok(Device::flex()),

@@ -4,6 +4,10 @@
 //! May depend on `codex-core`; never on a tensor backend. `codex-train` writes
 //! through the trait, so training never depends on how metrics are stored.
 //!
-//! Status: the tracking issue builds this crate (NDJSON, CSV, TensorBoard,
-//! MLflow over REST, system metrics, reports); it has no API yet, and `codex runs`
-//! says so instead of pretending. No cargo features yet.
+//! Status: [`NdjsonSink`] (`metrics.ndjson`) is here, used by training; the
+//! tracking issue adds CSV, TensorBoard, MLflow over REST, system metrics and
+//! reports, and `codex runs` says it is not built until then. No cargo features yet.
+
+mod ndjson;
+
+pub use ndjson::NdjsonSink;

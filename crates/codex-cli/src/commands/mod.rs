@@ -7,6 +7,7 @@ mod model;
 mod registry;
 mod system;
 mod tokenizer;
+mod train;
 
 use std::fmt;
 
@@ -92,7 +93,7 @@ pub(crate) fn run(command: Command) -> Result<String> {
         Command::Registry(cmd) => registry::run(cmd),
         Command::System { json } => system::run(json),
         Command::Completions { shell } => completions::run(shell),
-        Command::Train { .. } => not_built("train", "the training engine (codex-train)"),
+        Command::Train { config, resume } => train::run(&config, resume),
         Command::Sweep { .. } => not_built("sweep", "the training engine (codex-train)"),
         Command::Generate { .. } => not_built(
             "generate",

@@ -1,0 +1,262 @@
+//! Checkpoints: `checkpoints/step-NNNNNNNN/` with the model, optimizer state,
+//! training state (counters, sampler cursor, config hash) and BLAKE3 checksums of
+//! each, plus `checkpoints/index.json` naming the latest.
+//!
+//! A checkpoint is written into a hidden temporary directory and renamed into
+//! place only when every file is written and synced, so a failure midway (disk
+//! full, SIGKILL) leaves the previous checkpoints as they were.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use codex_data::RandomState;
+use codex_model::burn;
+use codex_model::{ModelConfig, Transformer};
+use serde::{Deserialize, Serialize};
+
+use crate::error::TrainError;
+
+/// Counters and cursors that, with the model and optimizer, fix the rest of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainState {
+    /// Optimizer steps completed.
+    pub step: u64,
+    /// Training tokens consumed.
+    pub tokens: u64,
+    /// The training sampler's cursor.
+    pub sampler: RandomState,
+    /// BLAKE3 of the resolved configuration that produced the run.
+    pub config_hash: String,
+    /// The model's shape.
+    pub model: ModelConfig,
+    /// Training loss of the last step.
+    pub train_loss: f64,
+    /// Validation loss of the last evaluation, if any.
+    pub val_loss: Option<f64>,
+    /// codex version that wrote the checkpoint.
+    pub codex_version: String,
+}
+
+/// One entry of `checkpoints/index.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexEntry {
+    /// Directory name under `checkpoints/`.
+    pub name: String,
+    /// Its step.
+    pub step: u64,
+    /// Validation loss at that step, if evaluated.
+    pub val_loss: Option<f64>,
+}
+
+/// `checkpoints/index.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Index {
+    /// The newest checkpoint's directory name.
+    pub latest: Option<String>,
+    /// The checkpoint with the lowest validation loss.
+    pub best: Option<String>,
+    /// Every retained checkpoint, oldest first.
+    pub checkpoints: Vec<IndexEntry>,
+}
+
+const FILES: [&str; 4] = ["model.bpk", "model.bpk.json", "optimizer.bpk", "state.json"];
+
+fn ck_err(path: &Path, message: impl Into<String>) -> TrainError {
+    TrainError::Checkpoint {
+        path: path.to_owned(),
+        message: message.into(),
+    }
+}
+
+fn io(op: &'static str, path: &Path, e: std::io::Error) -> TrainError {
+    TrainError::Core(codex_core::Error::io(op, path, e))
+}
+
+/// Test hook: `CODEX_TEST_FAIL_CHECKPOINT_FILE=optimizer.bpk` makes writing that
+/// file fail, as a full disk would, so tests can show what a failed save leaves.
+fn injected_failure(name: &str) -> Result<(), TrainError> {
+    if std::env::var("CODEX_TEST_FAIL_CHECKPOINT_FILE").as_deref() == Ok(name) {
+        return Err(TrainError::Core(codex_core::Error::io(
+            "cannot write",
+            name,
+            std::io::Error::other("injected failure (CODEX_TEST_FAIL_CHECKPOINT_FILE)"),
+        )));
+    }
+    Ok(())
+}
+
+/// Write a checkpoint for `state.step` under `dir` (the run's `checkpoints/`),
+/// update the index and drop checkpoints beyond the newest `keep_last`.
+pub fn save(
+    dir: &Path,
+    model: &Transformer,
+    optimizer: &ModuleOptimizer,
+    state: &TrainState,
+    keep_last: usize,
+) -> Result<PathBuf, TrainError> {
+    std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
+    let name = format!("step-{:08}", state.step);
+    let tmp = dir.join(format!(".{name}.partial"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| io("cannot remove", &tmp, e))?;
+    }
+    std::fs::create_dir(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+    let result = (|| {
+        injected_failure("model.bpk")?;
+        codex_model::save_native(model, &tmp.join("model.bpk"))?;
+        injected_failure("optimizer.bpk")?;
+        let bytes = optimizer
+            .to_record()
+            .into_bytes()
+            .map_err(|e| ck_err(&tmp, format!("cannot encode optimizer state: {e}")))?;
+        codex_core::write_bytes_atomic(tmp.join("optimizer.bpk"), &bytes)?;
+        injected_failure("state.json")?;
+        let text = serde_json::to_string_pretty(state).expect("state serializes") + "\n";
+        codex_core::write_bytes_atomic(tmp.join("state.json"), text.as_bytes())?;
+        let mut sums = BTreeMap::new();
+        for f in FILES {
+            let (digest, _) = codex_core::hash_file(tmp.join(f))?;
+            sums.insert(f.to_owned(), digest.to_string());
+        }
+        let text = serde_json::to_string_pretty(&sums).expect("map serializes") + "\n";
+        codex_core::write_bytes_atomic(tmp.join("checksums.json"), text.as_bytes())?;
+        Ok::<_, TrainError>(())
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    let target = dir.join(&name);
+    if target.exists() {
+        std::fs::remove_dir_all(&target).map_err(|e| io("cannot replace", &target, e))?;
+    }
+    std::fs::rename(&tmp, &target).map_err(|e| io("cannot rename", &tmp, e))?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    let mut index = read_index(dir).unwrap_or_default();
+    index.checkpoints.retain(|e| e.name != name);
+    index.checkpoints.push(IndexEntry {
+        name: name.clone(),
+        step: state.step,
+        val_loss: state.val_loss,
+    });
+    index.checkpoints.sort_by_key(|e| e.step);
+    let best = index
+        .checkpoints
+        .iter()
+        .filter_map(|e| e.val_loss.map(|v| (v, e.name.clone())))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, n)| n);
+    // Retention: the newest `keep_last`, plus the best by validation loss.
+    let keep_last = keep_last.max(1);
+    let cut = index.checkpoints.len().saturating_sub(keep_last);
+    let (old, _) = index.checkpoints.split_at(cut);
+    let drop: Vec<String> = old
+        .iter()
+        .filter(|e| Some(&e.name) != best.as_ref())
+        .map(|e| e.name.clone())
+        .collect();
+    index.checkpoints.retain(|e| !drop.contains(&e.name));
+    index.latest = Some(name);
+    index.best = best;
+    write_index(dir, &index)?;
+    for name in drop {
+        let p = dir.join(&name);
+        let _ = std::fs::remove_dir_all(&p);
+    }
+    Ok(target)
+}
+
+/// Read `index.json` of a checkpoints directory.
+pub fn read_index(dir: &Path) -> Result<Index, TrainError> {
+    let path = dir.join("index.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| io("cannot read", &path, e))?;
+    serde_json::from_str(&text).map_err(|e| ck_err(&path, format!("invalid index: {e}")))
+}
+
+fn write_index(dir: &Path, index: &Index) -> Result<(), TrainError> {
+    let text = serde_json::to_string_pretty(index).expect("index serializes") + "\n";
+    codex_core::write_bytes_atomic(dir.join("index.json"), text.as_bytes())?;
+    Ok(())
+}
+
+/// Check every file of a checkpoint against its recorded BLAKE3.
+pub fn verify(path: &Path) -> Result<(), TrainError> {
+    let sums_path = path.join("checksums.json");
+    let text = std::fs::read_to_string(&sums_path).map_err(|e| io("cannot read", &sums_path, e))?;
+    let sums: BTreeMap<String, String> = serde_json::from_str(&text)
+        .map_err(|e| ck_err(&sums_path, format!("invalid checksums: {e}")))?;
+    for f in FILES {
+        let expected = sums
+            .get(f)
+            .ok_or_else(|| ck_err(path, format!("checksums.json has no entry for {f}")))?;
+        let (digest, _) = codex_core::hash_file(path.join(f))
+            .map_err(|e| ck_err(path, format!("{f}: {e}")))?;
+        if &digest.to_string() != expected {
+            return Err(ck_err(
+                path,
+                format!("{f} does not match its checksum (expected {expected}, found {digest})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A checkpoint read back: model (on `device`), optimizer record and state.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The checkpoint directory.
+    pub path: PathBuf,
+    /// The model.
+    pub model: Transformer,
+    /// The optimizer's state, to load into a freshly built optimizer.
+    pub optimizer: OptimizerRecord,
+    /// Counters and cursors.
+    pub state: TrainState,
+}
+
+/// Verify and load the checkpoint at `path`.
+pub fn load(path: &Path, device: &burn::tensor::Device) -> Result<Loaded, TrainError> {
+    verify(path)?;
+    let model = codex_model::load_native(&path.join("model.bpk"), device)?;
+    let bytes = std::fs::read(path.join("optimizer.bpk"))
+        .map_err(|e| io("cannot read", &path.join("optimizer.bpk"), e))?;
+    let optimizer = OptimizerRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+        .map_err(|e| ck_err(path, format!("invalid optimizer state: {e}")))?;
+    let text = std::fs::read_to_string(path.join("state.json"))
+        .map_err(|e| io("cannot read", &path.join("state.json"), e))?;
+    let state: TrainState = serde_json::from_str(&text)
+        .map_err(|e| ck_err(path, format!("invalid state.json: {e}")))?;
+    Ok(Loaded {
+        path: path.to_owned(),
+        model,
+        optimizer,
+        state,
+    })
+}
+
+/// The newest checkpoint under `dir` whose checksums verify, with a warning for
+/// each newer one that does not.
+pub fn latest_valid(dir: &Path) -> Result<(Option<PathBuf>, Vec<String>), TrainError> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("step-"))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io("cannot list", dir, e)),
+    };
+    names.sort();
+    let mut warnings = Vec::new();
+    for name in names.iter().rev() {
+        let path = dir.join(name);
+        match verify(&path) {
+            Ok(()) => return Ok((Some(path), warnings)),
+            Err(e) => warnings.push(format!("skipping corrupt checkpoint: {e}")),
+        }
+    }
+    Ok((None, warnings))
+}

@@ -1,0 +1,465 @@
+//! The training loop: AdamW with a no-decay group, gradient accumulation,
+//! global-norm clipping, scheduled learning rate, periodic evaluation and
+//! checkpoints, a NaN guard, and a stop flag checked between steps.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use codex_core::config::TrainSection;
+use codex_core::{MetricRecord, MetricSink};
+use codex_data::{Batch, RandomState, RandomWindows, Sequential, TokenStore};
+use codex_model::burn;
+use codex_model::{Transformer, cross_entropy};
+
+use crate::checkpoint::{self, TrainState};
+use crate::error::TrainError;
+use crate::schedule::lr_at;
+
+/// What the loop needs besides the model.
+pub struct TrainInputs<'a> {
+    /// The `train` section.
+    pub train: &'a TrainSection,
+    /// Training split.
+    pub data: &'a TokenStore,
+    /// Validation split, if any.
+    pub validation: Option<&'a TokenStore>,
+    /// Seed of the batch sampler (`Seeds::derive("data.sampler")`).
+    pub sampler_seed: u64,
+    /// Seed of dropout (`Seeds::derive("train.dropout")`); reseeded per step.
+    pub dropout_seed: u64,
+    /// The run's `checkpoints/` directory.
+    pub checkpoints: &'a Path,
+    /// BLAKE3 of the resolved configuration.
+    pub config_hash: String,
+    /// Where metrics go.
+    pub sink: &'a mut dyn MetricSink,
+    /// Called after every optimizer step.
+    pub on_step: &'a mut dyn FnMut(&StepReport),
+    /// Set (by a SIGINT/SIGTERM handler) to stop after the current step, saving first.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl std::fmt::Debug for TrainInputs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainInputs")
+            .field("checkpoints", &self.checkpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One optimizer step, for progress displays.
+#[derive(Debug, Clone)]
+pub struct StepReport {
+    /// Steps completed.
+    pub step: u64,
+    /// Of the configured maximum.
+    pub max_steps: u64,
+    /// Training loss of this step.
+    pub loss: f64,
+    /// Learning rate used.
+    pub lr: f64,
+    /// Training tokens per second since the start of this invocation.
+    pub tokens_per_second: f64,
+    /// Validation metrics, when this step evaluated.
+    pub eval: Option<EvalMetrics>,
+}
+
+/// Validation metrics over a number of windows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EvalMetrics {
+    /// Mean cross-entropy per token (nats).
+    pub loss: f64,
+    /// `exp(loss)`.
+    pub perplexity: f64,
+    /// Fraction of tokens predicted exactly by the argmax.
+    pub token_accuracy: f64,
+    /// Tokens evaluated.
+    pub tokens: u64,
+}
+
+/// Why the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCause {
+    /// `train.max_steps` reached.
+    MaxSteps,
+    /// `train.max_seconds` reached.
+    MaxSeconds,
+    /// The stop flag was set.
+    Interrupted,
+}
+
+/// The result of [`train`].
+#[derive(Debug)]
+pub struct TrainOutcome {
+    /// The trained model.
+    pub model: Transformer,
+    /// Steps completed in total (including before a resume).
+    pub steps: u64,
+    /// Tokens consumed in total.
+    pub tokens: u64,
+    /// Training loss of the last step.
+    pub train_loss: f64,
+    /// Validation metrics at the end, if a validation split exists.
+    pub eval: Option<EvalMetrics>,
+    /// Seconds spent in this invocation.
+    pub seconds: f64,
+    /// Training tokens per second in this invocation.
+    pub tokens_per_second: f64,
+    /// Why it stopped.
+    pub stop: StopCause,
+    /// The last checkpoint written.
+    pub checkpoint: Option<PathBuf>,
+}
+
+/// Parameter ids and ranks, and which ones take weight decay.
+struct ParamInfo {
+    params: Vec<(ParamId, usize)>,
+    no_decay: Vec<ParamId>,
+}
+
+fn param_info(model: &Transformer) -> ParamInfo {
+    struct V(ParamInfo);
+    impl ModuleVisitor for V {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.params.push((param.id, D));
+            // Norm scales and biases are 1-D; embeddings are decided below.
+            if D == 1 {
+                self.0.no_decay.push(param.id);
+            }
+        }
+    }
+    let mut v = V(ParamInfo {
+        params: Vec::new(),
+        no_decay: Vec::new(),
+    });
+    model.visit(&mut v);
+    let mut info = v.0;
+    info.no_decay.push(model.wte.weight.id);
+    if let Some(wpe) = &model.wpe {
+        info.no_decay.push(wpe.weight.id);
+    }
+    info
+}
+
+/// AdamW for matrices, AdamW without weight decay for norms, biases and embeddings.
+pub fn optimizer(train: &TrainSection, model: &Transformer) -> ModuleOptimizer {
+    let base = || {
+        AdamWConfig::new()
+            .with_beta_1(train.beta1 as f32)
+            .with_beta_2(train.beta2 as f32)
+            .with_epsilon(train.eps as f32)
+    };
+    let info = param_info(model);
+    base()
+        .with_weight_decay(train.weight_decay as f32)
+        .init()
+        .with_group(
+            ParamGroup::from_ids(info.no_decay),
+            base().with_weight_decay(0.0).build(),
+            None,
+        )
+}
+
+/// Scale the gradients so their global L2 norm is at most `max_norm`; returns the
+/// norm before clipping.
+fn clip_global_norm(grads: &mut GradientsParams, params: &[(ParamId, usize)], max_norm: f64) -> f64 {
+    let mut total: Option<Tensor<1>> = None;
+    for &(id, rank) in params {
+        let sq = match rank {
+            1 => grads.get::<1>(id).map(|g| g.square().sum()),
+            2 => grads.get::<2>(id).map(|g| g.square().sum()),
+            _ => None,
+        };
+        if let Some(sq) = sq {
+            total = Some(match total {
+                Some(t) => t + sq,
+                None => sq,
+            });
+        }
+    }
+    let Some(total) = total else {
+        return 0.0;
+    };
+    let norm = f64::from(scalar(total)).sqrt();
+    if max_norm > 0.0 && norm > max_norm {
+        let scale = max_norm / (norm + 1e-6);
+        for &(id, rank) in params {
+            match rank {
+                1 => {
+                    if let Some(g) = grads.remove::<1>(id) {
+                        grads.register(id, g * scale);
+                    }
+                }
+                2 => {
+                    if let Some(g) = grads.remove::<2>(id) {
+                        grads.register(id, g * scale);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    norm
+}
+
+fn scalar(t: Tensor<1>) -> f32 {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 scalar")[0]
+}
+
+fn int_scalar(t: Tensor<1, Int>) -> i64 {
+    t.into_data().convert::<i64>().try_to_vec::<i64>().expect("int scalar")[0]
+}
+
+fn tensors(batch: &Batch, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
+    let shape = [batch.batch, batch.seq_len];
+    let to = |v: &[u32]| {
+        let v: Vec<i64> = v.iter().map(|&t| i64::from(t)).collect();
+        Tensor::<2, Int>::from_data(TensorData::new(v, shape), device)
+    };
+    (to(&batch.inputs), to(&batch.targets))
+}
+
+/// Loss, perplexity and token accuracy over up to `batches` consecutive windows
+/// of `store`, always the same ones.
+pub fn evaluate(
+    model: &Transformer,
+    store: &TokenStore,
+    batch_size: usize,
+    batches: usize,
+) -> Result<EvalMetrics, TrainError> {
+    let model = model.valid();
+    let seq_len = model.config().context_length;
+    let mut sampler = Sequential::new(store, batch_size, seq_len)?;
+    let device = model.wte.weight.val().device();
+    let n = (sampler.windows_per_epoch() as usize).div_ceil(batch_size).clamp(1, batches.max(1));
+    let (mut nll, mut count, mut correct) = (0.0f64, 0i64, 0i64);
+    for _ in 0..n {
+        let batch = sampler.next_batch();
+        let (x, y) = tensors(&batch, &device);
+        let out = cross_entropy(model.forward(x)?, y, None);
+        nll += f64::from(scalar(out.nll_sum));
+        count += int_scalar(out.count);
+        correct += int_scalar(out.correct);
+    }
+    let loss = nll / count.max(1) as f64;
+    Ok(EvalMetrics {
+        loss,
+        perplexity: loss.exp(),
+        token_accuracy: correct as f64 / count.max(1) as f64,
+        tokens: count as u64,
+    })
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn sink_err(sink: &dyn MetricSink, e: codex_core::SinkError) -> TrainError {
+    TrainError::Sink {
+        sink: sink.name().to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// Train `model` (on an autodiff device) from `resume` or from step 0.
+pub fn train(
+    mut model: Transformer,
+    resume: Option<checkpoint::Loaded>,
+    inputs: TrainInputs<'_>,
+) -> Result<TrainOutcome, TrainError> {
+    let t = inputs.train;
+    if t.batch_size == 0 || t.grad_accum == 0 {
+        return Err(TrainError::Invalid {
+            key: "train.batch_size".into(),
+            message: "batch_size and grad_accum must be at least 1".into(),
+        });
+    }
+    let device = model.wte.weight.val().device();
+    let seq_len = model.config().context_length;
+    let batch_size = t.batch_size as usize;
+    let mut optim = optimizer(t, &model);
+    let info = param_info(&model);
+    let (mut step, mut tokens, mut sampler_state, mut train_loss, mut last_eval) = match resume {
+        Some(loaded) => {
+            let s = loaded.state;
+            if s.model != *model.config() {
+                return Err(TrainError::ShapeChanged {
+                    path: loaded.path,
+                    keys: diff_keys(&s.model, model.config()),
+                });
+            }
+            model = loaded.model.fork(&device);
+            optim = optim.load_record(loaded.optimizer);
+            (s.step, s.tokens, s.sampler, s.train_loss, s.val_loss)
+        }
+        None => (
+            0,
+            0,
+            RandomState {
+                seed: inputs.sampler_seed,
+                batches: 0,
+            },
+            f64::NAN,
+            None,
+        ),
+    };
+    let mut sampler = RandomWindows::resume(inputs.data, batch_size, seq_len, sampler_state)?;
+    let tokens_per_step = (batch_size * seq_len * t.grad_accum as usize) as u64;
+    let start = Instant::now();
+    let start_tokens = tokens;
+    let mut last_checkpoint = None;
+    let mut eval = None;
+    let stop_cause;
+    let sink = inputs.sink;
+    loop {
+        if step >= t.max_steps {
+            stop_cause = StopCause::MaxSteps;
+            break;
+        }
+        if let Some(limit) = t.max_seconds
+            && start.elapsed().as_secs_f64() >= limit
+        {
+            stop_cause = StopCause::MaxSeconds;
+            break;
+        }
+        if inputs.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            stop_cause = StopCause::Interrupted;
+            break;
+        }
+        let lr = lr_at(step, t);
+        device.seed(inputs.dropout_seed ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let mut accumulator = GradientsAccumulator::<Transformer>::new();
+        let mut loss_sum = 0.0;
+        for _ in 0..t.grad_accum {
+            let batch = sampler.next_batch();
+            let (x, y) = tensors(&batch, &device);
+            let out = cross_entropy(model.forward(x)?, y, None);
+            let loss = out.loss / f64::from(t.grad_accum);
+            loss_sum += f64::from(scalar(loss.clone().detach()));
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            accumulator.accumulate(&model, grads);
+        }
+        if !loss_sum.is_finite() {
+            let record = serde_json::json!({
+                "time": now(), "step": step + 1, "kind": "non_finite_loss", "value": loss_sum.to_string(),
+                "last_checkpoint": last_checkpoint.as_ref().map(|p: &PathBuf| p.display().to_string()),
+            });
+            let errors = inputs.checkpoints.parent().unwrap_or(Path::new(".")).join("errors.ndjson");
+            let mut text = std::fs::read_to_string(&errors).unwrap_or_default();
+            text.push_str(&format!("{record}\n"));
+            codex_core::write_bytes_atomic(&errors, text.as_bytes())?;
+            return Err(TrainError::NonFinite {
+                step: step + 1,
+                value: loss_sum,
+            });
+        }
+        let mut grads = accumulator.grads();
+        let grad_norm = clip_global_norm(&mut grads, &info.params, t.grad_clip);
+        model = optim.step(lr, model, grads);
+        step += 1;
+        tokens += tokens_per_step;
+        train_loss = loss_sum;
+        sampler_state = sampler.state();
+        let elapsed = start.elapsed().as_secs_f64();
+        let tps = (tokens - start_tokens) as f64 / elapsed.max(1e-9);
+        let wall = now();
+        let epoch = tokens / inputs.data.total_tokens().max(1);
+        let row = |split: &str, name: &str, value: f64| MetricRecord {
+            step,
+            epoch,
+            split: split.into(),
+            name: name.into(),
+            value,
+            wall_time: wall,
+        };
+        let mut rows = vec![
+            row("train", "loss", train_loss),
+            row("train", "lr", lr),
+            row("train", "grad_norm", grad_norm),
+            row("train", "tokens", tokens as f64),
+            row("train", "tokens_per_second", tps),
+        ];
+        eval = None;
+        let last = step >= t.max_steps;
+        if let Some(val) = inputs.validation
+            && (last || (t.eval_every > 0 && step.is_multiple_of(t.eval_every)))
+        {
+            let m = evaluate(&model, val, batch_size, t.eval_batches as usize)?;
+            rows.push(row("validation", "loss", m.loss));
+            rows.push(row("validation", "perplexity", m.perplexity));
+            rows.push(row("validation", "token_accuracy", m.token_accuracy));
+            last_eval = Some(m.loss);
+            eval = Some(m);
+        }
+        sink.log_metrics(&rows).map_err(|e| sink_err(sink, e))?;
+        (inputs.on_step)(&StepReport {
+            step,
+            max_steps: t.max_steps,
+            loss: train_loss,
+            lr,
+            tokens_per_second: tps,
+            eval,
+        });
+        let interrupted = inputs.stop.is_some_and(|s| s.load(Ordering::SeqCst));
+        if last || interrupted || (t.checkpoint_every > 0 && step.is_multiple_of(t.checkpoint_every)) {
+            sink.flush().map_err(|e| sink_err(sink, e))?;
+            let state = TrainState {
+                step,
+                tokens,
+                sampler: sampler_state,
+                config_hash: inputs.config_hash.clone(),
+                model: model.config().clone(),
+                train_loss,
+                val_loss: last_eval,
+                codex_version: env!("CARGO_PKG_VERSION").to_owned(),
+            };
+            last_checkpoint = Some(checkpoint::save(
+                inputs.checkpoints,
+                &model,
+                &optim,
+                &state,
+                t.keep_last as usize,
+            )?);
+        }
+    }
+    sink.flush().map_err(|e| sink_err(sink, e))?;
+    let seconds = start.elapsed().as_secs_f64();
+    if eval.is_none()
+        && let Some(val) = inputs.validation
+    {
+        eval = Some(evaluate(&model, val, batch_size, t.eval_batches as usize)?);
+    }
+    Ok(TrainOutcome {
+        model,
+        steps: step,
+        tokens,
+        train_loss,
+        eval,
+        seconds,
+        tokens_per_second: (tokens - start_tokens) as f64 / seconds.max(1e-9),
+        stop: stop_cause,
+        checkpoint: last_checkpoint,
+    })
+}
+
+/// `key: old → new` for every model setting that differs.
+fn diff_keys(old: &codex_model::ModelConfig, new: &codex_model::ModelConfig) -> String {
+    let a = serde_json::to_value(old).expect("config serializes");
+    let b = serde_json::to_value(new).expect("config serializes");
+    let mut out = Vec::new();
+    if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
+        for (k, va) in a {
+            let vb = &b[k];
+            if va != vb {
+                out.push(format!("model.{k} ({va} in the checkpoint, {vb} now)"));
+            }
+        }
+    }
+    out.join(", ")
+}

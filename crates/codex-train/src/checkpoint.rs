@@ -192,8 +192,8 @@ pub fn verify(path: &Path) -> Result<(), TrainError> {
         let expected = sums
             .get(f)
             .ok_or_else(|| ck_err(path, format!("checksums.json has no entry for {f}")))?;
-        let (digest, _) = codex_core::hash_file(path.join(f))
-            .map_err(|e| ck_err(path, format!("{f}: {e}")))?;
+        let (digest, _) =
+            codex_core::hash_file(path.join(f)).map_err(|e| ck_err(path, format!("{f}: {e}")))?;
         if &digest.to_string() != expected {
             return Err(ck_err(
                 path,

@@ -46,7 +46,9 @@ pub enum TrainError {
     },
 
     /// The loss became NaN or infinite.
-    #[error("training stopped at step {step}: the loss is {value}; the last good checkpoint is kept")]
+    #[error(
+        "training stopped at step {step}: the loss is {value}; the last good checkpoint is kept"
+    )]
     NonFinite {
         /// The step whose loss was not finite.
         step: u64,

@@ -25,7 +25,11 @@ mod tests {
     use super::*;
 
     fn section(schedule: Schedule) -> TrainSection {
-        let mut c = codex_core::config::ConfigLoader::new().load().unwrap().config.train;
+        let mut c = codex_core::config::ConfigLoader::new()
+            .load()
+            .unwrap()
+            .config
+            .train;
         c.schedule = schedule;
         c.lr = 1.0;
         c.min_lr = 0.1;

@@ -166,7 +166,11 @@ pub fn optimizer(train: &TrainSection, model: &Transformer) -> ModuleOptimizer {
 
 /// Scale the gradients so their global L2 norm is at most `max_norm`; returns the
 /// norm before clipping.
-fn clip_global_norm(grads: &mut GradientsParams, params: &[(ParamId, usize)], max_norm: f64) -> f64 {
+fn clip_global_norm(
+    grads: &mut GradientsParams,
+    params: &[(ParamId, usize)],
+    max_norm: f64,
+) -> f64 {
     let mut total: Option<Tensor<1>> = None;
     for &(id, rank) in params {
         let sq = match rank {
@@ -207,11 +211,17 @@ fn clip_global_norm(grads: &mut GradientsParams, params: &[(ParamId, usize)], ma
 }
 
 fn scalar(t: Tensor<1>) -> f32 {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().expect("f32 scalar")[0]
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32 scalar")[0]
 }
 
 fn int_scalar(t: Tensor<1, Int>) -> i64 {
-    t.into_data().convert::<i64>().try_to_vec::<i64>().expect("int scalar")[0]
+    t.into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .expect("int scalar")[0]
 }
 
 fn tensors(batch: &Batch, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
@@ -235,7 +245,9 @@ pub fn evaluate(
     let seq_len = model.config().context_length;
     let mut sampler = Sequential::new(store, batch_size, seq_len)?;
     let device = model.wte.weight.val().device();
-    let n = (sampler.windows_per_epoch() as usize).div_ceil(batch_size).clamp(1, batches.max(1));
+    let n = (sampler.windows_per_epoch() as usize)
+        .div_ceil(batch_size)
+        .clamp(1, batches.max(1));
     let (mut nll, mut count, mut correct) = (0.0f64, 0i64, 0i64);
     for _ in 0..n {
         let batch = sampler.next_batch();
@@ -283,8 +295,7 @@ pub fn train(
     let device = model.wte.weight.val().device();
     let seq_len = model.config().context_length;
     let batch_size = t.batch_size as usize;
-    let mut optim = optimizer(t, &model);
-    let info = param_info(&model);
+    let mut optimizer_record = None;
     let (mut step, mut tokens, mut sampler_state, mut train_loss, mut last_eval) = match resume {
         Some(loaded) => {
             let s = loaded.state;
@@ -295,7 +306,7 @@ pub fn train(
                 });
             }
             model = loaded.model.fork(&device);
-            optim = optim.load_record(loaded.optimizer);
+            optimizer_record = Some(loaded.optimizer);
             (s.step, s.tokens, s.sampler, s.train_loss, s.val_loss)
         }
         None => (
@@ -309,6 +320,13 @@ pub fn train(
             None,
         ),
     };
+    // Parameter ids come from the model actually trained (a loaded checkpoint
+    // restores its own), so groups and clipping are built only now.
+    let info = param_info(&model);
+    let mut optim = optimizer(t, &model);
+    if let Some(record) = optimizer_record {
+        optim = optim.load_record(record);
+    }
     let mut sampler = RandomWindows::resume(inputs.data, batch_size, seq_len, sampler_state)?;
     let tokens_per_step = (batch_size * seq_len * t.grad_accum as usize) as u64;
     let start = Instant::now();
@@ -350,7 +368,11 @@ pub fn train(
                 "time": now(), "step": step + 1, "kind": "non_finite_loss", "value": loss_sum.to_string(),
                 "last_checkpoint": last_checkpoint.as_ref().map(|p: &PathBuf| p.display().to_string()),
             });
-            let errors = inputs.checkpoints.parent().unwrap_or(Path::new(".")).join("errors.ndjson");
+            let errors = inputs
+                .checkpoints
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("errors.ndjson");
             let mut text = std::fs::read_to_string(&errors).unwrap_or_default();
             text.push_str(&format!("{record}\n"));
             codex_core::write_bytes_atomic(&errors, text.as_bytes())?;
@@ -407,7 +429,10 @@ pub fn train(
             eval,
         });
         let interrupted = inputs.stop.is_some_and(|s| s.load(Ordering::SeqCst));
-        if last || interrupted || (t.checkpoint_every > 0 && step.is_multiple_of(t.checkpoint_every)) {
+        if last
+            || interrupted
+            || (t.checkpoint_every > 0 && step.is_multiple_of(t.checkpoint_every))
+        {
             sink.flush().map_err(|e| sink_err(sink, e))?;
             let state = TrainState {
                 step,

@@ -112,7 +112,9 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     let seeds = Seeds::new(cfg.run.seed);
     let run = RunDir::create(&cfg.run.runs_dir, &cfg.run.name, chrono::Local::now())?;
     codex_core::write_bytes_atomic(run.config(), cfg.to_yaml().as_bytes())?;
-    let config_hash = codex_core::Hasher::new().update(cfg.to_yaml().as_bytes()).finalize();
+    let config_hash = codex_core::Hasher::new()
+        .update(cfg.to_yaml().as_bytes())
+        .finalize();
     codex_core::Provenance::capture_current(super::build_info(), seeds).write(run.provenance())?;
     let mut log = String::new();
     let note = |log: &mut String, line: String| {
@@ -125,7 +127,10 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     // Tokenizer.
     let (tok, tok_path) = tokenizer(&cfg, &run, &seeds)?;
     let vocab = tok.vocab_size();
-    note(&mut log, format!("tokenizer {} ({vocab} tokens)", tok_path.display()));
+    note(
+        &mut log,
+        format!("tokenizer {} ({vocab} tokens)", tok_path.display()),
+    );
 
     // Token shards.
     let eos = cfg
@@ -172,7 +177,11 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     let model_config = ModelConfig::from_section(&cfg.model, vocab)?;
     let spec: DeviceSpec = cfg.run.device.parse()?;
     let device = spec.device()?;
-    let model = Transformer::init(&model_config, seeds.derive("model.init"), &device.clone().autodiff())?;
+    let model = Transformer::init(
+        &model_config,
+        seeds.derive("model.init"),
+        &device.clone().autodiff(),
+    )?;
     note(
         &mut log,
         format!(
@@ -224,7 +233,7 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     let sample_len = 48.min(model_config.context_length.saturating_sub(prompt.len()));
     let generation = codex_model::generate(
         &codex_model::burn::module::Module::valid(&model),
-        &[prompt.clone()],
+        std::slice::from_ref(&prompt),
         &GenerateOptions {
             max_new_tokens: sample_len,
             temperature: 0.8,

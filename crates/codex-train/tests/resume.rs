@@ -1,0 +1,208 @@
+//! Exact resume and checkpoint safety of the training loop, on a tiny model.
+
+use std::path::Path;
+
+use codex_core::config::{ConfigLoader, TrainSection};
+use codex_core::{PassThrough, Seeds, Tokenizer, TokenizerError};
+use codex_data::{PrepareInputs, TokenStore};
+use codex_model::burn::tensor::Device;
+use codex_model::{DeviceSpec, ModelConfig, Transformer};
+use codex_train::{TrainInputs, TrainOutcome, checkpoint, train};
+
+/// Bytes as tokens, 256 = end of document: enough to make real shards.
+struct Bytes;
+
+impl Tokenizer for Bytes {
+    fn encode(&self, text: &str, _special: bool) -> Result<Vec<u32>, TokenizerError> {
+        Ok(text.bytes().map(u32::from).collect())
+    }
+    fn decode(&self, ids: &[u32], _skip: bool) -> Result<String, TokenizerError> {
+        Ok(ids
+            .iter()
+            .filter(|&&i| i < 256)
+            .map(|&i| i as u8 as char)
+            .collect())
+    }
+    fn vocab_size(&self) -> usize {
+        257
+    }
+    fn token_to_id(&self, token: &str) -> Option<u32> {
+        (token == "<eos>").then_some(256)
+    }
+    fn id_to_token(&self, id: u32) -> Option<String> {
+        (id < 257).then(|| id.to_string())
+    }
+}
+
+fn config(overrides: &[&str]) -> codex_core::config::AppConfig {
+    let mut all = vec![
+        "data.synthetic_bytes=60000",
+        "model.n_layer=2",
+        "model.d_model=32",
+        "model.n_head=4",
+        "model.n_kv_head=2",
+        "model.d_ff=64",
+        "model.context_length=16",
+        "train.batch_size=4",
+        "train.grad_accum=2",
+        "train.max_steps=8",
+        "train.warmup_steps=2",
+        "train.eval_every=4",
+        "train.eval_batches=2",
+        "train.checkpoint_every=3",
+        "train.keep_last=10",
+    ];
+    all.extend_from_slice(overrides);
+    ConfigLoader::new().overrides(all).load().unwrap().config
+}
+
+fn data(dir: &Path, cfg: &codex_core::config::AppConfig) -> (TokenStore, TokenStore) {
+    let out = dir.join("data");
+    let prepared = codex_data::prepare(&PrepareInputs {
+        data: &cfg.data,
+        seeds: Seeds::new(cfg.run.seed),
+        tokenizer: &Bytes,
+        tokenizer_blake3: codex_core::Hasher::new().update(b"bytes").finalize(),
+        eos_id: 256,
+        filter: &PassThrough,
+        out: &out,
+        on_documents: &|_| {},
+    })
+    .unwrap();
+    let m = prepared.manifest;
+    (
+        TokenStore::open(&out, &m.split("train").shards, true).unwrap(),
+        TokenStore::open(&out, &m.split("validation").shards, true).unwrap(),
+    )
+}
+
+fn device() -> Device {
+    DeviceSpec::Auto.device().unwrap().autodiff()
+}
+
+fn run(
+    cfg: &codex_core::config::AppConfig,
+    train_cfg: &TrainSection,
+    stores: &(TokenStore, TokenStore),
+    checkpoints: &Path,
+    resume: Option<checkpoint::Loaded>,
+) -> Result<TrainOutcome, codex_train::TrainError> {
+    let seeds = Seeds::new(cfg.run.seed);
+    let mc = ModelConfig::from_section(&cfg.model, 257).unwrap();
+    let model = Transformer::init(&mc, seeds.derive("model.init"), &device()).unwrap();
+    let mut sink = codex_track::NdjsonSink::create(&checkpoints.with_extension("ndjson")).unwrap();
+    train(
+        model,
+        resume,
+        TrainInputs {
+            train: train_cfg,
+            data: &stores.0,
+            validation: Some(&stores.1),
+            sampler_seed: seeds.derive("data.sampler"),
+            dropout_seed: seeds.derive("train.dropout"),
+            checkpoints,
+            config_hash: "test".into(),
+            sink: &mut sink,
+            on_step: &mut |_| {},
+            stop: None,
+        },
+    )
+}
+
+/// The trained values alone (burnpack records also carry parameter ids, which
+/// are fresh in every process).
+fn weights(dir: &Path, outcome: &TrainOutcome) -> Vec<u8> {
+    let out = dir.join("final");
+    codex_model::export_hf(&outcome.model, &out).unwrap();
+    std::fs::read(out.join("model.safetensors")).unwrap()
+}
+
+/// burn-flex keeps one random generator per process, so runs that use dropout
+/// must not interleave: the tests that train take this lock.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[test]
+fn a_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cfg = config(&["model.dropout=0.1"]);
+    let stores = data(tmp.path(), &cfg);
+    let straight = run(&cfg, &cfg.train, &stores, &tmp.path().join("a"), None).unwrap();
+    assert_eq!(straight.steps, 8);
+    let straight_weights = weights(tmp.path(), &straight);
+
+    // Stop after 5 steps (checkpoints at 3 and 5), then resume the step-3 one.
+    let mut short = cfg.train.clone();
+    short.max_steps = 5;
+    run(&cfg, &short, &stores, &tmp.path().join("b"), None).unwrap();
+    let loaded = checkpoint::load(&tmp.path().join("b/step-00000003"), &device()).unwrap();
+    assert_eq!(loaded.state.step, 3);
+    let resumed = run(
+        &cfg,
+        &cfg.train,
+        &stores,
+        &tmp.path().join("b"),
+        Some(loaded),
+    )
+    .unwrap();
+    assert_eq!(resumed.steps, 8);
+    assert_eq!(resumed.train_loss.to_bits(), straight.train_loss.to_bits());
+    assert!(
+        weights(tmp.path(), &resumed) == straight_weights,
+        "final weights differ"
+    );
+}
+
+#[test]
+fn corrupt_latest_checkpoint_falls_back_to_the_previous_one() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(&[]);
+    let stores = data(tmp.path(), &cfg);
+    let dir = tmp.path().join("ck");
+    run(&cfg, &cfg.train, &stores, &dir, None).unwrap();
+    let index = checkpoint::read_index(&dir).unwrap();
+    assert_eq!(index.latest.as_deref(), Some("step-00000008"));
+    let names: Vec<_> = index.checkpoints.iter().map(|e| e.step).collect();
+    assert_eq!(names, [3, 6, 8]);
+    // Flip a byte of the latest model.
+    let model = dir.join("step-00000008/model.bpk");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&model, bytes).unwrap();
+    let (found, warnings) = checkpoint::latest_valid(&dir).unwrap();
+    assert_eq!(found.unwrap(), dir.join("step-00000006"));
+    assert_eq!(warnings.len(), 1);
+    assert!(
+        warnings[0].contains("model.bpk does not match its checksum"),
+        "{}",
+        warnings[0]
+    );
+    let err = checkpoint::load(&dir.join("step-00000008"), &device()).unwrap_err();
+    assert!(err.to_string().contains("step-00000008"), "{err}");
+}
+
+#[test]
+fn resuming_with_another_model_shape_names_the_keys() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(&["train.max_steps=3", "train.warmup_steps=1"]);
+    let stores = data(tmp.path(), &cfg);
+    run(&cfg, &cfg.train, &stores, &tmp.path().join("ck"), None).unwrap();
+    let loaded = checkpoint::load(&tmp.path().join("ck/step-00000003"), &device()).unwrap();
+    let wider = config(&["train.max_steps=3", "train.warmup_steps=1", "model.d_ff=96"]);
+    let err = run(
+        &wider,
+        &wider.train,
+        &stores,
+        &tmp.path().join("ck"),
+        Some(loaded),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("model.d_ff (64 in the checkpoint, 96 now)"),
+        "{msg}"
+    );
+}

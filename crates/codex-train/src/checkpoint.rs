@@ -73,10 +73,18 @@ fn io(op: &'static str, path: &Path, e: std::io::Error) -> TrainError {
     TrainError::Core(codex_core::Error::io(op, path, e))
 }
 
-/// Test hook: `CODEX_TEST_FAIL_CHECKPOINT_FILE=optimizer.bpk` makes writing that
-/// file fail, as a full disk would, so tests can show what a failed save leaves.
-fn injected_failure(name: &str) -> Result<(), TrainError> {
-    if std::env::var("CODEX_TEST_FAIL_CHECKPOINT_FILE").as_deref() == Ok(name) {
+/// Test hook: `CODEX_TEST_FAIL_CHECKPOINT_FILE=optimizer.bpk@8` makes writing that
+/// file of the step-8 checkpoint fail (without `@step`, of every checkpoint), as
+/// a full disk would, so tests can show what a failed save leaves behind.
+fn injected_failure(name: &str, step: u64) -> Result<(), TrainError> {
+    let Ok(spec) = std::env::var("CODEX_TEST_FAIL_CHECKPOINT_FILE") else {
+        return Ok(());
+    };
+    let (file, at) = match spec.split_once('@') {
+        Some((f, s)) => (f.to_owned(), s.parse::<u64>().ok()),
+        None => (spec.clone(), None),
+    };
+    if file == name && at.is_none_or(|s| s == step) {
         return Err(TrainError::Core(codex_core::Error::io(
             "cannot write",
             name,
@@ -103,15 +111,15 @@ pub fn save(
     }
     std::fs::create_dir(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
     let result = (|| {
-        injected_failure("model.bpk")?;
+        injected_failure("model.bpk", state.step)?;
         codex_model::save_native(model, &tmp.join("model.bpk"))?;
-        injected_failure("optimizer.bpk")?;
+        injected_failure("optimizer.bpk", state.step)?;
         let bytes = optimizer
             .to_record()
             .into_bytes()
             .map_err(|e| ck_err(&tmp, format!("cannot encode optimizer state: {e}")))?;
         codex_core::write_bytes_atomic(tmp.join("optimizer.bpk"), &bytes)?;
-        injected_failure("state.json")?;
+        injected_failure("state.json", state.step)?;
         let text = serde_json::to_string_pretty(state).expect("state serializes") + "\n";
         codex_core::write_bytes_atomic(tmp.join("state.json"), text.as_bytes())?;
         let mut sums = BTreeMap::new();

@@ -7,13 +7,16 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use codex_core::config::AppConfig;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use codex_core::config::{AppConfig, ConfigLoader};
 use codex_core::{PassThrough, RunDir, Seeds};
 use codex_data::{Manifest, PrepareInputs, TokenStore};
 use codex_model::{DeviceSpec, GenerateOptions, ModelConfig, Transformer};
 use codex_tokenize::AnyTokenizer;
 use codex_tokenize::train::{TrainConfig, train_with_progress};
-use codex_train::{StepReport, TrainInputs, checkpoint};
+use codex_train::{StepReport, StopCause, TrainInputs, checkpoint};
 
 use super::config::loader;
 use crate::cli::ConfigArgs;
@@ -63,6 +66,11 @@ fn tokenizer(cfg: &AppConfig, run: &RunDir, seeds: &Seeds) -> Result<(AnyTokeniz
     if let Some(path) = &cfg.tokenizer.path {
         return Ok((AnyTokenizer::from_file(path)?, path.clone()));
     }
+    let trained = run.root().join("tokenizer/tokenizer.json");
+    if trained.is_file() {
+        // A resumed run keeps the tokenizer it started with.
+        return Ok((AnyTokenizer::from_file(&trained)?, trained));
+    }
     let inputs: Vec<PathBuf> = if !cfg.tokenizer.inputs.is_empty() {
         cfg.tokenizer.inputs.clone()
     } else if !cfg.data.sources.is_empty() {
@@ -102,20 +110,97 @@ fn tokenizer(cfg: &AppConfig, run: &RunDir, seeds: &Seeds) -> Result<(AnyTokeniz
     Ok((AnyTokenizer::from_file(&path)?, path))
 }
 
-pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String> {
-    if resume.is_some() {
-        bail!("--resume is not available yet: checkpoints are written, resuming them lands next");
+/// The run directory and checkpoint `--resume` names: `latest` (the newest run
+/// under `run.runs_dir` with a valid checkpoint), a run directory, or a checkpoint.
+fn resolve_resume(target: &str, runs_dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    let checkpoint_of = |run: &Path| -> Result<Option<PathBuf>> {
+        let (found, warnings) = checkpoint::latest_valid(&run.join("checkpoints"))?;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(found)
+    };
+    if target == "latest" {
+        let mut runs: Vec<PathBuf> = std::fs::read_dir(runs_dir)
+            .with_context(|| format!("cannot list runs in `{}`", runs_dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("checkpoints").is_dir())
+            .collect();
+        runs.sort();
+        for run in runs.iter().rev() {
+            if let Some(ck) = checkpoint_of(run)? {
+                return Ok((run.clone(), ck));
+            }
+        }
+        bail!(
+            "no run under `{}` has a valid checkpoint to resume",
+            runs_dir.display()
+        );
     }
+    let path = PathBuf::from(target);
+    if path.join("state.json").is_file() {
+        checkpoint::verify(&path)?;
+        let run = path
+            .parent()
+            .and_then(Path::parent)
+            .context("a checkpoint lives in <run>/checkpoints/")?;
+        return Ok((run.to_owned(), path));
+    }
+    if path.join("checkpoints").is_dir() {
+        let ck = checkpoint_of(&path)?
+            .with_context(|| format!("`{}` has no valid checkpoint", path.display()))?;
+        return Ok((path, ck));
+    }
+    bail!(
+        "`{target}` is neither a run directory nor a checkpoint (give `latest`, <run> or <run>/checkpoints/step-N)"
+    )
+}
+
+pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String> {
     let started = std::time::Instant::now();
-    let loaded = loader(config).load()?;
-    let cfg = loaded.config;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = Arc::clone(&stop);
+        // SIGINT and SIGTERM: finish the step, checkpoint, exit cleanly.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let requested = loader(config).load()?.config;
+    let (cfg, run, resume_from) = match resume {
+        None => {
+            let run = RunDir::create(
+                &requested.run.runs_dir,
+                &requested.run.name,
+                chrono::Local::now(),
+            )?;
+            codex_core::write_bytes_atomic(run.config(), requested.to_yaml().as_bytes())?;
+            (requested, run, None)
+        }
+        Some(target) => {
+            let (root, ck) = resolve_resume(&target, &requested.run.runs_dir)?;
+            // The run's own configuration, with this command's file, environment
+            // and overrides on top (e.g. a larger train.max_steps).
+            let mut l = ConfigLoader::new()
+                .file(root.join("config.yaml"))
+                .process_env();
+            if let Some(file) = &config.config {
+                l = l.file(file);
+            }
+            let cfg = l.overrides(config.overrides.iter().cloned()).load()?.config;
+            (cfg, RunDir::open(root)?, Some(ck))
+        }
+    };
     let seeds = Seeds::new(cfg.run.seed);
-    let run = RunDir::create(&cfg.run.runs_dir, &cfg.run.name, chrono::Local::now())?;
-    codex_core::write_bytes_atomic(run.config(), cfg.to_yaml().as_bytes())?;
     let config_hash = codex_core::Hasher::new()
         .update(cfg.to_yaml().as_bytes())
         .finalize();
-    codex_core::Provenance::capture_current(super::build_info(), seeds).write(run.provenance())?;
+    let provenance = match &resume_from {
+        None => run.provenance(),
+        Some(ck) => run.root().join(format!(
+            "provenance.resume-{}.json",
+            ck.file_name().unwrap_or_default().to_string_lossy()
+        )),
+    };
+    codex_core::Provenance::capture_current(super::build_info(), seeds).write(provenance)?;
     let mut log = String::new();
     let note = |log: &mut String, line: String| {
         tracing::info!("{line}");
@@ -177,11 +262,23 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     let model_config = ModelConfig::from_section(&cfg.model, vocab)?;
     let spec: DeviceSpec = cfg.run.device.parse()?;
     let device = spec.device()?;
-    let model = Transformer::init(
-        &model_config,
-        seeds.derive("model.init"),
-        &device.clone().autodiff(),
-    )?;
+    let train_device = device.clone().autodiff();
+    let model = Transformer::init(&model_config, seeds.derive("model.init"), &train_device)?;
+    let resume_from = match resume_from {
+        Some(ck) => {
+            let loaded = checkpoint::load(&ck, &train_device)?;
+            note(
+                &mut log,
+                format!(
+                    "resuming from {} (step {})",
+                    ck.display(),
+                    loaded.state.step
+                ),
+            );
+            Some(loaded)
+        }
+        None => None,
+    };
     note(
         &mut log,
         format!(
@@ -192,8 +289,13 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     );
 
     // Train.
-    let mut sink = codex_track::NdjsonSink::create(&run.metrics_ndjson())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut sink = match &resume_from {
+        Some(loaded) => {
+            codex_track::NdjsonSink::open_resuming(&run.metrics_ndjson(), loaded.state.step)
+        }
+        None => codex_track::NdjsonSink::create(&run.metrics_ndjson()),
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let bar = progress_bar(
         cfg.train.max_steps,
         "{spinner} step {pos}/{len} {wide_bar} {msg} eta {eta}",
@@ -208,7 +310,7 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     };
     let outcome = codex_train::train(
         model,
-        None,
+        resume_from,
         TrainInputs {
             train: &cfg.train,
             data: &train_store,
@@ -219,11 +321,26 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
             config_hash: config_hash.to_string(),
             sink: &mut sink,
             on_step: &mut on_step,
-            stop: None,
+            stop: Some(&stop),
         },
     )?;
     bar.finish_and_clear();
-    codex_core::MetricSink::close(&mut sink, "finished").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let status = match outcome.stop {
+        StopCause::Interrupted => "killed",
+        StopCause::MaxSteps | StopCause::MaxSeconds => "finished",
+    };
+    codex_core::MetricSink::close(&mut sink, status).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if outcome.stop == StopCause::Interrupted {
+        return Ok(format!(
+            "interrupted after step {}; checkpoint {}\nresume with: codex train --resume {}\n",
+            outcome.steps,
+            outcome
+                .checkpoint
+                .as_ref()
+                .map_or_else(|| "none".into(), |p| p.display().to_string()),
+            run.root().display()
+        ));
+    }
 
     // Sample.
     let baseline = unigram_entropy(&train_store, vocab);
@@ -298,17 +415,4 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     writeln!(out, "wall time  {:.1}s", started.elapsed().as_secs_f64())?;
     let _ = log;
     Ok(out)
-}
-
-/// `--resume` targets, for when resuming lands: a run directory or a checkpoint.
-#[allow(dead_code, reason = "used by resume, next")]
-fn resolve_checkpoint(target: &Path) -> Result<Option<PathBuf>> {
-    if target.join("state.json").is_file() {
-        return Ok(Some(target.to_owned()));
-    }
-    let (found, warnings) = checkpoint::latest_valid(&target.join("checkpoints"))?;
-    for w in warnings {
-        tracing::warn!("{w}");
-    }
-    Ok(found)
 }

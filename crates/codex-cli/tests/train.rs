@@ -1,0 +1,226 @@
+//! `codex train` as a process: exact resume after SIGKILL, clean stop on SIGTERM,
+//! and a checkpoint write that fails midway.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const TINY: &[&str] = &[
+    "run.name=tiny",
+    "data.synthetic_bytes=150000",
+    "tokenizer.vocab_size=320",
+    "model.n_layer=1",
+    "model.d_model=64",
+    "model.n_head=2",
+    "model.n_kv_head=1",
+    "model.d_ff=64",
+    "model.context_length=64",
+    "model.dropout=0.1",
+    "train.batch_size=8",
+    "train.max_steps=80",
+    "train.warmup_steps=4",
+    "train.eval_every=10",
+    "train.eval_batches=2",
+    "train.checkpoint_every=4",
+    "train.keep_last=3",
+];
+
+fn codex(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_codex"));
+    cmd.current_dir(dir).env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CODEX_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+fn train(dir: &Path, extra: &[&str]) -> Output {
+    codex(dir)
+        .arg("train")
+        .args(TINY)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn only_run(dir: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
+/// The final weights as values (exported safetensors carry no parameter ids).
+fn final_weights(dir: &Path, run: &Path) -> Vec<u8> {
+    let out = dir.join("exported");
+    let o = codex(dir)
+        .args(["model", "export"])
+        .arg(run.join("checkpoints/step-00000080"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::read(out.join("model.safetensors")).unwrap()
+}
+
+/// Training and validation rows of metrics.ndjson without wall times.
+fn metric_values(run: &Path) -> Vec<(u64, String, String, u64)> {
+    std::fs::read_to_string(run.join("metrics.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["split"] != "system")
+        .map(|v| {
+            (
+                v["step"].as_u64().unwrap(),
+                v["split"].as_str().unwrap().to_owned(),
+                v["name"].as_str().unwrap().to_owned(),
+                v["value"].as_f64().unwrap().to_bits(),
+            )
+        })
+        .collect()
+}
+
+fn latest_step(run: &Path) -> u64 {
+    std::fs::read_to_string(run.join("checkpoints/index.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["latest"].as_str().map(str::to_owned))
+        .and_then(|n| n.trim_start_matches("step-").parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn sigkill_then_resume_ends_bit_identical() {
+    let a = tempfile::tempdir().unwrap();
+    let o = train(a.path(), &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let straight_run = only_run(a.path());
+    let straight = final_weights(a.path(), &straight_run);
+
+    // Kill at a step that varies from run to run, after at least one checkpoint.
+    let b = tempfile::tempdir().unwrap();
+    let wanted = 4 + (std::process::id() as u64 % 5) * 4;
+    let mut child = codex(b.path())
+        .arg("train")
+        .args(TINY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let run = loop {
+        if let Ok(mut entries) = std::fs::read_dir(b.path().join("runs"))
+            && let Some(Ok(e)) = entries.next()
+            && latest_step(&e.path()) >= wanted
+        {
+            break e.path();
+        }
+        assert!(Instant::now() < deadline, "no checkpoint appeared");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "training ended before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let killed_at = latest_step(&run);
+    assert!(killed_at < 80, "killed at {killed_at}");
+
+    let o = codex(b.path())
+        .args(["train", "--resume", "latest"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(only_run(b.path()), run, "resume continues the same run");
+    assert!(
+        final_weights(b.path(), &run) == straight,
+        "weights differ after resuming at {killed_at}"
+    );
+    assert_eq!(metric_values(&run), metric_values(&straight_run));
+}
+
+#[test]
+fn sigterm_finishes_the_step_and_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let child = codex(dir.path())
+        .arg("train")
+        .args(TINY)
+        .arg("train.checkpoint_every=1000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    // Wait for training to have started (the first metrics are written).
+    loop {
+        let started = std::fs::read_dir(dir.path().join("runs"))
+            .ok()
+            .and_then(|mut e| e.next())
+            .and_then(|e| e.ok())
+            .and_then(|e| std::fs::metadata(e.path().join("metrics.ndjson")).ok())
+            .is_some_and(|m| m.len() > 0);
+        if started {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("interrupted after step") && out.contains("--resume"),
+        "{out}"
+    );
+    let run = only_run(dir.path());
+    let step = latest_step(&run);
+    assert!(step > 0 && step < 80, "checkpoint at {step}");
+}
+
+#[test]
+fn a_failed_checkpoint_write_keeps_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = codex(dir.path())
+        .arg("train")
+        .args(TINY)
+        .env("CODEX_TEST_FAIL_CHECKPOINT_FILE", "optimizer.bpk@8")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("optimizer.bpk") && err.contains("injected failure"),
+        "{err}"
+    );
+    let run = only_run(dir.path());
+    assert_eq!(latest_step(&run), 4);
+    let leftovers: Vec<_> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // The previous checkpoint still verifies and resumes to the end.
+    let o = codex(dir.path())
+        .args(["train", "--resume", "latest"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(latest_step(&run), 80);
+}

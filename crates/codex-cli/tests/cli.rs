@@ -162,8 +162,7 @@ fn show_prints_yaml_that_validates_again() {
 fn unbuilt_commands_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     for args in [
-        &["train"][..],
-        &["safety", "redact"],
+        &["safety", "redact"][..],
         &["runs", "list"],
         &["audit"],
     ] {

@@ -93,6 +93,9 @@ pub(crate) enum Command {
         /// Keep the smallest set of tokens whose probability reaches p.
         #[arg(long)]
         top_p: Option<f64>,
+        /// Penalize tokens already in the text (1 disables; as transformers).
+        #[arg(long, default_value_t = 1.0)]
+        repetition_penalty: f64,
         /// Sampling seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -182,9 +185,15 @@ pub(crate) enum EvalCommand {
         /// Run directory or checkpoint directory.
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Text or prepared dataset to evaluate on.
+        /// A prepared dataset (directory with manifest.json) or a text file.
         #[arg(long)]
         data: PathBuf,
+        /// Split of a prepared dataset (a text file is evaluated whole).
+        #[arg(long, default_value = "validation")]
+        split: String,
+        /// Batches of the training batch size to evaluate at most.
+        #[arg(long, default_value_t = 50)]
+        batches: u32,
     },
 }
 

@@ -224,3 +224,80 @@ fn a_failed_checkpoint_write_keeps_the_previous_one() {
     assert!(o.status.success(), "{}", text(&o.stderr));
     assert_eq!(latest_step(&run), 80);
 }
+
+#[test]
+fn generate_and_eval_lm_read_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = train(dir.path(), &["train.max_steps=8", "train.warmup_steps=2"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let run = only_run(dir.path());
+    let generate = |seed: &str| {
+        codex(dir.path())
+            .arg("generate")
+            .arg("--checkpoint")
+            .arg(&run)
+            .args([
+                "--prompt",
+                "The river",
+                "--max-new-tokens",
+                "12",
+                "--seed",
+                seed,
+            ])
+            .output()
+            .unwrap()
+    };
+    let a = generate("1");
+    assert!(a.status.success(), "{}", text(&a.stderr));
+    assert!(
+        text(&a.stdout).starts_with("The river"),
+        "{}",
+        text(&a.stdout)
+    );
+    assert_eq!(a.stdout, generate("1").stdout, "seeded sampling repeats");
+
+    let o = codex(dir.path())
+        .args(["eval", "lm", "--checkpoint"])
+        .arg(&run)
+        .arg("--data")
+        .arg(run.join("data"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("perplexity"),
+        "{}",
+        text(&o.stdout)
+    );
+    let rows = std::fs::read_to_string(run.join("eval/lm.ndjson")).unwrap();
+    let names: Vec<String> = rows
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["loss", "perplexity", "token_accuracy", "tokens"]);
+
+    // A model without a tokenizer beside it is refused with the place looked for.
+    std::fs::create_dir(dir.path().join("bare")).unwrap();
+    for f in ["model.bpk", "model.bpk.json"] {
+        std::fs::copy(
+            run.join("checkpoints/step-00000008").join(f),
+            dir.path().join("bare").join(f),
+        )
+        .unwrap();
+    }
+    let o = codex(dir.path())
+        .args(["generate", "--checkpoint", "bare", "--prompt", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o.stderr).contains("no tokenizer found"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -3,6 +3,7 @@
 mod completions;
 mod config;
 mod data;
+mod inference;
 mod model;
 mod registry;
 mod system;
@@ -95,16 +96,34 @@ pub(crate) fn run(command: Command) -> Result<String> {
         Command::Completions { shell } => completions::run(shell),
         Command::Train { config, resume } => train::run(&config, resume),
         Command::Sweep { .. } => not_built("sweep", "the training engine (codex-train)"),
-        Command::Generate { .. } => not_built(
-            "generate",
-            "checkpoints from the training engine (codex-train)",
-        ),
+        Command::Generate {
+            checkpoint,
+            prompt,
+            max_new_tokens,
+            temperature,
+            top_k,
+            top_p,
+            repetition_penalty,
+            seed,
+        } => inference::generate(inference::GenerateArgs {
+            checkpoint,
+            prompt,
+            max_new_tokens,
+            temperature,
+            top_k,
+            top_p,
+            repetition_penalty,
+            seed,
+        }),
         Command::Eval(EvalCommand::Text { .. }) => {
             not_built("eval text", "the text metrics (codex-eval)")
         }
-        Command::Eval(EvalCommand::Lm { .. }) => {
-            not_built("eval lm", "the training engine's evaluation (codex-train)")
-        }
+        Command::Eval(EvalCommand::Lm {
+            checkpoint,
+            data,
+            split,
+            batches,
+        }) => inference::eval_lm(&checkpoint, &data, &split, batches),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Data(cmd) => data::run(cmd),
         Command::Model(cmd) => model::run(cmd),

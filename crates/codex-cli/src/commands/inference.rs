@@ -1,0 +1,280 @@
+//! `codex generate` and `codex eval lm`: a trained model from a run, a
+//! checkpoint or a native model directory, with the tokenizer it was trained with.
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use codex_core::config::{AppConfig, ConfigLoader};
+use codex_core::{MetricRecord, PassThrough, Seeds};
+use codex_data::{PrepareInputs, TokenStore};
+use codex_model::burn::tensor::Device;
+use codex_model::{DeviceSpec, GenerateOptions, Transformer};
+use codex_tokenize::AnyTokenizer;
+use codex_train::checkpoint;
+
+/// A model ready for inference and what came with it.
+pub(crate) struct Loaded {
+    pub(crate) model: Transformer,
+    pub(crate) tokenizer: AnyTokenizer,
+    pub(crate) tokenizer_path: PathBuf,
+    /// The run's configuration, when the model came from a run.
+    pub(crate) config: Option<AppConfig>,
+    /// The run directory, when there is one.
+    pub(crate) run: Option<PathBuf>,
+    /// What was loaded, for messages.
+    pub(crate) source: PathBuf,
+}
+
+fn device() -> Result<Device> {
+    Ok(DeviceSpec::Auto.device()?)
+}
+
+/// Load from a run directory (its latest valid checkpoint), a checkpoint
+/// directory, or a directory / file holding `model.bpk` with `tokenizer.json` beside it.
+pub(crate) fn load(path: &Path) -> Result<Loaded> {
+    let (model_file, run) = if path.join("checkpoints").is_dir() {
+        let (found, warnings) = checkpoint::latest_valid(&path.join("checkpoints"))?;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        let ck = found.with_context(|| format!("`{}` has no valid checkpoint", path.display()))?;
+        (ck.join("model.bpk"), Some(path.to_owned()))
+    } else if path.join("state.json").is_file() {
+        checkpoint::verify(path)?;
+        let run = path.parent().and_then(Path::parent).map(Path::to_owned);
+        (path.join("model.bpk"), run)
+    } else if let Some(native) = super::model::native_path(path) {
+        (native, None)
+    } else {
+        bail!(
+            "`{}` is not a run directory, a checkpoint or a native model (model.bpk)",
+            path.display()
+        );
+    };
+    let model = codex_model::load_native(&model_file, &device()?)?;
+    let beside = model_file
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("tokenizer.json");
+    let tokenizer_path = match &run {
+        Some(r) if r.join("tokenizer/tokenizer.json").is_file() => {
+            r.join("tokenizer/tokenizer.json")
+        }
+        _ if beside.is_file() => beside,
+        _ => bail!(
+            "no tokenizer found for `{}`: expected <run>/tokenizer/tokenizer.json or tokenizer.json beside the model",
+            path.display()
+        ),
+    };
+    let tokenizer = AnyTokenizer::from_file(&tokenizer_path)?;
+    if tokenizer.vocab_size() > model.config().vocab_size {
+        bail!(
+            "the tokenizer `{}` has {} tokens, more than the model's vocabulary of {}",
+            tokenizer_path.display(),
+            tokenizer.vocab_size(),
+            model.config().vocab_size
+        );
+    }
+    let config = match &run {
+        Some(r) if r.join("config.yaml").is_file() => Some(
+            ConfigLoader::new()
+                .file(r.join("config.yaml"))
+                .load()?
+                .config,
+        ),
+        _ => None,
+    };
+    Ok(Loaded {
+        model,
+        tokenizer,
+        tokenizer_path,
+        config,
+        run,
+        source: model_file,
+    })
+}
+
+/// The options of `codex generate`.
+pub(crate) struct GenerateArgs {
+    pub(crate) checkpoint: PathBuf,
+    pub(crate) prompt: Option<String>,
+    pub(crate) max_new_tokens: u32,
+    pub(crate) temperature: f64,
+    pub(crate) top_k: Option<u32>,
+    pub(crate) top_p: Option<f64>,
+    pub(crate) repetition_penalty: f64,
+    pub(crate) seed: u64,
+}
+
+pub(crate) fn generate(args: GenerateArgs) -> Result<String> {
+    let loaded = load(&args.checkpoint)?;
+    let prompt = match args.prompt {
+        Some(p) => p,
+        None => {
+            let mut s = String::new();
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("cannot read the prompt from stdin")?;
+            s.trim_end_matches('\n').to_owned()
+        }
+    };
+    if loaded.config.as_ref().is_some_and(|c| c.safety.enabled) {
+        tracing::info!(
+            "safety filtering is not built yet: prompt and output pass through unfiltered"
+        );
+    }
+    let ids = loaded.tokenizer.encode(&prompt, false)?;
+    if ids.is_empty() {
+        bail!("the prompt is empty after tokenization; give some text");
+    }
+    let room = loaded
+        .model
+        .config()
+        .context_length
+        .saturating_sub(ids.len());
+    let max_new = (args.max_new_tokens as usize).min(room);
+    if max_new == 0 {
+        bail!(
+            "the prompt has {} tokens, which fills the model's context of {}",
+            ids.len(),
+            loaded.model.config().context_length
+        );
+    }
+    let stop_tokens: Vec<u32> = loaded
+        .config
+        .as_ref()
+        .and_then(|c| c.tokenizer.special_tokens.first().cloned())
+        .or_else(|| Some("<|endoftext|>".to_owned()))
+        .and_then(|t| loaded.tokenizer.token_to_id(&t))
+        .into_iter()
+        .collect();
+    let out = codex_model::generate(
+        &loaded.model,
+        std::slice::from_ref(&ids),
+        &GenerateOptions {
+            max_new_tokens: max_new,
+            temperature: args.temperature,
+            top_k: args.top_k.map(|k| k as usize),
+            top_p: args.top_p,
+            repetition_penalty: args.repetition_penalty,
+            stop_tokens,
+            seed: args.seed,
+            ..GenerateOptions::default()
+        },
+    )?;
+    let mut all = ids;
+    all.extend(&out[0].tokens);
+    let mut text = loaded.tokenizer.decode(&all, true)?;
+    text.push('\n');
+    Ok(text)
+}
+
+pub(crate) fn eval_lm(
+    checkpoint_path: &Path,
+    data: &Path,
+    split: &str,
+    batches: u32,
+) -> Result<String> {
+    let loaded = load(checkpoint_path)?;
+    let cfg = match &loaded.config {
+        Some(c) => c.clone(),
+        None => ConfigLoader::new().load()?.config,
+    };
+    // A prepared dataset (manifest.json), or text prepared now with this model's tokenizer.
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let (dir, split) = if data.join("manifest.json").is_file() {
+        (data.to_owned(), split.to_owned())
+    } else if data.is_file() {
+        let mut section = cfg.data.clone();
+        section.sources = vec![data.to_owned()];
+        section.validation_fraction = 0.0;
+        section.test_fraction = 0.0;
+        section.dedup = false;
+        let eos = cfg
+            .tokenizer
+            .special_tokens
+            .first()
+            .and_then(|t| loaded.tokenizer.token_to_id(t))
+            .context("the tokenizer has no document separator (tokenizer.special_tokens[0])")?;
+        let (digest, _) = codex_core::hash_file(&loaded.tokenizer_path)?;
+        codex_data::prepare(&PrepareInputs {
+            data: &section,
+            seeds: Seeds::new(cfg.run.seed),
+            tokenizer: &loaded.tokenizer,
+            tokenizer_blake3: digest,
+            eos_id: eos,
+            filter: &PassThrough,
+            out: scratch.path(),
+            on_documents: &|_| {},
+        })?;
+        (scratch.path().to_owned(), "train".to_owned())
+    } else {
+        bail!(
+            "`{}` is neither a prepared dataset (with manifest.json) nor a text file",
+            data.display()
+        );
+    };
+    let manifest = codex_data::Manifest::load(&dir)?;
+    let record = manifest.split(&split);
+    if record.tokens == 0 {
+        bail!("split `{split}` of `{}` has no tokens", dir.display());
+    }
+    let store = TokenStore::open(&dir, &record.shards, true)?;
+    let metrics = codex_train::evaluate(
+        &loaded.model,
+        &store,
+        cfg.train.batch_size as usize,
+        batches as usize,
+    )?;
+    let step = std::fs::read_to_string(loaded.source.with_file_name("state.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["step"].as_u64())
+        .unwrap_or(0);
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let rows: Vec<MetricRecord> = [
+        ("loss", metrics.loss),
+        ("perplexity", metrics.perplexity),
+        ("token_accuracy", metrics.token_accuracy),
+        ("tokens", metrics.tokens as f64),
+    ]
+    .into_iter()
+    .map(|(name, value)| MetricRecord {
+        step,
+        epoch: 0,
+        split: split.clone(),
+        name: name.to_owned(),
+        value,
+        wall_time: wall,
+    })
+    .collect();
+    let mut out = String::new();
+    if let Some(run) = &loaded.run {
+        let eval_dir = run.join("eval");
+        std::fs::create_dir_all(&eval_dir)?;
+        let path = eval_dir.join("lm.ndjson");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+        for r in &rows {
+            text.push_str(&serde_json::to_string(r)?);
+            text.push('\n');
+        }
+        codex_core::write_bytes_atomic(&path, text.as_bytes())?;
+        writeln!(out, "records    {}", path.display())?;
+    }
+    writeln!(out, "model      {} (step {step})", loaded.source.display())?;
+    let shown = if data.is_file() { data } else { dir.as_path() };
+    writeln!(
+        out,
+        "data       {} split `{split}`, {} tokens evaluated",
+        shown.display(),
+        metrics.tokens
+    )?;
+    writeln!(out, "loss       {:.4}", metrics.loss)?;
+    writeln!(out, "perplexity {:.3}", metrics.perplexity)?;
+    writeln!(out, "accuracy   {:.2}%", 100.0 * metrics.token_accuracy)?;
+    Ok(out)
+}

@@ -301,3 +301,94 @@ fn generate_and_eval_lm_read_a_run() {
         text(&o.stderr)
     );
 }
+
+fn summary(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn early_stopping_and_token_limits_end_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing counts as an improvement, so the second evaluation stops the run.
+    let o = train(
+        dir.path(),
+        &["train.early_stopping={metric: loss, mode: min, patience: 1, min_delta: 100}"],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = summary(&only_run(dir.path()));
+    assert_eq!(
+        (s["stop"].as_str(), s["steps"].as_u64()),
+        (Some("EarlyStopped"), Some(20))
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    // 8 rows × 64 tokens a step: 2048 tokens is four steps.
+    let o = train(dir.path(), &["train.max_tokens=2048"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let run = only_run(dir.path());
+    let s = summary(&run);
+    assert_eq!(
+        (s["stop"].as_str(), s["steps"].as_u64()),
+        (Some("MaxTokens"), Some(4))
+    );
+    assert_eq!(latest_step(&run), 4, "a run ending on a limit checkpoints");
+}
+
+#[test]
+fn lora_fine_tuning_trains_and_saves_only_the_adapters() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = train(
+        dir.path(),
+        &["train.max_steps=8", "train.warmup_steps=2", "run.name=base"],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let base = only_run(dir.path());
+    let init = format!("train.init_from={}", base.display());
+    let o = train(
+        dir.path(),
+        &[
+            "run.name=lora",
+            &init,
+            "train.max_steps=6",
+            "train.warmup_steps=1",
+            "train.lora={rank: 2, alpha: 4, dropout: 0.0, targets: [q, v, mlp]}",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("LoRA adapters alone"),
+        "{}",
+        text(&o.stdout)
+    );
+    let lora_run = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-lora"))
+        .unwrap();
+    let adapter = std::fs::metadata(lora_run.join("adapter.safetensors"))
+        .unwrap()
+        .len();
+    let full = std::fs::metadata(base.join("checkpoints/step-00000008/model.bpk"))
+        .unwrap()
+        .len();
+    assert!(adapter * 4 < full, "adapter {adapter} bytes, model {full}");
+    // Fine-tuning keeps the base run's tokenizer rather than training a new one
+    // (that the base weights stay frozen is tested in codex-model).
+    assert_eq!(
+        std::fs::read(lora_run.join("tokenizer/tokenizer.json")).unwrap(),
+        std::fs::read(base.join("tokenizer/tokenizer.json")).unwrap()
+    );
+    let o = codex(dir.path())
+        .args([
+            "generate",
+            "--prompt",
+            "The",
+            "--max-new-tokens",
+            "4",
+            "--checkpoint",
+        ])
+        .arg(&lora_run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}

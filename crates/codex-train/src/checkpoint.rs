@@ -34,6 +34,9 @@ pub struct TrainState {
     pub train_loss: f64,
     /// Validation loss of the last evaluation, if any.
     pub val_loss: Option<f64>,
+    /// Early stopping: best metric so far and evaluations without improvement.
+    #[serde(default)]
+    pub early_stopping: Option<(f64, u32)>,
     /// codex version that wrote the checkpoint.
     pub codex_version: String,
 }

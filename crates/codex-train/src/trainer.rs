@@ -88,6 +88,12 @@ pub enum StopCause {
     MaxSteps,
     /// `train.max_seconds` reached.
     MaxSeconds,
+    /// `train.max_tokens` reached.
+    MaxTokens,
+    /// `train.max_epochs` reached.
+    MaxEpochs,
+    /// The early-stopping metric stopped improving.
+    EarlyStopped,
     /// The stop flag was set.
     Interrupted,
 }
@@ -296,6 +302,7 @@ pub fn train(
     let seq_len = model.config().context_length;
     let batch_size = t.batch_size as usize;
     let mut optimizer_record = None;
+    let mut early = None;
     let (mut step, mut tokens, mut sampler_state, mut train_loss, mut last_eval) = match resume {
         Some(loaded) => {
             let s = loaded.state;
@@ -307,6 +314,7 @@ pub fn train(
             }
             model = loaded.model.fork(&device);
             optimizer_record = Some(loaded.optimizer);
+            early = s.early_stopping;
             (s.step, s.tokens, s.sampler, s.train_loss, s.val_loss)
         }
         None => (
@@ -348,6 +356,10 @@ pub fn train(
         }
         if inputs.stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
             stop_cause = StopCause::Interrupted;
+            break;
+        }
+        if let Some(cause) = limit_reached(t, tokens, inputs.data.total_tokens(), early) {
+            stop_cause = cause;
             break;
         }
         let lr = lr_at(step, t);
@@ -420,6 +432,9 @@ pub fn train(
             rows.push(row("validation", "token_accuracy", m.token_accuracy));
             last_eval = Some(m.loss);
             eval = Some(m);
+            if let Some(es) = &t.early_stopping {
+                early = Some(early_update(es, early, &m));
+            }
         }
         sink.log_metrics(&rows).map_err(|e| sink_err(sink, e))?;
         (inputs.on_step)(&StepReport {
@@ -444,6 +459,7 @@ pub fn train(
                 model: model.config().clone(),
                 train_loss,
                 val_loss: last_eval,
+                early_stopping: early,
                 codex_version: env!("CARGO_PKG_VERSION").to_owned(),
             };
             last_checkpoint = Some(checkpoint::save(
@@ -473,6 +489,52 @@ pub fn train(
         stop: stop_cause,
         checkpoint: last_checkpoint,
     })
+}
+
+/// The stop condition other than steps, time and signals that holds, if any.
+fn limit_reached(
+    t: &TrainSection,
+    tokens: u64,
+    split_tokens: u64,
+    early: Option<(f64, u32)>,
+) -> Option<StopCause> {
+    if t.max_tokens.is_some_and(|m| tokens >= m) {
+        return Some(StopCause::MaxTokens);
+    }
+    if t.max_epochs
+        .is_some_and(|e| tokens as f64 >= e * split_tokens.max(1) as f64)
+    {
+        return Some(StopCause::MaxEpochs);
+    }
+    if let (Some(es), Some((_, bad))) = (&t.early_stopping, early)
+        && bad >= es.patience
+    {
+        return Some(StopCause::EarlyStopped);
+    }
+    None
+}
+
+/// `(best, evaluations without improvement)` after evaluation `m`.
+fn early_update(
+    es: &codex_core::config::EarlyStopping,
+    state: Option<(f64, u32)>,
+    m: &EvalMetrics,
+) -> (f64, u32) {
+    let value = match es.metric.as_str() {
+        "perplexity" => m.perplexity,
+        "token_accuracy" => m.token_accuracy,
+        _ => m.loss,
+    };
+    match state {
+        None => (value, 0),
+        Some((best, bad)) => {
+            let better = match es.mode {
+                codex_core::config::MetricMode::Min => value < best - es.min_delta,
+                codex_core::config::MetricMode::Max => value > best + es.min_delta,
+            };
+            if better { (value, 0) } else { (best, bad + 1) }
+        }
+    }
 }
 
 /// `key: old → new` for every model setting that differs.

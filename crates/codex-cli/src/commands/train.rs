@@ -71,6 +71,30 @@ fn tokenizer(cfg: &AppConfig, run: &RunDir, seeds: &Seeds) -> Result<(AnyTokeniz
         // A resumed run keeps the tokenizer it started with.
         return Ok((AnyTokenizer::from_file(&trained)?, trained));
     }
+    if let Some(base) = &cfg.train.init_from {
+        // Fine-tuning keeps the base model's tokenizer.
+        let candidates = [
+            base.join("tokenizer.json"),
+            base.join("tokenizer/tokenizer.json"),
+            base.join("../../tokenizer/tokenizer.json"),
+            base.with_file_name("tokenizer.json"),
+        ];
+        let found = candidates
+            .into_iter()
+            .find(|p| p.is_file())
+            .with_context(|| {
+                format!(
+                    "train.init_from `{}` has no tokenizer.json beside it; set tokenizer.path",
+                    base.display()
+                )
+            })?;
+        // A copy travels with the run, so generation and resume find it.
+        std::fs::create_dir_all(run.root().join("tokenizer"))?;
+        let bytes =
+            std::fs::read(&found).with_context(|| format!("cannot read `{}`", found.display()))?;
+        codex_core::write_bytes_atomic(&trained, &bytes)?;
+        return Ok((AnyTokenizer::from_file(&trained)?, trained));
+    }
     let inputs: Vec<PathBuf> = if !cfg.tokenizer.inputs.is_empty() {
         cfg.tokenizer.inputs.clone()
     } else if !cfg.data.sources.is_empty() {
@@ -108,6 +132,34 @@ fn tokenizer(cfg: &AppConfig, run: &RunDir, seeds: &Seeds) -> Result<(AnyTokeniz
     trained.write(&out)?;
     let path = out.join("tokenizer.json");
     Ok((AnyTokenizer::from_file(&path)?, path))
+}
+
+/// The starting weights `train.init_from` names: a Hugging Face directory, a run
+/// (its latest valid checkpoint), a checkpoint, or a native model.
+fn load_base(base: &Path, device: &codex_model::burn::tensor::Device) -> Result<Transformer> {
+    if base.join("config.json").is_file() {
+        return Ok(codex_model::import_hf(base, device)?);
+    }
+    let file = if base.join("checkpoints").is_dir() {
+        let (found, warnings) = checkpoint::latest_valid(&base.join("checkpoints"))?;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        found
+            .with_context(|| format!("`{}` has no valid checkpoint", base.display()))?
+            .join("model.bpk")
+    } else if base.join("state.json").is_file() {
+        checkpoint::verify(base)?;
+        base.join("model.bpk")
+    } else if let Some(native) = super::model::native_path(base) {
+        native
+    } else {
+        bail!(
+            "train.init_from `{}` is not a Hugging Face directory, a run, a checkpoint or a native model",
+            base.display()
+        );
+    };
+    Ok(codex_model::load_native(&file, device)?)
 }
 
 /// The run directory and checkpoint `--resume` names: `latest` (the newest run
@@ -263,7 +315,44 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     let spec: DeviceSpec = cfg.run.device.parse()?;
     let device = spec.device()?;
     let train_device = device.clone().autodiff();
-    let model = Transformer::init(&model_config, seeds.derive("model.init"), &train_device)?;
+    let mut model = match &cfg.train.init_from {
+        None => Transformer::init(&model_config, seeds.derive("model.init"), &train_device)?,
+        Some(base) => {
+            let m = load_base(base, &train_device)?;
+            note(&mut log, format!("fine-tuning from {}", base.display()));
+            m
+        }
+    };
+    if vocab > model.config().vocab_size {
+        bail!(
+            "the tokenizer has {vocab} tokens but the model's vocabulary is {}",
+            model.config().vocab_size
+        );
+    }
+    if let Some(l) = &cfg.train.lora
+        && model.lora_config().is_none()
+    {
+        let targets = l
+            .targets
+            .iter()
+            .map(|t| t.parse())
+            .collect::<Result<Vec<codex_model::LoraTarget>, _>>()?;
+        let lora = codex_model::LoraConfig {
+            rank: l.rank as usize,
+            alpha: l.alpha,
+            dropout: l.dropout,
+            targets,
+        };
+        model = model.attach_lora(&lora, seeds.derive("model.init") ^ 0x4c6f_5241)?;
+        note(
+            &mut log,
+            format!(
+                "LoRA rank {} on {:?}: only the adapters train",
+                l.rank, l.targets
+            ),
+        );
+    }
+    let model_config = model.config().clone();
     let resume_from = match resume_from {
         Some(ck) => {
             let loaded = checkpoint::load(&ck, &train_device)?;
@@ -327,7 +416,7 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     bar.finish_and_clear();
     let status = match outcome.stop {
         StopCause::Interrupted => "killed",
-        StopCause::MaxSteps | StopCause::MaxSeconds => "finished",
+        _ => "finished",
     };
     codex_core::MetricSink::close(&mut sink, status).map_err(|e| anyhow::anyhow!("{e}"))?;
     if outcome.stop == StopCause::Interrupted {
@@ -363,6 +452,14 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     let mut all = prompt;
     all.extend(&generation[0].tokens);
     let sample = tok.decode(&all, true)?;
+    let mut model = model;
+    let adapter = if model.lora_config().is_some() {
+        let path = run.root().join("adapter.safetensors");
+        model.save_lora(&path)?;
+        Some(path)
+    } else {
+        None
+    };
 
     let summary = serde_json::json!({
         "run_dir": run.root(),
@@ -379,6 +476,8 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
         "wall_seconds": started.elapsed().as_secs_f64(),
         "parameters": model_config.param_counts().total(),
         "checkpoint": outcome.checkpoint,
+        "adapter": adapter,
+        "stop": format!("{:?}", outcome.stop),
         "sample": sample,
     });
     codex_core::write_bytes_atomic(
@@ -410,6 +509,9 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     )?;
     if let Some(p) = &outcome.checkpoint {
         writeln!(out, "checkpoint {}", p.display())?;
+    }
+    if let Some(p) = &adapter {
+        writeln!(out, "adapter    {} (LoRA adapters alone)", p.display())?;
     }
     writeln!(out, "sample     {sample}")?;
     writeln!(out, "wall time  {:.1}s", started.elapsed().as_secs_f64())?;

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 pub use issue::{ConfigIssue, Problem};
 pub use load::{ConfigLoader, LoadedConfig, Origin};
 pub use sections::{
-    DataFormat, DataSection, EvalSection, MlflowSection, ModelFamily, ModelSection, OnError,
-    RunSection, SafetySection, Schedule, TokenizerKind, TokenizerSection, TrackSection,
-    TrainSection,
+    DataFormat, DataSection, EarlyStopping, EvalSection, LoraSection, MetricMode, MlflowSection,
+    ModelFamily, ModelSection, OnError, RunSection, SafetySection, Schedule, TokenizerKind,
+    TokenizerSection, TrackSection, TrainSection,
 };
 
 /// The embedded default configuration (`configs/default.yaml`), compiled in.

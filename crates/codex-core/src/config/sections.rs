@@ -158,6 +158,44 @@ pub enum Schedule {
     Linear,
 }
 
+/// Whether a smaller or a larger metric is better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricMode {
+    /// Smaller is better (loss, perplexity).
+    Min,
+    /// Larger is better (accuracy).
+    Max,
+}
+
+/// Stop when a validation metric has not improved for a number of evaluations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStopping {
+    /// `loss`, `perplexity` or `token_accuracy` (of the validation split).
+    pub metric: String,
+    /// Whether smaller or larger is better.
+    pub mode: MetricMode,
+    /// Evaluations without improvement before stopping.
+    pub patience: u32,
+    /// Smallest change that counts as an improvement.
+    pub min_delta: f64,
+}
+
+/// Low-rank adapters for fine-tuning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoraSection {
+    /// Rank of the adapters.
+    pub rank: u32,
+    /// Scale numerator: updates are scaled by `alpha / rank`.
+    pub alpha: f64,
+    /// Dropout on the adapters' input.
+    pub dropout: f64,
+    /// Projections that receive adapters: any of q, k, v, o, mlp.
+    pub targets: Vec<String>,
+}
+
 /// The optimisation loop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -174,6 +212,17 @@ pub struct TrainSection {
     pub max_steps: u64,
     /// Stop after this many seconds of training, if set.
     pub max_seconds: Option<f64>,
+    /// Stop once this many training tokens are consumed, if set.
+    pub max_tokens: Option<u64>,
+    /// Stop after this many passes over the training split (in tokens), if set.
+    pub max_epochs: Option<f64>,
+    /// Stop when a validation metric stops improving, if set.
+    pub early_stopping: Option<EarlyStopping>,
+    /// Start from these weights instead of a fresh initialization: a Hugging Face
+    /// directory (config.json + safetensors), a native model, a run or a checkpoint.
+    pub init_from: Option<PathBuf>,
+    /// Fine-tune low-rank adapters only, with the base frozen, if set.
+    pub lora: Option<LoraSection>,
     /// Sequences per micro-batch.
     pub batch_size: u32,
     /// Micro-batches accumulated per optimizer step.

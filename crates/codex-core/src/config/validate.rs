@@ -172,6 +172,49 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
     if let Some(s) = tr.max_seconds {
         k.positive("train.max_seconds", s);
     }
+    if let Some(t) = tr.max_tokens {
+        k.at_least_one("train.max_tokens", t);
+    }
+    if let Some(e) = tr.max_epochs {
+        k.positive("train.max_epochs", e);
+    }
+    if let Some(es) = &tr.early_stopping {
+        k.rule(
+            matches!(es.metric.as_str(), "loss" | "perplexity" | "token_accuracy"),
+            "train.early_stopping.metric",
+            || {
+                format!(
+                    "must be loss, perplexity or token_accuracy, got `{}`",
+                    es.metric
+                )
+            },
+        );
+        k.at_least_one("train.early_stopping.patience", u64::from(es.patience));
+        k.rule(
+            es.min_delta.is_finite() && es.min_delta >= 0.0,
+            "train.early_stopping.min_delta",
+            || format!("must be >= 0, got {}", es.min_delta),
+        );
+    }
+    if let Some(l) = &tr.lora {
+        k.at_least_one("train.lora.rank", u64::from(l.rank));
+        k.positive("train.lora.alpha", l.alpha);
+        k.rule(
+            (0.0..1.0).contains(&l.dropout),
+            "train.lora.dropout",
+            || format!("must be in [0, 1), got {}", l.dropout),
+        );
+        k.rule(!l.targets.is_empty(), "train.lora.targets", || {
+            "must name at least one of q, k, v, o, mlp".into()
+        });
+        for t in &l.targets {
+            k.rule(
+                matches!(t.as_str(), "q" | "k" | "v" | "o" | "mlp"),
+                "train.lora.targets",
+                || format!("unknown target `{t}`; expected q, k, v, o or mlp"),
+            );
+        }
+    }
     k.at_least_one("train.batch_size", u64::from(tr.batch_size));
     k.at_least_one("train.grad_accum", u64::from(tr.grad_accum));
     k.rule(

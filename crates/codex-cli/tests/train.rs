@@ -392,3 +392,75 @@ fn lora_fine_tuning_trains_and_saves_only_the_adapters() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+#[test]
+fn sweep_runs_the_grid_and_ranks_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = codex(dir.path())
+        .arg("sweep")
+        .args(TINY)
+        .args([
+            "train.max_steps=10",
+            "train.warmup_steps=2",
+            "train.min_lr=1e-6",
+        ])
+        .args([
+            "--grid",
+            "train.lr=3e-3,1e-5",
+            "--grid",
+            "model.n_layer=1,2",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let sweep = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("sweep-")
+        })
+        .unwrap();
+    let csv = std::fs::read_to_string(sweep.join("comparison.csv")).unwrap();
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect();
+    assert_eq!(
+        rows[0][..4],
+        ["rank", "train.lr", "model.n_layer", "validation/loss"]
+    );
+    assert_eq!(rows.len(), 5, "{csv}");
+    let losses: Vec<f64> = rows[1..].iter().map(|r| r[3].parse().unwrap()).collect();
+    assert!(
+        losses.windows(2).all(|w| w[0] <= w[1]),
+        "sorted best first: {losses:?}"
+    );
+    // The tiny learning rate barely moves from the initial loss, so it ranks last.
+    assert_eq!(rows[4][1], "1e-5");
+    assert!(
+        std::fs::read_to_string(sweep.join("comparison.md"))
+            .unwrap()
+            .contains("| 1 |")
+    );
+}
+
+#[test]
+fn sweep_checks_every_point_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = codex(dir.path())
+        .arg("sweep")
+        .args(TINY)
+        .args(["--grid", "model.n_head=2,3"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("model.n_head=3"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!dir.path().join("runs").exists(), "no run started");
+}

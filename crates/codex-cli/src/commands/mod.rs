@@ -6,6 +6,7 @@ mod data;
 mod inference;
 mod model;
 mod registry;
+mod sweep;
 mod system;
 mod tokenizer;
 mod train;
@@ -95,7 +96,11 @@ pub(crate) fn run(command: Command) -> Result<String> {
         Command::System { json } => system::run(json),
         Command::Completions { shell } => completions::run(shell),
         Command::Train { config, resume } => train::run(&config, resume),
-        Command::Sweep { .. } => not_built("sweep", "the training engine (codex-train)"),
+        Command::Sweep {
+            config,
+            grid,
+            metric,
+        } => sweep::run(&config, &grid, &metric),
         Command::Generate {
             checkpoint,
             prompt,

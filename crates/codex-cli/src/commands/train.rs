@@ -7,7 +7,6 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use codex_core::config::{AppConfig, ConfigLoader};
@@ -208,14 +207,27 @@ fn resolve_resume(target: &str, runs_dir: &Path) -> Result<(PathBuf, PathBuf)> {
     )
 }
 
+/// Set by SIGINT or SIGTERM: training finishes its step, checkpoints and returns.
+pub(super) static STOP: AtomicBool = AtomicBool::new(false);
+
+fn install_signal_handler() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        if let Err(e) = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst)) {
+            tracing::warn!("cannot handle SIGINT/SIGTERM ({e}); an interrupt will kill the run");
+        }
+    });
+}
+
 pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String> {
+    Ok(run_job(config, resume)?.0)
+}
+
+/// Run one training job; returns the summary text and the run directory.
+pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(String, PathBuf)> {
     let started = std::time::Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        // SIGINT and SIGTERM: finish the step, checkpoint, exit cleanly.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
-    }
+    install_signal_handler();
+    let stop = &STOP;
     let requested = loader(config).load()?.config;
     let (cfg, run, resume_from) = match resume {
         None => {
@@ -410,7 +422,7 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
             config_hash: config_hash.to_string(),
             sink: &mut sink,
             on_step: &mut on_step,
-            stop: Some(&stop),
+            stop: Some(stop),
         },
     )?;
     bar.finish_and_clear();
@@ -420,7 +432,7 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     };
     codex_core::MetricSink::close(&mut sink, status).map_err(|e| anyhow::anyhow!("{e}"))?;
     if outcome.stop == StopCause::Interrupted {
-        return Ok(format!(
+        let text = format!(
             "interrupted after step {}; checkpoint {}\nresume with: codex train --resume {}\n",
             outcome.steps,
             outcome
@@ -428,7 +440,8 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
                 .as_ref()
                 .map_or_else(|| "none".into(), |p| p.display().to_string()),
             run.root().display()
-        ));
+        );
+        return Ok((text, run.root().to_owned()));
     }
 
     // Sample.
@@ -516,5 +529,5 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
     writeln!(out, "sample     {sample}")?;
     writeln!(out, "wall time  {:.1}s", started.elapsed().as_secs_f64())?;
     let _ = log;
-    Ok(out)
+    Ok((out, run.root().to_owned()))
 }

@@ -34,6 +34,9 @@ pub struct TrainState {
     pub train_loss: f64,
     /// Validation loss of the last evaluation, if any.
     pub val_loss: Option<f64>,
+    /// The ranking metric (`train.best_metric`) at the last evaluation, if any.
+    #[serde(default)]
+    pub metric: Option<f64>,
     /// Early stopping: best metric so far and evaluations without improvement.
     #[serde(default)]
     pub early_stopping: Option<(f64, u32)>,
@@ -50,6 +53,22 @@ pub struct IndexEntry {
     pub step: u64,
     /// Validation loss at that step, if evaluated.
     pub val_loss: Option<f64>,
+    /// The ranking metric at that step, if evaluated.
+    #[serde(default)]
+    pub metric: Option<f64>,
+}
+
+/// Which checkpoints survive a save.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retention {
+    /// The newest N.
+    pub keep_last: usize,
+    /// The best K by the ranking metric.
+    pub keep_best: usize,
+    /// Every checkpoint whose step is a multiple of M (0: none).
+    pub keep_every: u64,
+    /// Whether a larger ranking metric is better.
+    pub larger_is_better: bool,
 }
 
 /// `checkpoints/index.json`.
@@ -57,7 +76,7 @@ pub struct IndexEntry {
 pub struct Index {
     /// The newest checkpoint's directory name.
     pub latest: Option<String>,
-    /// The checkpoint with the lowest validation loss.
+    /// The best checkpoint by the ranking metric.
     pub best: Option<String>,
     /// Every retained checkpoint, oldest first.
     pub checkpoints: Vec<IndexEntry>,
@@ -98,13 +117,13 @@ fn injected_failure(name: &str, step: u64) -> Result<(), TrainError> {
 }
 
 /// Write a checkpoint for `state.step` under `dir` (the run's `checkpoints/`),
-/// update the index and drop checkpoints beyond the newest `keep_last`.
+/// update the index and drop checkpoints that `retention` does not keep.
 pub fn save(
     dir: &Path,
     model: &Transformer,
     optimizer: &ModuleOptimizer,
     state: &TrainState,
-    keep_last: usize,
+    retention: Retention,
 ) -> Result<PathBuf, TrainError> {
     std::fs::create_dir_all(dir).map_err(|e| io("cannot create", dir, e))?;
     let name = format!("step-{:08}", state.step);
@@ -152,21 +171,37 @@ pub fn save(
         name: name.clone(),
         step: state.step,
         val_loss: state.val_loss,
+        metric: state.metric,
     });
     index.checkpoints.sort_by_key(|e| e.step);
-    let best = index
+    let mut ranked: Vec<(f64, String)> = index
         .checkpoints
         .iter()
-        .filter_map(|e| e.val_loss.map(|v| (v, e.name.clone())))
-        .min_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, n)| n);
-    // Retention: the newest `keep_last`, plus the best by validation loss.
-    let keep_last = keep_last.max(1);
-    let cut = index.checkpoints.len().saturating_sub(keep_last);
-    let (old, _) = index.checkpoints.split_at(cut);
-    let drop: Vec<String> = old
+        .filter_map(|e| e.metric.map(|v| (v, e.name.clone())))
+        .collect();
+    ranked.sort_by(|a, b| {
+        if retention.larger_is_better {
+            b.0.total_cmp(&a.0)
+        } else {
+            a.0.total_cmp(&b.0)
+        }
+    });
+    let best_k: Vec<String> = ranked
         .iter()
-        .filter(|e| Some(&e.name) != best.as_ref())
+        .take(retention.keep_best)
+        .map(|(_, n)| n.clone())
+        .collect();
+    let best = ranked.first().map(|(_, n)| n.clone());
+    let cut = index
+        .checkpoints
+        .len()
+        .saturating_sub(retention.keep_last.max(1));
+    let drop: Vec<String> = index.checkpoints[..cut]
+        .iter()
+        .filter(|e| {
+            !best_k.contains(&e.name)
+                && !(retention.keep_every > 0 && e.step.is_multiple_of(retention.keep_every))
+        })
         .map(|e| e.name.clone())
         .collect();
     index.checkpoints.retain(|e| !drop.contains(&e.name));

@@ -115,6 +115,8 @@ pub struct TrainOutcome {
     pub seconds: f64,
     /// Training tokens per second in this invocation.
     pub tokens_per_second: f64,
+    /// Achieved model FLOP/s (`flops_per_token × tokens_per_second`).
+    pub flops_per_second: f64,
     /// Why it stopped.
     pub stop: StopCause,
     /// The last checkpoint written.
@@ -303,6 +305,7 @@ pub fn train(
     let batch_size = t.batch_size as usize;
     let mut optimizer_record = None;
     let mut early = None;
+    let mut last_metric = None;
     let (mut step, mut tokens, mut sampler_state, mut train_loss, mut last_eval) = match resume {
         Some(loaded) => {
             let s = loaded.state;
@@ -336,6 +339,7 @@ pub fn train(
         optim = optim.load_record(record);
     }
     let mut sampler = RandomWindows::resume(inputs.data, batch_size, seq_len, sampler_state)?;
+    let flops_per_token = model.config().flops_per_token();
     let tokens_per_step = (batch_size * seq_len * t.grad_accum as usize) as u64;
     let start = Instant::now();
     let start_tokens = tokens;
@@ -402,6 +406,7 @@ pub fn train(
         sampler_state = sampler.state();
         let elapsed = start.elapsed().as_secs_f64();
         let tps = (tokens - start_tokens) as f64 / elapsed.max(1e-9);
+        let flops_ps = tps * flops_per_token;
         let wall = now();
         let epoch = tokens / inputs.data.total_tokens().max(1);
         let row = |split: &str, name: &str, value: f64| MetricRecord {
@@ -420,7 +425,11 @@ pub fn train(
             // Timing is the one thing two identical runs do not share, so it is
             // kept apart from the training values.
             row("system", "tokens_per_second", tps),
+            row("system", "flops_per_second", flops_ps),
         ];
+        if let Some(peak) = t.peak_flops {
+            rows.push(row("system", "mfu", flops_ps / peak));
+        }
         eval = None;
         let last = step >= t.max_steps;
         if let Some(val) = inputs.validation
@@ -431,6 +440,7 @@ pub fn train(
             rows.push(row("validation", "perplexity", m.perplexity));
             rows.push(row("validation", "token_accuracy", m.token_accuracy));
             last_eval = Some(m.loss);
+            last_metric = Some(metric_value(&t.best_metric, &m));
             eval = Some(m);
             if let Some(es) = &t.early_stopping {
                 early = Some(early_update(es, early, &m));
@@ -459,6 +469,7 @@ pub fn train(
                 model: model.config().clone(),
                 train_loss,
                 val_loss: last_eval,
+                metric: last_metric,
                 early_stopping: early,
                 codex_version: env!("CARGO_PKG_VERSION").to_owned(),
             };
@@ -467,7 +478,12 @@ pub fn train(
                 &model,
                 &optim,
                 &state,
-                t.keep_last as usize,
+                checkpoint::Retention {
+                    keep_last: t.keep_last as usize,
+                    keep_best: t.keep_best as usize,
+                    keep_every: t.keep_every,
+                    larger_is_better: t.best_mode == codex_core::config::MetricMode::Max,
+                },
             )?);
         }
     }
@@ -486,6 +502,7 @@ pub fn train(
         eval,
         seconds,
         tokens_per_second: (tokens - start_tokens) as f64 / seconds.max(1e-9),
+        flops_per_second: flops_per_token * (tokens - start_tokens) as f64 / seconds.max(1e-9),
         stop: stop_cause,
         checkpoint: last_checkpoint,
     })
@@ -514,17 +531,22 @@ fn limit_reached(
     None
 }
 
+/// A validation metric by name (validated in the configuration).
+fn metric_value(name: &str, m: &EvalMetrics) -> f64 {
+    match name {
+        "perplexity" => m.perplexity,
+        "token_accuracy" => m.token_accuracy,
+        _ => m.loss,
+    }
+}
+
 /// `(best, evaluations without improvement)` after evaluation `m`.
 fn early_update(
     es: &codex_core::config::EarlyStopping,
     state: Option<(f64, u32)>,
     m: &EvalMetrics,
 ) -> (f64, u32) {
-    let value = match es.metric.as_str() {
-        "perplexity" => m.perplexity,
-        "token_accuracy" => m.token_accuracy,
-        _ => m.loss,
-    };
+    let value = metric_value(&es.metric, m);
     match state {
         None => (value, 0),
         Some((best, bad)) => {

@@ -206,3 +206,46 @@ fn resuming_with_another_model_shape_names_the_keys() {
         "{msg}"
     );
 }
+
+#[test]
+fn retention_keeps_the_last_the_best_and_every_mth() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(&[
+        "train.max_steps=12",
+        "train.checkpoint_every=2",
+        "train.eval_every=2",
+        "train.keep_last=2",
+        "train.keep_best=1",
+        "train.keep_every=4",
+    ]);
+    let stores = data(tmp.path(), &cfg);
+    let dir = tmp.path().join("ck");
+    run(&cfg, &cfg.train, &stores, &dir, None).unwrap();
+    let index = checkpoint::read_index(&dir).unwrap();
+    let best = index.best.clone().unwrap();
+    let best_entry = index.checkpoints.iter().find(|e| e.name == best).unwrap();
+    let lowest = index
+        .checkpoints
+        .iter()
+        .filter_map(|e| e.metric)
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(best_entry.metric, Some(lowest));
+    let mut kept: Vec<u64> = index.checkpoints.iter().map(|e| e.step).collect();
+    let mut expected = vec![4, 8, 10, 12, best_entry.step];
+    expected.sort_unstable();
+    expected.dedup();
+    kept.sort_unstable();
+    assert_eq!(kept, expected);
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("step-")
+        })
+        .count();
+    assert_eq!(on_disk, expected.len());
+}

@@ -485,6 +485,8 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
         "unigram_entropy": baseline,
         "unigram_perplexity": baseline.exp(),
         "tokens_per_second": outcome.tokens_per_second,
+        "flops_per_second": outcome.flops_per_second,
+        "mfu": cfg.train.peak_flops.map(|p| outcome.flops_per_second / p),
         "train_seconds": outcome.seconds,
         "wall_seconds": started.elapsed().as_secs_f64(),
         "parameters": model_config.param_counts().total(),
@@ -502,8 +504,16 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
     writeln!(out, "run        {}", run.root().display())?;
     writeln!(
         out,
-        "trained    {} steps, {} tokens in {:.1}s ({:.0} tokens/s)",
-        outcome.steps, outcome.tokens, outcome.seconds, outcome.tokens_per_second
+        "trained    {} steps, {} tokens in {:.1}s ({:.0} tokens/s, {:.2} GFLOP/s{})",
+        outcome.steps,
+        outcome.tokens,
+        outcome.seconds,
+        outcome.tokens_per_second,
+        outcome.flops_per_second / 1e9,
+        cfg.train.peak_flops.map_or_else(String::new, |p| format!(
+            ", MFU {:.1}%",
+            100.0 * outcome.flops_per_second / p
+        ))
     )?;
     if let Some(e) = outcome.eval {
         writeln!(

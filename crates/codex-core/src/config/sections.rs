@@ -245,6 +245,17 @@ pub struct TrainSection {
     pub checkpoint_every: u64,
     /// Keep the last N checkpoints.
     pub keep_last: u32,
+    /// Also keep the best K checkpoints by `best_metric`.
+    pub keep_best: u32,
+    /// Also keep every checkpoint whose step is a multiple of this; 0 keeps none extra.
+    pub keep_every: u64,
+    /// Validation metric that ranks checkpoints: loss, perplexity or token_accuracy.
+    pub best_metric: String,
+    /// Whether a smaller or larger `best_metric` is better.
+    pub best_mode: MetricMode,
+    /// Peak FLOP/s of the device, for model FLOPs utilization (MFU); unset logs
+    /// achieved FLOP/s only.
+    pub peak_flops: Option<f64>,
 }
 
 /// Evaluation settings.

@@ -233,6 +233,23 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
     k.at_least_one("train.eval_every", tr.eval_every);
     k.at_least_one("train.eval_batches", u64::from(tr.eval_batches));
     k.at_least_one("train.checkpoint_every", tr.checkpoint_every);
+    k.at_least_one("train.keep_last", u64::from(tr.keep_last));
+    k.rule(
+        matches!(
+            tr.best_metric.as_str(),
+            "loss" | "perplexity" | "token_accuracy"
+        ),
+        "train.best_metric",
+        || {
+            format!(
+                "must be loss, perplexity or token_accuracy, got `{}`",
+                tr.best_metric
+            )
+        },
+    );
+    if let Some(p) = tr.peak_flops {
+        k.positive("train.peak_flops", p);
+    }
 
     let e = &c.eval;
     k.rule(

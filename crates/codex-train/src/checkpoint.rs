@@ -199,8 +199,8 @@ pub fn save(
     let drop: Vec<String> = index.checkpoints[..cut]
         .iter()
         .filter(|e| {
-            !best_k.contains(&e.name)
-                && !(retention.keep_every > 0 && e.step.is_multiple_of(retention.keep_every))
+            let every = retention.keep_every > 0 && e.step.is_multiple_of(retention.keep_every);
+            !(best_k.contains(&e.name) || every)
         })
         .map(|e| e.name.clone())
         .collect();

@@ -143,7 +143,7 @@ pub(crate) fn tokenize(size_mb: u64) -> Result<()> {
     println!("running the Python references (training 8k and 32k, then encoding)");
     let py = run_json(
         Command::new(&python)
-            .arg("scripts/bench/tokenize.py")
+            .arg("scripts/bench/tokenize_bench.py")
             .arg(&corpus)
             .arg(dir.join("py")),
     )?;
@@ -427,5 +427,97 @@ pub(crate) fn model(extra: &[String]) -> Result<()> {
     std::fs::write(dir.join("model.md"), &report)?;
     print!("{report}");
     println!("\nwritten to target/bench/model.md");
+    Ok(())
+}
+
+/// `cargo xtask bench train`: codex's training step and loop against a PyTorch
+/// eager implementation of the same Llama-style model, batch and context, in the
+/// same invocation. PyTorch comes from a venv under `target/bench/torch-venv`
+/// (or the interpreter in `CODEX_BENCH_TORCH_PYTHON`). Writes `target/bench/train.md`.
+pub(crate) fn train(extra: &[String]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let python = match std::env::var("CODEX_BENCH_TORCH_PYTHON") {
+        Ok(p) => PathBuf::from(p),
+        Err(_) => {
+            let dir = Path::new("target/bench/torch-venv");
+            let python = dir.join("bin/python");
+            if !python.exists() {
+                println!("creating a venv with PyTorch in {}", dir.display());
+                let ok = Command::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(dir)
+                    .status()?
+                    .success();
+                if !ok {
+                    bail!("python3 -m venv failed");
+                }
+            }
+            let ok = Command::new(&python)
+                .args(["-m", "pip", "install", "-q", "torch==2.15.0", "numpy"])
+                .status()?
+                .success();
+            if !ok {
+                bail!("pip install torch failed");
+            }
+            python
+        }
+    };
+    let mut args: Vec<String> = [
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "codex-train",
+        "--example",
+        "bench_train",
+        "--",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().cloned());
+    let codex = Command::new(&cargo).args(&args).output()?;
+    if !codex.status.success() {
+        bail!(
+            "bench_train failed:\n{}",
+            String::from_utf8_lossy(&codex.stderr)
+        );
+    }
+    let torch = run_json(
+        Command::new(&python)
+            .arg("scripts/bench/train_torch.py")
+            .args(extra),
+    )?;
+    let rows: Vec<Value> = String::from_utf8(codex.stdout)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let torch_tps = torch["tokens_per_second"].as_f64().unwrap_or(f64::NAN);
+    let mut report = format!(
+        "# codex-train throughput\n\nCommand: `cargo xtask bench train {}` (Llama-style: RMSNorm, RoPE, SwiGLU, untied; defaults 4 layers, d_model 256, 8 heads, d_ff 688, vocab 8192, context 256, batch 8; AdamW)\n\n| implementation | tokens/s | step ms | vs PyTorch | notes |\n|---|---|---|---|---|\n",
+        extra.join(" ")
+    );
+    for r in rows.iter().chain(std::iter::once(&torch)) {
+        let tps = r["tokens_per_second"].as_f64().unwrap_or(f64::NAN);
+        let notes = if let Some(o) = r["overhead_vs_bare_step"].as_f64() {
+            format!("loop overhead {:.1}% of the bare step", 100.0 * o)
+        } else if let Some(g) = r["gflops"].as_f64() {
+            format!("{g:.1} GFLOP/s")
+        } else {
+            format!("torch {}, {} threads", r["torch"], r["threads"])
+        };
+        report.push_str(&format!(
+            "| {} | {:.0} | {:.1} | {:.2}× | {} |\n",
+            r["impl"].as_str().unwrap_or("?"),
+            tps,
+            r["step_ms"].as_f64().unwrap_or(f64::NAN),
+            tps / torch_tps,
+            notes
+        ));
+    }
+    let dir = PathBuf::from("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("train.md"), &report)?;
+    print!("{report}");
+    println!("\nwritten to target/bench/train.md");
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! - `cargo xtask bench tokenize [--size-mb N]`: tokenizer speed against the references.
 //! - `cargo xtask bench data [--size-mb N]`: data preparation against a nanoGPT-style script.
 //! - `cargo xtask bench model [ARGS]`: model training and generation throughput.
+//! - `cargo xtask bench train [ARGS]`: the training loop against PyTorch eager.
 
 #![allow(
     clippy::print_stdout,
@@ -67,7 +68,8 @@ fn run() -> Result<()> {
                 bench::data(size_mb)
             }
             Some("model") => bench::model(&args[2..]),
-            other => bail!("unknown benchmark {other:?}; available: tokenize, data, model"),
+            Some("train") => bench::train(&args[2..]),
+            other => bail!("unknown benchmark {other:?}; available: tokenize, data, model, train"),
         },
         _ => {
             eprintln!(
@@ -77,7 +79,9 @@ fn run() -> Result<()> {
                  bench tokenize [--size-mb N]  codex-tokenize against Python tokenizers and sentencepiece\n  \
                  bench data [--size-mb N]      codex-data preparation against a nanoGPT-style Python one\n  \
                  bench model [ARGS]            codex-model training and generation throughput (ARGS go to the\n  \
-                                               example: --device, --arch, --batch, --steps, --new-tokens)"
+                                               example: --device, --arch, --batch, --steps, --new-tokens)\n  \
+                 bench train [ARGS]            codex-train against PyTorch eager on the same model (ARGS:\n  \
+                                               --layers, --d-model, --heads, --d-ff, --vocab, --context, --batch, --steps)"
             );
             bail!("no task given")
         }

@@ -1,6 +1,6 @@
 """Python side of `cargo xtask bench tokenize`: the reference libraries on the same corpus.
 
-Usage: python tokenize.py CORPUS OUT_DIR
+Usage: python tokenize_bench.py CORPUS OUT_DIR
 Trains Hugging Face `tokenizers` byte-level BPE and Google `sentencepiece`
 Unigram and BPE models (8k and 32k), keeps the 32k BPE tokenizer.json and the
 32k Unigram .model for codex to encode with, times encoding with one thread

@@ -1,0 +1,184 @@
+//! Training throughput of codex on one device, for `cargo xtask bench train`.
+//!
+//! Measures (1) the bare step — forward, backward, global-norm clipping and AdamW —
+//! on random tokens, as the PyTorch reference does, and (2) the same steps through
+//! `codex_train::train` (sampler over memory-mapped shards, metrics, checkpoint at
+//! the end), so the loop's own overhead is the difference. Prints JSON lines.
+//!
+//! `cargo run --release -p codex-train --example bench_train -- --steps 10`
+#![allow(clippy::print_stdout, reason = "a benchmark prints its results")]
+
+use std::time::Instant;
+
+use codex_core::config::{ConfigLoader, ModelFamily};
+use codex_core::{PassThrough, Rng, Seeds, Tokenizer, TokenizerError};
+use codex_data::{PrepareInputs, TokenStore};
+use codex_model::burn::optim::GradientsParams;
+use codex_model::burn::tensor::{Int, Tensor, TensorData};
+use codex_model::{DeviceSpec, ModelConfig, Transformer, cross_entropy};
+use codex_train::{TrainInputs, optimizer, train};
+
+/// Words hashed into a fixed vocabulary: real text shape, any vocabulary size.
+struct HashWords(u32);
+
+impl Tokenizer for HashWords {
+    fn encode(&self, text: &str, _special: bool) -> Result<Vec<u32>, TokenizerError> {
+        Ok(text
+            .split_whitespace()
+            .map(|w| {
+                let h = w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+                (h % u64::from(self.0 - 1)) as u32
+            })
+            .collect())
+    }
+    fn decode(&self, _ids: &[u32], _skip: bool) -> Result<String, TokenizerError> {
+        Ok(String::new())
+    }
+    fn vocab_size(&self) -> usize {
+        self.0 as usize
+    }
+    fn token_to_id(&self, _token: &str) -> Option<u32> {
+        None
+    }
+    fn id_to_token(&self, _id: u32) -> Option<String> {
+        None
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let get = |flag: &str, default: usize| -> usize {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let steps = get("--steps", 10);
+    let (layers, d, heads, d_ff, vocab, ctx, batch) = (
+        get("--layers", 4),
+        get("--d-model", 256),
+        get("--heads", 8),
+        get("--d-ff", 688),
+        get("--vocab", 8192),
+        get("--context", 256),
+        get("--batch", 8),
+    );
+    let config = ModelConfig {
+        family: ModelFamily::Llama,
+        vocab_size: vocab,
+        n_layer: layers,
+        n_head: heads,
+        n_kv_head: heads,
+        d_model: d,
+        d_ff,
+        context_length: ctx,
+        dropout: 0.0,
+        rope_theta: 10_000.0,
+        tie_embeddings: false,
+        norm_eps: 1e-5,
+    };
+    let device = DeviceSpec::Auto.device()?.autodiff();
+    let mut app = ConfigLoader::new().load()?.config;
+    app.train.batch_size = batch as u32;
+    app.train.grad_accum = 1;
+    app.train.max_steps = steps as u64 + 1;
+    app.train.warmup_steps = 1;
+    app.train.eval_every = 1_000_000;
+    app.train.checkpoint_every = 1_000_000;
+
+    // (1) The bare step.
+    let mut model = Transformer::init(&config, 0, &device)?;
+    let mut optim = optimizer(&app.train, &model);
+    let mut rng = Rng::new(0, 0);
+    let mut step = |model: Transformer| {
+        let v: Vec<i64> = (0..batch * (ctx + 1))
+            .map(|_| rng.below(vocab) as i64)
+            .collect();
+        let x = Tensor::<2, Int>::from_data(TensorData::new(v, [batch, ctx + 1]), &device);
+        let out = cross_entropy(
+            model.forward(x.clone().narrow(1, 0, ctx)).expect("fits"),
+            x.narrow(1, 1, ctx),
+            None,
+        );
+        let _ = out.loss.clone().into_data();
+        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+        optim.step(3e-4, model, grads)
+    };
+    model = step(model);
+    let start = Instant::now();
+    for _ in 0..steps {
+        model = step(model);
+    }
+    let bare = start.elapsed().as_secs_f64() / steps as f64;
+    let tokens = (batch * ctx) as f64;
+    println!(
+        "{}",
+        serde_json::json!({
+            "impl": "codex-step", "tokens_per_second": tokens / bare, "step_ms": bare * 1e3,
+            "gflops": tokens / bare * config.flops_per_token() / 1e9,
+            "params": config.param_counts().total(),
+        })
+    );
+
+    // (2) The whole loop over prepared shards.
+    let tmp = std::env::temp_dir().join(format!("codex-bench-train-{}", std::process::id()));
+    app.data.synthetic_bytes = 8_000_000;
+    app.data.validation_fraction = 0.0;
+    let tok = HashWords(vocab as u32);
+    let prepared = codex_data::prepare(&PrepareInputs {
+        data: &app.data,
+        seeds: Seeds::new(0),
+        tokenizer: &tok,
+        tokenizer_blake3: codex_core::Hasher::new().update(b"hash-words").finalize(),
+        eos_id: vocab as u32 - 1,
+        filter: &PassThrough,
+        out: &tmp.join("data"),
+        on_documents: &|_| {},
+    })?;
+    let store = TokenStore::open(
+        &tmp.join("data"),
+        &prepared.manifest.split("train").shards,
+        true,
+    )?;
+    let mut sink =
+        codex_track::NdjsonSink::create(&tmp.join("metrics.ndjson")).map_err(|e| e.to_string())?;
+    let model = Transformer::init(&config, 0, &device)?;
+    let mut first = None;
+    let start = Instant::now();
+    let outcome = train(
+        model,
+        None,
+        TrainInputs {
+            train: &app.train,
+            data: &store,
+            validation: None,
+            sampler_seed: 0,
+            dropout_seed: 0,
+            checkpoints: &tmp.join("checkpoints"),
+            config_hash: "bench".into(),
+            sink: &mut sink,
+            on_step: &mut |r| {
+                if r.step == 1 {
+                    first = Some(Instant::now());
+                }
+            },
+            stop: None,
+        },
+    )?;
+    let total = start.elapsed().as_secs_f64();
+    let after_first = first.map_or(total, |f| f.elapsed().as_secs_f64());
+    let looped = after_first / steps as f64;
+    println!(
+        "{}",
+        serde_json::json!({
+            "impl": "codex-loop", "tokens_per_second": tokens / looped, "step_ms": looped * 1e3,
+            "overhead_vs_bare_step": (looped - bare) / bare,
+            "steps": outcome.steps, "final_checkpoint_included": true,
+        })
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}

@@ -1,0 +1,112 @@
+"""PyTorch eager reference for `cargo xtask bench train`.
+
+The same Llama-style architecture codex trains (RMSNorm, rotary embeddings in the
+half-split layout, SwiGLU, no biases, untied output), AdamW, random tokens, on
+the CPU with every core. Prints one JSON line: tokens/s and step time.
+
+    python scripts/bench/train_torch.py --layers 4 --d-model 256 --heads 8 \\
+        --d-ff 688 --vocab 8192 --context 256 --batch 8 --steps 10
+"""
+
+import argparse
+import json
+import math
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Block(nn.Module):
+    def __init__(self, d, heads, d_ff, eps):
+        super().__init__()
+        self.heads = heads
+        self.ln_1 = nn.RMSNorm(d, eps=eps)
+        self.ln_2 = nn.RMSNorm(d, eps=eps)
+        self.q = nn.Linear(d, d, bias=False)
+        self.k = nn.Linear(d, d, bias=False)
+        self.v = nn.Linear(d, d, bias=False)
+        self.o = nn.Linear(d, d, bias=False)
+        self.gate = nn.Linear(d, d_ff, bias=False)
+        self.up = nn.Linear(d, d_ff, bias=False)
+        self.down = nn.Linear(d_ff, d, bias=False)
+
+    def forward(self, x, cos, sin):
+        b, t, d = x.shape
+        h = self.ln_1(x)
+        split = lambda y: y.view(b, t, self.heads, d // self.heads).transpose(1, 2)
+        q, k, v = split(self.q(h)), split(self.k(h)), split(self.v(h))
+
+        def rope(y):
+            y1, y2 = y.chunk(2, dim=-1)
+            return torch.cat([y1 * cos - y2 * sin, y2 * cos + y1 * sin], dim=-1)
+
+        q, k = rope(q), rope(k)
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        x = x + self.o(a.transpose(1, 2).reshape(b, t, d))
+        h = self.ln_2(x)
+        return x + self.down(F.silu(self.gate(h)) * self.up(h))
+
+
+class Model(nn.Module):
+    def __init__(self, vocab, layers, d, heads, d_ff, context, theta=10000.0, eps=1e-5):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, d)
+        self.blocks = nn.ModuleList([Block(d, heads, d_ff, eps) for _ in range(layers)])
+        self.ln_f = nn.RMSNorm(d, eps=eps)
+        self.head = nn.Linear(d, vocab, bias=False)
+        hd = d // heads
+        inv = 1.0 / theta ** (torch.arange(0, hd, 2).float() / hd)
+        ang = torch.arange(context).float()[:, None] * inv[None, :]
+        self.register_buffer("cos", ang.cos()[None, None], persistent=False)
+        self.register_buffer("sin", ang.sin()[None, None], persistent=False)
+        for p in self.parameters():
+            if p.dim() == 2:
+                nn.init.normal_(p, std=0.02)
+
+    def forward(self, idx):
+        t = idx.shape[1]
+        x = self.wte(idx)
+        cos, sin = self.cos[:, :, :t], self.sin[:, :, :t]
+        for blk in self.blocks:
+            x = blk(x, cos, sin)
+        return self.head(self.ln_f(x))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for name, default in [("layers", 4), ("d-model", 256), ("heads", 8), ("d-ff", 688),
+                          ("vocab", 8192), ("context", 256), ("batch", 8), ("steps", 10)]:
+        ap.add_argument("--" + name, type=int, default=default)
+    a = ap.parse_args()
+    torch.manual_seed(0)
+    model = Model(a.vocab, a.layers, a.d_model, a.heads, a.d_ff, a.context)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1)
+    g = torch.Generator().manual_seed(0)
+
+    def step():
+        x = torch.randint(0, a.vocab, (a.batch, a.context + 1), generator=g)
+        logits = model(x[:, :-1])
+        loss = F.cross_entropy(logits.reshape(-1, a.vocab), x[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        return loss.item()
+
+    step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    secs = time.perf_counter() - start
+    tokens = a.steps * a.batch * a.context
+    print(json.dumps({
+        "impl": "pytorch-eager", "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "tokens_per_second": tokens / secs, "step_ms": 1000 * secs / a.steps,
+        "params": sum(p.numel() for p in model.parameters()),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -60,10 +60,14 @@ fn only_run(dir: &Path) -> PathBuf {
 
 /// The final weights as values (exported safetensors carry no parameter ids).
 fn final_weights(dir: &Path, run: &Path) -> Vec<u8> {
+    weights_at(dir, run, 80)
+}
+
+fn weights_at(dir: &Path, run: &Path, step: u64) -> Vec<u8> {
     let out = dir.join("exported");
     let o = codex(dir)
         .args(["model", "export"])
-        .arg(run.join("checkpoints/step-00000080"))
+        .arg(run.join(format!("checkpoints/step-{step:08}")))
         .arg("--out")
         .arg(&out)
         .output()
@@ -463,4 +467,30 @@ fn sweep_checks_every_point_before_running() {
         text(&o.stderr)
     );
     assert!(!dir.path().join("runs").exists(), "no run started");
+}
+
+#[test]
+fn one_thread_or_many_give_the_same_run() {
+    let runs: Vec<(tempfile::TempDir, PathBuf)> = ["1", "2"]
+        .into_iter()
+        .map(|threads| {
+            let dir = tempfile::tempdir().unwrap();
+            let o = codex(dir.path())
+                .arg("train")
+                .args(TINY)
+                .args(["train.max_steps=12", "train.warmup_steps=2"])
+                .env("RAYON_NUM_THREADS", threads)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", text(&o.stderr));
+            let run = only_run(dir.path());
+            (dir, run)
+        })
+        .collect();
+    let w: Vec<Vec<u8>> = runs
+        .iter()
+        .map(|(d, r)| weights_at(d.path(), r, 12))
+        .collect();
+    assert!(w[0] == w[1], "weights differ between 1 and 2 threads");
+    assert_eq!(metric_values(&runs[0].1), metric_values(&runs[1].1));
 }

@@ -14,6 +14,39 @@ use codex_model::{DeviceSpec, GenerateOptions, Transformer};
 use codex_tokenize::AnyTokenizer;
 use codex_train::checkpoint;
 
+/// The newest checkpoint of a run whose checksums verify, warning about newer
+/// corrupt ones.
+pub(crate) fn latest_checkpoint(run: &Path) -> Result<Option<PathBuf>> {
+    let (found, warnings) = checkpoint::latest_valid(&run.join("checkpoints"))?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(found)
+}
+
+/// The native model file a path names, and the run it belongs to: a run
+/// directory (its latest valid checkpoint), a checkpoint, or a `model.bpk`
+/// (or the directory holding one).
+pub(crate) fn model_file(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
+    if path.join("checkpoints").is_dir() {
+        let ck = latest_checkpoint(path)?
+            .with_context(|| format!("`{}` has no valid checkpoint", path.display()))?;
+        return Ok((ck.join("model.bpk"), Some(path.to_owned())));
+    }
+    if path.join("state.json").is_file() {
+        checkpoint::verify(path)?;
+        let run = path.parent().and_then(Path::parent).map(Path::to_owned);
+        return Ok((path.join("model.bpk"), run));
+    }
+    if let Some(native) = super::model::native_path(path) {
+        return Ok((native, None));
+    }
+    bail!(
+        "`{}` is not a run directory, a checkpoint or a native model (model.bpk)",
+        path.display()
+    )
+}
+
 /// A model ready for inference and what came with it.
 pub(crate) struct Loaded {
     pub(crate) model: Transformer,
@@ -34,25 +67,7 @@ fn device() -> Result<Device> {
 /// Load from a run directory (its latest valid checkpoint), a checkpoint
 /// directory, or a directory / file holding `model.bpk` with `tokenizer.json` beside it.
 pub(crate) fn load(path: &Path) -> Result<Loaded> {
-    let (model_file, run) = if path.join("checkpoints").is_dir() {
-        let (found, warnings) = checkpoint::latest_valid(&path.join("checkpoints"))?;
-        for w in warnings {
-            tracing::warn!("{w}");
-        }
-        let ck = found.with_context(|| format!("`{}` has no valid checkpoint", path.display()))?;
-        (ck.join("model.bpk"), Some(path.to_owned()))
-    } else if path.join("state.json").is_file() {
-        checkpoint::verify(path)?;
-        let run = path.parent().and_then(Path::parent).map(Path::to_owned);
-        (path.join("model.bpk"), run)
-    } else if let Some(native) = super::model::native_path(path) {
-        (native, None)
-    } else {
-        bail!(
-            "`{}` is not a run directory, a checkpoint or a native model (model.bpk)",
-            path.display()
-        );
-    };
+    let (model_file, run) = model_file(path)?;
     let model = codex_model::load_native(&model_file, &device()?)?;
     let beside = model_file
         .parent()

@@ -222,6 +222,21 @@ fn parse_ids(input: &str) -> Result<Vec<u32>> {
         .collect()
 }
 
+/// The tokenizer trainer's settings from the configuration.
+pub(super) fn train_config(cfg: &codex_core::config::AppConfig) -> TrainConfig {
+    TrainConfig {
+        kind: cfg.tokenizer.kind,
+        vocab_size: cfg.tokenizer.vocab_size,
+        min_frequency: cfg.tokenizer.min_frequency,
+        special_tokens: cfg.tokenizer.special_tokens.clone(),
+        seed: cfg.run.seed,
+        text_field: cfg.data.text_field.clone(),
+        on_error: cfg.data.on_error,
+        show_progress: false,
+        command_line: std::env::args().collect(),
+    }
+}
+
 fn train(args: Vec<String>, out: &Path, config: Option<PathBuf>) -> Result<String> {
     let (overrides, inputs): (Vec<String>, Vec<String>) =
         args.into_iter().partition(|a| is_override(a));
@@ -238,17 +253,7 @@ fn train(args: Vec<String>, out: &Path, config: Option<PathBuf>) -> Result<Strin
     if inputs.is_empty() {
         bail!("no training inputs: give files or directories, or set tokenizer.inputs");
     }
-    let train_config = TrainConfig {
-        kind: cfg.tokenizer.kind,
-        vocab_size: cfg.tokenizer.vocab_size,
-        min_frequency: cfg.tokenizer.min_frequency,
-        special_tokens: cfg.tokenizer.special_tokens.clone(),
-        seed: cfg.run.seed,
-        text_field: cfg.data.text_field.clone(),
-        on_error: cfg.data.on_error,
-        show_progress: false,
-        command_line: std::env::args().collect(),
-    };
+    let train_config = train_config(&cfg);
     let total = input_bytes(&inputs)?;
     let bar = if std::io::stderr().is_terminal() {
         indicatif::ProgressBar::new(total)

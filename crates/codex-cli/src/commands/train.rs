@@ -14,7 +14,7 @@ use codex_core::{PassThrough, RunDir, Seeds};
 use codex_data::{Manifest, PrepareInputs, TokenStore};
 use codex_model::{DeviceSpec, GenerateOptions, ModelConfig, Transformer};
 use codex_tokenize::AnyTokenizer;
-use codex_tokenize::train::{TrainConfig, train_with_progress};
+use codex_tokenize::train::train_with_progress;
 use codex_train::{StepReport, StopCause, TrainInputs, checkpoint};
 
 use super::config::loader;
@@ -115,18 +115,7 @@ fn tokenizer(cfg: &AppConfig, run: &RunDir, seeds: &Seeds) -> Result<(AnyTokeniz
         )?;
         vec![path]
     };
-    let config = TrainConfig {
-        kind: cfg.tokenizer.kind,
-        vocab_size: cfg.tokenizer.vocab_size,
-        min_frequency: cfg.tokenizer.min_frequency,
-        special_tokens: cfg.tokenizer.special_tokens.clone(),
-        seed: cfg.run.seed,
-        text_field: cfg.data.text_field.clone(),
-        on_error: cfg.data.on_error,
-        show_progress: false,
-        command_line: std::env::args().collect(),
-    };
-    let trained = train_with_progress(&config, &inputs, &|_| {})?;
+    let trained = train_with_progress(&super::tokenizer::train_config(cfg), &inputs, &|_| {})?;
     let out = run.root().join("tokenizer");
     trained.write(&out)?;
     let path = out.join("tokenizer.json");
@@ -139,38 +128,19 @@ fn load_base(base: &Path, device: &codex_model::burn::tensor::Device) -> Result<
     if base.join("config.json").is_file() {
         return Ok(codex_model::import_hf(base, device)?);
     }
-    let file = if base.join("checkpoints").is_dir() {
-        let (found, warnings) = checkpoint::latest_valid(&base.join("checkpoints"))?;
-        for w in warnings {
-            tracing::warn!("{w}");
-        }
-        found
-            .with_context(|| format!("`{}` has no valid checkpoint", base.display()))?
-            .join("model.bpk")
-    } else if base.join("state.json").is_file() {
-        checkpoint::verify(base)?;
-        base.join("model.bpk")
-    } else if let Some(native) = super::model::native_path(base) {
-        native
-    } else {
-        bail!(
-            "train.init_from `{}` is not a Hugging Face directory, a run, a checkpoint or a native model",
+    let (file, _) = super::inference::model_file(base).with_context(|| {
+        format!(
+            "train.init_from `{}` has no config.json either",
             base.display()
-        );
-    };
+        )
+    })?;
     Ok(codex_model::load_native(&file, device)?)
 }
 
 /// The run directory and checkpoint `--resume` names: `latest` (the newest run
 /// under `run.runs_dir` with a valid checkpoint), a run directory, or a checkpoint.
 fn resolve_resume(target: &str, runs_dir: &Path) -> Result<(PathBuf, PathBuf)> {
-    let checkpoint_of = |run: &Path| -> Result<Option<PathBuf>> {
-        let (found, warnings) = checkpoint::latest_valid(&run.join("checkpoints"))?;
-        for w in warnings {
-            tracing::warn!("{w}");
-        }
-        Ok(found)
-    };
+    let checkpoint_of = super::inference::latest_checkpoint;
     if target == "latest" {
         let mut runs: Vec<PathBuf> = std::fs::read_dir(runs_dir)
             .with_context(|| format!("cannot list runs in `{}`", runs_dir.display()))?

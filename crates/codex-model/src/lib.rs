@@ -5,9 +5,12 @@
 //! depends on tokenizer, data or tracking crates.
 //!
 //! Read [`DeviceSpec`] first: every tensor codex creates lives on the device it
-//! selects. The transformer itself (GPT-2 and Llama families, KV-cache
-//! generation, LoRA, Hugging Face import and export) is the modeling issue's work
-//! and is not in this crate yet.
+//! selects. Then [`ModelConfig`] (one shape for the GPT-2 and Llama families,
+//! named ones in [`architectures`]), [`Transformer`] (built from a
+//! [`ParamSource`]: [`RandomInit`], a Hugging Face checkpoint through
+//! [`import_hf`], or a Burn record through [`load_native`]), [`generate`] (KV
+//! cache, sampling, batches) and the LoRA methods on [`Transformer`]
+//! ([`LoraConfig`]). [`export_hf`] writes what `transformers` loads.
 //!
 //! # Features
 //!

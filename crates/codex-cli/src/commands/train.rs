@@ -235,21 +235,13 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
         )),
     };
     codex_core::Provenance::capture_current(super::build_info(), seeds).write(provenance)?;
-    let mut log = String::new();
-    let note = |log: &mut String, line: String| {
-        tracing::info!("{line}");
-        log.push_str(&line);
-        log.push('\n');
-    };
-    note(&mut log, format!("run directory {}", run.root().display()));
+    let note = |line: String| tracing::info!("{line}");
+    note(format!("run directory {}", run.root().display()));
 
     // Tokenizer.
     let (tok, tok_path) = tokenizer(&cfg, &run, &seeds)?;
     let vocab = tok.vocab_size();
-    note(
-        &mut log,
-        format!("tokenizer {} ({vocab} tokens)", tok_path.display()),
-    );
+    note(format!("tokenizer {} ({vocab} tokens)", tok_path.display()));
 
     // Token shards.
     let eos = cfg
@@ -284,13 +276,10 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
     } else {
         None
     };
-    note(
-        &mut log,
-        format!(
-            "data {} train tokens, {} validation tokens",
-            train_split.tokens, val_split.tokens
-        ),
-    );
+    note(format!(
+        "data {} train tokens, {} validation tokens",
+        train_split.tokens, val_split.tokens
+    ));
 
     // Model.
     let model_config = ModelConfig::from_section(&cfg.model, vocab)?;
@@ -301,7 +290,7 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
         None => Transformer::init(&model_config, seeds.derive("model.init"), &train_device)?,
         Some(base) => {
             let m = load_base(base, &train_device)?;
-            note(&mut log, format!("fine-tuning from {}", base.display()));
+            note(format!("fine-tuning from {}", base.display()));
             m
         }
     };
@@ -326,38 +315,29 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
             targets,
         };
         model = model.attach_lora(&lora, seeds.derive("model.init") ^ 0x4c6f_5241)?;
-        note(
-            &mut log,
-            format!(
-                "LoRA rank {} on {:?}: only the adapters train",
-                l.rank, l.targets
-            ),
-        );
+        note(format!(
+            "LoRA rank {} on {:?}: only the adapters train",
+            l.rank, l.targets
+        ));
     }
     let model_config = model.config().clone();
     let resume_from = match resume_from {
         Some(ck) => {
             let loaded = checkpoint::load(&ck, &train_device)?;
-            note(
-                &mut log,
-                format!(
-                    "resuming from {} (step {})",
-                    ck.display(),
-                    loaded.state.step
-                ),
-            );
+            note(format!(
+                "resuming from {} (step {})",
+                ck.display(),
+                loaded.state.step
+            ));
             Some(loaded)
         }
         None => None,
     };
-    note(
-        &mut log,
-        format!(
-            "model {} parameters on {}",
-            model_config.param_counts().total(),
-            spec.resolve_auto()
-        ),
-    );
+    note(format!(
+        "model {} parameters on {}",
+        model_config.param_counts().total(),
+        spec.resolve_auto()
+    ));
 
     // Train.
     let mut sink = match &resume_from {
@@ -508,6 +488,5 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
     }
     writeln!(out, "sample     {sample}")?;
     writeln!(out, "wall time  {:.1}s", started.elapsed().as_secs_f64())?;
-    let _ = log;
     Ok((out, run.root().to_owned()))
 }

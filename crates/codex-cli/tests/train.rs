@@ -494,3 +494,51 @@ fn one_thread_or_many_give_the_same_run() {
     assert!(w[0] == w[1], "weights differ between 1 and 2 threads");
     assert_eq!(metric_values(&runs[0].1), metric_values(&runs[1].1));
 }
+
+#[test]
+fn a_diverging_run_stops_with_an_error_record_and_keeps_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    // A learning rate this large turns the weights into infinities after one step.
+    let o = train(
+        dir.path(),
+        &[
+            "train.lr=1e9",
+            "train.min_lr=0",
+            "train.grad_clip=0",
+            "train.warmup_steps=1",
+            "train.checkpoint_every=1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("the loss is NaN") || err.contains("the loss is inf"),
+        "{err}"
+    );
+    let run = only_run(dir.path());
+    let record: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(run.join("errors.ndjson"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["kind"], "non_finite_loss");
+    let failed_at = record["step"].as_u64().unwrap();
+    assert!(failed_at >= 2, "{record}");
+    // Every step before the failure was checkpointed and the latest still verifies.
+    assert_eq!(latest_step(&run), failed_at - 1);
+    assert!(
+        record["last_checkpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("step-{:08}", failed_at - 1))
+    );
+    let o = codex(dir.path())
+        .args(["model", "inspect"])
+        .arg(run.join(format!("checkpoints/step-{:08}", failed_at - 1)))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}

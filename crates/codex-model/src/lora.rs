@@ -135,19 +135,17 @@ impl LoraAdapter {
     }
 }
 
-/// Names of the projections a target covers in block `i`.
-fn projections(target: LoraTarget, i: usize) -> Vec<String> {
-    let p = format!("blocks.{i}");
-    match target {
-        LoraTarget::Q => vec![format!("{p}.attn.q_proj")],
-        LoraTarget::K => vec![format!("{p}.attn.k_proj")],
-        LoraTarget::V => vec![format!("{p}.attn.v_proj")],
-        LoraTarget::O => vec![format!("{p}.attn.o_proj")],
-        LoraTarget::Mlp => vec![
-            format!("{p}.mlp.gate_proj"),
-            format!("{p}.mlp.up_proj"),
-            format!("{p}.mlp.down_proj"),
-        ],
+impl LoraTarget {
+    /// Whether this target covers the projection named `name`
+    /// (`blocks.3.attn.q_proj`, `blocks.0.mlp.up_proj`, …).
+    fn covers(self, name: &str) -> bool {
+        match self {
+            LoraTarget::Q => name.ends_with(".attn.q_proj"),
+            LoraTarget::K => name.ends_with(".attn.k_proj"),
+            LoraTarget::V => name.ends_with(".attn.v_proj"),
+            LoraTarget::O => name.ends_with(".attn.o_proj"),
+            LoraTarget::Mlp => name.contains(".mlp."),
+        }
     }
 }
 
@@ -177,18 +175,15 @@ impl Transformer {
     pub fn attach_lora(self, config: &LoraConfig, seed: u64) -> Result<Self, ModelError> {
         config.validate()?;
         let mut model = self.no_grad();
-        let wanted: Vec<String> = (0..model.blocks.len())
-            .flat_map(|i| config.targets.iter().flat_map(move |t| projections(*t, i)))
-            .collect();
         for (name, proj) in model.projections_mut() {
-            if !wanted.contains(&name) {
+            if !config.targets.iter().any(|t| t.covers(&name)) {
                 continue;
             }
             let weight = proj.base.weight.val();
             let device = weight.device();
             let [d_in, d_out] = weight.dims();
             let bound = 1.0 / (d_in as f64).sqrt();
-            let mut rng = Rng::new(seed, stream(&name));
+            let mut rng = Rng::new(seed, crate::params::stream_of(&format!("{name}.lora_a")));
             let a: Vec<f32> = (0..d_in * config.rank)
                 .map(|_| ((rng.next_f64() * 2.0 - 1.0) * bound) as f32)
                 .collect();
@@ -296,10 +291,4 @@ impl Transformer {
         }
         Ok(model)
     }
-}
-
-fn stream(name: &str) -> u64 {
-    name.bytes().fold(0x6c6f_7261, |h: u64, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }

@@ -48,7 +48,7 @@ impl RandomInit {
 }
 
 /// FNV-1a of a parameter name: the stream its values are drawn from.
-fn stream_of(name: &str) -> u64 {
+pub(crate) fn stream_of(name: &str) -> u64 {
     name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })

@@ -74,32 +74,7 @@ pub(crate) enum Command {
     #[command(
         after_help = "Example:\n  codex generate --checkpoint runs/20261121-090000-default --prompt 'The river'"
     )]
-    Generate {
-        /// Run directory or checkpoint directory.
-        #[arg(long, value_name = "PATH")]
-        checkpoint: PathBuf,
-        /// Prompt text; read from stdin when absent.
-        #[arg(long)]
-        prompt: Option<String>,
-        /// Maximum new tokens.
-        #[arg(long, default_value_t = 128)]
-        max_new_tokens: u32,
-        /// Sampling temperature; 0 is greedy.
-        #[arg(long, default_value_t = 1.0)]
-        temperature: f64,
-        /// Keep only the k most likely tokens.
-        #[arg(long)]
-        top_k: Option<u32>,
-        /// Keep the smallest set of tokens whose probability reaches p.
-        #[arg(long)]
-        top_p: Option<f64>,
-        /// Penalize tokens already in the text (1 disables; as transformers).
-        #[arg(long, default_value_t = 1.0)]
-        repetition_penalty: f64,
-        /// Sampling seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
+    Generate(GenerateArgs),
     /// Evaluate generated text against references, or a language model on a dataset.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -500,4 +475,33 @@ pub(crate) enum ConfigCommand {
     /// Print the JSON Schema of configuration files.
     #[command(after_help = "Example:\n  codex config schema > docs/config.schema.json")]
     Schema,
+}
+
+/// Options of `codex generate`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct GenerateArgs {
+    /// Run directory, checkpoint directory, or native model (model.bpk).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) checkpoint: PathBuf,
+    /// Prompt text; read from stdin when absent.
+    #[arg(long)]
+    pub(crate) prompt: Option<String>,
+    /// Maximum new tokens.
+    #[arg(long, default_value_t = 128)]
+    pub(crate) max_new_tokens: u32,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) temperature: f64,
+    /// Keep only the k most likely tokens.
+    #[arg(long)]
+    pub(crate) top_k: Option<u32>,
+    /// Keep the smallest set of tokens whose probability reaches p.
+    #[arg(long)]
+    pub(crate) top_p: Option<f64>,
+    /// Penalize tokens already in the text (1 disables; as transformers).
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) repetition_penalty: f64,
+    /// Sampling seed.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
 }

@@ -111,19 +111,7 @@ pub(crate) fn load(path: &Path) -> Result<Loaded> {
     })
 }
 
-/// The options of `codex generate`.
-pub(crate) struct GenerateArgs {
-    pub(crate) checkpoint: PathBuf,
-    pub(crate) prompt: Option<String>,
-    pub(crate) max_new_tokens: u32,
-    pub(crate) temperature: f64,
-    pub(crate) top_k: Option<u32>,
-    pub(crate) top_p: Option<f64>,
-    pub(crate) repetition_penalty: f64,
-    pub(crate) seed: u64,
-}
-
-pub(crate) fn generate(args: GenerateArgs) -> Result<String> {
+pub(crate) fn generate(args: crate::cli::GenerateArgs) -> Result<String> {
     let loaded = load(&args.checkpoint)?;
     let prompt = match args.prompt {
         Some(p) => p,

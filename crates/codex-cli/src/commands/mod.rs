@@ -101,25 +101,7 @@ pub(crate) fn run(command: Command) -> Result<String> {
             grid,
             metric,
         } => sweep::run(&config, &grid, &metric),
-        Command::Generate {
-            checkpoint,
-            prompt,
-            max_new_tokens,
-            temperature,
-            top_k,
-            top_p,
-            repetition_penalty,
-            seed,
-        } => inference::generate(inference::GenerateArgs {
-            checkpoint,
-            prompt,
-            max_new_tokens,
-            temperature,
-            top_k,
-            top_p,
-            repetition_penalty,
-            seed,
-        }),
+        Command::Generate(args) => inference::generate(args),
         Command::Eval(EvalCommand::Text { .. }) => {
             not_built("eval text", "the text metrics (codex-eval)")
         }

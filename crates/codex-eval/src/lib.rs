@@ -1,9 +1,34 @@
 //! `codex-eval`: evaluation metrics that match the references the field reports with.
 //!
-//! May depend on `codex-core`; never on a tensor backend. Language-model metrics
-//! that need a model (perplexity of a checkpoint) are computed by `codex-train`
-//! and handed here as numbers.
+//! - BLEU ([`bleu`]) and chrF/chrF++ ([`chrf`]) reproduce sacreBLEU 2.x, its
+//!   tokenizers ([`tokenize`]) and its signature strings;
+//! - ROUGE-N/L/Lsum ([`rouge`]) reproduce Google's `rouge-score` 0.1.2, including
+//!   NLTK's Porter stemmer ([`porter`]);
+//! - exact match and token F1 follow SQuAD v1.1 ([`squad`]); accuracy,
+//!   distinct-n and corpus perplexity complete the set;
+//! - every metric implements one trait ([`Metric`]) and is listed in a
+//!   [`registry`](metric::registry) so that a plugin can add more;
+//! - [`bootstrap`] adds seeded percentile intervals and sacreBLEU's paired test;
+//! - [`runner`] reads inputs ([`input`]) and writes `metrics.ndjson`,
+//!   `metrics.csv`, `summary.json` and per-example records.
 //!
-//! Status: the evaluation issue builds this crate (BLEU, chrF, ROUGE, EM/F1,
-//! bootstrap); it has no API yet, and `codex eval` says so instead of pretending.
-//! No cargo features yet.
+//! May depend on `codex-core`; never on a tensor backend. Language-model metrics
+//! that need a model are computed by `codex-train` and handed here as numbers.
+//! No cargo features.
+
+pub mod bleu;
+pub mod bootstrap;
+pub mod chrf;
+mod error;
+pub mod input;
+pub mod metric;
+mod ngram;
+pub mod porter;
+pub mod rouge;
+pub mod runner;
+pub mod squad;
+mod text;
+pub mod tokenize;
+
+pub use error::EvalError;
+pub use metric::{Corpus, Metric, MetricSettings, Scored, registry};

@@ -134,23 +134,31 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum EvalCommand {
-    /// Score hypotheses against references: BLEU, chrF, ROUGE, EM, F1.
+    /// Score hypotheses against references: BLEU, chrF, ROUGE, EM, F1, with bootstrap intervals.
     #[command(
-        after_help = "Example:\n  codex eval text --hyp hyp.txt --ref ref.txt --metrics bleu,chrf --bootstrap 1000"
+        after_help = "Examples:\n  codex eval text --hyp hyp.txt --ref ref.txt --metrics bleu,chrf --bootstrap 1000\n  codex eval text --hyp pairs.jsonl --metrics rouge,em,f1 eval.rouge.stemmer=true\n  codex eval text --hyp new.txt --baseline old.txt --ref ref.txt"
     )]
-    Text {
-        /// Hypotheses, one per line (or JSONL/TSV).
+    Text(EvalTextArgs),
+    /// Corpus perplexity from per-document NLL records (`{"nll": f, "tokens": n}` per line).
+    #[command(after_help = "Example:\n  codex eval ppl --nll nll.jsonl --bootstrap 1000")]
+    Ppl {
+        /// JSONL with the summed NLL (nats) and token count of each document.
         #[arg(long)]
-        hyp: PathBuf,
-        /// References, one file per reference set.
-        #[arg(long = "ref", required = true)]
-        refs: Vec<PathBuf>,
-        /// Metrics, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "bleu,chrf")]
-        metrics: Vec<String>,
-        /// Bootstrap resamples for confidence intervals.
+        nll: PathBuf,
+        /// Bootstrap resamples (overrides eval.bootstrap).
         #[arg(long)]
         bootstrap: Option<u32>,
+        /// Directory for the outputs; default: a new run directory named `eval`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Dataset name in the rows (default: the file's stem).
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Split name in the rows.
+        #[arg(long, default_value = "test")]
+        split: String,
+        #[command(flatten)]
+        config: ConfigArgs,
     },
     /// Perplexity and token accuracy of a checkpoint on a dataset.
     #[command(
@@ -170,6 +178,40 @@ pub(crate) enum EvalCommand {
         #[arg(long, default_value_t = 50)]
         batches: u32,
     },
+}
+
+/// `codex eval text`.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct EvalTextArgs {
+    /// Hypotheses: plain text (one per line), JSONL or TSV (see eval.input).
+    #[arg(long)]
+    pub(crate) hyp: PathBuf,
+    /// References for plain-text input, one file per reference set, line-parallel.
+    #[arg(long = "ref")]
+    pub(crate) refs: Vec<PathBuf>,
+    /// Metrics, comma-separated registry names (overrides eval.metrics).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) metrics: Option<Vec<String>>,
+    /// Bootstrap resamples (overrides eval.bootstrap); 0 disables intervals.
+    #[arg(long)]
+    pub(crate) bootstrap: Option<u32>,
+    /// A baseline system's hypotheses, same layout: adds sacreBLEU's paired bootstrap test.
+    #[arg(long)]
+    pub(crate) baseline: Option<PathBuf>,
+    /// Directory for the outputs; default: a new run directory named `eval`.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Dataset name in the rows (default: the hypothesis file's stem).
+    #[arg(long)]
+    pub(crate) dataset: Option<String>,
+    /// Split name in the rows.
+    #[arg(long, default_value = "test")]
+    pub(crate) split: String,
+    /// Print the summary as JSON instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) config: ConfigArgs,
 }
 
 /// Output format of tokenizer commands.

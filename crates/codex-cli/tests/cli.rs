@@ -188,6 +188,18 @@ fn registry_lists_the_compiled_backend_and_filters() {
     for arch in ["gpt2-tiny", "gpt2-small", "llama-tiny"] {
         assert!(has("architecture", arch), "{arch}");
     }
+    for metric in [
+        "bleu",
+        "chrf",
+        "chrf++",
+        "rouge",
+        "rougeLsum",
+        "em",
+        "f1",
+        "distinct",
+    ] {
+        assert!(has("metric", metric), "{metric}");
+    }
     #[cfg(feature = "flex")]
     assert!(has("backend", "flex"));
     #[cfg(not(feature = "cuda"))]
@@ -638,5 +650,156 @@ fn data_synth_prepare_inspect_verify() {
         stderr(&o).contains("cannot read size `lots`"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn eval_text_writes_rows_records_and_a_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("hyp.txt"),
+        "The cat sat on the mat.\nHello, world!\nan apple a day\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("ref.txt"),
+        "The cat sat on the mat.\nHello world!\nAn apple, a day!\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("base.txt"), "cat\nHello\napple\n").unwrap();
+    let args = [
+        "eval",
+        "text",
+        "--hyp",
+        "hyp.txt",
+        "--ref",
+        "ref.txt",
+        "--metrics",
+        "bleu,rougeL,em",
+        "--bootstrap",
+        "200",
+        "--baseline",
+        "base.txt",
+        "--out",
+        "out",
+        "--json",
+    ];
+    let o = codex(&args, &[], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let bleu = &summary["results"][0];
+    assert_eq!(
+        bleu["signature"],
+        "nrefs:1|bs:200|seed:12345|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
+    );
+    let value = bleu["values"][0][1].as_f64().unwrap();
+    let want = codex_eval::bleu::Bleu::new(Default::default())
+        .corpus(
+            &[
+                "The cat sat on the mat.".into(),
+                "Hello, world!".into(),
+                "an apple a day".into(),
+            ],
+            &[
+                vec!["The cat sat on the mat.".to_owned()],
+                vec!["Hello world!".into()],
+                vec!["An apple, a day!".into()],
+            ],
+        )
+        .score;
+    assert_eq!(value, want);
+    assert_eq!(
+        summary["paired"]["results"].as_array().unwrap().len(),
+        1 + 3 + 1
+    );
+
+    let csv = std::fs::read_to_string(d.join("out/metrics.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("run_id,dataset,split,metric,value,n,ci_low,ci_high,timestamp")
+    );
+    assert_eq!(lines.count(), 5);
+    assert_eq!(
+        std::fs::read_to_string(d.join("out/examples.ndjson"))
+            .unwrap()
+            .lines()
+            .count(),
+        3
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.join("out/metrics.ndjson"))
+            .unwrap()
+            .lines()
+            .count(),
+        5
+    );
+
+    // Same inputs and settings: the same run id.
+    let again = codex(&args, &[], d);
+    let again: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["run_id"], summary["run_id"]);
+}
+
+#[test]
+fn eval_bad_input_names_files_lines_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("hyp.txt"), "a\nb\nc\n").unwrap();
+    std::fs::write(d.join("ref.txt"), "a\nb\n").unwrap();
+    std::fs::write(d.join("bad.txt"), b"a\n\xff\nc\n").unwrap();
+    std::fs::write(
+        d.join("nll.jsonl"),
+        "{\"nll\": 1.5, \"tokens\": 3}\n{\"nll\": -2, \"tokens\": 1}\n",
+    )
+    .unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["eval", "text", "--hyp", "hyp.txt", "--ref", "ref.txt"],
+            "hyp.txt has 3 lines but ref.txt has 2",
+        ),
+        (
+            &["eval", "text", "--hyp", "bad.txt", "--ref", "hyp.txt"],
+            "bad.txt:2: invalid UTF-8",
+        ),
+        (
+            &[
+                "eval",
+                "text",
+                "--hyp",
+                "hyp.txt",
+                "--ref",
+                "hyp.txt",
+                "--metrics",
+                "blue",
+            ],
+            "did you mean `bleu`",
+        ),
+        (
+            &[
+                "eval",
+                "text",
+                "--hyp",
+                "hyp.txt",
+                "--ref",
+                "hyp.txt",
+                "eval.bleu.tokenize=14a",
+            ],
+            "eval.bleu.tokenize",
+        ),
+        (
+            &["eval", "ppl", "--nll", "nll.jsonl"],
+            "nll.jsonl:2: nll is -2",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = codex(args, &[], d);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    assert!(
+        !d.join("runs").exists(),
+        "a failed evaluation wrote a run directory"
     );
 }

@@ -68,7 +68,9 @@ impl FromStr for Smoothing {
         [Self::None, Self::Floor, Self::AddK, Self::Exp]
             .into_iter()
             .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown BLEU smoothing `{s}`: expected exp, floor, add-k or none"))
+            .ok_or_else(|| {
+                format!("unknown BLEU smoothing `{s}`: expected exp, floor, add-k or none")
+            })
     }
 }
 
@@ -135,7 +137,11 @@ impl BleuScore {
     /// sacreBLEU's verbose line: `BLEU = 23.45 55.1/30.2/17.4/10.0 (BP = …)`.
     pub fn verbose(&self) -> String {
         let precisions: Vec<String> = self.precisions.iter().map(|p| format!("{p:.1}")).collect();
-        let ratio = if self.ref_len > 0.0 { self.sys_len / self.ref_len } else { 0.0 };
+        let ratio = if self.ref_len > 0.0 {
+            self.sys_len / self.ref_len
+        } else {
+            0.0
+        };
         format!(
             "{} (BP = {:.3} ratio = {:.3} hyp_len = {} ref_len = {})",
             precisions.join("/"),
@@ -264,15 +270,31 @@ impl Bleu {
         let mut total = stats[2 + order..2 + 2 * order].to_vec();
         let (sys_len, ref_len) = (stats[0], stats[1]);
         let method = self.config.smooth;
-        let value = self.config.smooth_value.or(method.default_value()).unwrap_or(0.0);
+        let value = self
+            .config
+            .smooth_value
+            .or(method.default_value())
+            .unwrap_or(0.0);
 
         let mut bp = 1.0;
         if sys_len < ref_len {
-            bp = if sys_len > 0.0 { (1.0 - ref_len / sys_len).exp() } else { 0.0 };
+            bp = if sys_len > 0.0 {
+                (1.0 - ref_len / sys_len).exp()
+            } else {
+                0.0
+            };
         }
         let mut precisions = vec![0.0; order];
         if correct.iter().all(|&c| c == 0.0) {
-            return BleuScore { score: 0.0, counts: correct, totals: total, precisions, bp, sys_len, ref_len };
+            return BleuScore {
+                score: 0.0,
+                counts: correct,
+                totals: total,
+                precisions,
+                bp,
+                sys_len,
+                ref_len,
+            };
         }
         let mut smooth_mteval = 1.0;
         let mut eff_order = order;
@@ -300,9 +322,19 @@ impl Bleu {
                 precisions[n - 1] = 100.0 * correct[n - 1] / total[n - 1];
             }
         }
-        let log_sum = precisions[..eff_order].iter().fold(0.0, |acc, &p| acc + floored_log(p));
+        let log_sum = precisions[..eff_order]
+            .iter()
+            .fold(0.0, |acc, &p| acc + floored_log(p));
         let score = bp * (log_sum / eff_order as f64).exp();
-        BleuScore { score, counts: correct, totals: total, precisions, bp, sys_len, ref_len }
+        BleuScore {
+            score,
+            counts: correct,
+            totals: total,
+            precisions,
+            bp,
+            sys_len,
+            ref_len,
+        }
     }
 
     /// Corpus BLEU of hypotheses against their references (`refs[i]` are segment i's).
@@ -325,7 +357,10 @@ impl Bleu {
         }
         let mut parts = signature_head(nrefs, bootstrap);
         parts.push(format!("case:{}", if c.lowercase { "lc" } else { "mixed" }));
-        parts.push(format!("eff:{}", if c.effective_order { "yes" } else { "no" }));
+        parts.push(format!(
+            "eff:{}",
+            if c.effective_order { "yes" } else { "no" }
+        ));
         parts.push(format!("tok:{}", c.tokenize.name()));
         parts.push(format!("smooth:{smooth}"));
         parts.push(format!("version:{SACREBLEU_VERSION}"));
@@ -380,7 +415,10 @@ mod tests {
 
     #[test]
     fn signature_matches_sacrebleus_format() {
-        let bleu = Bleu::new(BleuConfig { smooth: Smoothing::Floor, ..BleuConfig::default() });
+        let bleu = Bleu::new(BleuConfig {
+            smooth: Smoothing::Floor,
+            ..BleuConfig::default()
+        });
         assert_eq!(
             bleu.signature(RefCount::Fixed(2), None),
             "nrefs:2|case:mixed|eff:no|tok:13a|smooth:floor[0.10]|version:2.6.0"

@@ -59,7 +59,12 @@ fn percentile(mut values: Vec<f64>, confidence: f64) -> Interval {
 }
 
 /// Percentile intervals of each value of `scored`.
-pub fn confidence_intervals(scored: &dyn Scored, resamples: usize, confidence: f64, seed: u64) -> Vec<Interval> {
+pub fn confidence_intervals(
+    scored: &dyn Scored,
+    resamples: usize,
+    confidence: f64,
+    seed: u64,
+) -> Vec<Interval> {
     if resamples == 0 || scored.is_empty() {
         return Vec::new();
     }
@@ -148,7 +153,9 @@ mod tests {
 
     #[test]
     fn intervals_are_seeded_and_bracket_the_mean() {
-        let hyps: Vec<String> = (0..200).map(|i| if i % 3 == 0 { "x".into() } else { "y".into() }).collect();
+        let hyps: Vec<String> = (0..200)
+            .map(|i| if i % 3 == 0 { "x".into() } else { "y".into() })
+            .collect();
         let refs: Vec<&str> = vec!["y"; 200];
         let c = corpus(&hyps.iter().map(String::as_str).collect::<Vec<_>>(), &refs);
         let s = MeanMetric::accuracy().score(&c).unwrap();
@@ -163,8 +170,12 @@ mod tests {
     #[test]
     fn a_clearly_better_system_has_a_small_p_value() {
         let refs = vec!["y"; 100];
-        let good: Vec<&str> = (0..100).map(|i| if i % 10 == 0 { "x" } else { "y" }).collect();
-        let bad: Vec<&str> = (0..100).map(|i| if i % 2 == 0 { "x" } else { "y" }).collect();
+        let good: Vec<&str> = (0..100)
+            .map(|i| if i % 10 == 0 { "x" } else { "y" })
+            .collect();
+        let bad: Vec<&str> = (0..100)
+            .map(|i| if i % 2 == 0 { "x" } else { "y" })
+            .collect();
         let m = MeanMetric::accuracy();
         let b = m.score(&corpus(&bad, &refs)).unwrap();
         let s = m.score(&corpus(&good, &refs)).unwrap();

@@ -75,11 +75,19 @@ impl Chrf {
 
     /// The metric's display name, as sacreBLEU prints it: `chrF2`, `chrF2++`.
     pub fn display_name(&self) -> String {
-        format!("chrF{}{}", self.config.beta, "+".repeat(self.config.word_order))
+        format!(
+            "chrF{}{}",
+            self.config.beta,
+            "+".repeat(self.config.word_order)
+        )
     }
 
     fn preprocess(&self, s: &str) -> String {
-        if self.config.lowercase { py_lower(s) } else { s.to_owned() }
+        if self.config.lowercase {
+            py_lower(s)
+        } else {
+            s.to_owned()
+        }
     }
 
     /// Character units of a segment: each character, whitespace removed unless kept.
@@ -115,7 +123,9 @@ impl Chrf {
     }
 
     fn counts<'a>(&self, chars: &'a [&'a str], words: &'a [&'a str]) -> OrderCounts<'a> {
-        let mut all: OrderCounts<'a> = (1..=self.config.char_order).map(|n| ngrams_of(chars, n)).collect();
+        let mut all: OrderCounts<'a> = (1..=self.config.char_order)
+            .map(|n| ngrams_of(chars, n))
+            .collect();
         all.extend((1..=self.config.word_order).map(|n| ngrams_of(words, n)));
         all
     }
@@ -124,7 +134,11 @@ impl Chrf {
     pub fn segment_stats(&self, hyp: &str, refs: &[impl AsRef<str>]) -> Vec<f64> {
         let hyp = self.preprocess(hyp);
         let hyp_chars = self.chars(&hyp);
-        let hyp_words = if self.config.word_order > 0 { Self::words(&hyp) } else { Vec::new() };
+        let hyp_words = if self.config.word_order > 0 {
+            Self::words(&hyp)
+        } else {
+            Vec::new()
+        };
         let hyp_counts = self.counts(&hyp_chars, &hyp_words);
 
         let mut best: Vec<f64> = Vec::new();
@@ -132,7 +146,11 @@ impl Chrf {
         for r in refs {
             let r = self.preprocess(r.as_ref());
             let ref_chars = self.chars(&r);
-            let ref_words = if self.config.word_order > 0 { Self::words(&r) } else { Vec::new() };
+            let ref_words = if self.config.word_order > 0 {
+                Self::words(&r)
+            } else {
+                Vec::new()
+            };
             let ref_counts = self.counts(&ref_chars, &ref_words);
             let mut stats = Vec::with_capacity(self.width());
             for (h, r) in hyp_counts.iter().zip(&ref_counts) {
@@ -164,7 +182,11 @@ impl Chrf {
             let prec = if n_hyp > 0.0 { n_match / n_hyp } else { eps };
             let rec = if n_ref > 0.0 { n_match / n_ref } else { eps };
             let denom = factor * prec + rec;
-            score += if denom > 0.0 { (1.0 + factor) * prec * rec / denom } else { eps };
+            score += if denom > 0.0 {
+                (1.0 + factor) * prec * rec / denom
+            } else {
+                eps
+            };
             if n_hyp > 0.0 && n_ref > 0.0 {
                 avg_prec += prec;
                 avg_rec += rec;
@@ -206,7 +228,10 @@ impl Chrf {
         let c = &self.config;
         let mut parts = signature_head(nrefs, bootstrap);
         parts.push(format!("case:{}", if c.lowercase { "lc" } else { "mixed" }));
-        parts.push(format!("eff:{}", if c.eps_smoothing { "no" } else { "yes" }));
+        parts.push(format!(
+            "eff:{}",
+            if c.eps_smoothing { "no" } else { "yes" }
+        ));
         parts.push(format!("nc:{}", c.char_order));
         parts.push(format!("nw:{}", c.word_order));
         parts.push(format!("space:{}", if c.whitespace { "yes" } else { "no" }));
@@ -221,13 +246,22 @@ mod tests {
 
     #[test]
     fn punctuation_is_split_off_one_end_only() {
-        assert_eq!(Chrf::words("(hi) a, .x ok"), ["(hi", ")", "a", ",", ".", "x", "ok"]);
+        assert_eq!(
+            Chrf::words("(hi) a, .x ok"),
+            ["(hi", ")", "a", ",", ".", "x", "ok"]
+        );
     }
 
     #[test]
     fn identical_segments_score_one_hundred() {
-        let chrf = Chrf::new(ChrfConfig { word_order: 2, ..ChrfConfig::default() });
-        let s = chrf.corpus(&["Hello there, world.".to_owned()], &[vec!["Hello there, world.".to_owned()]]);
+        let chrf = Chrf::new(ChrfConfig {
+            word_order: 2,
+            ..ChrfConfig::default()
+        });
+        let s = chrf.corpus(
+            &["Hello there, world.".to_owned()],
+            &[vec!["Hello there, world.".to_owned()]],
+        );
         assert!((s - 100.0).abs() < 1e-12);
         assert_eq!(chrf.display_name(), "chrF2++");
     }

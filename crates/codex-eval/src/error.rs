@@ -63,10 +63,21 @@ pub enum EvalError {
 
 impl EvalError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io {
+            path: path.into(),
+            source,
+        }
     }
 
-    pub(crate) fn malformed(path: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
-        Self::Malformed { path: path.into(), line, message: message.into() }
+    pub(crate) fn malformed(
+        path: impl Into<PathBuf>,
+        line: usize,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Malformed {
+            path: path.into(),
+            line,
+            message: message.into(),
+        }
     }
 }

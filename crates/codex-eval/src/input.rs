@@ -34,7 +34,9 @@ impl FromStr for InputFormat {
             "lines" => Ok(Self::Lines),
             "jsonl" => Ok(Self::Jsonl),
             "tsv" => Ok(Self::Tsv),
-            _ => Err(format!("unknown input format `{s}`: expected auto, lines, jsonl or tsv")),
+            _ => Err(format!(
+                "unknown input format `{s}`: expected auto, lines, jsonl or tsv"
+            )),
         }
     }
 }
@@ -66,7 +68,11 @@ pub struct InputSpec {
 
 impl Default for InputSpec {
     fn default() -> Self {
-        Self { format: InputFormat::Auto, hyp_field: "hypothesis".into(), ref_field: "references".into() }
+        Self {
+            format: InputFormat::Auto,
+            hyp_field: "hypothesis".into(),
+            ref_field: "references".into(),
+        }
     }
 }
 
@@ -86,7 +92,11 @@ pub fn read_lines(path: &Path) -> Result<Vec<String>, EvalError> {
             let line = line.strip_suffix(b"\r").unwrap_or(line);
             std::str::from_utf8(line)
                 .map(str::to_owned)
-                .map_err(|source| EvalError::Utf8 { path: path.to_owned(), line: i + 1, source })
+                .map_err(|source| EvalError::Utf8 {
+                    path: path.to_owned(),
+                    line: i + 1,
+                    source,
+                })
         })
         .collect()
 }
@@ -145,7 +155,9 @@ pub fn read_corpus(hyp: &Path, refs: &[PathBuf], spec: &InputSpec) -> Result<Cor
         }
     };
     if corpus.is_empty() {
-        return Err(EvalError::Empty { path: hyp.to_owned() });
+        return Err(EvalError::Empty {
+            path: hyp.to_owned(),
+        });
     }
     Ok(corpus)
 }
@@ -155,14 +167,23 @@ fn parse_tsv(path: &Path, line_no: usize, line: &str) -> Result<(String, Vec<Str
     let hyp = cols.next().unwrap_or_default().to_owned();
     let refs: Vec<String> = cols.map(str::to_owned).collect();
     if refs.is_empty() {
-        return Err(EvalError::malformed(path, line_no, "expected `hypothesis<TAB>reference`, found no tab"));
+        return Err(EvalError::malformed(
+            path,
+            line_no,
+            "expected `hypothesis<TAB>reference`, found no tab",
+        ));
     }
     Ok((hyp, refs))
 }
 
-fn parse_jsonl(path: &Path, line_no: usize, line: &str, spec: &InputSpec) -> Result<(String, Vec<String>), EvalError> {
-    let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| EvalError::malformed(path, line_no, format!("not JSON: {e}")))?;
+fn parse_jsonl(
+    path: &Path,
+    line_no: usize,
+    line: &str,
+    spec: &InputSpec,
+) -> Result<(String, Vec<String>), EvalError> {
+    let value: serde_json::Value = serde_json::from_str(line)
+        .map_err(|e| EvalError::malformed(path, line_no, format!("not JSON: {e}")))?;
     let obj = value
         .as_object()
         .ok_or_else(|| EvalError::malformed(path, line_no, "expected a JSON object"))?;
@@ -176,7 +197,11 @@ fn parse_jsonl(path: &Path, line_no: usize, line: &str, spec: &InputSpec) -> Res
             ));
         }
         None => {
-            return Err(EvalError::malformed(path, line_no, format!("missing field `{}`", spec.hyp_field)));
+            return Err(EvalError::malformed(
+                path,
+                line_no,
+                format!("missing field `{}`", spec.hyp_field),
+            ));
         }
     };
     let refs = match obj.get(&spec.ref_field) {
@@ -186,17 +211,28 @@ fn parse_jsonl(path: &Path, line_no: usize, line: &str, spec: &InputSpec) -> Res
             .map(|v| v.as_str().map(str::to_owned))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| {
-                EvalError::malformed(path, line_no, format!("field `{}` must hold only strings", spec.ref_field))
+                EvalError::malformed(
+                    path,
+                    line_no,
+                    format!("field `{}` must hold only strings", spec.ref_field),
+                )
             })?,
         Some(_) => {
             return Err(EvalError::malformed(
                 path,
                 line_no,
-                format!("field `{}` must be a string or a non-empty list of strings", spec.ref_field),
+                format!(
+                    "field `{}` must be a string or a non-empty list of strings",
+                    spec.ref_field
+                ),
             ));
         }
         None => {
-            return Err(EvalError::malformed(path, line_no, format!("missing field `{}`", spec.ref_field)));
+            return Err(EvalError::malformed(
+                path,
+                line_no,
+                format!("missing field `{}`", spec.ref_field),
+            ));
         }
     };
     Ok((hyp, refs))
@@ -219,13 +255,19 @@ pub fn read_nll(path: &Path) -> Result<Vec<NllRecord>, EvalError> {
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| EvalError::malformed(path, i + 1, format!("not JSON: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(&line)
+            .map_err(|e| EvalError::malformed(path, i + 1, format!("not JSON: {e}")))?;
         let nll = match value.get("nll") {
             Some(serde_json::Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
             // JSON has no NaN; a string "NaN" or "inf" is how such values arrive.
             Some(serde_json::Value::String(s)) => s.parse::<f64>().unwrap_or(f64::NAN),
-            _ => return Err(EvalError::malformed(path, i + 1, "missing numeric field `nll`")),
+            _ => {
+                return Err(EvalError::malformed(
+                    path,
+                    i + 1,
+                    "missing numeric field `nll`",
+                ));
+            }
         };
         let tokens = value
             .get("tokens")
@@ -236,7 +278,9 @@ pub fn read_nll(path: &Path) -> Result<Vec<NllRecord>, EvalError> {
         out.push(record);
     }
     if out.is_empty() {
-        return Err(EvalError::Empty { path: path.to_owned() });
+        return Err(EvalError::Empty {
+            path: path.to_owned(),
+        });
     }
     Ok(out)
 }
@@ -247,7 +291,10 @@ pub fn validate_nll(r: &NllRecord) -> Result<(), String> {
         return Err(format!("nll is {}, not a finite number", r.nll));
     }
     if r.nll < 0.0 {
-        return Err(format!("nll is {}, but a negative log-likelihood cannot be negative", r.nll));
+        return Err(format!(
+            "nll is {}, but a negative log-likelihood cannot be negative",
+            r.nll
+        ));
     }
     if r.tokens == 0 {
         return Err("tokens is 0: a record must score at least one token".into());
@@ -270,8 +317,13 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let h = write(d.path(), "hyp.txt", b"a\nb\nc\n");
         let r = write(d.path(), "ref.txt", b"a\nb\n");
-        let e = read_corpus(&h, &[r], &InputSpec::default()).unwrap_err().to_string();
-        assert!(e.contains("hyp.txt has 3 lines") && e.contains("ref.txt has 2"), "{e}");
+        let e = read_corpus(&h, &[r], &InputSpec::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("hyp.txt has 3 lines") && e.contains("ref.txt has 2"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -279,7 +331,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let h = write(d.path(), "hyp.txt", b"ok\nbad \xff here\n");
         let r = write(d.path(), "ref.txt", b"ok\nfine\n");
-        let e = read_corpus(&h, &[r], &InputSpec::default()).unwrap_err().to_string();
+        let e = read_corpus(&h, &[r], &InputSpec::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("hyp.txt:2: invalid UTF-8"), "{e}");
     }
 
@@ -294,20 +348,32 @@ mod tests {
 "#,
         );
         let c = read_corpus(&j, &[], &InputSpec::default()).unwrap();
-        assert_eq!(c.refs, vec![vec!["a b".to_owned(), "a c".to_owned()], vec!["c".to_owned()]]);
+        assert_eq!(
+            c.refs,
+            vec![
+                vec!["a b".to_owned(), "a c".to_owned()],
+                vec!["c".to_owned()]
+            ]
+        );
         let t = write(d.path(), "x.tsv", b"h1\tr1\tr2\r\nh2\tr3\n");
         let c = read_corpus(&t, &[], &InputSpec::default()).unwrap();
         assert_eq!(c.hyps, ["h1", "h2"]);
         assert_eq!(c.refs[0], ["r1", "r2"]);
         let bad = write(d.path(), "bad.jsonl", b"{\"hypothesis\": \"a\"}\n");
-        let e = read_corpus(&bad, &[], &InputSpec::default()).unwrap_err().to_string();
+        let e = read_corpus(&bad, &[], &InputSpec::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bad.jsonl:1: missing field `references`"), "{e}");
     }
 
     #[test]
     fn nan_and_negative_nll_are_errors() {
         let d = tempfile::tempdir().unwrap();
-        let p = write(d.path(), "nll.jsonl", b"{\"nll\": 3.5, \"tokens\": 2}\n{\"nll\": \"NaN\", \"tokens\": 4}\n");
+        let p = write(
+            d.path(),
+            "nll.jsonl",
+            b"{\"nll\": 3.5, \"tokens\": 2}\n{\"nll\": \"NaN\", \"tokens\": 4}\n",
+        );
         let e = read_nll(&p).unwrap_err().to_string();
         assert!(e.contains("nll.jsonl:2: nll is NaN"), "{e}");
         let p = write(d.path(), "neg.jsonl", b"{\"nll\": -1.0, \"tokens\": 2}\n");

@@ -118,7 +118,10 @@ impl Additive {
         }
     }
 
-    fn with_signature(mut self, f: impl Fn(Option<BootstrapTag>) -> String + Send + Sync + 'static) -> Self {
+    fn with_signature(
+        mut self,
+        f: impl Fn(Option<BootstrapTag>) -> String + Send + Sync + 'static,
+    ) -> Self {
         self.signature = Some(Box::new(f));
         self
     }
@@ -182,8 +185,13 @@ impl Metric for BleuMetric {
     fn score(&self, corpus: &Corpus) -> Result<Box<dyn Scored>, EvalError> {
         let bleu = Arc::new(Bleu::new(self.0.clone()));
         let width = bleu.width();
-        let stats = rows(corpus.len(), width, |i| bleu.segment_stats(&corpus.hyps[i], &corpus.refs[i]));
-        let sentence = Bleu::new(BleuConfig { effective_order: true, ..self.0.clone() });
+        let stats = rows(corpus.len(), width, |i| {
+            bleu.segment_stats(&corpus.hyps[i], &corpus.refs[i])
+        });
+        let sentence = Bleu::new(BleuConfig {
+            effective_order: true,
+            ..self.0.clone()
+        });
         let seg_stats = stats.clone();
         let nrefs = RefCount::of(&corpus.refs);
         let (b1, b2) = (Arc::clone(&bleu), Arc::clone(&bleu));
@@ -193,7 +201,13 @@ impl Metric for BleuMetric {
                 width,
                 stats,
                 move |sum, _| vec![b1.score_stats(sum).score],
-                move |i| vec![sentence.score_stats(&seg_stats[i * width..(i + 1) * width]).score],
+                move |i| {
+                    vec![
+                        sentence
+                            .score_stats(&seg_stats[i * width..(i + 1) * width])
+                            .score,
+                    ]
+                },
             )
             .with_signature(move |bs| b2.signature(nrefs, bs)),
         ))
@@ -217,7 +231,9 @@ impl Metric for ChrfMetric {
     fn score(&self, corpus: &Corpus) -> Result<Box<dyn Scored>, EvalError> {
         let chrf = Arc::new(Chrf::new(self.config.clone()));
         let width = chrf.width();
-        let stats = rows(corpus.len(), width, |i| chrf.segment_stats(&corpus.hyps[i], &corpus.refs[i]));
+        let stats = rows(corpus.len(), width, |i| {
+            chrf.segment_stats(&corpus.hyps[i], &corpus.refs[i])
+        });
         let seg_stats = stats.clone();
         let nrefs = RefCount::of(&corpus.refs);
         let (c1, c2, c3) = (Arc::clone(&chrf), Arc::clone(&chrf), Arc::clone(&chrf));
@@ -269,7 +285,11 @@ impl Metric for RougeMetric {
             names,
             width,
             stats,
-            |sum, n| sum.iter().map(|s| if n > 0.0 { s / n } else { 0.0 }).collect(),
+            |sum, n| {
+                sum.iter()
+                    .map(|s| if n > 0.0 { s / n } else { 0.0 })
+                    .collect()
+            },
             move |i| seg_stats[i * width..(i + 1) * width].to_vec(),
         )))
     }
@@ -320,7 +340,9 @@ impl Metric for MeanMetric {
     fn score(&self, corpus: &Corpus) -> Result<Box<dyn Scored>, EvalError> {
         let f = self.per_segment;
         let scale = self.scale;
-        let stats = rows(corpus.len(), 1, |i| vec![scale * f(&corpus.hyps[i], &corpus.refs[i])]);
+        let stats = rows(corpus.len(), 1, |i| {
+            vec![scale * f(&corpus.hyps[i], &corpus.refs[i])]
+        });
         let seg = stats.clone();
         Ok(Box::new(Additive::new(
             vec![self.name.to_owned()],
@@ -366,7 +388,11 @@ impl Scored for DistinctScored {
                         seen.extend(seg[k].iter().copied());
                     }
                 }
-                if total == 0 { 0.0 } else { seen.len() as f64 / total as f64 }
+                if total == 0 {
+                    0.0
+                } else {
+                    seen.len() as f64 / total as f64
+                }
             })
             .collect()
     }
@@ -376,7 +402,11 @@ impl Scored for DistinctScored {
             .iter()
             .map(|g| {
                 let distinct: FxHashSet<u64> = g.iter().copied().collect();
-                if g.is_empty() { 0.0 } else { distinct.len() as f64 / g.len() as f64 }
+                if g.is_empty() {
+                    0.0
+                } else {
+                    distinct.len() as f64 / g.len() as f64
+                }
             })
             .collect()
     }
@@ -388,7 +418,11 @@ impl Metric for DistinctMetric {
     }
 
     fn score(&self, corpus: &Corpus) -> Result<Box<dyn Scored>, EvalError> {
-        let names = self.orders.iter().map(|n| format!("distinct_{n}")).collect();
+        let names = self
+            .orders
+            .iter()
+            .map(|n| format!("distinct_{n}"))
+            .collect();
         let grams = corpus
             .hyps
             .par_iter()
@@ -400,7 +434,10 @@ impl Metric for DistinctMetric {
                         if n == 0 || n > tokens.len() {
                             return Vec::new();
                         }
-                        tokens.windows(n).map(|w| blake3_u64(&w.join("\u{1f}"))).collect()
+                        tokens
+                            .windows(n)
+                            .map(|w| blake3_u64(&w.join("\u{1f}")))
+                            .collect()
                     })
                     .collect()
             })
@@ -435,35 +472,94 @@ pub type MetricFactory = fn(&MetricSettings) -> Box<dyn Metric>;
 pub fn registry() -> Registry<MetricFactory> {
     let mut r: Registry<MetricFactory> = Registry::new("metric");
     let entries: [(&str, &str, MetricFactory); 11] = [
-        ("bleu", "BLEU, sacreBLEU 2.x semantics and signature", |s| Box::new(BleuMetric(s.bleu.clone()))),
-        ("chrf", "chrF (character n-grams), sacreBLEU semantics", |s| {
-            Box::new(ChrfMetric { name: "chrf".into(), config: s.chrf.clone() })
+        ("bleu", "BLEU, sacreBLEU 2.x semantics and signature", |s| {
+            Box::new(BleuMetric(s.bleu.clone()))
         }),
-        ("chrf++", "chrF++ (characters and word bigrams), sacreBLEU semantics", |s| {
-            Box::new(ChrfMetric { name: "chrf++".into(), config: ChrfConfig { word_order: 2, ..s.chrf.clone() } })
-        }),
-        ("rouge", "ROUGE of eval.rouge.types, rouge-score 0.1.2 semantics", |s| {
-            Box::new(RougeMetric { name: "rouge".into(), config: s.rouge.clone() })
-        }),
-        ("rouge1", "ROUGE-1 (unigram overlap), rouge-score semantics", |s| rouge_one(s, RougeType::N(1))),
-        ("rouge2", "ROUGE-2 (bigram overlap), rouge-score semantics", |s| rouge_one(s, RougeType::N(2))),
-        ("rougeL", "ROUGE-L (longest common subsequence), rouge-score semantics", |s| rouge_one(s, RougeType::L)),
-        ("rougeLsum", "ROUGE-Lsum (summary-level LCS over lines), rouge-score semantics", |s| {
-            rouge_one(s, RougeType::Lsum)
-        }),
-        ("em", "exact match after SQuAD v1.1 normalization, best reference, percent", |_| {
-            Box::new(MeanMetric::exact_match())
-        }),
-        ("f1", "token F1 after SQuAD v1.1 normalization, best reference, percent", |_| Box::new(MeanMetric::f1())),
-        ("accuracy", "fraction of hypotheses equal to a reference (trimmed)", |_| Box::new(MeanMetric::accuracy())),
+        (
+            "chrf",
+            "chrF (character n-grams), sacreBLEU semantics",
+            |s| {
+                Box::new(ChrfMetric {
+                    name: "chrf".into(),
+                    config: s.chrf.clone(),
+                })
+            },
+        ),
+        (
+            "chrf++",
+            "chrF++ (characters and word bigrams), sacreBLEU semantics",
+            |s| {
+                Box::new(ChrfMetric {
+                    name: "chrf++".into(),
+                    config: ChrfConfig {
+                        word_order: 2,
+                        ..s.chrf.clone()
+                    },
+                })
+            },
+        ),
+        (
+            "rouge",
+            "ROUGE of eval.rouge.types, rouge-score 0.1.2 semantics",
+            |s| {
+                Box::new(RougeMetric {
+                    name: "rouge".into(),
+                    config: s.rouge.clone(),
+                })
+            },
+        ),
+        (
+            "rouge1",
+            "ROUGE-1 (unigram overlap), rouge-score semantics",
+            |s| rouge_one(s, RougeType::N(1)),
+        ),
+        (
+            "rouge2",
+            "ROUGE-2 (bigram overlap), rouge-score semantics",
+            |s| rouge_one(s, RougeType::N(2)),
+        ),
+        (
+            "rougeL",
+            "ROUGE-L (longest common subsequence), rouge-score semantics",
+            |s| rouge_one(s, RougeType::L),
+        ),
+        (
+            "rougeLsum",
+            "ROUGE-Lsum (summary-level LCS over lines), rouge-score semantics",
+            |s| rouge_one(s, RougeType::Lsum),
+        ),
+        (
+            "em",
+            "exact match after SQuAD v1.1 normalization, best reference, percent",
+            |_| Box::new(MeanMetric::exact_match()),
+        ),
+        (
+            "f1",
+            "token F1 after SQuAD v1.1 normalization, best reference, percent",
+            |_| Box::new(MeanMetric::f1()),
+        ),
+        (
+            "accuracy",
+            "fraction of hypotheses equal to a reference (trimmed)",
+            |_| Box::new(MeanMetric::accuracy()),
+        ),
     ];
     for (name, description, factory) in entries {
-        r.register(name, description, factory).expect("built-in names are distinct");
+        r.register(name, description, factory)
+            .expect("built-in names are distinct");
     }
-    r.register("distinct", "distinct-n: distinct n-grams over all n-grams of the hypotheses", |s| {
-        let orders = if s.distinct_orders.is_empty() { vec![1, 2] } else { s.distinct_orders.clone() };
-        Box::new(DistinctMetric { orders })
-    })
+    r.register(
+        "distinct",
+        "distinct-n: distinct n-grams over all n-grams of the hypotheses",
+        |s| {
+            let orders = if s.distinct_orders.is_empty() {
+                vec![1, 2]
+            } else {
+                s.distinct_orders.clone()
+            };
+            Box::new(DistinctMetric { orders })
+        },
+    )
     .expect("built-in names are distinct");
     r
 }
@@ -471,7 +567,10 @@ pub fn registry() -> Registry<MetricFactory> {
 fn rouge_one(s: &MetricSettings, t: RougeType) -> Box<dyn Metric> {
     Box::new(RougeMetric {
         name: t.name(),
-        config: RougeConfig { types: vec![t], stemmer: s.rouge.stemmer },
+        config: RougeConfig {
+            types: vec![t],
+            stemmer: s.rouge.stemmer,
+        },
     })
 }
 
@@ -488,7 +587,10 @@ mod tests {
 
     #[test]
     fn every_registered_metric_scores_a_corpus() {
-        let c = corpus(&[("the cat sat", "the cat sat down"), ("a dog", "the dog barked")]);
+        let c = corpus(&[
+            ("the cat sat", "the cat sat down"),
+            ("a dog", "the dog barked"),
+        ]);
         let settings = MetricSettings::default();
         for entry in registry().iter() {
             let m = (entry.value)(&settings);
@@ -512,13 +614,19 @@ mod tests {
 
     #[test]
     fn weights_equal_repeated_segments() {
-        let c = corpus(&[("the cat sat", "the cat sat down"), ("a dog", "the dog barked")]);
+        let c = corpus(&[
+            ("the cat sat", "the cat sat down"),
+            ("a dog", "the dog barked"),
+        ]);
         let rep = corpus(&[
             ("the cat sat", "the cat sat down"),
             ("the cat sat", "the cat sat down"),
             ("a dog", "the dog barked"),
         ]);
         let m = BleuMetric(BleuConfig::default());
-        assert_eq!(m.score(&c).unwrap().corpus(&[2, 1]), m.score(&rep).unwrap().corpus(&[1, 1, 1]));
+        assert_eq!(
+            m.score(&c).unwrap().corpus(&[2, 1]),
+            m.score(&rep).unwrap().corpus(&[1, 1, 1])
+        );
     }
 }

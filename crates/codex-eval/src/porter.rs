@@ -106,7 +106,12 @@ fn step1a(word: Vec<u8>) -> Vec<u8> {
     }
     apply(
         word,
-        &[("sses", "ss", Cond::Always), ("ies", "i", Cond::Always), ("ss", "ss", Cond::Always), ("s", "", Cond::Always)],
+        &[
+            ("sses", "ss", Cond::Always),
+            ("ies", "i", Cond::Always),
+            ("ss", "ss", Cond::Always),
+            ("s", "", Cond::Always),
+        ],
     )
 }
 
@@ -120,7 +125,11 @@ fn step1b(word: Vec<u8>) -> Vec<u8> {
     }
     if word.ends_with(b"eed") {
         let stem = &word[..word.len() - 3];
-        return if measure(stem) > 0 { replace_suffix(&word, "eed", "ee") } else { word };
+        return if measure(stem) > 0 {
+            replace_suffix(&word, "eed", "ee")
+        } else {
+            word
+        };
     }
     let mut stem = None;
     for suffix in ["ed", "ing"] {

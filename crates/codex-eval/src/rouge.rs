@@ -96,7 +96,11 @@ impl PrfScore {
         } else {
             0.0
         };
-        Self { precision, recall, fmeasure }
+        Self {
+            precision,
+            recall,
+            fmeasure,
+        }
     }
 }
 
@@ -112,7 +116,12 @@ pub struct RougeConfig {
 impl Default for RougeConfig {
     fn default() -> Self {
         Self {
-            types: vec![RougeType::N(1), RougeType::N(2), RougeType::L, RougeType::Lsum],
+            types: vec![
+                RougeType::N(1),
+                RougeType::N(2),
+                RougeType::L,
+                RougeType::Lsum,
+            ],
             stemmer: false,
         }
     }
@@ -167,7 +176,10 @@ impl Rouge {
                 RougeType::L => score_lcs(&t_tok, &p_tok),
                 RougeType::Lsum => {
                     let sents = |text: &str| -> Vec<Vec<String>> {
-                        text.split('\n').filter(|s| !s.is_empty()).map(|s| self.tokenize(s)).collect()
+                        text.split('\n')
+                            .filter(|s| !s.is_empty())
+                            .map(|s| self.tokenize(s))
+                            .collect()
                     };
                     summary_level_lcs(&sents(target), &sents(prediction))
                 }
@@ -177,7 +189,10 @@ impl Rouge {
 
     /// Scores against several targets: per type, the target with the highest F.
     pub fn score_multi(&self, targets: &[impl AsRef<str>], prediction: &str) -> Vec<PrfScore> {
-        let all: Vec<Vec<PrfScore>> = targets.iter().map(|t| self.score(t.as_ref(), prediction)).collect();
+        let all: Vec<Vec<PrfScore>> = targets
+            .iter()
+            .map(|t| self.score(t.as_ref(), prediction))
+            .collect();
         (0..self.config.types.len())
             .map(|k| {
                 let mut best: Option<PrfScore> = None;
@@ -201,7 +216,10 @@ fn score_ngrams(target: &[String], prediction: &[String], n: usize) -> PrfScore 
         .sum();
     let t_count: u64 = t.values().map(|&c| u64::from(c)).sum();
     let p_count: u64 = p.values().map(|&c| u64::from(c)).sum();
-    PrfScore::new(inter as f64 / p_count.max(1) as f64, inter as f64 / t_count.max(1) as f64)
+    PrfScore::new(
+        inter as f64 / p_count.max(1) as f64,
+        inter as f64 / t_count.max(1) as f64,
+    )
 }
 
 fn score_lcs(target: &[String], prediction: &[String]) -> PrfScore {
@@ -209,7 +227,10 @@ fn score_lcs(target: &[String], prediction: &[String]) -> PrfScore {
         return PrfScore::default();
     }
     let lcs = lcs_length(target, prediction);
-    PrfScore::new(lcs as f64 / prediction.len() as f64, lcs as f64 / target.len() as f64)
+    PrfScore::new(
+        lcs as f64 / prediction.len() as f64,
+        lcs as f64 / target.len() as f64,
+    )
 }
 
 /// LCS length with one row of memory.
@@ -218,7 +239,11 @@ fn lcs_length<T: PartialEq>(a: &[T], b: &[T]) -> usize {
     let mut cur = vec![0usize; b.len() + 1];
     for x in a {
         for (j, y) in b.iter().enumerate() {
-            cur[j + 1] = if x == y { prev[j] + 1 } else { prev[j + 1].max(cur[j]) };
+            cur[j + 1] = if x == y {
+                prev[j] + 1
+            } else {
+                prev[j + 1].max(cur[j])
+            };
         }
         std::mem::swap(&mut prev, &mut cur);
     }
@@ -298,12 +323,18 @@ mod tests {
     #[test]
     fn tokenizer_keeps_ascii_alphanumeric_runs() {
         let r = Rouge::new(RougeConfig::default());
-        assert_eq!(r.tokenize("The café's 2nd-best, É!"), ["the", "caf", "s", "2nd", "best"]);
+        assert_eq!(
+            r.tokenize("The café's 2nd-best, É!"),
+            ["the", "caf", "s", "2nd", "best"]
+        );
     }
 
     #[test]
     fn rouge_l_of_a_known_pair() {
-        let r = Rouge::new(RougeConfig { types: vec![RougeType::L], stemmer: false });
+        let r = Rouge::new(RougeConfig {
+            types: vec![RougeType::L],
+            stemmer: false,
+        });
         let s = r.score("the cat sat on the mat", "the cat on a mat");
         // LCS "the cat on mat" = 4 tokens: p = 4/5, r = 4/6.
         assert!((s[0].precision - 0.8).abs() < 1e-15);
@@ -313,7 +344,10 @@ mod tests {
     #[test]
     fn type_names_parse() {
         for name in ["rouge1", "rouge2", "rouge9", "rougeL", "rougeLsum"] {
-            assert_eq!(name.parse::<RougeType>().map(RougeType::name).as_deref(), Ok(name));
+            assert_eq!(
+                name.parse::<RougeType>().map(RougeType::name).as_deref(),
+                Ok(name)
+            );
         }
         for bad in ["rouge0", "rouge10", "rougel", "bleu"] {
             assert!(bad.parse::<RougeType>().is_err(), "{bad}");

@@ -106,10 +106,21 @@ impl EvalReport {
     /// A plain-text table for the terminal.
     pub fn table(&self) -> String {
         let rows = self.rows();
-        let width = rows.iter().map(|r| r.metric.len()).max().unwrap_or(6).max(6);
+        let width = rows
+            .iter()
+            .map(|r| r.metric.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
         let mut out = String::new();
         let pct = (self.options.confidence * 100.0).round();
-        let _ = writeln!(out, "{:<width$}  {:>12}  {:>27}", "metric", "value", format!("{pct}% interval"));
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>12}  {:>27}",
+            "metric",
+            "value",
+            format!("{pct}% interval")
+        );
         for r in &rows {
             let ci = match (r.ci_low, r.ci_high) {
                 (Some(l), Some(h)) => format!("[{l:.4}, {h:.4}]"),
@@ -167,7 +178,10 @@ pub fn evaluate(
 
 fn check_options(o: &EvalOptions) -> Result<(), EvalError> {
     if !(o.confidence > 0.0 && o.confidence < 1.0) {
-        return Err(EvalError::Settings(format!("confidence must be in (0, 1), got {}", o.confidence)));
+        return Err(EvalError::Settings(format!(
+            "confidence must be in (0, 1), got {}",
+            o.confidence
+        )));
     }
     Ok(())
 }
@@ -176,7 +190,10 @@ fn check_options(o: &EvalOptions) -> Result<(), EvalError> {
 pub fn summarize(metric: &str, s: &dyn Scored, options: &EvalOptions) -> MetricResult {
     let values = s.corpus(&vec![1; s.len()]);
     let intervals = confidence_intervals(s, options.bootstrap, options.confidence, options.seed);
-    let tag = (options.bootstrap > 0).then_some(BootstrapTag { resamples: options.bootstrap, seed: options.seed });
+    let tag = (options.bootstrap > 0).then_some(BootstrapTag {
+        resamples: options.bootstrap,
+        seed: options.seed,
+    });
     MetricResult {
         metric: metric.to_owned(),
         values: s.names().iter().cloned().zip(values).collect(),
@@ -191,10 +208,17 @@ pub fn perplexity(records: &[NllRecord]) -> Result<Additive, EvalError> {
     for (i, r) in records.iter().enumerate() {
         validate_nll(r).map_err(|m| EvalError::Settings(format!("record {}: {m}", i + 1)))?;
     }
-    let stats: Vec<f64> = records.iter().flat_map(|r| [r.nll, r.tokens as f64]).collect();
+    let stats: Vec<f64> = records
+        .iter()
+        .flat_map(|r| [r.nll, r.tokens as f64])
+        .collect();
     let per_doc = stats.clone();
     let finish = |sum: &[f64], _n: f64| {
-        let mean = if sum[1] > 0.0 { sum[0] / sum[1] } else { f64::NAN };
+        let mean = if sum[1] > 0.0 {
+            sum[0] / sum[1]
+        } else {
+            f64::NAN
+        };
         vec![mean.exp(), mean]
     };
     Ok(Additive::new(
@@ -234,27 +258,40 @@ pub fn write_outputs(
 
     let mut csv = csv::Writer::from_writer(Vec::new());
     let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
-    csv.write_record(["run_id", "dataset", "split", "metric", "value", "n", "ci_low", "ci_high", "timestamp"])
-        .and_then(|()| {
-            for r in &rows {
-                csv.write_record([
-                    r.run_id.as_str(),
-                    &r.dataset,
-                    &r.split,
-                    &r.metric,
-                    &r.value.to_string(),
-                    &r.n.to_string(),
-                    &opt(r.ci_low),
-                    &opt(r.ci_high),
-                    &r.timestamp,
-                ])?;
-            }
-            Ok(())
-        })
-        .map_err(|e| EvalError::io(dir.join("metrics.csv"), std::io::Error::other(e)))?;
-    let csv = csv
-        .into_inner()
-        .map_err(|e| EvalError::io(dir.join("metrics.csv"), std::io::Error::other(e.to_string())))?;
+    csv.write_record([
+        "run_id",
+        "dataset",
+        "split",
+        "metric",
+        "value",
+        "n",
+        "ci_low",
+        "ci_high",
+        "timestamp",
+    ])
+    .and_then(|()| {
+        for r in &rows {
+            csv.write_record([
+                r.run_id.as_str(),
+                &r.dataset,
+                &r.split,
+                &r.metric,
+                &r.value.to_string(),
+                &r.n.to_string(),
+                &opt(r.ci_low),
+                &opt(r.ci_high),
+                &r.timestamp,
+            ])?;
+        }
+        Ok(())
+    })
+    .map_err(|e| EvalError::io(dir.join("metrics.csv"), std::io::Error::other(e)))?;
+    let csv = csv.into_inner().map_err(|e| {
+        EvalError::io(
+            dir.join("metrics.csv"),
+            std::io::Error::other(e.to_string()),
+        )
+    })?;
     atomic("metrics.csv", csv)?;
 
     let summary = serde_json::to_vec_pretty(report).expect("report serializes");
@@ -293,14 +330,24 @@ mod tests {
     fn writes_every_output_with_intervals() {
         let corpus = Corpus {
             hyps: vec!["the cat sat".into(), "a dog".into(), "hello world".into()],
-            refs: vec![vec!["the cat sat down".into()], vec!["the dog".into()], vec!["hello world".into()]],
+            refs: vec![
+                vec!["the cat sat down".into()],
+                vec!["the dog".into()],
+                vec!["hello world".into()],
+            ],
         };
         let reg = registry();
         let metrics: Vec<Box<dyn Metric>> = ["bleu", "rougeL", "f1"]
             .iter()
             .map(|n| (reg.get(n).unwrap().value)(&MetricSettings::default()))
             .collect();
-        let opts = EvalOptions { dataset: "d".into(), split: "test".into(), bootstrap: 50, confidence: 0.9, seed: 3 };
+        let opts = EvalOptions {
+            dataset: "d".into(),
+            split: "test".into(),
+            bootstrap: 50,
+            confidence: 0.9,
+            seed: 3,
+        };
         let (report, scored) = evaluate(&corpus, &metrics, &opts, run_id(&[b"x"])).unwrap();
         let dir = tempfile::tempdir().unwrap();
         write_outputs(dir.path(), &report, &scored, Some(&corpus)).unwrap();
@@ -315,9 +362,25 @@ mod tests {
 
     #[test]
     fn perplexity_is_exp_of_the_mean_nll() {
-        let p = perplexity(&[NllRecord { nll: 2.0, tokens: 1 }, NllRecord { nll: 4.0, tokens: 3 }]).unwrap();
+        let p = perplexity(&[
+            NllRecord {
+                nll: 2.0,
+                tokens: 1,
+            },
+            NllRecord {
+                nll: 4.0,
+                tokens: 3,
+            },
+        ])
+        .unwrap();
         let v = p.corpus(&[1, 1]);
         assert!((v[0] - 1.5f64.exp()).abs() < 1e-12);
-        assert!(perplexity(&[NllRecord { nll: f64::NAN, tokens: 1 }]).is_err());
+        assert!(
+            perplexity(&[NllRecord {
+                nll: f64::NAN,
+                tokens: 1
+            }])
+            .is_err()
+        );
     }
 }

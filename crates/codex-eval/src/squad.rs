@@ -11,7 +11,10 @@ use crate::text::{is_py_word, py_lower, py_normalize_space};
 /// SQuAD's `normalize_answer`.
 pub fn normalize_answer(s: &str) -> String {
     let lower = py_lower(s);
-    let no_punct: String = lower.chars().filter(|c| !c.is_ascii_punctuation()).collect();
+    let no_punct: String = lower
+        .chars()
+        .filter(|c| !c.is_ascii_punctuation())
+        .collect();
     py_normalize_space(&remove_articles(&no_punct))
 }
 
@@ -27,7 +30,9 @@ fn remove_articles(s: &str) -> String {
         if at_boundary {
             for article in ["a", "an", "the"] {
                 let len = article.len();
-                let candidate = chars.get(i..i + len).is_some_and(|w| w.iter().copied().eq(article.chars()));
+                let candidate = chars
+                    .get(i..i + len)
+                    .is_some_and(|w| w.iter().copied().eq(article.chars()));
                 if candidate && !word_at(i + len) {
                     matched = Some(len);
                     break;
@@ -47,7 +52,9 @@ fn remove_articles(s: &str) -> String {
 
 /// 1.0 when the normalized prediction equals the normalized reference.
 pub fn exact_match(prediction: &str, reference: &str) -> f64 {
-    f64::from(u8::from(normalize_answer(prediction) == normalize_answer(reference)))
+    f64::from(u8::from(
+        normalize_answer(prediction) == normalize_answer(reference),
+    ))
 }
 
 /// Token-level F1 between the normalized answers.
@@ -78,11 +85,17 @@ pub fn token_f1(prediction: &str, reference: &str) -> f64 {
 }
 
 /// The best of `f` over the references; 0 when there are none.
-pub fn max_over<R: AsRef<str>>(f: fn(&str, &str) -> f64, prediction: &str, references: &[R]) -> f64 {
+pub fn max_over<R: AsRef<str>>(
+    f: fn(&str, &str) -> f64,
+    prediction: &str,
+    references: &[R],
+) -> f64 {
     references
         .iter()
         .map(|r| f(prediction, r.as_ref()))
-        .fold(None, |best: Option<f64>, x| Some(best.map_or(x, |b| b.max(x))))
+        .fold(None, |best: Option<f64>, x| {
+            Some(best.map_or(x, |b| b.max(x)))
+        })
         .unwrap_or(0.0)
 }
 
@@ -93,14 +106,20 @@ mod tests {
     #[test]
     fn normalization_matches_squad() {
         assert_eq!(normalize_answer("The  Eiffel-Tower!"), "eiffeltower");
-        assert_eq!(normalize_answer("an apple, a pear and the plum"), "apple pear and plum");
+        assert_eq!(
+            normalize_answer("an apple, a pear and the plum"),
+            "apple pear and plum"
+        );
         assert_eq!(normalize_answer("theatre anagram"), "theatre anagram");
         assert_eq!(normalize_answer("Ànother a"), "ànother");
     }
 
     #[test]
     fn f1_counts_shared_tokens() {
-        assert_eq!(token_f1("the cat sat", "a cat sat down"), 2.0 * (1.0 * (2.0 / 3.0)) / (1.0 + 2.0 / 3.0));
+        assert_eq!(
+            token_f1("the cat sat", "a cat sat down"),
+            2.0 * (1.0 * (2.0 / 3.0)) / (1.0 + 2.0 / 3.0)
+        );
         assert_eq!(token_f1("dog", "cat"), 0.0);
         assert_eq!(max_over(exact_match, "Paris", &["paris.", "London"]), 1.0);
     }

@@ -80,7 +80,9 @@ impl FromStr for BleuTokenizer {
         Self::ALL
             .into_iter()
             .find(|t| t.name() == s)
-            .ok_or_else(|| format!("unknown BLEU tokenizer `{s}`: expected 13a, intl, char or none"))
+            .ok_or_else(|| {
+                format!("unknown BLEU tokenizer `{s}`: expected 13a, intl, char or none")
+            })
     }
 }
 
@@ -91,7 +93,10 @@ fn is_13a_split(c: char) -> bool {
 }
 
 fn tokenize_13a(line: &str) -> String {
-    let mut line = line.replace("<skipped>", "").replace("-\n", "").replace('\n', " ");
+    let mut line = line
+        .replace("<skipped>", "")
+        .replace("-\n", "")
+        .replace('\n', " ");
     if line.contains('&') {
         line = line
             .replace("&quot;", "\"")
@@ -116,17 +121,29 @@ fn tokenize_13a(line: &str) -> String {
     }
     let is_period_comma = |c: u8| c == b'.' || c == b',';
     // Pass 2: ([^0-9])([\.,]) -> "\1 \2 "
-    let b = sub_pair(&a, |x, y| !x.is_ascii_digit() && is_period_comma(y), |x, y, out| {
-        out.extend([x, b' ', y, b' ']);
-    });
+    let b = sub_pair(
+        &a,
+        |x, y| !x.is_ascii_digit() && is_period_comma(y),
+        |x, y, out| {
+            out.extend([x, b' ', y, b' ']);
+        },
+    );
     // Pass 3: ([\.,])([^0-9]) -> " \1 \2"
-    let c = sub_pair(&b, |x, y| is_period_comma(x) && !y.is_ascii_digit(), |x, y, out| {
-        out.extend([b' ', x, b' ', y]);
-    });
+    let c = sub_pair(
+        &b,
+        |x, y| is_period_comma(x) && !y.is_ascii_digit(),
+        |x, y, out| {
+            out.extend([b' ', x, b' ', y]);
+        },
+    );
     // Pass 4: ([0-9])(-) -> "\1 \2 "
-    let d = sub_pair(&c, |x, y| x.is_ascii_digit() && y == b'-', |x, y, out| {
-        out.extend([x, b' ', y, b' ']);
-    });
+    let d = sub_pair(
+        &c,
+        |x, y| x.is_ascii_digit() && y == b'-',
+        |x, y, out| {
+            out.extend([x, b' ', y, b' ']);
+        },
+    );
     let d = String::from_utf8(d).expect("spaces are only inserted next to ASCII characters");
     py_normalize_space(&d)
 }
@@ -176,7 +193,10 @@ mod tests {
     fn thirteen_a_separates_punctuation_but_not_inside_numbers() {
         let t = BleuTokenizer::Thirteen;
         assert_eq!(t.tokenize("Hello, world!"), "Hello , world !");
-        assert_eq!(t.tokenize("It costs $1,000.50 today."), "It costs $ 1,000.50 today .");
+        assert_eq!(
+            t.tokenize("It costs $1,000.50 today."),
+            "It costs $ 1,000.50 today ."
+        );
         assert_eq!(t.tokenize("pages 3-4 &amp; more"), "pages 3 - 4 & more");
         assert_eq!(t.tokenize("don't"), "don't");
         // Non-overlapping matches: the second period follows a consumed one.

@@ -11,25 +11,44 @@ use serde_json::Value;
 const TOL: f64 = 1e-9;
 
 fn goldens() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/eval/goldens.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/eval/goldens.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).expect("goldens.json")).expect("valid JSON")
 }
 
 /// The segments of a fixture set with at most `nrefs` references each.
 fn set(g: &Value, name: &str, nrefs: usize) -> (Vec<String>, Vec<Vec<String>>) {
     let s = &g["sets"][name];
-    let hyps = s["hyps"].as_array().unwrap().iter().map(|h| h.as_str().unwrap().to_owned()).collect();
+    let hyps = s["hyps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap().to_owned())
+        .collect();
     let refs = s["refs"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r.as_array().unwrap().iter().take(nrefs).map(|x| x.as_str().unwrap().to_owned()).collect())
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .take(nrefs)
+                .map(|x| x.as_str().unwrap().to_owned())
+                .collect()
+        })
         .collect();
     (hyps, refs)
 }
 
 fn case(g: &Value, entry: &Value) -> (Vec<String>, Vec<Vec<String>>) {
-    set(g, entry["set"].as_str().unwrap(), entry["nrefs"].as_u64().unwrap() as usize)
+    set(
+        g,
+        entry["set"].as_str().unwrap(),
+        entry["nrefs"].as_u64().unwrap() as usize,
+    )
 }
 
 fn f(v: &Value) -> f64 {
@@ -87,7 +106,12 @@ fn corpus_bleu_and_signatures_equal_sacrebleu() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -97,8 +121,15 @@ fn sentence_bleu_equals_sacrebleu() {
     for e in g["bleu_sentence"].as_array().unwrap() {
         let (hyps, refs) = case(&g, e);
         for (i, want) in e["scores"].as_array().unwrap().iter().enumerate() {
-            let got = bleu.score_stats(&bleu.segment_stats(&hyps[i], &refs[i])).score;
-            assert!(close(got, f(want)), "{} #{i} {:?}: {got} vs {want}", e["set"], hyps[i]);
+            let got = bleu
+                .score_stats(&bleu.segment_stats(&hyps[i], &refs[i]))
+                .score;
+            assert!(
+                close(got, f(want)),
+                "{} #{i} {:?}: {got} vs {want}",
+                e["set"],
+                hyps[i]
+            );
         }
     }
 }
@@ -127,8 +158,17 @@ fn corpus_chrf_and_signatures_equal_sacrebleu() {
         let (hyps, refs) = case(&g, e);
         let chrf = Chrf::new(chrf_config(&e["config"]));
         let got = chrf.corpus(&hyps, &refs);
-        assert!(close(got, f(&e["score"])), "{} {}: {got} vs {}", e["set"], e["config"], e["score"]);
-        assert_eq!(chrf.signature(RefCount::of(&refs), None), e["signature"].as_str().unwrap());
+        assert!(
+            close(got, f(&e["score"])),
+            "{} {}: {got} vs {}",
+            e["set"],
+            e["config"],
+            e["score"]
+        );
+        assert_eq!(
+            chrf.signature(RefCount::of(&refs), None),
+            e["signature"].as_str().unwrap()
+        );
         assert_eq!(chrf.display_name(), e["name"].as_str().unwrap());
     }
 }
@@ -141,7 +181,13 @@ fn sentence_chrf_equals_sacrebleu() {
         let chrf = Chrf::new(chrf_config(&e["config"]));
         for (i, want) in e["scores"].as_array().unwrap().iter().enumerate() {
             let got = chrf.f_score(&chrf.segment_stats(&hyps[i], &refs[i]));
-            assert!(close(got, f(want)), "{} {} #{i} {:?}: {got} vs {want}", e["set"], e["config"], hyps[i]);
+            assert!(
+                close(got, f(want)),
+                "{} {} #{i} {:?}: {got} vs {want}",
+                e["set"],
+                e["config"],
+                hyps[i]
+            );
         }
     }
 }
@@ -151,16 +197,25 @@ fn rouge_equals_rouge_score() {
     let g = goldens();
     for e in g["rouge"].as_array().unwrap() {
         let (hyps, refs) = case(&g, e);
-        let types: Vec<RougeType> =
-            e["types"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().parse().unwrap()).collect();
-        let rouge = Rouge::new(RougeConfig { types: types.clone(), stemmer: e["stemmer"].as_bool().unwrap() });
+        let types: Vec<RougeType> = e["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap().parse().unwrap())
+            .collect();
+        let rouge = Rouge::new(RougeConfig {
+            types: types.clone(),
+            stemmer: e["stemmer"].as_bool().unwrap(),
+        });
         for (i, want) in e["scores"].as_array().unwrap().iter().enumerate() {
             let got = rouge.score_multi(&refs[i], &hyps[i]);
             for (k, t) in types.iter().enumerate() {
                 let w = &want[k];
                 let (p, r, fm) = (f(&w[0]), f(&w[1]), f(&w[2]));
                 assert!(
-                    close(got[k].precision, p) && close(got[k].recall, r) && close(got[k].fmeasure, fm),
+                    close(got[k].precision, p)
+                        && close(got[k].recall, r)
+                        && close(got[k].fmeasure, fm),
                     "{} stem={} #{i} {t}: {:?} vs {w} ({:?} / {:?})",
                     e["set"],
                     e["stemmer"],
@@ -182,7 +237,12 @@ fn squad_em_and_f1_equal_the_reference_definitions() {
             let em = squad::max_over(squad::exact_match, &hyps[i], &refs[i]);
             let f1 = squad::max_over(squad::token_f1, &hyps[i], &refs[i]);
             assert_eq!(em, f(&e["em"][i]), "EM #{i} {:?}", hyps[i]);
-            assert!(close(f1, f(&e["f1"][i])), "F1 #{i} {:?}: {f1} vs {}", hyps[i], e["f1"][i]);
+            assert!(
+                close(f1, f(&e["f1"][i])),
+                "F1 #{i} {:?}: {f1} vs {}",
+                hyps[i],
+                e["f1"][i]
+            );
         }
     }
 }
@@ -200,5 +260,11 @@ fn porter_stems_equal_nltk() {
             (got != s.as_str().unwrap()).then(|| format!("{w} -> {got}, NLTK {s}"))
         })
         .collect();
-    assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), words.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} differ:\n{}",
+        wrong.len(),
+        words.len(),
+        wrong.join("\n")
+    );
 }

@@ -3,6 +3,7 @@
 mod completions;
 mod config;
 mod data;
+mod eval;
 mod inference;
 mod model;
 mod registry;
@@ -55,14 +56,15 @@ impl std::error::Error for CheckFailed {}
 /// Exit status for an error: 2 for bad input or a missing capability, 1 for other failures.
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause.is::<NotBuilt>() {
+        if cause.is::<NotBuilt>() || cause.is::<codex_eval::EvalError>() {
             return 2;
         }
         if let Some(
             codex_core::Error::Config { .. }
             | codex_core::Error::ConfigParse { .. }
             | codex_core::Error::ConfigFormat { .. }
-            | codex_core::Error::OverrideSyntax { .. },
+            | codex_core::Error::OverrideSyntax { .. }
+            | codex_core::Error::UnknownName { .. },
         ) = cause.downcast_ref::<codex_core::Error>()
         {
             return 2;
@@ -102,9 +104,15 @@ pub(crate) fn run(command: Command) -> Result<String> {
             metric,
         } => sweep::run(&config, &grid, &metric),
         Command::Generate(args) => inference::generate(args),
-        Command::Eval(EvalCommand::Text { .. }) => {
-            not_built("eval text", "the text metrics (codex-eval)")
-        }
+        Command::Eval(EvalCommand::Text(args)) => eval::text(&args),
+        Command::Eval(EvalCommand::Ppl {
+            nll,
+            bootstrap,
+            out,
+            dataset,
+            split,
+            config,
+        }) => eval::ppl(&nll, bootstrap, out, dataset, split, &config),
         Command::Eval(EvalCommand::Lm {
             checkpoint,
             data,

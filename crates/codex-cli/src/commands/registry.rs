@@ -70,7 +70,18 @@ pub(crate) fn catalog() -> Result<Vec<Registry<()>>> {
     for entry in codex_model::architectures().iter() {
         architectures.register(entry.name.clone(), entry.description.clone(), ())?;
     }
-    Ok(vec![backends, filters, tokenizers, formats, architectures])
+    let mut metrics = Registry::new("metric");
+    for entry in codex_eval::registry().iter() {
+        metrics.register(entry.name.clone(), entry.description.clone(), ())?;
+    }
+    Ok(vec![
+        backends,
+        filters,
+        tokenizers,
+        formats,
+        architectures,
+        metrics,
+    ])
 }
 
 pub(super) fn run(cmd: RegistryCommand) -> Result<String> {

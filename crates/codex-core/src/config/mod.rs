@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 pub use issue::{ConfigIssue, Problem};
 pub use load::{ConfigLoader, LoadedConfig, Origin};
 pub use sections::{
-    DataFormat, DataSection, EarlyStopping, EvalSection, LoraSection, MetricMode, MlflowSection,
-    ModelFamily, ModelSection, OnError, RunSection, SafetySection, Schedule, TokenizerKind,
-    TokenizerSection, TrackSection, TrainSection,
+    BleuSection, ChrfSection, DataFormat, DataSection, EarlyStopping, EvalInputSection,
+    EvalSection, LoraSection, MetricMode, MlflowSection, ModelFamily, ModelSection, OnError,
+    RougeSection, RunSection, SafetySection, Schedule, TokenizerKind, TokenizerSection,
+    TrackSection, TrainSection,
 };
 
 /// The embedded default configuration (`configs/default.yaml`), compiled in.

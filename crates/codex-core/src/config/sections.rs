@@ -262,12 +262,80 @@ pub struct TrainSection {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvalSection {
-    /// Metrics to compute, by registry name.
+    /// Text metrics of `codex eval text`, by registry name (`codex registry list`).
     pub metrics: Vec<String>,
     /// Bootstrap resamples for confidence intervals; 0 disables them.
     pub bootstrap: u32,
     /// Confidence level of the intervals.
     pub confidence: f64,
+    /// Seed of the bootstrap resampling.
+    pub seed: u64,
+    /// Where hypotheses and references are read from.
+    pub input: EvalInputSection,
+    /// BLEU (sacreBLEU semantics).
+    pub bleu: BleuSection,
+    /// chrF (sacreBLEU semantics); `chrf++` uses word order 2.
+    pub chrf: ChrfSection,
+    /// ROUGE (rouge-score semantics).
+    pub rouge: RougeSection,
+    /// Orders of distinct-n.
+    pub distinct_orders: Vec<u32>,
+}
+
+/// Layout of evaluation inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvalInputSection {
+    /// `auto` (by extension), `lines`, `jsonl` or `tsv`.
+    pub format: String,
+    /// JSONL field holding the hypothesis.
+    pub hyp_field: String,
+    /// JSONL field holding the reference (a string) or references (a list).
+    pub ref_field: String,
+}
+
+/// BLEU settings; the defaults are sacreBLEU's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BleuSection {
+    /// Tokenizer: `13a`, `intl`, `char` or `none`.
+    pub tokenize: String,
+    /// Smoothing: `exp`, `floor`, `add-k` or `none`.
+    pub smooth: String,
+    /// Value for `floor` (default 0.1) and `add-k` (default 1).
+    pub smooth_value: Option<f64>,
+    /// Lowercase first.
+    pub lowercase: bool,
+    /// Leave out n-gram orders with no hypothesis n-grams.
+    pub effective_order: bool,
+}
+
+/// chrF settings; the defaults are sacreBLEU's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChrfSection {
+    /// Highest character n-gram order.
+    pub char_order: u32,
+    /// Highest word n-gram order (0 is chrF, 2 is chrF++).
+    pub word_order: u32,
+    /// Recall weight.
+    pub beta: u32,
+    /// Lowercase first.
+    pub lowercase: bool,
+    /// Keep whitespace in character n-grams.
+    pub whitespace: bool,
+    /// Average F-scores with epsilon smoothing (chrF++.py) instead of the effective order.
+    pub eps_smoothing: bool,
+}
+
+/// ROUGE settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RougeSection {
+    /// Variants of the `rouge` metric: `rouge1`..`rouge9`, `rougeL`, `rougeLsum`.
+    pub types: Vec<String>,
+    /// Porter-stem tokens longer than three characters, as `use_stemmer=True`.
+    pub stemmer: bool,
 }
 
 /// Safety filtering.

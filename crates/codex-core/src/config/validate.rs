@@ -257,6 +257,48 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
         "eval.confidence",
         || format!("must be in (0, 1), got {}", e.confidence),
     );
+    k.rule(!e.metrics.is_empty(), "eval.metrics", || {
+        "must name at least one metric".into()
+    });
+    k.rule(
+        ["auto", "lines", "jsonl", "tsv"].contains(&e.input.format.as_str()),
+        "eval.input.format",
+        || {
+            format!(
+                "must be auto, lines, jsonl or tsv, got `{}`",
+                e.input.format
+            )
+        },
+    );
+    k.rule(
+        ["13a", "intl", "char", "none"].contains(&e.bleu.tokenize.as_str()),
+        "eval.bleu.tokenize",
+        || format!("must be 13a, intl, char or none, got `{}`", e.bleu.tokenize),
+    );
+    k.rule(
+        ["exp", "floor", "add-k", "none"].contains(&e.bleu.smooth.as_str()),
+        "eval.bleu.smooth",
+        || format!("must be exp, floor, add-k or none, got `{}`", e.bleu.smooth),
+    );
+    if let Some(v) = e.bleu.smooth_value {
+        k.positive("eval.bleu.smooth_value", v);
+    }
+    k.at_least_one("eval.chrf.char_order", u64::from(e.chrf.char_order));
+    k.at_least_one("eval.chrf.beta", u64::from(e.chrf.beta));
+    for t in &e.rouge.types {
+        let ok = t == "rougeL"
+            || t == "rougeLsum"
+            || (t.len() == 6 && t.starts_with("rouge") && matches!(t.as_bytes()[5], b'1'..=b'9'));
+        k.rule(ok, "eval.rouge.types", || {
+            format!("`{t}` is not a ROUGE type: expected rouge1..rouge9, rougeL or rougeLsum")
+        });
+    }
+    k.rule(!e.rouge.types.is_empty(), "eval.rouge.types", || {
+        "must name at least one type".into()
+    });
+    for &n in &e.distinct_orders {
+        k.at_least_one("eval.distinct_orders", u64::from(n));
+    }
 
     k.positive("track.system_interval_secs", c.track.system_interval_secs);
     k.rule(

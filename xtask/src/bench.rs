@@ -521,3 +521,223 @@ pub(crate) fn train(extra: &[String]) -> Result<()> {
     println!("\nwritten to target/bench/train.md");
     Ok(())
 }
+
+/// `cargo xtask bench eval [--pairs N]`: codex-eval's BLEU, chrF and ROUGE-L
+/// against sacreBLEU and rouge-score on the same generated sentence pairs.
+pub(crate) fn eval(pairs: usize) -> Result<()> {
+    let dir = PathBuf::from("target/bench/eval");
+    std::fs::create_dir_all(&dir)?;
+    let (hyp, reference) = (
+        dir.join(format!("hyp-{pairs}.txt")),
+        dir.join(format!("ref-{pairs}.txt")),
+    );
+    if !hyp.exists() || !reference.exists() {
+        println!("generating {pairs} sentence pairs in {}", dir.display());
+        generate_pairs(&dir, pairs, &hyp, &reference)?;
+    }
+    let python = match std::env::var("CODEX_BENCH_EVAL_PYTHON") {
+        Ok(p) => PathBuf::from(p),
+        Err(_) => {
+            let venv = dir.join("venv");
+            let python = venv.join("bin/python");
+            if !python.exists() {
+                println!(
+                    "creating a venv with sacrebleu and rouge-score in {}",
+                    venv.display()
+                );
+                if !Command::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(&venv)
+                    .status()?
+                    .success()
+                {
+                    bail!("python3 -m venv failed");
+                }
+            }
+            let ok = Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "-r",
+                    "scripts/goldens/requirements-eval.txt",
+                ])
+                .status()?
+                .success();
+            if !ok {
+                bail!("pip install of sacrebleu and rouge-score failed");
+            }
+            python
+        }
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(&cargo)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "codex-eval",
+            "--example",
+            "bench_eval",
+        ])
+        .status()?
+        .success();
+    if !ok {
+        bail!("building the bench_eval example failed");
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let exe = PathBuf::from(target).join("release/examples/bench_eval");
+    let codex = |h: &Path, r: &Path, threads: Option<usize>| -> Result<Value> {
+        let mut cmd = Command::new(&exe);
+        cmd.arg(h).arg(r);
+        if let Some(t) = threads {
+            cmd.args(["--threads", &t.to_string()]);
+        }
+        run_json(&mut cmd)
+    };
+    let all = codex(&hyp, &reference, None)?;
+    let one = codex(&hyp, &reference, Some(1))?;
+    let py = run_json(
+        Command::new(&python)
+            .arg("scripts/bench/eval_bench.py")
+            .arg(&hyp)
+            .arg(&reference),
+    )?;
+
+    let mut report = format!(
+        "# codex-eval against sacreBLEU {} and rouge-score 0.1.2\n\nCommand: `cargo xtask bench eval --pairs {pairs}` ({pairs} generated sentence pairs, one reference each; corpus BLEU and chrF with sacreBLEU defaults, ROUGE-L mean F)\n\n| metric | codex score | reference score | equal (1e-9) | reference s | codex s ({} threads) | codex s (1 thread) | speed-up | speed-up, 1 thread |\n|---|---|---|---|---|---|---|---|---|\n",
+        py["sacrebleu"].as_str().unwrap_or("?"),
+        all["threads"]
+    );
+    let mut all_equal = true;
+    for m in ["bleu", "chrf", "rougeL"] {
+        let (c, p) = (
+            all[m]["score"].as_f64().unwrap_or(f64::NAN),
+            py[m]["score"].as_f64().unwrap_or(f64::NAN),
+        );
+        let equal = (c - p).abs() <= 1e-9 && one[m]["score"].as_f64() == Some(c);
+        all_equal &= equal;
+        let (ps, cs, os) = (
+            py[m]["seconds"].as_f64().unwrap_or(f64::NAN),
+            all[m]["seconds"].as_f64().unwrap_or(f64::NAN),
+            one[m]["seconds"].as_f64().unwrap_or(f64::NAN),
+        );
+        writeln!(
+            report,
+            "| {m} | {c:.12} | {p:.12} | {} | {ps:.2} | {cs:.3} | {os:.3} | {:.0}× | {:.0}× |",
+            if equal { "yes" } else { "NO" },
+            ps / cs,
+            ps / os
+        )?;
+    }
+    let (pt, ct, ot) = (
+        py["total_seconds"].as_f64().unwrap_or(f64::NAN),
+        all["total_seconds"].as_f64().unwrap_or(f64::NAN),
+        one["total_seconds"].as_f64().unwrap_or(f64::NAN),
+    );
+    writeln!(
+        report,
+        "| all three | | | | {pt:.2} | {ct:.3} | {ot:.3} | {:.0}× | {:.0}× |",
+        pt / ct,
+        pt / ot
+    )?;
+
+    // Memory: peak RSS at a quarter, half and all of the pairs (one thread, so
+    // thread stacks do not blur the slope).
+    writeln!(
+        report,
+        "\n| pairs | codex peak RSS (MiB, 1 thread) | input bytes (hyp + ref) |\n|---|---|---|"
+    )?;
+    for part in [pairs / 4, pairs / 2, pairs] {
+        let (h, r) = (
+            dir.join(format!("hyp-{pairs}-{part}.txt")),
+            dir.join(format!("ref-{pairs}-{part}.txt")),
+        );
+        head_lines(&hyp, &h, part)?;
+        head_lines(&reference, &r, part)?;
+        let v = codex(&h, &r, Some(1))?;
+        let bytes = std::fs::metadata(&h)?.len() + std::fs::metadata(&r)?.len();
+        writeln!(
+            report,
+            "| {part} | {:.1} | {bytes} |",
+            v["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN) / 1048576.0
+        )?;
+    }
+    writeln!(
+        report,
+        "\nPython peak RSS: {:.1} MiB",
+        py["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN) / 1048576.0
+    )?;
+    std::fs::write(Path::new("target/bench/eval.md"), &report)?;
+    print!("{report}");
+    if !all_equal {
+        bail!("codex-eval and the reference packages disagree");
+    }
+    Ok(())
+}
+
+/// Reference sentences from the generated corpus, and hypotheses made from
+/// them by deterministic word drops, substitutions, swaps and insertions.
+fn generate_pairs(dir: &Path, pairs: usize, hyp: &Path, reference: &Path) -> Result<()> {
+    let corpus = dir.join("sentences.txt");
+    generate_corpus(&corpus, (pairs as u64) * 140)?;
+    let text = std::fs::read_to_string(&corpus)?;
+    let refs: Vec<&str> = text.lines().take(pairs).collect();
+    if refs.len() < pairs {
+        bail!("the generated corpus has only {} lines", refs.len());
+    }
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut h = String::with_capacity(text.len());
+    let mut r = String::with_capacity(text.len());
+    for line in &refs {
+        let mut words: Vec<&str> = line.split(' ').collect();
+        let edits = (next() % (1 + words.len() as u64 / 3)) as usize;
+        for _ in 0..edits {
+            if words.len() < 2 {
+                break;
+            }
+            let i = (next() % words.len() as u64) as usize;
+            let j = (next() % refs.len() as u64) as usize;
+            let donor: Vec<&str> = refs[j].split(' ').collect();
+            let w = donor[(next() % donor.len() as u64) as usize];
+            match next() % 4 {
+                0 => {
+                    words.remove(i);
+                }
+                1 => words[i] = w,
+                2 => {
+                    let k = (next() % words.len() as u64) as usize;
+                    words.swap(i, k);
+                }
+                _ => words.insert(i, w),
+            }
+        }
+        h.push_str(&words.join(" "));
+        h.push('\n');
+        r.push_str(line);
+        r.push('\n');
+    }
+    std::fs::write(hyp, h)?;
+    std::fs::write(reference, r)?;
+    std::fs::remove_file(corpus)?;
+    Ok(())
+}
+
+fn head_lines(src: &Path, dst: &Path, n: usize) -> Result<()> {
+    let text = std::fs::read_to_string(src)?;
+    let mut out = String::new();
+    for line in text.lines().take(n) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    std::fs::write(dst, out)?;
+    Ok(())
+}

@@ -6,6 +6,7 @@
 //! - `cargo xtask bench data [--size-mb N]`: data preparation against a nanoGPT-style script.
 //! - `cargo xtask bench model [ARGS]`: model training and generation throughput.
 //! - `cargo xtask bench train [ARGS]`: the training loop against PyTorch eager.
+//! - `cargo xtask bench eval [--pairs N]`: BLEU, chrF and ROUGE-L against sacreBLEU and rouge-score.
 
 #![allow(
     clippy::print_stdout,
@@ -69,7 +70,17 @@ fn run() -> Result<()> {
             }
             Some("model") => bench::model(&args[2..]),
             Some("train") => bench::train(&args[2..]),
-            other => bail!("unknown benchmark {other:?}; available: tokenize, data, model, train"),
+            Some("eval") => {
+                let pairs = match args.get(2).map(String::as_str) {
+                    Some("--pairs") => args.get(3).context("--pairs needs a number")?.parse()?,
+                    None => 100_000,
+                    Some(other) => bail!("unknown argument `{other}` (use --pairs N)"),
+                };
+                bench::eval(pairs)
+            }
+            other => {
+                bail!("unknown benchmark {other:?}; available: tokenize, data, model, train, eval")
+            }
         },
         _ => {
             eprintln!(
@@ -81,7 +92,8 @@ fn run() -> Result<()> {
                  bench model [ARGS]            codex-model training and generation throughput (ARGS go to the\n  \
                                                example: --device, --arch, --batch, --steps, --new-tokens)\n  \
                  bench train [ARGS]            codex-train against PyTorch eager on the same model (ARGS:\n  \
-                                               --layers, --d-model, --heads, --d-ff, --vocab, --context, --batch, --steps)"
+                                               --layers, --d-model, --heads, --d-ff, --vocab, --context, --batch, --steps)\n  \
+                 bench eval [--pairs N]        codex-eval BLEU, chrF, ROUGE-L against sacreBLEU and rouge-score"
             );
             bail!("no task given")
         }

@@ -9,10 +9,11 @@
 use std::fmt;
 use std::str::FromStr;
 
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::ngram::word_ngrams;
+use crate::ngram::{
+    Interner, MAX_PACKED_ORDER, Packed, packed_counts, packed_matches, packed_max, packed_total,
+};
 use crate::text::{py_lower, py_rstrip, py_split};
 use crate::tokenize::BleuTokenizer;
 
@@ -234,31 +235,48 @@ impl Bleu {
     }
 
     /// The sufficient statistics of one segment against its references.
+    ///
+    /// # Panics
+    ///
+    /// If `max_order` is 0 or above 6 (n-grams are packed into 128-bit keys).
     pub fn segment_stats(&self, hyp: &str, refs: &[impl AsRef<str>]) -> Vec<f64> {
         let order = self.config.max_order;
+        assert!(
+            (1..=MAX_PACKED_ORDER).contains(&order),
+            "BLEU max_order must be in 1..=6, got {order}"
+        );
         let ref_texts: Vec<String> = refs.iter().map(|r| self.preprocess(r.as_ref())).collect();
-        let ref_tokens: Vec<Vec<&str>> = ref_texts.iter().map(|r| py_split(r).collect()).collect();
-        let mut ref_max: FxHashMap<&[&str], u32> = FxHashMap::default();
-        for tokens in &ref_tokens {
-            for (gram, count) in word_ngrams(tokens, 1, order) {
-                let slot = ref_max.entry(gram).or_insert(0);
-                *slot = (*slot).max(count);
-            }
-        }
         let hyp_text = self.preprocess(hyp);
-        let hyp_tokens: Vec<&str> = py_split(&hyp_text).collect();
-        let hyp_len = hyp_tokens.len();
-        let ref_len = closest_ref_len(hyp_len, ref_tokens.iter().map(Vec::len));
+        let mut interner = Interner::default();
+        let hyp_ids = interner.ids(py_split(&hyp_text));
+        let ref_ids: Vec<Vec<u32>> = ref_texts
+            .iter()
+            .map(|r| interner.ids(py_split(r)))
+            .collect();
+        let hyp_len = hyp_ids.len();
+        let ref_len = closest_ref_len(hyp_len, ref_ids.iter().map(Vec::len));
 
         let mut stats = vec![0.0; self.width()];
         stats[0] = hyp_len as f64;
         stats[1] = ref_len as f64;
-        for (gram, count) in word_ngrams(&hyp_tokens, 1, order) {
-            let n = gram.len() - 1;
-            stats[2 + order + n] += f64::from(count);
-            if let Some(&r) = ref_max.get(gram) {
-                stats[2 + n] += f64::from(count.min(r));
-            }
+        let hyp_counts = packed_counts(&hyp_ids, order);
+        let mut ref_max: Vec<Packed> = Vec::new();
+        for ids in &ref_ids {
+            let counts = packed_counts(ids, order);
+            ref_max = if ref_max.is_empty() {
+                counts
+            } else {
+                ref_max
+                    .iter()
+                    .zip(&counts)
+                    .map(|(a, b)| packed_max(a, b))
+                    .collect()
+            };
+        }
+        for n in 1..=order {
+            let h = &hyp_counts[n - 1];
+            stats[2 + n - 1] = ref_max.get(n - 1).map_or(0, |r| packed_matches(h, r)) as f64;
+            stats[2 + order + n - 1] = packed_total(h) as f64;
         }
         stats
     }

@@ -7,11 +7,12 @@
 //! reference n-grams ("effective order", sacreBLEU's default), unless
 //! `eps_smoothing` selects the chrF++.py/Moses/NLTK averaging of F-scores.
 
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::bleu::{BootstrapTag, RefCount, SACREBLEU_VERSION, signature_head};
-use crate::ngram::{clipped, ngrams_of, total};
+use crate::ngram::{
+    Interner, MAX_PACKED_ORDER, Packed, packed_counts, packed_matches, packed_total,
+};
 use crate::text::{is_py_space, py_lower, py_split};
 
 /// chrF settings; the defaults are sacreBLEU's chrF (chrF++ has `word_order: 2`).
@@ -55,8 +56,6 @@ pub struct Chrf {
     config: ChrfConfig,
 }
 
-type OrderCounts<'a> = Vec<FxHashMap<&'a [&'a str], u32>>;
-
 impl Chrf {
     /// chrF with `config`.
     pub fn new(config: ChrfConfig) -> Self {
@@ -90,17 +89,17 @@ impl Chrf {
         }
     }
 
-    /// Character units of a segment: each character, whitespace removed unless kept.
-    fn chars<'s>(&self, s: &'s str) -> Vec<&'s str> {
-        s.char_indices()
-            .filter(|&(_, c)| self.config.whitespace || !is_py_space(c))
-            .map(|(i, c)| &s[i..i + c.len_utf8()])
+    /// The characters of a segment as scalar values, whitespace removed unless kept.
+    fn chars(&self, s: &str) -> Vec<u32> {
+        s.chars()
+            .filter(|&c| self.config.whitespace || !is_py_space(c))
+            .map(u32::from)
             .collect()
     }
 
     /// Words with a leading or trailing punctuation mark split off (sacreBLEU's
     /// `_remove_punctuation`; `(hi)` becomes `(hi` and `)`).
-    fn words<'s>(s: &'s str) -> Vec<&'s str> {
+    fn words(s: &str) -> Vec<&str> {
         let mut out = Vec::new();
         for w in py_split(s) {
             let mut chars = w.chars();
@@ -122,40 +121,53 @@ impl Chrf {
         out
     }
 
-    fn counts<'a>(&self, chars: &'a [&'a str], words: &'a [&'a str]) -> OrderCounts<'a> {
-        let mut all: OrderCounts<'a> = (1..=self.config.char_order)
-            .map(|n| ngrams_of(chars, n))
-            .collect();
-        all.extend((1..=self.config.word_order).map(|n| ngrams_of(words, n)));
+    /// Counts per order: characters 1..=char_order, then words 1..=word_order.
+    fn counts(&self, chars: &[u32], words: &[u32]) -> Vec<Packed> {
+        let mut all = packed_counts(chars, self.config.char_order);
+        all.extend(packed_counts(words, self.config.word_order));
         all
     }
 
     /// The sufficient statistics of one segment: those of its best reference.
+    ///
+    /// # Panics
+    ///
+    /// If `char_order` or `word_order` is above 6 (n-grams are packed into 128-bit keys).
     pub fn segment_stats(&self, hyp: &str, refs: &[impl AsRef<str>]) -> Vec<f64> {
+        let c = &self.config;
+        assert!(
+            c.char_order <= MAX_PACKED_ORDER && c.word_order <= MAX_PACKED_ORDER,
+            "chrF orders must be at most 6, got {} and {}",
+            c.char_order,
+            c.word_order
+        );
         let hyp = self.preprocess(hyp);
-        let hyp_chars = self.chars(&hyp);
-        let hyp_words = if self.config.word_order > 0 {
-            Self::words(&hyp)
+        let refs: Vec<String> = refs.iter().map(|r| self.preprocess(r.as_ref())).collect();
+        let mut interner = Interner::default();
+        let (hyp_words, ref_words): (Vec<u32>, Vec<Vec<u32>>) = if c.word_order > 0 {
+            let h = interner.ids(Self::words(&hyp).into_iter());
+            let r = refs
+                .iter()
+                .map(|r| interner.ids(Self::words(r).into_iter()))
+                .collect();
+            (h, r)
         } else {
-            Vec::new()
+            (Vec::new(), vec![Vec::new(); refs.len()])
         };
-        let hyp_counts = self.counts(&hyp_chars, &hyp_words);
+        let hyp_counts = self.counts(&self.chars(&hyp), &hyp_words);
 
         let mut best: Vec<f64> = Vec::new();
         let mut best_f = -1.0;
-        for r in refs {
-            let r = self.preprocess(r.as_ref());
-            let ref_chars = self.chars(&r);
-            let ref_words = if self.config.word_order > 0 {
-                Self::words(&r)
-            } else {
-                Vec::new()
-            };
-            let ref_counts = self.counts(&ref_chars, &ref_words);
+        for (r, words) in refs.iter().zip(&ref_words) {
+            let ref_counts = self.counts(&self.chars(r), words);
             let mut stats = Vec::with_capacity(self.width());
-            for (h, r) in hyp_counts.iter().zip(&ref_counts) {
-                let hyp_total = if r.is_empty() { 0 } else { total(h) };
-                stats.extend([hyp_total as f64, total(r) as f64, clipped(h, r) as f64]);
+            for (h, rc) in hyp_counts.iter().zip(&ref_counts) {
+                let hyp_total = if rc.is_empty() { 0 } else { packed_total(h) };
+                stats.extend([
+                    hyp_total as f64,
+                    packed_total(rc) as f64,
+                    packed_matches(h, rc) as f64,
+                ]);
             }
             let f = self.f_score(&stats);
             if f > best_f {

@@ -77,14 +77,18 @@ pub trait Metric: Send + Sync {
     fn score(&self, corpus: &Corpus) -> Result<Box<dyn Scored>, EvalError>;
 }
 
+type FinishFn = Box<dyn Fn(&[f64], f64) -> Vec<f64> + Send + Sync>;
+type SegmentFn = Box<dyn Fn(usize) -> Vec<f64> + Send + Sync>;
+type SignatureFn = Box<dyn Fn(Option<BootstrapTag>) -> String + Send + Sync>;
+
 /// Per-segment sufficient statistics whose sum determines the corpus values.
 pub struct Additive {
     names: Vec<String>,
     width: usize,
     stats: Vec<f64>,
-    finish: Box<dyn Fn(&[f64], f64) -> Vec<f64> + Send + Sync>,
-    segment: Box<dyn Fn(usize) -> Vec<f64> + Send + Sync>,
-    signature: Option<Box<dyn Fn(Option<BootstrapTag>) -> String + Send + Sync>>,
+    finish: FinishFn,
+    segment: SegmentFn,
+    signature: Option<SignatureFn>,
 }
 
 impl std::fmt::Debug for Additive {

@@ -69,11 +69,11 @@ pub fn token_f1(prediction: &str, reference: &str) -> f64 {
     }
     let mut same = 0usize;
     for t in &p_tokens {
-        if let Some(c) = counts.get_mut(t) {
-            if *c > 0 {
-                *c -= 1;
-                same += 1;
-            }
+        if let Some(c) = counts.get_mut(t)
+            && *c > 0
+        {
+            *c -= 1;
+            same += 1;
         }
     }
     if same == 0 {

@@ -141,7 +141,7 @@ pub(super) fn text(args: &EvalTextArgs) -> Result<String> {
     if let Some(p) = &paired {
         codex_core::write_bytes_atomic(dir.join("paired.json"), &serde_json::to_vec_pretty(p)?)?;
     }
-    Ok(render(&report, paired.as_ref(), &dir, args.json)?)
+    render(&report, paired.as_ref(), &dir, args.json)
 }
 
 /// sacreBLEU's paired bootstrap of the system against a baseline, per value.

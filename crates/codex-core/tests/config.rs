@@ -202,6 +202,27 @@ fn semantic_rules_report_every_failing_key() {
 }
 
 #[test]
+fn eval_settings_are_checked_by_key() {
+    let found = issues(ConfigLoader::new().overrides([
+        "eval.bleu.tokenize=14a",
+        "eval.bleu.smooth=laplace",
+        "eval.rouge.types=[rouge1, rougeX]",
+        "eval.input.format=xml",
+        "eval.chrf.beta=0",
+    ]));
+    let rendered: Vec<String> = found.iter().map(ToString::to_string).collect();
+    for key in [
+        "`eval.bleu.tokenize` must be 13a, intl, char or none, got `14a`",
+        "`eval.bleu.smooth` must be exp, floor, add-k or none, got `laplace`",
+        "`eval.rouge.types` `rougeX` is not a ROUGE type",
+        "`eval.input.format` must be auto, lines, jsonl or tsv, got `xml`",
+        "`eval.chrf.beta`",
+    ] {
+        assert!(rendered.iter().any(|r| r.starts_with(key)), "{key} not in {rendered:#?}");
+    }
+}
+
+#[test]
 fn file_problems_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let broken = write(dir.path(), "broken.yaml", "train:\n  lr: [1, 2\n");

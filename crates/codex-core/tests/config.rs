@@ -218,7 +218,10 @@ fn eval_settings_are_checked_by_key() {
         "`eval.input.format` must be auto, lines, jsonl or tsv, got `xml`",
         "`eval.chrf.beta`",
     ] {
-        assert!(rendered.iter().any(|r| r.starts_with(key)), "{key} not in {rendered:#?}");
+        assert!(
+            rendered.iter().any(|r| r.starts_with(key)),
+            "{key} not in {rendered:#?}"
+        );
     }
 }
 

@@ -7,7 +7,7 @@
 //! - exact match and token F1 follow SQuAD v1.1 ([`squad`]); accuracy,
 //!   distinct-n and corpus perplexity complete the set;
 //! - every metric implements one trait ([`Metric`]) and is listed in a
-//!   [`registry`](metric::registry) so that a plugin can add more;
+//!   [`registry`] so that a plugin can add more;
 //! - [`bootstrap`] adds seeded percentile intervals and sacreBLEU's paired test;
 //! - [`runner`] reads inputs ([`input`]) and writes `metrics.ndjson`,
 //!   `metrics.csv`, `summary.json` and per-example records.

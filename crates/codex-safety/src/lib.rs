@@ -1,9 +1,53 @@
 //! `codex-safety`: detectors and policies behind the `codex_core::TextFilter` trait.
 //!
+//! - [`policy`]: YAML policy files (and gitleaks TOML rule files), compiled
+//!   into a [`Policy`]; the default policy is `configs/safety/default.yaml`;
+//! - [`engine`]: the [`Scanner`]: an Aho-Corasick keyword prefilter, rule
+//!   regexes searched only near their keywords, entropy and checksum checks,
+//!   allow rules, the `codex:allow` marker, prompt-injection phrases matched
+//!   after normalization, and the verdict (drop, redact as `«REDACTED:KIND»`,
+//!   keep with flags);
+//! - [`events`]: the audit trail, `safety/events.ndjson`, which never holds a
+//!   matched secret;
+//! - [`scan`]: files and directories for `codex safety scan` (binary files
+//!   skipped, invalid UTF-8 scanned with byte offsets intact, large files in
+//!   bounded memory), with table, JSON and SARIF output.
+//!
 //! May depend on `codex-core` and matching libraries; never on a tensor backend,
 //! and no other codex crate depends on it except the binary, which plugs it into
-//! data preparation and generation through the trait.
-//!
-//! Status: the safety issue builds this crate (detectors, policy files, redaction,
-//! audit trail); it has no API yet, and `codex safety` says so instead of
-//! pretending. No cargo features yet.
+//! data preparation and generation through the trait. No cargo features.
+
+mod checks;
+pub mod engine;
+mod error;
+pub mod events;
+mod normalize;
+pub mod policy;
+pub mod scan;
+
+pub use checks::{iban, luhn, shannon_entropy, ssn};
+pub use engine::{Match, Scanner};
+pub use error::SafetyError;
+pub use events::{EventLog, LoggedFilter};
+pub use policy::{Action, Level, Policy, PolicyFile};
+
+/// Environment variable naming a policy file.
+pub const POLICY_ENV: &str = "CODEX_SAFETY_POLICY";
+/// Environment variable that switches filtering off when `1`.
+pub const BYPASS_ENV: &str = "CODEX_SAFETY_BYPASS";
+
+/// The policy to use: `CODEX_SAFETY_POLICY`, else `configured`, else the default.
+pub fn resolve_policy(configured: Option<&std::path::Path>) -> Result<Policy, SafetyError> {
+    match std::env::var_os(POLICY_ENV).filter(|v| !v.is_empty()) {
+        Some(p) => Policy::load(std::path::Path::new(&p)),
+        None => match configured {
+            Some(p) => Policy::load(p),
+            None => Ok(Policy::default_policy()),
+        },
+    }
+}
+
+/// Whether `CODEX_SAFETY_BYPASS=1` is set.
+pub fn bypassed() -> bool {
+    std::env::var(BYPASS_ENV).is_ok_and(|v| v == "1")
+}

@@ -412,21 +412,51 @@ pub(crate) enum ModelCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SafetyCommand {
-    /// Scan files and directories for findings.
-    #[command(after_help = "Example:\n  codex safety scan src/ --format sarif --fail-on high")]
+    /// Scan files and directories for secrets, personal data and prompt injection.
+    #[command(
+        after_help = "Examples:\n  codex safety scan src/ --format sarif --fail-on high > codex.sarif\n  codex safety scan notes.txt --policy my-rules.toml"
+    )]
     Scan {
-        /// Files or directories.
+        /// Files or directories (directories recursively; .git, target, node_modules skipped).
+        #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Output format.
-        #[arg(long, default_value = "table")]
-        format: String,
-        /// Exit non-zero when a finding reaches this severity.
+        #[arg(long, value_enum, default_value = "table")]
+        format: ScanFormat,
+        /// Exit with status 1 when a finding reaches this severity
+        /// (info, low, medium, high, critical; default: safety.fail_on).
         #[arg(long)]
         fail_on: Option<String>,
+        /// Policy file, YAML or gitleaks TOML (default: CODEX_SAFETY_POLICY, safety.policy, the built-in policy).
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Configuration file layered over the embedded default (for the safety section).
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: Option<PathBuf>,
     },
-    /// Redact stdin to stdout.
-    #[command(after_help = "Example:\n  codex safety redact < prompt.txt")]
-    Redact,
+    /// Redact stdin to stdout with the policy's redact and block rules.
+    #[command(after_help = "Example:\n  codex safety redact --stage prompt < prompt.txt")]
+    Redact {
+        /// Stage whose rules apply: data, prompt or output.
+        #[arg(long, default_value = "output")]
+        stage: String,
+        /// Policy file, YAML or gitleaks TOML.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+/// Output of `codex safety scan`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum ScanFormat {
+    /// One line per finding.
+    Table,
+    /// The full report as JSON.
+    Json,
+    /// SARIF 2.1.0 for code-scanning tools.
+    Sarif,
 }
 
 #[derive(Debug, Subcommand)]

@@ -50,6 +50,9 @@ fn main() -> ExitCode {
             }
         }
         Err(err) => {
+            if let Some(found) = err.downcast_ref::<commands::FoundWithOutput>() {
+                let _ = std::io::stdout().lock().write_all(found.stdout.as_bytes());
+            }
             eprintln!("error: {err:#}");
             ExitCode::from(commands::exit_code(&err))
         }

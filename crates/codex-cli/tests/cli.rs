@@ -161,7 +161,7 @@ fn show_prints_yaml_that_validates_again() {
 #[test]
 fn unbuilt_commands_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [&["safety", "redact"][..], &["runs", "list"], &["audit"]] {
+    for args in [&["runs", "list"][..], &["audit"]] {
         let o = codex(args, &[], dir.path());
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         let err = stderr(&o);
@@ -802,4 +802,152 @@ fn eval_bad_input_names_files_lines_and_keys() {
         !d.join("runs").exists(),
         "a failed evaluation wrote a run directory"
     );
+}
+
+#[test]
+fn safety_scan_reports_in_every_format_and_fails_on_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("src")).unwrap();
+    std::fs::write(
+        d.join("src/config.py"),
+        "DEBUG = True\nSTRIPE = \"sk_live_4eC39HqLyjWDarjtT1zdp7dc9Zq2\"\ncontact = \"ops@corp.io\"\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("src/logo.png"), b"\x89PNG\r\n\x1a\n\x00\x00\x00").unwrap();
+    std::fs::write(d.join("src/docs.md"), "Example key: AKIAIOSFODNN7EXAMPLE\n").unwrap();
+
+    let o = codex(&["safety", "scan", "src", "--fail-on", "critical"], &[], d);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let table = stdout(&o);
+    assert!(
+        table.contains("src/config.py:2:11  critical  redact  stripe-key"),
+        "{table}"
+    );
+    assert!(
+        table.contains("src/config.py:3:12  medium    redact  email"),
+        "{table}"
+    );
+    assert!(table.contains("skipped (binary): src/logo.png"), "{table}");
+    assert!(
+        !table.contains("sk_live_"),
+        "a scan report leaks the secret"
+    );
+    assert!(stderr(&o).contains("1 findings at severity critical or above"));
+
+    let o = codex(
+        &[
+            "safety",
+            "scan",
+            "src",
+            "--format",
+            "json",
+            "--fail-on",
+            "critical",
+        ],
+        &[("CODEX_SAFETY__FAIL_ON", "high")],
+        d,
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["findings"].as_array().unwrap().len(), 2);
+    assert_eq!(report["findings"][0]["offset"], 23);
+
+    let o = codex(
+        &["safety", "scan", "src/docs.md", "--format", "sarif"],
+        &[],
+        d,
+    );
+    assert!(
+        o.status.success(),
+        "documentation example keys are allowed: {}",
+        stdout(&o)
+    );
+    let sarif: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(sarif["runs"][0]["results"].as_array().unwrap().is_empty());
+    assert!(
+        !sarif["runs"][0]["tool"]["driver"]["rules"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn safety_redact_filters_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = codex_stdin(
+        &["safety", "redact"],
+        dir.path(),
+        b"mail jane@corp.io, card 4111 1111 1111 1111, ghp_R8x2LmQ9vT4kZ7bN1cW5yH3jF6dS0aP2uE8r\n",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "mail «REDACTED:email», card «REDACTED:credit-card», «REDACTED:github-token»\n"
+    );
+}
+
+#[test]
+fn safety_policy_errors_name_the_key_or_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.txt"), "hello\n").unwrap();
+    std::fs::write(
+        d.join("bad-key.yaml"),
+        "version: 1\nrules:\n  - id: x\n    regex: 'a'\n    action: explode\n    severity: high\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("bad-regex.yaml"),
+        "version: 1\nrules:\n  - id: broken-rule\n    regex: '(unclosed'\n    action: flag\n    severity: low\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("gitleaks.toml"),
+        "title = \"mine\"\n[[rules]]\nid = \"my-token\"\nregex = '''tok_[a-z0-9]{12}'''\nkeywords = [\"tok_\"]\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("b.txt"), "value tok_abcdef123456 here\n").unwrap();
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["safety", "scan", "a.txt", "--policy", "bad-key.yaml"],
+            "bad-key.yaml: `rules[0].action`: unknown variant `explode`",
+        ),
+        (
+            &["safety", "scan", "a.txt", "--policy", "bad-regex.yaml"],
+            "bad-regex.yaml: rule `broken-rule`: regex does not compile",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = codex(args, &[], d);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    let o = codex(
+        &[
+            "safety",
+            "scan",
+            "b.txt",
+            "--policy",
+            "gitleaks.toml",
+            "--fail-on",
+            "high",
+        ],
+        &[],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("b.txt:1:7  high      redact  my-token"),
+        "{}",
+        stdout(&o)
+    );
+    // CODEX_SAFETY_POLICY selects a policy too.
+    let o = codex(
+        &["safety", "scan", "a.txt"],
+        &[("CODEX_SAFETY_POLICY", "bad-regex.yaml")],
+        d,
+    );
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -542,3 +542,137 @@ fn a_diverging_run_stops_with_an_error_record_and_keeps_its_checkpoint() {
         .unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
 }
+
+/// The safety policy acts on training documents (counts in the data manifest,
+/// decisions in the audit trail) and on generated text: a secret the model
+/// learned to emit is redacted, and bypassing the filter is recorded.
+#[test]
+fn safety_policy_filters_data_and_redacts_what_the_model_emits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("policy.yaml"),
+        r#"version: 1
+rules:
+  - id: test-secret
+    kind: test-secret
+    regex: 'SECRET\d+'
+    keywords: [secret]
+    action: redact
+    stages: [output]
+    severity: high
+  - id: corp-email
+    kind: email
+    regex: '[a-z]+@corp\.io'
+    keywords: ['@']
+    action: redact
+    stages: [data]
+    severity: medium
+  - id: banned
+    kind: banned
+    literal: DROPME
+    keywords: [dropme]
+    action: block
+    stages: [data]
+    severity: high
+  - id: noted
+    kind: noted
+    literal: FLAGME
+    keywords: [flagme]
+    action: flag
+    stages: [data]
+    severity: low
+"#,
+    )
+    .unwrap();
+    let mut corpus = String::new();
+    for i in 0..1500 {
+        corpus.push_str(match i % 50 {
+            0 => "write to bob@corp.io now\n",
+            1 => "DROPME this line\n",
+            2 => "FLAGME this line\n",
+            _ => "the key is SECRET4242 .\n",
+        });
+    }
+    std::fs::write(d.join("corpus.txt"), corpus).unwrap();
+    let o = train(
+        d,
+        &[
+            "data.sources=[corpus.txt]",
+            "data.dedup=false",
+            "data.format=lines",
+            "safety.policy=policy.yaml",
+            "train.max_steps=60",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let run = only_run(d);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("data/manifest.json")).unwrap())
+            .unwrap();
+    let f = &manifest["filter"];
+    assert_eq!(
+        (
+            f["dropped"].as_u64(),
+            f["redacted"].as_u64(),
+            f["flagged"].as_u64()
+        ),
+        (Some(30), Some(30), Some(30)),
+        "{f}"
+    );
+    assert_eq!(f["rules"]["banned"]["dropped"], 30, "{f}");
+    let events = std::fs::read_to_string(run.join("safety/events.ndjson")).unwrap();
+    assert!(events.lines().count() >= 90, "{events}");
+    assert!(
+        !events.contains("bob@corp.io"),
+        "the audit trail leaks a match"
+    );
+
+    let generate = |env: &[(&str, &str)]| {
+        codex(d)
+            .arg("generate")
+            .arg("--checkpoint")
+            .arg(&run)
+            .args([
+                "--prompt",
+                "the key is",
+                "--max-new-tokens",
+                "12",
+                "--temperature",
+                "0",
+            ])
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let o = generate(&[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let out = text(&o.stdout);
+    assert!(
+        out.contains("«REDACTED:test-secret»") && !out.contains("SECRET4242"),
+        "{out}"
+    );
+    let events = std::fs::read_to_string(run.join("safety/events.ndjson")).unwrap();
+    assert!(
+        events.contains("\"stage\":\"output\"") && !events.contains("SECRET4242"),
+        "{events}"
+    );
+
+    // The bypass switch turns filtering off and says so in the audit trail.
+    let o = generate(&[("CODEX_SAFETY_BYPASS", "1")]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("SECRET4242"),
+        "{}",
+        text(&o.stdout)
+    );
+    let events = std::fs::read_to_string(run.join("safety/events.ndjson")).unwrap();
+    assert!(
+        events
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"event\":\"bypass\""),
+        "{events}"
+    );
+}

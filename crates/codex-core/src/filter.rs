@@ -84,6 +84,12 @@ pub trait TextFilter: Send + Sync {
 
     /// Decides about one text.
     fn filter(&self, text: &str, stage: Stage) -> Filtered;
+
+    /// Identifies the filter's behaviour (its name and, e.g., a hash of its
+    /// policy), so that cached results made with another filter are rebuilt.
+    fn fingerprint(&self) -> String {
+        self.name().to_owned()
+    }
 }
 
 /// Keeps every text unchanged; the filter used when safety filtering is off.

@@ -139,6 +139,7 @@ fn params(inputs: &PrepareInputs<'_>) -> serde_json::Value {
         "synth_seed": inputs.seeds.derive("data.synth"),
         "eos_id": inputs.eos_id,
         "block": BLOCK,
+        "filter": inputs.filter.fingerprint(),
     })
 }
 

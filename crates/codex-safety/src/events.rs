@@ -48,14 +48,23 @@ impl EventLog {
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, SafetyError> {
         let path = path.into();
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| SafetyError::Io { path: dir.to_owned(), source: e })?;
+            std::fs::create_dir_all(dir).map_err(|e| SafetyError::Io {
+                path: dir.to_owned(),
+                source: e,
+            })?;
         }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|e| SafetyError::Io { path: path.clone(), source: e })?;
-        Ok(Self { path, file: Mutex::new(std::io::BufWriter::new(file)) })
+            .map_err(|e| SafetyError::Io {
+                path: path.clone(),
+                source: e,
+            })?;
+        Ok(Self {
+            path,
+            file: Mutex::new(std::io::BufWriter::new(file)),
+        })
     }
 
     /// The log's path.
@@ -64,7 +73,13 @@ impl EventLog {
     }
 
     /// Appends the events of `matches` found in `text`.
-    pub fn record(&self, text: &str, matches: &[Match], stage: Option<Stage>, source: Option<&str>) -> Result<(), SafetyError> {
+    pub fn record(
+        &self,
+        text: &str,
+        matches: &[Match],
+        stage: Option<Stage>,
+        source: Option<&str>,
+    ) -> Result<(), SafetyError> {
         if matches.is_empty() {
             return Ok(());
         }
@@ -102,10 +117,16 @@ impl EventLog {
     }
 
     fn write(&self, bytes: &[u8]) -> Result<(), SafetyError> {
-        let mut f = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut f = self
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         f.write_all(bytes)
             .and_then(|()| f.flush())
-            .map_err(|e| SafetyError::Io { path: self.path.clone(), source: e })
+            .map_err(|e| SafetyError::Io {
+                path: self.path.clone(),
+                source: e,
+            })
     }
 }
 
@@ -139,12 +160,22 @@ impl TextFilter for LoggedFilter {
             // The decision stands; losing the trail is reported, not hidden.
             tracing_free_warning(&e);
         }
-        debug_assert!(matches!(filtered.verdict, Verdict::Keep | Verdict::Redact(_) | Verdict::Drop));
+        debug_assert!(matches!(
+            filtered.verdict,
+            Verdict::Keep | Verdict::Redact(_) | Verdict::Drop
+        ));
         filtered
+    }
+
+    fn fingerprint(&self) -> String {
+        self.scanner.fingerprint()
     }
 }
 
-#[allow(clippy::print_stderr, reason = "a failed audit trail must be visible even without a logger")]
+#[allow(
+    clippy::print_stderr,
+    reason = "a failed audit trail must be visible even without a logger"
+)]
 fn tracing_free_warning(e: &SafetyError) {
     eprintln!("warning: cannot write the safety audit trail: {e}");
 }

@@ -115,7 +115,10 @@ mod tests {
 
     #[test]
     fn case_spacing_and_substitutions_normalize_away() {
-        assert_eq!(normalize("IGNORE  previous\tInstructions!").text, "ignore previous instructions");
+        assert_eq!(
+            normalize("IGNORE  previous\tInstructions!").text,
+            "ignore previous instructions"
+        );
         assert_eq!(normalize("in 2026 at 4 pm").text, "in 2026 at 4 pm");
         assert_eq!(normalize("1gn0re prev1ous").text, "ignore previous");
         assert_eq!(normalize("i g n o r e previous").text, "ignore previous");

@@ -33,7 +33,7 @@ pub enum Action {
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Self::Allow => "allow",
             Self::Flag => "flag",
             Self::Redact => "redact",
@@ -80,7 +80,7 @@ impl Level {
 
 impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Self::Info => "info",
             Self::Low => "low",
             Self::Medium => "medium",
@@ -100,13 +100,17 @@ impl FromStr for Level {
             "medium" => Ok(Self::Medium),
             "high" => Ok(Self::High),
             "critical" => Ok(Self::Critical),
-            _ => Err(format!("unknown severity `{s}`: expected info, low, medium, high or critical")),
+            _ => Err(format!(
+                "unknown severity `{s}`: expected info, low, medium, high or critical"
+            )),
         }
     }
 }
 
 /// What a rule detects, for reports per kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     /// Credentials and keys.
@@ -251,21 +255,26 @@ pub struct PolicyFile {
 impl PolicyFile {
     /// Parses codex's YAML policy format; errors name `origin` and the key path.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, SafetyError> {
-        let value: serde_json::Value = serde_saphyr::from_str(text).map_err(|e| SafetyError::Policy {
-            origin: origin.to_owned(),
-            key: String::new(),
-            message: e.to_string(),
-        })?;
-        let file: Self = serde_path_to_error::deserialize(value).map_err(|e| SafetyError::Policy {
-            origin: origin.to_owned(),
-            key: e.path().to_string(),
-            message: e.inner().to_string(),
-        })?;
+        let value: serde_json::Value =
+            serde_saphyr::from_str(text).map_err(|e| SafetyError::Policy {
+                origin: origin.to_owned(),
+                key: String::new(),
+                message: e.to_string(),
+            })?;
+        let file: Self =
+            serde_path_to_error::deserialize(value).map_err(|e| SafetyError::Policy {
+                origin: origin.to_owned(),
+                key: e.path().to_string(),
+                message: e.inner().to_string(),
+            })?;
         if file.version != 1 {
             return Err(SafetyError::Policy {
                 origin: origin.to_owned(),
                 key: "version".into(),
-                message: format!("unsupported version {}; this codex reads version 1", file.version),
+                message: format!(
+                    "unsupported version {}; this codex reads version 1",
+                    file.version
+                ),
             });
         }
         Ok(file)
@@ -298,7 +307,9 @@ impl PolicyFile {
             for a in r.allowlists.iter().chain(r.allowlist.as_ref()) {
                 allow.regexes.extend(a.regexes.iter().cloned());
                 stopwords.extend(a.stopwords.iter().cloned());
-                allow.paths.extend(a.paths.iter().map(|p| format!("**/{p}")));
+                allow
+                    .paths
+                    .extend(a.paths.iter().map(|p| format!("**/{p}")));
             }
             rules.push(RuleSpec {
                 kind: Some(r.id.clone()),
@@ -322,12 +333,20 @@ impl PolicyFile {
             allow.literals.extend(a.stopwords.iter().cloned());
             allow.paths.extend(a.paths.iter().cloned());
         }
-        Ok(Self { version: 1, rules, injection: None, allow })
+        Ok(Self {
+            version: 1,
+            rules,
+            injection: None,
+            allow,
+        })
     }
 
     /// Reads a policy file: `.toml` is gitleaks' format, anything else codex's YAML.
     pub fn load(path: &Path) -> Result<Self, SafetyError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SafetyError::Io { path: path.to_owned(), source: e })?;
+        let text = std::fs::read_to_string(path).map_err(|e| SafetyError::Io {
+            path: path.to_owned(),
+            source: e,
+        })?;
         let origin = path.display().to_string();
         if path.extension().is_some_and(|e| e == "toml") {
             Self::from_gitleaks_toml(&text, &origin)
@@ -338,7 +357,8 @@ impl PolicyFile {
 
     /// The default policy.
     pub fn default_policy() -> Self {
-        Self::from_yaml(DEFAULT_POLICY_YAML, "configs/safety/default.yaml").expect("the default policy is valid")
+        Self::from_yaml(DEFAULT_POLICY_YAML, "configs/safety/default.yaml")
+            .expect("the default policy is valid")
     }
 }
 
@@ -410,15 +430,24 @@ pub struct Policy {
     pub allow_paths: Vec<glob::Pattern>,
     /// Where it came from, for provenance and messages.
     pub origin: String,
+    /// BLAKE3 of the policy's content (hex), for cache keys and provenance.
+    pub digest: String,
 }
 
 impl Policy {
     /// Compiles a policy file: a regex that does not compile names its rule id.
     pub fn compile(file: PolicyFile, origin: &str) -> Result<Self, SafetyError> {
+        let digest =
+            codex_core::Digest::of(&serde_json::to_vec(&file).expect("policies serialize"))
+                .to_hex();
         let mut rules = Vec::with_capacity(file.rules.len());
         let mut seen = std::collections::HashSet::new();
         for spec in file.rules {
-            let bad = |message: String| SafetyError::Rule { origin: origin.to_owned(), id: spec.id.clone(), message };
+            let bad = |message: String| SafetyError::Rule {
+                origin: origin.to_owned(),
+                id: spec.id.clone(),
+                message,
+            };
             if !seen.insert(spec.id.clone()) {
                 return Err(bad("the id is used by another rule".into()));
             }
@@ -432,7 +461,11 @@ impl Policy {
                 .build()
                 .map_err(|e| bad(format!("regex does not compile: {e}")))?;
             if spec.group >= regex.captures_len() {
-                return Err(bad(format!("group {} does not exist; the regex has {}", spec.group, regex.captures_len() - 1)));
+                return Err(bad(format!(
+                    "group {} does not exist; the regex has {}",
+                    spec.group,
+                    regex.captures_len() - 1
+                )));
             }
             if spec.stages.is_empty() {
                 return Err(bad("`stages` is empty".into()));
@@ -440,7 +473,9 @@ impl Policy {
             if let Some(e) = spec.min_entropy
                 && !(e.is_finite() && e >= 0.0)
             {
-                return Err(bad(format!("min_entropy must be a non-negative number, got {e}")));
+                return Err(bad(format!(
+                    "min_entropy must be a non-negative number, got {e}"
+                )));
             }
             rules.push(Rule {
                 kind: spec.kind.clone().unwrap_or_else(|| spec.id.clone()),
@@ -489,6 +524,7 @@ impl Policy {
             allow_regexes,
             allow_paths,
             origin: origin.to_owned(),
+            digest,
         })
     }
 
@@ -499,7 +535,8 @@ impl Policy {
 
     /// The compiled default policy.
     pub fn default_policy() -> Self {
-        Self::compile(PolicyFile::default_policy(), "configs/safety/default.yaml").expect("the default policy compiles")
+        Self::compile(PolicyFile::default_policy(), "configs/safety/default.yaml")
+            .expect("the default policy compiles")
     }
 
     /// Whether a path is allowlisted.

@@ -18,7 +18,15 @@ const WINDOW: usize = 8 << 20;
 /// Bytes shared by consecutive windows: longer than any rule's match.
 const OVERLAP: usize = 64 << 10;
 /// Directories never descended into.
-const SKIP_DIRS: [&str; 7] = [".git", "target", "node_modules", ".venv", "venv", "__pycache__", ".mypy_cache"];
+const SKIP_DIRS: [&str; 7] = [
+    ".git",
+    "target",
+    "node_modules",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".mypy_cache",
+];
 
 /// One finding in a file.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,8 +126,11 @@ fn sanitize(mut bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).expect("every invalid byte was replaced")
 }
 
+/// A file's findings and size, `None` for a binary file.
+type FileResult = std::io::Result<Option<(Vec<FileFinding>, u64)>>;
+
 /// Scans one file in overlapping windows.
-fn scan_file(scanner: &Scanner, path: &Path) -> std::io::Result<Option<(Vec<FileFinding>, u64)>> {
+fn scan_file(scanner: &Scanner, path: &Path) -> FileResult {
     let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len() as usize;
     let mut head = vec![0u8; len.min(8192)];
@@ -171,17 +182,29 @@ fn scan_file(scanner: &Scanner, path: &Path) -> std::io::Result<Option<(Vec<File
 }
 
 fn memchr_all(bytes: &[u8]) -> Vec<usize> {
-    bytes.iter().enumerate().filter(|&(_, &b)| b == b'\n').map(|(i, _)| i).collect()
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'\n')
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Scans files and directories in parallel.
 pub fn scan_paths(scanner: &Scanner, paths: &[PathBuf]) -> ScanReport {
     let mut report = ScanReport::default();
     let files = collect(paths, &mut report);
-    let (allowed, files): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|p| scanner.policy().path_allowed(p));
+    let (allowed, files): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|p| scanner.policy().path_allowed(p));
     report.skipped_allowed = allowed.iter().map(|p| p.display().to_string()).collect();
-    let results: Vec<(PathBuf, std::io::Result<Option<(Vec<FileFinding>, u64)>>)> =
-        files.into_par_iter().map(|p| { let r = scan_file(scanner, &p); (p, r) }).collect();
+    let results: Vec<(PathBuf, FileResult)> = files
+        .into_par_iter()
+        .map(|p| {
+            let r = scan_file(scanner, &p);
+            (p, r)
+        })
+        .collect();
     for (p, r) in results {
         match r {
             Ok(Some((found, bytes))) => {

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use anyhow::{Context, Result, bail};
-use codex_core::{PassThrough, Seeds, write_atomic};
+use codex_core::{Seeds, write_atomic};
 use codex_data::{PrepareInputs, SPLITS};
 use codex_tokenize::AnyTokenizer;
 
@@ -49,11 +49,8 @@ pub(super) fn run(cmd: DataCommand) -> Result<String> {
                     tok_path.display()
                 )
             })?;
-            if cfg.safety.enabled {
-                tracing::info!(
-                    "safety filtering is not built yet: documents pass through unfiltered"
-                );
-            }
+            let filter =
+                super::safety::filter_for(&cfg, Some(&out.join("safety").join("events.ndjson")))?;
             let bar = if std::io::stderr().is_terminal() {
                 indicatif::ProgressBar::new_spinner()
             } else {
@@ -69,7 +66,7 @@ pub(super) fn run(cmd: DataCommand) -> Result<String> {
                 tokenizer: &tok,
                 tokenizer_blake3,
                 eos_id,
-                filter: &PassThrough,
+                filter: &*filter,
                 out: &out,
                 on_documents: &|n| bar.set_position(n),
             })?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use codex_core::config::{AppConfig, ConfigLoader};
-use codex_core::{MetricRecord, PassThrough, Seeds};
+use codex_core::{Filtered, MetricRecord, Seeds, Stage, Verdict};
 use codex_data::{PrepareInputs, TokenStore};
 use codex_model::burn::tensor::Device;
 use codex_model::{DeviceSpec, GenerateOptions, Transformer};
@@ -123,11 +123,35 @@ pub(crate) fn generate(args: crate::cli::GenerateArgs) -> Result<String> {
             s.trim_end_matches('\n').to_owned()
         }
     };
-    if loaded.config.as_ref().is_some_and(|c| c.safety.enabled) {
-        tracing::info!(
-            "safety filtering is not built yet: prompt and output pass through unfiltered"
-        );
-    }
+    // The run's safety settings (the defaults for a bare model), decisions
+    // logged in the run's audit trail when there is a run.
+    let cfg = match &loaded.config {
+        Some(c) => c.clone(),
+        None => ConfigLoader::new().load()?.config,
+    };
+    let events = loaded.run.as_deref().map(super::safety::events_path);
+    let filter = super::safety::filter_for(&cfg, events.as_deref())?;
+    let prompt = match filter.filter(&prompt, Stage::Prompt) {
+        Filtered {
+            verdict: Verdict::Drop,
+            findings,
+        } => bail!(
+            "the prompt was blocked by the safety policy (rules: {})",
+            findings
+                .iter()
+                .map(|f| f.rule_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Filtered {
+            verdict: Verdict::Redact(text),
+            ..
+        } => text,
+        Filtered {
+            verdict: Verdict::Keep,
+            ..
+        } => prompt,
+    };
     let ids = loaded.tokenizer.encode(&prompt, false)?;
     if ids.is_empty() {
         bail!("the prompt is empty after tokenization; give some text");
@@ -169,7 +193,28 @@ pub(crate) fn generate(args: crate::cli::GenerateArgs) -> Result<String> {
     )?;
     let mut all = ids;
     all.extend(&out[0].tokens);
-    let mut text = loaded.tokenizer.decode(&all, true)?;
+    let text = loaded.tokenizer.decode(&all, true)?;
+    let mut text = match filter.filter(&text, Stage::Output) {
+        Filtered {
+            verdict: Verdict::Drop,
+            findings,
+        } => bail!(
+            "the generated text was blocked by the safety policy (rules: {})",
+            findings
+                .iter()
+                .map(|f| f.rule_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Filtered {
+            verdict: Verdict::Redact(t),
+            ..
+        } => t,
+        Filtered {
+            verdict: Verdict::Keep,
+            ..
+        } => text,
+    };
     text.push('\n');
     Ok(text)
 }
@@ -208,7 +253,7 @@ pub(crate) fn eval_lm(
             tokenizer: &loaded.tokenizer,
             tokenizer_blake3: digest,
             eos_id: eos,
-            filter: &PassThrough,
+            filter: &*super::safety::filter_for(&cfg, None)?,
             out: scratch.path(),
             on_documents: &|_| {},
         })?;

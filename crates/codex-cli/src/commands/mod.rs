@@ -7,6 +7,7 @@ mod eval;
 mod inference;
 mod model;
 mod registry;
+mod safety;
 mod sweep;
 mod system;
 mod tokenizer;
@@ -16,7 +17,7 @@ use std::fmt;
 
 use anyhow::Result;
 
-use crate::cli::{AuditCommand, Command, EvalCommand, RunsCommand, SafetyCommand};
+use crate::cli::{AuditCommand, Command, EvalCommand, RunsCommand};
 
 /// A command whose capability is not built yet: exit 2, say what is missing, print nothing else.
 #[derive(Debug)]
@@ -53,10 +54,36 @@ impl fmt::Display for CheckFailed {
 
 impl std::error::Error for CheckFailed {}
 
+/// A check that found problems and also has a report for stdout (e.g.
+/// `codex safety scan --fail-on high`): the report is printed, then the
+/// message, and the exit status is 1.
+#[derive(Debug)]
+pub(crate) struct FoundWithOutput {
+    pub(crate) stdout: String,
+    pub(crate) message: String,
+}
+
+impl fmt::Display for FoundWithOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for FoundWithOutput {}
+
 /// Exit status for an error: 2 for bad input or a missing capability, 1 for other failures.
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause.is::<NotBuilt>() || cause.is::<codex_eval::EvalError>() {
+        if cause.is::<NotBuilt>()
+            || cause.is::<codex_eval::EvalError>()
+            || matches!(
+                cause.downcast_ref::<codex_safety::SafetyError>(),
+                Some(
+                    codex_safety::SafetyError::Policy { .. }
+                        | codex_safety::SafetyError::Rule { .. }
+                )
+            )
+        {
             return 2;
         }
         if let Some(
@@ -122,13 +149,7 @@ pub(crate) fn run(command: Command) -> Result<String> {
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Data(cmd) => data::run(cmd),
         Command::Model(cmd) => model::run(cmd),
-        Command::Safety(cmd) => not_built(
-            match cmd {
-                SafetyCommand::Scan { .. } => "safety scan",
-                SafetyCommand::Redact => "safety redact",
-            },
-            "the safety detectors and policies (codex-safety)",
-        ),
+        Command::Safety(cmd) => safety::run(cmd),
         Command::Audit { command, .. } => not_built(
             match command {
                 Some(AuditCommand::RepoMap { .. }) => "audit repo-map",

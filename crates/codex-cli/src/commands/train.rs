@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use codex_core::config::{AppConfig, ConfigLoader};
-use codex_core::{PassThrough, RunDir, Seeds};
+use codex_core::{RunDir, Seeds};
 use codex_data::{Manifest, PrepareInputs, TokenStore};
 use codex_model::{DeviceSpec, GenerateOptions, ModelConfig, Transformer};
 use codex_tokenize::AnyTokenizer;
@@ -254,13 +254,14 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
         .with_context(|| format!("the document separator `{eos}` is not in the tokenizer"))?;
     let (tokenizer_blake3, _) = codex_core::hash_file(&tok_path)?;
     let data_dir = run.root().join("data");
+    let filter = super::safety::filter_for(&cfg, Some(&super::safety::events_path(run.root())))?;
     let prepared = codex_data::prepare(&PrepareInputs {
         data: &cfg.data,
         seeds,
         tokenizer: &tok,
         tokenizer_blake3,
         eos_id,
-        filter: &PassThrough,
+        filter: &*filter,
         out: &data_dir,
         on_documents: &|_| {},
     })?;
@@ -414,7 +415,14 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
     )?;
     let mut all = prompt;
     all.extend(&generation[0].tokens);
-    let sample = tok.decode(&all, true)?;
+    let sample = match filter
+        .filter(&tok.decode(&all, true)?, codex_core::Stage::Output)
+        .verdict
+    {
+        codex_core::Verdict::Keep => tok.decode(&all, true)?,
+        codex_core::Verdict::Redact(text) => text,
+        codex_core::Verdict::Drop => "«BLOCKED by the safety policy»".to_owned(),
+    };
     let mut model = model;
     let adapter = if model.lora_config().is_some() {
         let path = run.root().join("adapter.safetensors");

@@ -344,8 +344,12 @@ pub struct RougeSection {
 pub struct SafetySection {
     /// Apply the policy to data, prompts and outputs.
     pub enabled: bool,
-    /// Policy file; unset means the built-in default policy.
+    /// Policy file (YAML, or gitleaks TOML); unset means the built-in
+    /// `configs/safety/default.yaml`. `CODEX_SAFETY_POLICY` overrides it.
     pub policy: Option<PathBuf>,
+    /// `codex safety scan` exits with status 1 when a finding reaches this
+    /// severity: info, low, medium, high or critical.
+    pub fail_on: String,
 }
 
 /// MLflow tracking server.

@@ -300,6 +300,30 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
         k.at_least_one("eval.distinct_orders", u64::from(n));
     }
 
+    k.rule(
+        ["info", "low", "medium", "high", "critical"].contains(&c.safety.fail_on.as_str()),
+        "safety.fail_on",
+        || {
+            format!(
+                "must be info, low, medium, high or critical, got `{}`",
+                c.safety.fail_on
+            )
+        },
+    );
+    if let Some(p) = &c.safety.policy {
+        k.rule(
+            p.extension()
+                .is_some_and(|e| e == "yaml" || e == "yml" || e == "toml"),
+            "safety.policy",
+            || {
+                format!(
+                    "must be a .yaml, .yml or .toml policy file, got `{}`",
+                    p.display()
+                )
+            },
+        );
+    }
+
     k.positive("track.system_interval_secs", c.track.system_interval_secs);
     k.rule(
         !c.track.mlflow.experiment.trim().is_empty(),

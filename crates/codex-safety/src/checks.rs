@@ -36,10 +36,18 @@ fn digits(s: &str) -> Vec<u32> {
     s.chars().filter_map(|c| c.to_digit(10)).collect()
 }
 
-/// The Luhn checksum over 13 to 19 digits, not all equal.
+/// A payment card number: 13 to 19 digits, not all equal, starting with a
+/// card network's prefix (Visa 4, Mastercard 51-55 and 22-27, American
+/// Express 34 and 37, Diners 30, 36 and 38, Discover and UnionPay 6, JCB 35),
+/// with a valid Luhn checksum.
 pub fn luhn(s: &str) -> bool {
     let d = digits(s);
     if !(13..=19).contains(&d.len()) || d.iter().all(|&x| x == d[0]) {
+        return false;
+    }
+    let prefix = d[0] * 10 + d[1];
+    let network = d[0] == 4 || d[0] == 6 || matches!(prefix, 22..=27 | 30 | 34..=38 | 51..=55);
+    if !network {
         return false;
     }
     let sum: u32 = d
@@ -216,6 +224,8 @@ mod tests {
         assert!(luhn("378282246310005"));
         assert!(!luhn("4111 1111 1111 1112"));
         assert!(!luhn("0000 0000 0000 0000"));
+        // Luhn-valid, but no card network starts with 0.
+        assert!(!luhn("0000 0000 0000 0018"));
     }
 
     #[test]

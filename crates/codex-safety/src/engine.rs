@@ -229,12 +229,33 @@ impl Scanner {
             .filter(|m| m.action == Action::Allow)
             .map(|m| m.span.clone())
             .collect();
-        found.retain(|m| {
-            m.action != Action::Allow
-                && !allows
-                    .iter()
-                    .any(|a| a.start < m.span.end && m.span.start < a.end)
-        });
+        let overlaps = |a: &Range<usize>, b: &Range<usize>| a.start < b.end && b.start < a.end;
+        found.retain(|m| m.action != Action::Allow && !allows.iter().any(|a| overlaps(a, &m.span)));
+        // A fallback finding yields to a specific one of its category; a finding
+        // strictly inside another that acts at least as strongly is the same
+        // text read more narrowly (a card number inside an IBAN).
+        let fallback = |m: &Match| {
+            rules
+                .iter()
+                .any(|r| r.spec.id == m.rule_id && r.spec.fallback)
+        };
+        let keep: Vec<bool> = found
+            .iter()
+            .map(|m| {
+                !found.iter().any(|o| {
+                    (fallback(m)
+                        && !fallback(o)
+                        && o.category == m.category
+                        && overlaps(&o.span, &m.span))
+                        || (o.action >= m.action
+                            && o.span.start <= m.span.start
+                            && m.span.end <= o.span.end
+                            && o.span.len() > m.span.len())
+                })
+            })
+            .collect();
+        let mut keep = keep.into_iter();
+        found.retain(|_| keep.next().unwrap_or(true));
         found.sort_by(|a, b| {
             a.span
                 .start

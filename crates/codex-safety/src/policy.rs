@@ -139,7 +139,7 @@ impl fmt::Display for Category {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Validator {
-    /// Payment card number: 13 to 19 digits, Luhn checksum.
+    /// Payment card number: 13 to 19 digits, a card network's prefix, Luhn checksum.
     Luhn,
     /// US social security number outside the never-issued ranges.
     Ssn,
@@ -191,6 +191,10 @@ pub struct RuleSpec {
     /// Search up to 16 KiB around a keyword instead of its line.
     #[serde(default)]
     pub multiline: bool,
+    /// A catch-all rule: its finding is dropped where a rule of the same
+    /// category that is not a fallback matches an overlapping span.
+    #[serde(default)]
+    pub fallback: bool,
     /// What a match does.
     pub action: Action,
     /// Stages the rule applies to.
@@ -323,6 +327,7 @@ impl PolicyFile {
                 validate: None,
                 stopwords,
                 multiline: false,
+                fallback: false,
                 action: Action::Redact,
                 stages: all_stages(),
                 severity: Level::High,

@@ -37,6 +37,8 @@ pub struct Match {
     pub level: Level,
     /// Byte span in the scanned text.
     pub span: Range<usize>,
+    /// Whether the rule is a fallback that yields to specific rules.
+    pub(crate) fallback: bool,
 }
 
 impl Match {
@@ -192,6 +194,7 @@ impl Scanner {
                         action: rule.spec.action,
                         level: rule.spec.severity,
                         span,
+                        fallback: rule.spec.fallback,
                     });
                 }
             }
@@ -219,6 +222,7 @@ impl Scanner {
                     action: inj.action,
                     level: inj.severity,
                     span,
+                    fallback: false,
                 });
             }
         }
@@ -231,31 +235,6 @@ impl Scanner {
             .collect();
         let overlaps = |a: &Range<usize>, b: &Range<usize>| a.start < b.end && b.start < a.end;
         found.retain(|m| m.action != Action::Allow && !allows.iter().any(|a| overlaps(a, &m.span)));
-        // A fallback finding yields to a specific one of its category; a finding
-        // strictly inside another that acts at least as strongly is the same
-        // text read more narrowly (a card number inside an IBAN).
-        let fallback = |m: &Match| {
-            rules
-                .iter()
-                .any(|r| r.spec.id == m.rule_id && r.spec.fallback)
-        };
-        let keep: Vec<bool> = found
-            .iter()
-            .map(|m| {
-                !found.iter().any(|o| {
-                    (fallback(m)
-                        && !fallback(o)
-                        && o.category == m.category
-                        && overlaps(&o.span, &m.span))
-                        || (o.action >= m.action
-                            && o.span.start <= m.span.start
-                            && m.span.end <= o.span.end
-                            && o.span.len() > m.span.len())
-                })
-            })
-            .collect();
-        let mut keep = keep.into_iter();
-        found.retain(|_| keep.next().unwrap_or(true));
         found.sort_by(|a, b| {
             a.span
                 .start
@@ -263,6 +242,34 @@ impl Scanner {
                 .then(a.span.end.cmp(&b.span.end))
                 .then(a.rule_id.cmp(&b.rule_id))
         });
+        // A fallback finding yields to a specific one of its category; a finding
+        // strictly inside another that acts at least as strongly is the same
+        // text read more narrowly (a card number inside an IBAN). Sorted by
+        // start, each finding is compared only with those that overlap it.
+        let yields = |m: &Match, o: &Match| {
+            (m.fallback && !o.fallback && o.category == m.category)
+                || (o.action >= m.action
+                    && o.span.start <= m.span.start
+                    && m.span.end <= o.span.end
+                    && o.span.len() > m.span.len())
+        };
+        let mut drop = vec![false; found.len()];
+        for i in 0..found.len() {
+            for j in i + 1..found.len() {
+                if found[j].span.start >= found[i].span.end {
+                    break;
+                }
+                // i and j overlap.
+                if yields(&found[i], &found[j]) {
+                    drop[i] = true;
+                }
+                if yields(&found[j], &found[i]) {
+                    drop[j] = true;
+                }
+            }
+        }
+        let mut drop = drop.into_iter();
+        found.retain(|_| !drop.next().unwrap_or(false));
         found.dedup_by(|a, b| a.rule_id == b.rule_id && a.span == b.span);
         found
     }
@@ -369,14 +376,8 @@ fn line_around(text: &str, s: usize, e: usize) -> Range<usize> {
     let lo = s.saturating_sub(LINE_RADIUS);
     let hi = e.saturating_add(LINE_RADIUS).min(text.len());
     let bytes = text.as_bytes();
-    let start = bytes[lo..s]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(lo, |p| lo + p + 1);
-    let end = bytes[e..hi]
-        .iter()
-        .position(|&b| b == b'\n')
-        .map_or(hi, |p| e + p);
+    let start = memchr::memrchr(b'\n', &bytes[lo..s]).map_or(lo, |p| lo + p + 1);
+    let end = memchr::memchr(b'\n', &bytes[e..hi]).map_or(hi, |p| e + p);
     floor(text, start)..ceil(text, end)
 }
 

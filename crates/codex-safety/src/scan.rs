@@ -149,14 +149,22 @@ fn scan_file(scanner: &Scanner, path: &Path) -> FileResult {
         let mut buf = vec![0u8; end - start];
         file.read_exact(&mut buf)?;
         let text = sanitize(buf);
-        let newlines: Vec<usize> = memchr_all(text.as_bytes());
+        let newlines: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
+        // Columns are counted from the previous finding on the same line, so a
+        // long line with many findings is walked once.
+        let mut cursor: Option<(usize, usize, usize)> = None; // (line index, byte, column)
         for m in scanner.scan(&text, None) {
             if start + m.span.start >= own_end {
                 continue;
             }
             let k = newlines.partition_point(|&p| p < m.span.start);
             let line_start = if k == 0 { 0 } else { newlines[k - 1] + 1 };
-            let column = text[line_start..m.span.start].chars().count() + 1;
+            let (from, col) = match cursor {
+                Some((line, byte, col)) if line == k && byte <= m.span.start => (byte, col),
+                _ => (line_start, 1),
+            };
+            let column = col + text[from..m.span.start].chars().count();
+            cursor = Some((k, m.span.start, column));
             let f = m.finding(&text);
             findings.push(FileFinding {
                 path: shown.clone(),
@@ -179,15 +187,6 @@ fn scan_file(scanner: &Scanner, path: &Path) -> FileResult {
         start = own_end;
     }
     Ok(Some((findings, len as u64)))
-}
-
-fn memchr_all(bytes: &[u8]) -> Vec<usize> {
-    bytes
-        .iter()
-        .enumerate()
-        .filter(|&(_, &b)| b == b'\n')
-        .map(|(i, _)| i)
-        .collect()
 }
 
 /// Scans files and directories in parallel.

@@ -7,6 +7,7 @@
 //! - `cargo xtask bench model [ARGS]`: model training and generation throughput.
 //! - `cargo xtask bench train [ARGS]`: the training loop against PyTorch eager.
 //! - `cargo xtask bench eval [--pairs N]`: BLEU, chrF and ROUGE-L against sacreBLEU and rouge-score.
+//! - `cargo xtask bench safety [--mb N]`: detection quality against detect-secrets, scan throughput.
 
 #![allow(
     clippy::print_stdout,
@@ -78,9 +79,17 @@ fn run() -> Result<()> {
                 };
                 bench::eval(pairs)
             }
-            other => {
-                bail!("unknown benchmark {other:?}; available: tokenize, data, model, train, eval")
+            Some("safety") => {
+                let mb = match args.get(2).map(String::as_str) {
+                    Some("--mb") => args.get(3).context("--mb needs a number")?.parse()?,
+                    None => 200,
+                    Some(other) => bail!("unknown argument `{other}` (use --mb N)"),
+                };
+                bench::safety(mb)
             }
+            other => bail!(
+                "unknown benchmark {other:?}; available: tokenize, data, model, train, eval, safety"
+            ),
         },
         _ => {
             eprintln!(
@@ -93,7 +102,8 @@ fn run() -> Result<()> {
                                                example: --device, --arch, --batch, --steps, --new-tokens)\n  \
                  bench train [ARGS]            codex-train against PyTorch eager on the same model (ARGS:\n  \
                                                --layers, --d-model, --heads, --d-ff, --vocab, --context, --batch, --steps)\n  \
-                 bench eval [--pairs N]        codex-eval BLEU, chrF, ROUGE-L against sacreBLEU and rouge-score"
+                 bench eval [--pairs N]        codex-eval BLEU, chrF, ROUGE-L against sacreBLEU and rouge-score\n  \
+                 bench safety [--mb N]         codex-safety precision/recall against detect-secrets, throughput"
             );
             bail!("no task given")
         }

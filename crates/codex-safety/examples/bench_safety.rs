@@ -624,7 +624,12 @@ fn throughput(dir: &Path, mb: usize, paths: &[PathBuf]) -> std::io::Result<()> {
     // Prose in memory, one thread: the filter's own speed.
     let text = prose(mb << 20, 7);
     // Documents of 64 lines (about 40 KB), as data preparation filters them.
-    let docs: Vec<String> = text.split_inclusive('\n').collect::<Vec<_>>().chunks(64).map(|c| c.concat()).collect();
+    let docs: Vec<String> = text
+        .split_inclusive('\n')
+        .collect::<Vec<_>>()
+        .chunks(64)
+        .map(|c| c.concat())
+        .collect();
     let t = Instant::now();
     let mut found = 0;
     for doc in &docs {
@@ -673,8 +678,15 @@ fn throughput(dir: &Path, mb: usize, paths: &[PathBuf]) -> std::io::Result<()> {
     let big = dir.join("single-line.txt");
     std::fs::write(&big, &line)?;
     drop(line);
-    let child = std::process::Command::new(std::env::current_exe()?).arg("scanfile").arg(&big).output()?;
-    let _ = write!(out, ",\"single_line_100mb\":{}", String::from_utf8_lossy(&child.stdout).trim());
+    let child = std::process::Command::new(std::env::current_exe()?)
+        .arg("scanfile")
+        .arg(&big)
+        .output()?;
+    let _ = write!(
+        out,
+        ",\"single_line_100mb\":{}",
+        String::from_utf8_lossy(&child.stdout).trim()
+    );
     std::fs::remove_file(&big)?;
     for p in paths {
         for threads in [rayon::current_num_threads(), 1] {

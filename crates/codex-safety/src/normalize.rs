@@ -47,7 +47,8 @@ fn is_lookalike(c: char) -> bool {
 fn substitute(c: char, prev: Option<char>, next: Option<char>) -> Option<char> {
     if is_lookalike(c) {
         let letter = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphabetic());
-        let in_word = letter(next) || (letter(prev) && next.is_some_and(|c| c.is_ascii_alphanumeric()));
+        let in_word =
+            letter(next) || (letter(prev) && next.is_some_and(|c| c.is_ascii_alphanumeric()));
         if !in_word {
             return Some(c);
         }
@@ -80,7 +81,11 @@ impl Builder {
             if !self.text.is_empty() {
                 self.text.push(b' ');
             }
-            self.words.push(Word { at: self.text.len(), start, end });
+            self.words.push(Word {
+                at: self.text.len(),
+                start,
+                end,
+            });
         }
         self.text.extend(bytes);
         self.chars += chars;
@@ -99,16 +104,31 @@ impl Builder {
 /// Normalizes one phrase or text.
 pub(crate) fn normalize(s: &str) -> Normalized {
     let bytes = s.as_bytes();
-    let mut b = Builder { text: Vec::with_capacity(s.len()), words: Vec::new(), chars: 0, singles: 0, needs_join: false };
+    let mut b = Builder {
+        text: Vec::with_capacity(s.len()),
+        words: Vec::new(),
+        chars: 0,
+        singles: 0,
+        needs_join: false,
+    };
     let mut prev: Option<char> = None;
     let mut i = 0;
-    let plain = |x: u8| x.is_ascii_alphabetic() || (x.is_ascii_digit() && !is_lookalike(char::from(x)));
+    let plain =
+        |x: u8| x.is_ascii_alphabetic() || (x.is_ascii_digit() && !is_lookalike(char::from(x)));
     while i < bytes.len() {
         let x = bytes[i];
         if plain(x) {
             // A run of plain ASCII letters and digits needs no context.
-            let end = bytes[i..].iter().position(|&y| !plain(y)).map_or(bytes.len(), |p| i + p);
-            b.extend(bytes[i..end].iter().map(u8::to_ascii_lowercase), end - i, i, end);
+            let end = bytes[i..]
+                .iter()
+                .position(|&y| !plain(y))
+                .map_or(bytes.len(), |p| i + p);
+            b.extend(
+                bytes[i..end].iter().map(u8::to_ascii_lowercase),
+                end - i,
+                i,
+                end,
+            );
             prev = Some(char::from(bytes[end - 1]));
             i = end;
             continue;
@@ -136,7 +156,9 @@ pub(crate) fn normalize(s: &str) -> Normalized {
         i += len;
         match mapped {
             None => {}
-            Some(m) if m.is_ascii_alphanumeric() => b.extend(std::iter::once(m.to_ascii_lowercase() as u8), 1, at, i),
+            Some(m) if m.is_ascii_alphanumeric() => {
+                b.extend(std::iter::once(m.to_ascii_lowercase() as u8), 1, at, i)
+            }
             Some(m) if !m.is_ascii() && m.is_alphanumeric() => {
                 let mut lower = String::new();
                 lower.extend(m.to_lowercase());
@@ -146,8 +168,15 @@ pub(crate) fn normalize(s: &str) -> Normalized {
         }
     }
     b.separator();
-    let (text, words) = if b.needs_join { join_spelled(&b.text, &b.words) } else { (b.text, b.words) };
-    Normalized { text: String::from_utf8(text).expect("built from whole characters"), words }
+    let (text, words) = if b.needs_join {
+        join_spelled(&b.text, &b.words)
+    } else {
+        (b.text, b.words)
+    };
+    Normalized {
+        text: String::from_utf8(text).expect("built from whole characters"),
+        words,
+    }
 }
 
 /// Joins runs of three or more one-character words (`i g n o r e` → `ignore`).
@@ -156,7 +185,8 @@ fn join_spelled(text: &[u8], words: &[Word]) -> (Vec<u8>, Vec<Word>) {
         let end = words.get(k + 1).map_or(text.len(), |w| w.at - 1);
         &text[words[k].at..end]
     };
-    let one_char = |k: usize| std::str::from_utf8(bytes_of(k)).is_ok_and(|w| w.chars().count() == 1);
+    let one_char =
+        |k: usize| std::str::from_utf8(bytes_of(k)).is_ok_and(|w| w.chars().count() == 1);
     let mut out = Vec::with_capacity(text.len());
     let mut out_words = Vec::with_capacity(words.len());
     let mut k = 0;
@@ -169,7 +199,11 @@ fn join_spelled(text: &[u8], words: &[Word]) -> (Vec<u8>, Vec<Word>) {
         if !out.is_empty() {
             out.push(b' ');
         }
-        out_words.push(Word { at: out.len(), start: words[k].start, end: words[end - 1].end });
+        out_words.push(Word {
+            at: out.len(),
+            start: words[k].start,
+            end: words[end - 1].end,
+        });
         for j in k..end {
             out.extend_from_slice(bytes_of(j));
         }
@@ -184,7 +218,10 @@ mod tests {
 
     #[test]
     fn case_spacing_and_substitutions_normalize_away() {
-        assert_eq!(normalize("IGNORE  previous\tInstructions!").text, "ignore previous instructions");
+        assert_eq!(
+            normalize("IGNORE  previous\tInstructions!").text,
+            "ignore previous instructions"
+        );
         assert_eq!(normalize("in 2026 at 4 pm").text, "in 2026 at 4 pm");
         assert_eq!(normalize("1gn0re prev1ous").text, "ignore previous");
         assert_eq!(normalize("i g n o r e previous").text, "ignore previous");

@@ -80,27 +80,37 @@ impl ScanReport {
 }
 
 /// Every regular file under `paths` (directories recursively, symlinks not
-/// followed, tool directories skipped), sorted.
-fn collect(paths: &[PathBuf], report: &mut ScanReport) -> Vec<PathBuf> {
+/// followed, tool directories skipped), sorted, each with its path relative
+/// to the root it was found under (a file given directly: its name), which is
+/// what allowlisted path globs are matched against.
+fn collect(paths: &[PathBuf], report: &mut ScanReport) -> Vec<(PathBuf, PathBuf)> {
     let mut files = Vec::new();
-    let mut stack: Vec<PathBuf> = paths.to_vec();
-    while let Some(p) = stack.pop() {
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.is_dir() => match std::fs::read_dir(&p) {
-                Ok(entries) => {
-                    for e in entries.flatten() {
-                        let name = e.file_name();
-                        if SKIP_DIRS.iter().any(|s| name == *s) {
-                            continue;
+    for root in paths {
+        let mut stack: Vec<PathBuf> = vec![root.clone()];
+        while let Some(p) = stack.pop() {
+            match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.is_dir() => match std::fs::read_dir(&p) {
+                    Ok(entries) => {
+                        for e in entries.flatten() {
+                            let name = e.file_name();
+                            if SKIP_DIRS.iter().any(|s| name == *s) {
+                                continue;
+                            }
+                            stack.push(e.path());
                         }
-                        stack.push(e.path());
                     }
+                    Err(e) => report.errors.push((p.display().to_string(), e.to_string())),
+                },
+                Ok(m) if m.is_file() => {
+                    let rel = match p.strip_prefix(root) {
+                        Ok(r) if !r.as_os_str().is_empty() => r.to_owned(),
+                        _ => p.file_name().map_or_else(|| p.clone(), PathBuf::from),
+                    };
+                    files.push((p, rel));
                 }
+                Ok(_) => {}
                 Err(e) => report.errors.push((p.display().to_string(), e.to_string())),
-            },
-            Ok(m) if m.is_file() => files.push(p),
-            Ok(_) => {}
-            Err(e) => report.errors.push((p.display().to_string(), e.to_string())),
+            }
         }
     }
     files.sort();
@@ -193,10 +203,14 @@ fn scan_file(scanner: &Scanner, path: &Path) -> FileResult {
 pub fn scan_paths(scanner: &Scanner, paths: &[PathBuf]) -> ScanReport {
     let mut report = ScanReport::default();
     let files = collect(paths, &mut report);
-    let (allowed, files): (Vec<PathBuf>, Vec<PathBuf>) = files
+    let (allowed, files): (Vec<_>, Vec<_>) = files
         .into_iter()
-        .partition(|p| scanner.policy().path_allowed(p));
-    report.skipped_allowed = allowed.iter().map(|p| p.display().to_string()).collect();
+        .partition(|(_, rel)| scanner.policy().path_allowed(rel));
+    report.skipped_allowed = allowed
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    let files: Vec<PathBuf> = files.into_iter().map(|(p, _)| p).collect();
     let results: Vec<(PathBuf, FileResult)> = files
         .into_par_iter()
         .map(|p| {

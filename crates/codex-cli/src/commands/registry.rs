@@ -30,6 +30,11 @@ pub(crate) fn catalog() -> Result<Vec<Registry<()>>> {
         "keeps every text unchanged; used when safety.enabled is false",
         (),
     )?;
+    filters.register(
+        "codex-safety",
+        "secrets, personal data and prompt injection by policy (configs/safety/default.yaml)",
+        (),
+    )?;
     let mut tokenizers = Registry::new("tokenizer");
     for (kind, description) in [
         (

@@ -9,7 +9,11 @@
 //! `bench_safety throughput DIR [MB]`: scan speed on generated prose with
 //! scattered findings (one thread and all threads), on a 100 MB single-line
 //! file (with peak RSS), and on any paths given after `--paths`.
-#![allow(clippy::print_stdout, reason = "a benchmark prints its result")]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a benchmark prints its result and its usage"
+)]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -463,7 +467,7 @@ fn corpus(dir: &Path) -> std::io::Result<()> {
 
     // Score codex on it: a sample is found when a finding of its kind starts on its line (any line of a key file).
     let scanner = Scanner::new(Policy::default_policy());
-    let report = scan_paths(&scanner, &[samples.clone()]);
+    let report = scan_paths(&scanner, std::slice::from_ref(&samples));
     let mut found: BTreeMap<(String, usize), Vec<(String, Category)>> = BTreeMap::new();
     for f in &report.findings {
         let file = Path::new(&f.path)
@@ -591,14 +595,14 @@ fn prose(bytes: usize, seed: u64) -> String {
             }
         }
         n += 1;
-        if n % 150 == 0 {
+        if n.is_multiple_of(150) {
             s.push_str(&format!(
                 " Contact ops{}@corp.io or call +1 (415) 555-{:04}.",
                 n,
                 n % 10000
             ));
         }
-        if n % 400 == 0 {
+        if n.is_multiple_of(400) {
             s.push_str(&format!(" token ghp_{}", pick(&mut rng, ALNUM, 36)));
         }
         s.push_str(if rng.below(8) == 0 { ".\n" } else { ". " });
@@ -663,7 +667,7 @@ fn throughput(dir: &Path, mb: usize, paths: &[PathBuf]) -> std::io::Result<()> {
             .build()
             .unwrap();
         let t = Instant::now();
-        let r = pool.install(|| scan_paths(&scanner, &[files.clone()]));
+        let r = pool.install(|| scan_paths(&scanner, std::slice::from_ref(&files)));
         let secs = t.elapsed().as_secs_f64();
         let _ = write!(
             out,

@@ -491,6 +491,9 @@ pub(crate) enum RunsCommand {
         /// Run directories.
         #[arg(required = true)]
         runs: Vec<PathBuf>,
+        /// Directory for the overlaid curves (default: the current directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Replay a finished run into an MLflow server.
     #[command(
@@ -499,6 +502,12 @@ pub(crate) enum RunsCommand {
     SyncMlflow {
         /// Run directory.
         run: PathBuf,
+        /// Tracking server (default: MLFLOW_TRACKING_URI).
+        #[arg(long)]
+        uri: Option<String>,
+        /// Experiment, created if missing.
+        #[arg(long, default_value = "codex")]
+        experiment: String,
     },
 }
 

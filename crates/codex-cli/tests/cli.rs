@@ -161,7 +161,7 @@ fn show_prints_yaml_that_validates_again() {
 #[test]
 fn unbuilt_commands_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [&["runs", "list"][..], &["audit"]] {
+    for args in [&["audit"][..]] {
         let o = codex(args, &[], dir.path());
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         let err = stderr(&o);

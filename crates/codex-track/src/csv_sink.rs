@@ -33,8 +33,12 @@ impl CsvSink {
     pub fn create(path: &Path) -> Result<Self, SinkError> {
         let file = File::create(path).map_err(|e| io("cannot create", path, e))?;
         let mut out = BufWriter::new(file);
-        out.write_all(HEADER.as_bytes()).map_err(|e| io("cannot write", path, e))?;
-        Ok(Self { path: path.to_owned(), out })
+        out.write_all(HEADER.as_bytes())
+            .map_err(|e| io("cannot write", path, e))?;
+        Ok(Self {
+            path: path.to_owned(),
+            out,
+        })
     }
 
     /// Opens `path` to continue a run from `step`: later rows and a torn last
@@ -50,13 +54,24 @@ impl CsvSink {
             if !line.ends_with('\n') {
                 break;
             }
-            if line.split(',').next().and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s <= step) {
+            if line
+                .split(',')
+                .next()
+                .and_then(|s| s.parse::<u64>().ok())
+                .is_some_and(|s| s <= step)
+            {
                 kept.push_str(line);
             }
         }
         codex_core::write_bytes_atomic(path, kept.as_bytes())?;
-        let file = OpenOptions::new().append(true).open(path).map_err(|e| io("cannot open", path, e))?;
-        Ok(Self { path: path.to_owned(), out: BufWriter::new(file) })
+        let file = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| io("cannot open", path, e))?;
+        Ok(Self {
+            path: path.to_owned(),
+            out: BufWriter::new(file),
+        })
     }
 }
 
@@ -87,12 +102,17 @@ impl MetricSink for CsvSink {
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.out.flush().map_err(|e| io("cannot write", &self.path, e))
+        self.out
+            .flush()
+            .map_err(|e| io("cannot write", &self.path, e))
     }
 
     fn close(&mut self, _status: &str) -> Result<(), SinkError> {
         self.flush()?;
-        self.out.get_ref().sync_all().map_err(|e| io("cannot sync", &self.path, e))
+        self.out
+            .get_ref()
+            .sync_all()
+            .map_err(|e| io("cannot sync", &self.path, e))
     }
 }
 
@@ -113,7 +133,8 @@ mod tests {
             value: 0.5,
             wall_time: 1.25,
         };
-        sink.log_metrics(&[rec(1, "loss"), rec(2, "odd,name")]).unwrap();
+        sink.log_metrics(&[rec(1, "loss"), rec(2, "odd,name")])
+            .unwrap();
         sink.close("finished").unwrap();
         let mut sink = CsvSink::open_resuming(&path, 1).unwrap();
         sink.log_metrics(&[rec(2, "loss")]).unwrap();

@@ -79,7 +79,11 @@ fn base64(input: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for k in 0..4 {
             if k <= chunk.len() {
@@ -103,7 +107,10 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The credentials are never printed.
-        f.debug_struct("Client").field("uri", &self.uri).field("auth", &self.auth.as_ref().map(|_| "***")).finish()
+        f.debug_struct("Client")
+            .field("uri", &self.uri)
+            .field("auth", &self.auth.as_ref().map(|_| "***"))
+            .finish()
     }
 }
 
@@ -112,7 +119,10 @@ impl Client {
     pub fn new(uri: &str) -> Self {
         let auth = match std::env::var("MLFLOW_TRACKING_TOKEN") {
             Ok(t) if !t.is_empty() => Some(format!("Bearer {t}")),
-            _ => match (std::env::var("MLFLOW_TRACKING_USERNAME"), std::env::var("MLFLOW_TRACKING_PASSWORD")) {
+            _ => match (
+                std::env::var("MLFLOW_TRACKING_USERNAME"),
+                std::env::var("MLFLOW_TRACKING_PASSWORD"),
+            ) {
                 (Ok(u), Ok(p)) => Some(format!("Basic {}", base64(format!("{u}:{p}").as_bytes()))),
                 _ => None,
             },
@@ -121,7 +131,11 @@ impl Client {
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(20)))
             .build();
-        Self { uri: uri.trim_end_matches('/').to_owned(), agent: config.into(), auth }
+        Self {
+            uri: uri.trim_end_matches('/').to_owned(),
+            agent: config.into(),
+            auth,
+        }
     }
 
     /// The tracking URI.
@@ -129,22 +143,40 @@ impl Client {
         &self.uri
     }
 
-    fn finish(&self, endpoint: &str, r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value, MlflowError> {
-        let mut resp = r.map_err(|e| MlflowError::Unreachable { uri: self.uri.clone(), message: e.to_string() })?;
+    fn finish(
+        &self,
+        endpoint: &str,
+        r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Value, MlflowError> {
+        let mut resp = r.map_err(|e| MlflowError::Unreachable {
+            uri: self.uri.clone(),
+            message: e.to_string(),
+        })?;
         let status = resp.status().as_u16();
         let body = resp.body_mut().read_to_string().unwrap_or_default();
         if !(200..300).contains(&status) {
-            return Err(MlflowError::Status { uri: self.uri.clone(), endpoint: endpoint.to_owned(), status, body });
+            return Err(MlflowError::Status {
+                uri: self.uri.clone(),
+                endpoint: endpoint.to_owned(),
+                status,
+                body,
+            });
         }
         if body.trim().is_empty() {
             return Ok(Value::Null);
         }
-        serde_json::from_str(&body).map_err(|_| MlflowError::Protocol { uri: self.uri.clone(), endpoint: endpoint.to_owned(), body })
+        serde_json::from_str(&body).map_err(|_| MlflowError::Protocol {
+            uri: self.uri.clone(),
+            endpoint: endpoint.to_owned(),
+            body,
+        })
     }
 
     /// `GET` an API endpoint with query parameters.
     pub fn get(&self, endpoint: &str, query: &[(&str, &str)]) -> Result<Value, MlflowError> {
-        let mut req = self.agent.get(format!("{}/api/2.0/mlflow/{endpoint}", self.uri));
+        let mut req = self
+            .agent
+            .get(format!("{}/api/2.0/mlflow/{endpoint}", self.uri));
         for (k, v) in query {
             req = req.query(*k, *v);
         }
@@ -156,7 +188,10 @@ impl Client {
 
     /// `POST` JSON to an API endpoint.
     pub fn post(&self, endpoint: &str, body: &Value) -> Result<Value, MlflowError> {
-        let mut req = self.agent.post(format!("{}/api/2.0/mlflow/{endpoint}", self.uri)).content_type("application/json");
+        let mut req = self
+            .agent
+            .post(format!("{}/api/2.0/mlflow/{endpoint}", self.uri))
+            .content_type("application/json");
         if let Some(a) = &self.auth {
             req = req.header("Authorization", a);
         }
@@ -164,7 +199,12 @@ impl Client {
     }
 
     /// Uploads an artifact through the server's proxied artifact store.
-    pub fn put_artifact(&self, artifact_uri: &str, path: &str, bytes: &[u8]) -> Result<(), MlflowError> {
+    pub fn put_artifact(
+        &self,
+        artifact_uri: &str,
+        path: &str,
+        bytes: &[u8],
+    ) -> Result<(), MlflowError> {
         let root = artifact_uri.strip_prefix("mlflow-artifacts:").map(|r| r.trim_start_matches('/')).ok_or_else(|| {
             MlflowError::Protocol {
                 uri: self.uri.clone(),
@@ -172,8 +212,14 @@ impl Client {
                 body: format!("artifact URI `{artifact_uri}` is not served by the tracking server (mlflow-artifacts:)"),
             }
         })?;
-        let url = format!("{}/api/2.0/mlflow-artifacts/artifacts/{root}/{path}", self.uri);
-        let mut req = self.agent.put(&url).content_type("application/octet-stream");
+        let url = format!(
+            "{}/api/2.0/mlflow-artifacts/artifacts/{root}/{path}",
+            self.uri
+        );
+        let mut req = self
+            .agent
+            .put(&url)
+            .content_type("application/octet-stream");
         if let Some(a) = &self.auth {
             req = req.header("Authorization", a);
         }
@@ -183,26 +229,40 @@ impl Client {
     /// The id of experiment `name`, created when missing.
     pub fn experiment_id(&self, name: &str) -> Result<String, MlflowError> {
         match self.get("experiments/get-by-name", &[("experiment_name", name)]) {
-            Ok(v) => v["experiment"]["experiment_id"].as_str().map(str::to_owned).ok_or_else(|| MlflowError::Protocol {
-                uri: self.uri.clone(),
-                endpoint: "experiments/get-by-name".into(),
-                body: v.to_string(),
-            }),
+            Ok(v) => v["experiment"]["experiment_id"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| MlflowError::Protocol {
+                    uri: self.uri.clone(),
+                    endpoint: "experiments/get-by-name".into(),
+                    body: v.to_string(),
+                }),
             Err(MlflowError::Status { status: 404, .. }) => {
                 let v = self.post("experiments/create", &json!({ "name": name }))?;
-                v["experiment_id"].as_str().map(str::to_owned).ok_or_else(|| MlflowError::Protocol {
-                    uri: self.uri.clone(),
-                    endpoint: "experiments/create".into(),
-                    body: v.to_string(),
-                })
+                v["experiment_id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| MlflowError::Protocol {
+                        uri: self.uri.clone(),
+                        endpoint: "experiments/create".into(),
+                        body: v.to_string(),
+                    })
             }
             Err(e) => Err(e),
         }
     }
 
     /// Creates a run; returns its id and artifact URI.
-    pub fn create_run(&self, experiment_id: &str, name: &str, tags: &[(String, String)]) -> Result<(String, String), MlflowError> {
-        let tags: Vec<Value> = tags.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
+    pub fn create_run(
+        &self,
+        experiment_id: &str,
+        name: &str,
+        tags: &[(String, String)],
+    ) -> Result<(String, String), MlflowError> {
+        let tags: Vec<Value> = tags
+            .iter()
+            .map(|(k, v)| json!({ "key": k, "value": v }))
+            .collect();
         let v = self.post(
             "runs/create",
             &json!({
@@ -215,19 +275,37 @@ impl Client {
         let info = &v["run"]["info"];
         match (info["run_id"].as_str(), info["artifact_uri"].as_str()) {
             (Some(id), Some(a)) => Ok((id.to_owned(), a.to_owned())),
-            _ => Err(MlflowError::Protocol { uri: self.uri.clone(), endpoint: "runs/create".into(), body: v.to_string() }),
+            _ => Err(MlflowError::Protocol {
+                uri: self.uri.clone(),
+                endpoint: "runs/create".into(),
+                body: v.to_string(),
+            }),
         }
     }
 
     /// Logs params and metrics in batches of the server's limits.
-    pub fn log_batch(&self, run_id: &str, params: &[(String, String)], metrics: &[MetricRecord]) -> Result<(), MlflowError> {
+    pub fn log_batch(
+        &self,
+        run_id: &str,
+        params: &[(String, String)],
+        metrics: &[MetricRecord],
+    ) -> Result<(), MlflowError> {
         for chunk in params.chunks(PARAMS_PER_BATCH) {
-            let params: Vec<Value> = chunk.iter().map(|(k, v)| json!({ "key": k, "value": v })).collect();
-            self.post("runs/log-batch", &json!({ "run_id": run_id, "params": params }))?;
+            let params: Vec<Value> = chunk
+                .iter()
+                .map(|(k, v)| json!({ "key": k, "value": v }))
+                .collect();
+            self.post(
+                "runs/log-batch",
+                &json!({ "run_id": run_id, "params": params }),
+            )?;
         }
         for chunk in metrics.chunks(METRICS_PER_BATCH) {
             let metrics: Vec<Value> = chunk.iter().map(metric_json).collect();
-            self.post("runs/log-batch", &json!({ "run_id": run_id, "metrics": metrics }))?;
+            self.post(
+                "runs/log-batch",
+                &json!({ "run_id": run_id, "metrics": metrics }),
+            )?;
         }
         Ok(())
     }
@@ -327,7 +405,9 @@ pub struct MlflowSink {
 
 impl std::fmt::Debug for MlflowSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MlflowSink").field("report", &self.report).finish_non_exhaustive()
+        f.debug_struct("MlflowSink")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
     }
 }
 
@@ -339,7 +419,11 @@ impl MlflowSink {
             .name("codex-mlflow".into())
             .spawn(move || Worker::new(target).run(&rx))
             .expect("the MLflow sender thread starts");
-        Self { tx: Some(tx), worker: Some(worker), report: None }
+        Self {
+            tx: Some(tx),
+            worker: Some(worker),
+            report: None,
+        }
     }
 
     /// Queues an artifact (uploaded under `path` in the run's artifacts).
@@ -362,7 +446,9 @@ impl MetricSink for MlflowSink {
 
     fn log_params(&mut self, params: &BTreeMap<String, String>) -> Result<(), SinkError> {
         if let Some(tx) = &self.tx {
-            let _ = tx.send(Msg::Params(params.iter().map(|(k, v)| (k.clone(), v.clone())).collect()));
+            let _ = tx.send(Msg::Params(
+                params.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ));
         }
         Ok(())
     }
@@ -385,7 +471,8 @@ impl MetricSink for MlflowSink {
         }
         if let Some(w) = self.worker.take() {
             let report = w.join().map_err(|_| "the MLflow sender thread panicked")?;
-            let incomplete = report.metrics_unsent > 0 || report.artifacts_unsent > 0 || !report.status_set;
+            let incomplete =
+                report.metrics_unsent > 0 || report.artifacts_unsent > 0 || !report.status_set;
             self.report = Some(report.clone());
             if incomplete {
                 return Err(format!(
@@ -394,7 +481,11 @@ impl MetricSink for MlflowSink {
                     report.uri,
                     report.metrics_unsent,
                     report.artifacts_unsent,
-                    report.errors.last().map(|e| format!("; last error: {e}")).unwrap_or_default()
+                    report
+                        .errors
+                        .last()
+                        .map(|e| format!("; last error: {e}"))
+                        .unwrap_or_default()
                 )
                 .into());
             }
@@ -429,7 +520,10 @@ impl Worker {
     fn new(target: MlflowTarget) -> Self {
         Self {
             client: Client::new(&target.uri),
-            report: MlflowReport { uri: target.uri.clone(), ..MlflowReport::default() },
+            report: MlflowReport {
+                uri: target.uri.clone(),
+                ..MlflowReport::default()
+            },
             target,
             run: None,
             params: VecDeque::new(),
@@ -452,7 +546,8 @@ impl Worker {
     }
 
     fn pending(&self) -> bool {
-        !(self.params.is_empty() && self.metrics.is_empty() && self.artifacts.is_empty()) || self.run.is_none()
+        !(self.params.is_empty() && self.metrics.is_empty() && self.artifacts.is_empty())
+            || self.run.is_none()
     }
 
     fn run(mut self, rx: &mpsc::Receiver<Msg>) -> MlflowReport {
@@ -461,7 +556,9 @@ impl Worker {
             let wait = if closing.is_some() {
                 Duration::from_millis(10)
             } else if self.pending() {
-                self.next_try.saturating_duration_since(Instant::now()).max(Duration::from_millis(50))
+                self.next_try
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(50))
             } else {
                 Duration::from_secs(1)
             };
@@ -479,7 +576,8 @@ impl Worker {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     if closing.is_none() {
-                        closing = Some(("killed".into(), Instant::now() + self.target.close_timeout));
+                        closing =
+                            Some(("killed".into(), Instant::now() + self.target.close_timeout));
                     }
                 }
             }
@@ -488,7 +586,9 @@ impl Worker {
                     Ok(()) => self.backoff = Duration::from_millis(250),
                     Err(e) => {
                         if !self.warned {
-                            tracing::warn!("{e}; records are queued and retried, metrics.ndjson stays complete");
+                            tracing::warn!(
+                                "{e}; records are queued and retried, metrics.ndjson stays complete"
+                            );
                             self.warned = true;
                         }
                         if self.report.errors.len() < 20 {
@@ -519,7 +619,9 @@ impl Worker {
         if self.run.is_none() {
             let exp = self.client.experiment_id(&self.target.experiment)?;
             self.report.experiment_id = Some(exp.clone());
-            let run = self.client.create_run(&exp, &self.target.run_name, &self.target.tags)?;
+            let run = self
+                .client
+                .create_run(&exp, &self.target.run_name, &self.target.tags)?;
             self.report.run_id = Some(run.0.clone());
             self.run = Some(run);
         }
@@ -557,7 +659,14 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc_4648_vectors() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE=")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+        ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
     }
@@ -574,12 +683,25 @@ mod tests {
         });
         let t = Instant::now();
         let recs: Vec<MetricRecord> = (0..10_000)
-            .map(|s| MetricRecord { step: s, epoch: 0, split: "train".into(), name: "loss".into(), value: 1.0, wall_time: 0.0 })
+            .map(|s| MetricRecord {
+                step: s,
+                epoch: 0,
+                split: "train".into(),
+                name: "loss".into(),
+                value: 1.0,
+                wall_time: 0.0,
+            })
             .collect();
         sink.log_metrics(&recs).unwrap();
-        assert!(t.elapsed() < Duration::from_secs(1), "logging waited on the network");
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "logging waited on the network"
+        );
         let err = sink.close("finished").unwrap_err().to_string();
-        assert!(err.contains("10000 metrics") && err.contains("sync-mlflow"), "{err}");
+        assert!(
+            err.contains("10000 metrics") && err.contains("sync-mlflow"),
+            "{err}"
+        );
         let report = sink.report().unwrap();
         assert!(report.errors[0].contains("unreachable"), "{report:?}");
         assert_eq!(report.metrics_sent, 0);
@@ -587,7 +709,14 @@ mod tests {
 
     #[test]
     fn non_finite_values_use_protobuf_json_spellings() {
-        let r = |v| MetricRecord { step: 1, epoch: 0, split: "train".into(), name: "loss".into(), value: v, wall_time: 2.5 };
+        let r = |v| MetricRecord {
+            step: 1,
+            epoch: 0,
+            split: "train".into(),
+            name: "loss".into(),
+            value: v,
+            wall_time: 2.5,
+        };
         assert_eq!(metric_json(&r(f64::NAN))["value"], "NaN");
         assert_eq!(metric_json(&r(f64::NEG_INFINITY))["value"], "-Infinity");
         assert_eq!(metric_json(&r(1.5))["timestamp"], 2500);

@@ -18,10 +18,15 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
-const COLORS: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+const COLORS: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+];
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// A short label for a tick value.
@@ -42,7 +47,11 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     let span = (hi - lo).max(f64::EPSILON);
     let raw = span / 5.0;
     let mag = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 2.5, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
     let mut t = (lo / step).ceil() * step;
     let mut out = Vec::new();
     while t <= hi + step * 1e-9 && out.len() < 20 {
@@ -56,8 +65,16 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
 pub fn svg_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
     let (w, h) = (720.0, 400.0);
     let (left, right, top, bottom) = (70.0, 20.0, 40.0, 60.0);
-    let finite = series.iter().flat_map(|s| s.points.iter()).filter(|(x, y)| x.is_finite() && y.is_finite());
-    let (mut x0, mut x1, mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+    let finite = series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|(x, y)| x.is_finite() && y.is_finite());
+    let (mut x0, mut x1, mut y0, mut y1) = (
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+    );
     for &(x, y) in finite {
         x0 = x0.min(x);
         x1 = x1.max(x);
@@ -70,7 +87,12 @@ pub fn svg_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -
         escape(title)
     );
     if !x0.is_finite() {
-        let _ = writeln!(svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no data</text>\n</svg>", w / 2.0, h / 2.0);
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">no data</text>\n</svg>",
+            w / 2.0,
+            h / 2.0
+        );
         return svg;
     }
     if x1 == x0 {
@@ -84,7 +106,10 @@ pub fn svg_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -
     let (pw, ph) = (w - left - right, h - top - bottom);
     let sx = |x: f64| left + (x - x0) / (x1 - x0) * pw;
     let sy = |y: f64| top + ph - (y - y0) / (y1 - y0) * ph;
-    let _ = writeln!(svg, "<rect x=\"{left}\" y=\"{top}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#888\"/>");
+    let _ = writeln!(
+        svg,
+        "<rect x=\"{left}\" y=\"{top}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#888\"/>"
+    );
     for t in ticks(x0, x1) {
         let x = sx(t);
         let _ = writeln!(
@@ -107,7 +132,13 @@ pub fn svg_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -
             tick_label(t)
         );
     }
-    let _ = writeln!(svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>", left + pw / 2.0, h - 18.0, escape(x_label));
+    let _ = writeln!(
+        svg,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+        left + pw / 2.0,
+        h - 18.0,
+        escape(x_label)
+    );
     let _ = writeln!(
         svg,
         "<text transform=\"translate(16 {}) rotate(-90)\" text-anchor=\"middle\">{}</text>",
@@ -127,9 +158,16 @@ pub fn svg_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -
             .collect();
         if pts.len() == 1 {
             let (x, y) = pts[0].split_once(',').unwrap_or(("0", "0"));
-            let _ = writeln!(svg, "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/>");
+            let _ = writeln!(
+                svg,
+                "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/>"
+            );
         } else {
-            let _ = writeln!(svg, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>", pts.join(" "));
+            let _ = writeln!(
+                svg,
+                "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
+                pts.join(" ")
+            );
         }
         let ly = top + 14.0 + 16.0 * k as f64;
         let _ = writeln!(
@@ -148,7 +186,10 @@ pub fn svg_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -
 
 /// Reads `metrics.ndjson`; a malformed line names the file and line.
 pub fn read_metrics(path: &Path) -> Result<Vec<MetricRecord>, TrackError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrackError::Io { path: path.to_owned(), source: e })?;
+    let text = std::fs::read_to_string(path).map_err(|e| TrackError::Io {
+        path: path.to_owned(),
+        source: e,
+    })?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -168,14 +209,19 @@ pub fn read_metrics(path: &Path) -> Result<Vec<MetricRecord>, TrackError> {
 pub fn series_by_key(records: &[MetricRecord]) -> BTreeMap<String, Vec<(f64, f64)>> {
     let mut out: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
     for r in records {
-        out.entry(format!("{}/{}", r.split, r.name)).or_default().push((r.step as f64, r.value));
+        out.entry(format!("{}/{}", r.split, r.name))
+            .or_default()
+            .push((r.step as f64, r.value));
     }
     out
 }
 
 /// The last value of every `split/name`.
 pub fn last_values(records: &[MetricRecord]) -> BTreeMap<String, f64> {
-    records.iter().map(|r| (format!("{}/{}", r.split, r.name), r.value)).collect()
+    records
+        .iter()
+        .map(|r| (format!("{}/{}", r.split, r.name), r.value))
+        .collect()
 }
 
 /// Writes `report.md` and its charts (`report/*.svg`) for the run in `dir`;
@@ -188,20 +234,45 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
         .unwrap_or(serde_json::Value::Null);
     let by_key = series_by_key(&records);
     let charts = dir.join("report");
-    std::fs::create_dir_all(&charts).map_err(|e| TrackError::Io { path: charts.clone(), source: e })?;
+    std::fs::create_dir_all(&charts).map_err(|e| TrackError::Io {
+        path: charts.clone(),
+        source: e,
+    })?;
     let pick = |keys: &[&str]| -> Vec<Series> {
         keys.iter()
-            .filter_map(|k| by_key.get(*k).map(|p| Series { label: (*k).to_owned(), points: p.clone() }))
+            .filter_map(|k| {
+                by_key.get(*k).map(|p| Series {
+                    label: (*k).to_owned(),
+                    points: p.clone(),
+                })
+            })
             .collect()
     };
     let figures = [
-        ("loss", "Loss", "loss", pick(&["train/loss", "validation/loss"])),
+        (
+            "loss",
+            "Loss",
+            "loss",
+            pick(&["train/loss", "validation/loss"]),
+        ),
         ("lr", "Learning rate", "learning rate", pick(&["train/lr"])),
-        ("throughput", "Throughput", "tokens per second", pick(&["system/tokens_per_second"])),
+        (
+            "throughput",
+            "Throughput",
+            "tokens per second",
+            pick(&["system/tokens_per_second"]),
+        ),
     ];
-    let name = dir.file_name().map_or_else(|| "run".to_owned(), |n| n.to_string_lossy().into_owned());
+    let name = dir
+        .file_name()
+        .map_or_else(|| "run".to_owned(), |n| n.to_string_lossy().into_owned());
     let mut md = format!("# Run `{name}`\n\n| | |\n|---|---|\n");
-    let field = |k: &str| summary.get(k).filter(|v| !v.is_null()).map(|v| v.to_string().trim_matches('"').to_owned());
+    let field = |k: &str| {
+        summary
+            .get(k)
+            .filter(|v| !v.is_null())
+            .map(|v| v.to_string().trim_matches('"').to_owned())
+    };
     for (label, key) in [
         ("status", "status"),
         ("stopped by", "stop"),
@@ -216,12 +287,21 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
         }
     }
     let last = last_values(&records);
-    for key in ["validation/loss", "validation/perplexity", "validation/token_accuracy"] {
+    for key in [
+        "validation/loss",
+        "validation/perplexity",
+        "validation/token_accuracy",
+    ] {
         if let Some(v) = last.get(key) {
             let _ = writeln!(md, "| last {key} | {v:.6} |");
         }
     }
-    if let Some(best) = by_key.get("validation/loss").and_then(|p| p.iter().map(|&(_, v)| v).filter(|v| v.is_finite()).reduce(f64::min)) {
+    if let Some(best) = by_key.get("validation/loss").and_then(|p| {
+        p.iter()
+            .map(|&(_, v)| v)
+            .filter(|v| v.is_finite())
+            .reduce(f64::min)
+    }) {
         let _ = writeln!(md, "| best validation/loss | {best:.6} |");
     }
     md.push('\n');
@@ -237,7 +317,11 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
         })?;
         let _ = writeln!(md, "## {title}\n\n![{title}](report/{file}.svg)\n");
     }
-    if let Some(health) = summary.get("sinks").and_then(|v| v.as_array()).filter(|a| !a.is_empty()) {
+    if let Some(health) = summary
+        .get("sinks")
+        .and_then(|v| v.as_array())
+        .filter(|a| !a.is_empty())
+    {
         md.push_str("## Metric sinks\n\n| sink | failures | last error |\n|---|---|---|\n");
         for h in health {
             let _ = writeln!(
@@ -251,8 +335,10 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
         md.push('\n');
     }
     let path = dir.join("report.md");
-    codex_core::write_bytes_atomic(&path, md.as_bytes())
-        .map_err(|e| TrackError::Io { path: path.clone(), source: std::io::Error::other(e.to_string()) })?;
+    codex_core::write_bytes_atomic(&path, md.as_bytes()).map_err(|e| TrackError::Io {
+        path: path.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
     Ok(path)
 }
 
@@ -269,8 +355,16 @@ mod tests {
     #[test]
     fn charts_are_well_formed_svg_with_one_line_per_series() {
         let s = vec![
-            Series { label: "train/loss".into(), points: (0..50).map(|i| (f64::from(i), 5.0 - f64::from(i) * 0.05)).collect() },
-            Series { label: "validation/loss".into(), points: vec![(10.0, 4.6), (20.0, 4.1), (f64::NAN, 1.0)] },
+            Series {
+                label: "train/loss".into(),
+                points: (0..50)
+                    .map(|i| (f64::from(i), 5.0 - f64::from(i) * 0.05))
+                    .collect(),
+            },
+            Series {
+                label: "validation/loss".into(),
+                points: vec![(10.0, 4.6), (20.0, 4.1), (f64::NAN, 1.0)],
+            },
         ];
         let svg = svg_chart("Loss <1>", "step", "loss", &s);
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

@@ -92,10 +92,21 @@ impl TensorBoardSink {
     pub fn create(dir: &Path) -> Result<Self, SinkError> {
         let now = chrono::Utc::now();
         let host = sysinfo::System::host_name().unwrap_or_else(|_| "localhost".into());
-        let path = dir.join(format!("events.out.tfevents.{}.{host}.{}.codex", now.timestamp(), std::process::id()));
-        let file = File::create(&path).map_err(|e| Box::new(codex_core::Error::io("cannot create", &path, e)) as SinkError)?;
-        let mut sink = Self { path, out: BufWriter::new(file), scratch: Vec::new() };
-        let first = event(now.timestamp_micros() as f64 / 1e6, 0, |e| bytes_field(e, 3, b"brain.Event:2"));
+        let path = dir.join(format!(
+            "events.out.tfevents.{}.{host}.{}.codex",
+            now.timestamp(),
+            std::process::id()
+        ));
+        let file = File::create(&path)
+            .map_err(|e| Box::new(codex_core::Error::io("cannot create", &path, e)) as SinkError)?;
+        let mut sink = Self {
+            path,
+            out: BufWriter::new(file),
+            scratch: Vec::new(),
+        };
+        let first = event(now.timestamp_micros() as f64 / 1e6, 0, |e| {
+            bytes_field(e, 3, b"brain.Event:2")
+        });
         sink.record(&first)?;
         Ok(sink)
     }
@@ -109,12 +120,14 @@ impl TensorBoardSink {
         let len = (data.len() as u64).to_le_bytes();
         self.scratch.clear();
         self.scratch.extend_from_slice(&len);
-        self.scratch.extend_from_slice(&masked_crc(&len).to_le_bytes());
+        self.scratch
+            .extend_from_slice(&masked_crc(&len).to_le_bytes());
         self.scratch.extend_from_slice(data);
-        self.scratch.extend_from_slice(&masked_crc(data).to_le_bytes());
-        self.out
-            .write_all(&self.scratch)
-            .map_err(|e| Box::new(codex_core::Error::io("cannot write", &self.path, e)) as SinkError)
+        self.scratch
+            .extend_from_slice(&masked_crc(data).to_le_bytes());
+        self.out.write_all(&self.scratch).map_err(|e| {
+            Box::new(codex_core::Error::io("cannot write", &self.path, e)) as SinkError
+        })
     }
 }
 
@@ -153,9 +166,9 @@ impl MetricSink for TensorBoardSink {
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.out
-            .flush()
-            .map_err(|e| Box::new(codex_core::Error::io("cannot write", &self.path, e)) as SinkError)
+        self.out.flush().map_err(|e| {
+            Box::new(codex_core::Error::io("cannot write", &self.path, e)) as SinkError
+        })
     }
 
     fn close(&mut self, _status: &str) -> Result<(), SinkError> {
@@ -254,7 +267,10 @@ pub fn read_scalars(path: &Path) -> Result<Vec<Scalar>, ReadError> {
     let mut bytes = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|source| ReadError::Io { path: path.to_owned(), source })?;
+        .map_err(|source| ReadError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
     let corrupt = |offset: usize, message: &str| ReadError::Corrupt {
         path: path.to_owned(),
         offset: offset as u64,
@@ -263,14 +279,21 @@ pub fn read_scalars(path: &Path) -> Result<Vec<Scalar>, ReadError> {
     let mut out = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
-        let header = bytes.get(at..at + 12).ok_or_else(|| corrupt(at, "header cut short"))?;
+        let header = bytes
+            .get(at..at + 12)
+            .ok_or_else(|| corrupt(at, "header cut short"))?;
         let len_bytes: [u8; 8] = header[..8].try_into().expect("8 bytes");
-        if masked_crc(&len_bytes) != u32::from_le_bytes(header[8..12].try_into().expect("4 bytes")) {
+        if masked_crc(&len_bytes) != u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"))
+        {
             return Err(corrupt(at, "length checksum mismatch"));
         }
         let len = u64::from_le_bytes(len_bytes) as usize;
-        let data = bytes.get(at + 12..at + 12 + len).ok_or_else(|| corrupt(at, "data cut short"))?;
-        let crc = bytes.get(at + 12 + len..at + 16 + len).ok_or_else(|| corrupt(at, "data checksum cut short"))?;
+        let data = bytes
+            .get(at + 12..at + 12 + len)
+            .ok_or_else(|| corrupt(at, "data cut short"))?;
+        let crc = bytes
+            .get(at + 12 + len..at + 16 + len)
+            .ok_or_else(|| corrupt(at, "data checksum cut short"))?;
         if masked_crc(data) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
             return Err(corrupt(at, "data checksum mismatch"));
         }
@@ -278,26 +301,41 @@ pub fn read_scalars(path: &Path) -> Result<Vec<Scalar>, ReadError> {
         let mut p = Proto { data, at: 0 };
         while let Some((field, _, v, b)) = p.next() {
             match field {
-                1 => wall_time = f64::from_le_bytes(b.try_into().map_err(|_| corrupt(at, "bad wall_time"))?),
+                1 => {
+                    wall_time =
+                        f64::from_le_bytes(b.try_into().map_err(|_| corrupt(at, "bad wall_time"))?)
+                }
                 2 => step = v,
                 5 => summary = Some(b),
                 _ => {}
             }
         }
         if let Some(summary) = summary {
-            let mut s = Proto { data: summary, at: 0 };
+            let mut s = Proto {
+                data: summary,
+                at: 0,
+            };
             while let Some((1, _, _, value)) = s.next() {
                 let (mut tag, mut simple) = (String::new(), None);
                 let mut v = Proto { data: value, at: 0 };
                 while let Some((field, _, _, b)) = v.next() {
                     match field {
                         1 => tag = String::from_utf8_lossy(b).into_owned(),
-                        2 => simple = Some(f32::from_le_bytes(b.try_into().map_err(|_| corrupt(at, "bad value"))?)),
+                        2 => {
+                            simple = Some(f32::from_le_bytes(
+                                b.try_into().map_err(|_| corrupt(at, "bad value"))?,
+                            ))
+                        }
                         _ => {}
                     }
                 }
                 if let Some(value) = simple {
-                    out.push(Scalar { tag, step, wall_time, value });
+                    out.push(Scalar {
+                        tag,
+                        step,
+                        wall_time,
+                        value,
+                    });
                 }
             }
         }
@@ -320,7 +358,11 @@ mod tests {
     fn scalars_read_back_exactly_and_corruption_is_detected() {
         let dir = tempfile::tempdir().unwrap();
         let mut sink = TensorBoardSink::create(dir.path()).unwrap();
-        sink.log_params(&BTreeMap::from([("train.lr".to_owned(), "0.001".to_owned())])).unwrap();
+        sink.log_params(&BTreeMap::from([(
+            "train.lr".to_owned(),
+            "0.001".to_owned(),
+        )]))
+        .unwrap();
         let records: Vec<MetricRecord> = (1..=300)
             .map(|s| MetricRecord {
                 step: s,
@@ -338,12 +380,20 @@ mod tests {
         assert_eq!(back.len(), 300);
         for (r, s) in records.iter().zip(&back) {
             assert_eq!(s.tag, format!("{}/{}", r.split, r.name));
-            assert_eq!((s.step, s.wall_time, s.value), (r.step, r.wall_time, r.value as f32));
+            assert_eq!(
+                (s.step, s.wall_time, s.value),
+                (r.step, r.wall_time, r.value as f32)
+            );
         }
         let mut bytes = std::fs::read(&path).unwrap();
         let n = bytes.len();
         bytes[n - 7] ^= 1;
         std::fs::write(&path, &bytes).unwrap();
-        assert!(read_scalars(&path).unwrap_err().to_string().contains("checksum mismatch"));
+        assert!(
+            read_scalars(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("checksum mismatch")
+        );
     }
 }

@@ -11,13 +11,14 @@ mod safety;
 mod sweep;
 mod system;
 mod tokenizer;
+mod track;
 mod train;
 
 use std::fmt;
 
 use anyhow::Result;
 
-use crate::cli::{AuditCommand, Command, EvalCommand, RunsCommand};
+use crate::cli::{AuditCommand, Command, EvalCommand};
 
 /// A command whose capability is not built yet: exit 2, say what is missing, print nothing else.
 #[derive(Debug)]
@@ -157,14 +158,6 @@ pub(crate) fn run(command: Command) -> Result<String> {
             },
             "the repository audit (codex-audit)",
         ),
-        Command::Runs(cmd) => not_built(
-            match cmd {
-                RunsCommand::List { .. } => "runs list",
-                RunsCommand::Show { .. } => "runs show",
-                RunsCommand::Compare { .. } => "runs compare",
-                RunsCommand::SyncMlflow { .. } => "runs sync-mlflow",
-            },
-            "run tracking and reports (codex-track)",
-        ),
+        Command::Runs(cmd) => track::run(cmd),
     }
 }

@@ -341,13 +341,14 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
     ));
 
     // Train.
-    let mut sink = match &resume_from {
-        Some(loaded) => {
-            codex_track::NdjsonSink::open_resuming(&run.metrics_ndjson(), loaded.state.step)
-        }
-        None => codex_track::NdjsonSink::create(&run.metrics_ndjson()),
+    let mut sink = super::track::Tracking::start(
+        &cfg,
+        run.root(),
+        resume_from.as_ref().map(|l| l.state.step),
+    )?;
+    if let Some(n) = sink.gpu_note() {
+        note(n.to_owned());
     }
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let bar = progress_bar(
         cfg.train.max_steps,
         "{spinner} step {pos}/{len} {wide_bar} {msg} eta {eta}",
@@ -381,8 +382,8 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
         StopCause::Interrupted => "killed",
         _ => "finished",
     };
-    codex_core::MetricSink::close(&mut sink, status).map_err(|e| anyhow::anyhow!("{e}"))?;
     if outcome.stop == StopCause::Interrupted {
+        sink.finish(run.root(), status)?;
         let text = format!(
             "interrupted after step {}; checkpoint {}\nresume with: codex train --resume {}\n",
             outcome.steps,
@@ -457,6 +458,17 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
         run.root().join("summary.json"),
         (serde_json::to_string_pretty(&summary)? + "\n").as_bytes(),
     )?;
+    // Close the sinks (MLflow gets the summary and report as artifacts), then
+    // record how they fared in the summary and the report.
+    let (health, mlflow) = sink.finish(run.root(), status)?;
+    let mut summary = summary;
+    summary["sinks"] = serde_json::to_value(&health)?;
+    summary["mlflow"] = serde_json::to_value(&mlflow)?;
+    codex_core::write_bytes_atomic(
+        run.root().join("summary.json"),
+        (serde_json::to_string_pretty(&summary)? + "\n").as_bytes(),
+    )?;
+    codex_track::report::write_report(run.root())?;
 
     let mut out = String::new();
     writeln!(out, "run        {}", run.root().display())?;
@@ -495,6 +507,34 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
         writeln!(out, "adapter    {} (LoRA adapters alone)", p.display())?;
     }
     writeln!(out, "sample     {sample}")?;
+    writeln!(out, "report     {}", run.root().join("report.md").display())?;
+    if let Some(m) = &mlflow {
+        writeln!(
+            out,
+            "mlflow     {} run {} ({} metrics sent{})",
+            m.uri,
+            m.run_id.as_deref().unwrap_or("not created"),
+            m.metrics_sent,
+            if m.metrics_unsent > 0 {
+                format!(
+                    ", {} unsent: replay with `codex runs sync-mlflow {}`",
+                    m.metrics_unsent,
+                    run.root().display()
+                )
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    for h in health.iter().filter(|h| h.failures > 0) {
+        writeln!(
+            out,
+            "warning    sink {} failed {} times: {}",
+            h.sink,
+            h.failures,
+            h.last_error.as_deref().unwrap_or("")
+        )?;
+    }
     writeln!(out, "wall time  {:.1}s", started.elapsed().as_secs_f64())?;
     Ok((out, run.root().to_owned()))
 }

@@ -360,6 +360,8 @@ pub struct MlflowSection {
     pub uri: Option<String>,
     /// Experiment name, created if missing.
     pub experiment: String,
+    /// Seconds the end of a run keeps trying to send what is queued.
+    pub close_timeout_secs: f64,
 }
 
 /// Experiment tracking and system monitoring.

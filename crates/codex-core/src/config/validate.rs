@@ -326,6 +326,23 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
 
     k.positive("track.system_interval_secs", c.track.system_interval_secs);
     k.rule(
+        c.track.mlflow.close_timeout_secs.is_finite() && c.track.mlflow.close_timeout_secs >= 0.0,
+        "track.mlflow.close_timeout_secs",
+        || {
+            format!(
+                "must be a non-negative number, got {}",
+                c.track.mlflow.close_timeout_secs
+            )
+        },
+    );
+    if let Some(uri) = &c.track.mlflow.uri {
+        k.rule(
+            uri.starts_with("http://") || uri.starts_with("https://"),
+            "track.mlflow.uri",
+            || format!("must be an http:// or https:// URL of a tracking server, got `{uri}`"),
+        );
+    }
+    k.rule(
         !c.track.mlflow.experiment.trim().is_empty(),
         "track.mlflow.experiment",
         || "must not be empty".into(),

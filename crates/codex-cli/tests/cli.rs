@@ -951,3 +951,38 @@ fn safety_policy_errors_name_the_key_or_rule() {
     );
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn runs_commands_name_what_is_wrong_with_a_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("runs/empty")).unwrap();
+    std::fs::create_dir_all(d.join("runs/torn")).unwrap();
+    std::fs::write(
+        d.join("runs/torn/metrics.ndjson"),
+        "{\"step\":1,\"epoch\":0,\"split\":\"train\",\"name\":\"loss\",\"value\":2.0,\"wall_time\":1.0}\n{\"step\":2,\"ep\n",
+    )
+    .unwrap();
+    let o = codex(&["runs", "show", "runs/empty"], &[], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("runs/empty: not a run directory (no metrics.ndjson)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = codex(&["runs", "show", "runs/torn"], &[], d);
+    assert!(
+        stderr(&o).contains("runs/torn/metrics.ndjson:2:"),
+        "{}",
+        stderr(&o)
+    );
+    let o = codex(&["runs", "list", "runs"], &[], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("torn") && stdout(&o).contains("unreadable"),
+        "{}",
+        stdout(&o)
+    );
+    let o = codex(&["runs", "sync-mlflow", "runs/torn"], &[], d);
+    assert!(!o.status.success());
+}

@@ -707,6 +707,47 @@ mod tests {
         assert_eq!(report.metrics_sent, 0);
     }
 
+    /// A one-shot HTTP server answering every request with `status` and `body`.
+    fn fake_server(status: &'static str, body: &'static str) -> String {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(8) {
+                let Ok(mut s) = stream else { continue };
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        format!("http://{addr}")
+    }
+
+    #[test]
+    fn an_http_4xx_names_the_endpoint_status_and_body_and_is_not_retried() {
+        let uri = fake_server(
+            "403 Forbidden",
+            r#"{"error_code": "PERMISSION_DENIED", "message": "no access to experiment"}"#,
+        );
+        let err = Client::new(&uri).experiment_id("x").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("403")
+                && text.contains("experiments/get-by-name")
+                && text.contains("PERMISSION_DENIED"),
+            "{text}"
+        );
+        assert!(!err.is_transient());
+        let err = Client::new(&fake_server("503 Service Unavailable", "{}"))
+            .experiment_id("x")
+            .unwrap_err();
+        assert!(err.is_transient(), "{err}");
+    }
+
     #[test]
     fn non_finite_values_use_protobuf_json_spellings() {
         let r = |v| MetricRecord {

@@ -25,6 +25,8 @@ use serde_json::{Value, json};
 const METRICS_PER_BATCH: usize = 1000;
 /// Params per `log-batch` request (the server's limit is 100).
 const PARAMS_PER_BATCH: usize = 100;
+/// `log-batch` requests in flight at once.
+const PARALLEL: usize = 8;
 /// Longest wait between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -634,11 +636,43 @@ impl Worker {
             self.report.params_sent += n as u64;
         }
         while !self.metrics.is_empty() {
-            let n = self.metrics.len().min(METRICS_PER_BATCH);
-            let batch: Vec<MetricRecord> = self.metrics.iter().take(n).cloned().collect();
-            self.client.log_batch(&run_id, &[], &batch)?;
+            // Up to PARALLEL batches in flight: the server, not the client, is
+            // the bottleneck, and it handles concurrent requests. A batch that
+            // fails stays queued, with every batch after it.
+            let n = self.metrics.len().min(METRICS_PER_BATCH * PARALLEL);
+            let chunk: Vec<MetricRecord> = self.metrics.iter().take(n).cloned().collect();
+            let results: Vec<Result<(), MlflowError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = chunk
+                    .chunks(METRICS_PER_BATCH)
+                    .map(|batch| {
+                        let client = &self.client;
+                        let run_id = &run_id;
+                        scope.spawn(move || client.log_batch(run_id, &[], batch))
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().expect("a sender thread panicked")).collect()
+            });
+            // Successful batches leave the queue whatever their position (MLflow's
+            // history does not depend on arrival order); failed ones go back to
+            // its front, so nothing is sent twice or lost.
+            let mut failed: Vec<MetricRecord> = Vec::new();
+            let mut first_error = None;
+            for (batch, r) in chunk.chunks(METRICS_PER_BATCH).zip(results) {
+                match r {
+                    Ok(()) => self.report.metrics_sent += batch.len() as u64,
+                    Err(e) => {
+                        failed.extend_from_slice(batch);
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
             self.metrics.drain(..n);
-            self.report.metrics_sent += n as u64;
+            for r in failed.into_iter().rev() {
+                self.metrics.push_front(r);
+            }
+            if let Some(e) = first_error {
+                return Err(e);
+            }
         }
         while let Some((path, bytes)) = self.artifacts.front() {
             self.client.put_artifact(&artifact_uri, path, bytes)?;

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -928,6 +929,117 @@ pub(crate) fn safety(mb: usize) -> Result<()> {
         }
     }
     std::fs::write(Path::new("target/bench/safety.md"), &report)?;
+    print!("{report}");
+    Ok(())
+}
+
+/// `cargo xtask bench track`: the metric fan-out's cost per scalar (NDJSON and
+/// TensorBoard, then with CSV) and MLflow delivery against a local
+/// `mlflow server` (from `CODEX_BENCH_MLFLOW`, else a venv it creates).
+pub(crate) fn track() -> Result<()> {
+    let dir = std::fs::canonicalize(".")?.join("target/bench/track");
+    std::fs::create_dir_all(&dir)?;
+    let mlflow = match std::env::var("CODEX_BENCH_MLFLOW") {
+        Ok(p) => PathBuf::from(p),
+        Err(_) => {
+            let venv = dir.join("venv");
+            if !venv.join("bin/mlflow").exists() {
+                println!("creating a venv with MLflow in {}", venv.display());
+                if !Command::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(&venv)
+                    .status()?
+                    .success()
+                {
+                    bail!("python3 -m venv failed");
+                }
+                let ok = Command::new(venv.join("bin/pip"))
+                    .args([
+                        "install",
+                        "-q",
+                        "-r",
+                        "scripts/check/requirements-track.txt",
+                    ])
+                    .status()?
+                    .success();
+                if !ok {
+                    bail!("pip install mlflow failed");
+                }
+            }
+            venv.join("bin/mlflow")
+        }
+    };
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(&cargo)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "codex-track",
+            "--example",
+            "bench_track",
+        ])
+        .status()?
+        .success();
+    if !ok {
+        bail!("building the bench_track example failed");
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let exe = std::fs::canonicalize(PathBuf::from(target).join("release/examples/bench_track"))?;
+    let store = dir.join("store");
+    let _ = std::fs::remove_dir_all(&store);
+    std::fs::create_dir_all(&store)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    // The fan-out first, while nothing else runs.
+    let fan = run_json(&mut Command::new(&exe))?;
+    let mut server = Command::new(&mlflow)
+        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .arg("--backend-store-uri")
+        .arg(format!("sqlite:///{}", store.join("mlflow.db").display()))
+        .arg("--artifacts-destination")
+        .arg(store.join("artifacts"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        // Its own process group, so that its workers stop with it.
+        .process_group(0)
+        .spawn()?;
+    let uri = format!("http://127.0.0.1:{port}");
+    let up = (0..240).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    // Give the workers a moment after the socket opens.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let result = if up {
+        run_json(Command::new(&exe).args(["--mlflow-only", &uri]))
+    } else {
+        Err(anyhow::anyhow!("mlflow server did not start"))
+    };
+    let _ = Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{}", server.id())])
+        .status();
+    let _ = server.wait();
+    let r = result?;
+    let m = &r["mlflow"];
+    let report = format!(
+        "# codex-track: fan-out cost and MLflow delivery\n\nCommand: `cargo xtask bench track` (1,000,000 scalars in batches of 10; 100,000 metrics to a local `mlflow server` with a SQLite store on this machine)\n\n| measurement | value |\n|---|---|\n| NDJSON + TensorBoard, per scalar | {:.3} µs |\n| NDJSON + TensorBoard + CSV, per scalar | {:.3} µs |\n| MLflow: caller time for 100,000 metrics | {:.1} ms (worst call {:.0} µs) |\n| MLflow: delivered to the server | {:.0} metrics/s ({:.1} s) |\n",
+        fan["ndjson_tensorboard_us_per_scalar"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+        fan["ndjson_tensorboard_csv_us_per_scalar"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+        m["caller_seconds"].as_f64().unwrap_or(f64::NAN) * 1e3,
+        m["caller_worst_call_us"].as_f64().unwrap_or(f64::NAN),
+        m["delivered_metrics_per_second"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+        m["delivered_seconds"].as_f64().unwrap_or(f64::NAN),
+    );
+    std::fs::write(Path::new("target/bench/track.md"), &report)?;
     print!("{report}");
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! - `cargo xtask bench train [ARGS]`: the training loop against PyTorch eager.
 //! - `cargo xtask bench eval [--pairs N]`: BLEU, chrF and ROUGE-L against sacreBLEU and rouge-score.
 //! - `cargo xtask bench safety [--mb N]`: detection quality against detect-secrets, scan throughput.
+//! - `cargo xtask bench track`: metric fan-out cost per scalar, MLflow delivery rate.
 
 #![allow(
     clippy::print_stdout,
@@ -87,8 +88,9 @@ fn run() -> Result<()> {
                 };
                 bench::safety(mb)
             }
+            Some("track") => bench::track(),
             other => bail!(
-                "unknown benchmark {other:?}; available: tokenize, data, model, train, eval, safety"
+                "unknown benchmark {other:?}; available: tokenize, data, model, train, eval, safety, track"
             ),
         },
         _ => {
@@ -103,7 +105,8 @@ fn run() -> Result<()> {
                  bench train [ARGS]            codex-train against PyTorch eager on the same model (ARGS:\n  \
                                                --layers, --d-model, --heads, --d-ff, --vocab, --context, --batch, --steps)\n  \
                  bench eval [--pairs N]        codex-eval BLEU, chrF, ROUGE-L against sacreBLEU and rouge-score\n  \
-                 bench safety [--mb N]         codex-safety precision/recall against detect-secrets, throughput"
+                 bench safety [--mb N]         codex-safety precision/recall against detect-secrets, throughput\n  \
+                 bench track                   codex-track fan-out cost per scalar, MLflow delivery rate"
             );
             bail!("no task given")
         }

@@ -650,7 +650,10 @@ impl Worker {
                         scope.spawn(move || client.log_batch(run_id, &[], batch))
                     })
                     .collect();
-                handles.into_iter().map(|h| h.join().expect("a sender thread panicked")).collect()
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a sender thread panicked"))
+                    .collect()
             });
             // Successful batches leave the queue whatever their position (MLflow's
             // history does not depend on arrival order); failed ones go back to

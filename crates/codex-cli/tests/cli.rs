@@ -161,7 +161,8 @@ fn show_prints_yaml_that_validates_again() {
 #[test]
 fn unbuilt_commands_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [&["audit"][..]] {
+    // Only the repository audit is left unbuilt.
+    for args in [&["audit"][..], &["audit", "repo-map"]] {
         let o = codex(args, &[], dir.path());
         assert_eq!(o.status.code(), Some(2), "{args:?}");
         let err = stderr(&o);

@@ -73,16 +73,20 @@ impl Server {
             .process_group(0)
             .spawn()
             .expect("mlflow server starts");
-        let uri = format!("http://127.0.0.1:{port}");
+        let mut server = Self {
+            child,
+            uri: format!("http://127.0.0.1:{port}"),
+        };
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && get(&uri, "experiments/search", &[("max_results", "1")]).is_some()
+                && get(&server.uri, "experiments/search", &[("max_results", "1")]).is_some()
             {
-                return Self { child, uri };
+                return server;
             }
             std::thread::sleep(Duration::from_millis(250));
         }
+        server.stop();
         panic!("mlflow server on port {port} did not come up in 120 s");
     }
 
@@ -227,7 +231,7 @@ fn history(uri: &str, run_id: &str, key: &str) -> Vec<(u64, f64)> {
                 .collect()
         })
         .unwrap_or_default();
-    h.sort_by(|a, b| a.0.cmp(&b.0));
+    h.sort_by_key(|a| a.0);
     h
 }
 

@@ -23,6 +23,9 @@ pub struct HfTokenizer {
     /// this copy and then running the library's own `post_process` (truncate,
     /// post-process, pad) restores the windows and matches Python's output.
     raw: Option<Box<tokenizers::Tokenizer>>,
+    /// An exact, faster encoder for byte-level BPE files (see `fast_bpe`), used
+    /// for ids when no padding or truncation is configured.
+    fast: Option<std::sync::Arc<crate::fast_bpe::FastBpe>>,
 }
 
 fn convert(e: tokenizers::Encoding) -> Encoding {
@@ -63,8 +66,15 @@ impl HfTokenizer {
     pub(crate) fn from_inner(mut inner: tokenizers::Tokenizer) -> Self {
         // A tokenizer.json may carry its own truncation; route it through `raw` too.
         let truncation = inner.get_truncation().cloned();
+        let fast = inner
+            .to_string(false)
+            .ok()
+            .and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
+            .and_then(|v| crate::fast_bpe::FastBpe::from_json(&v))
+            .map(std::sync::Arc::new);
         let mut t = Self {
             raw: None,
+            fast,
             inner: {
                 inner
                     .with_truncation(None)
@@ -209,6 +219,10 @@ impl HfTokenizer {
                 .into_iter()
                 .map(|e| e.ids)
                 .collect());
+        }
+        if let Some(fast) = self.fast.as_deref().filter(|_| self.inner.get_padding().is_none()) {
+            use rayon::prelude::*;
+            return Ok(texts.par_iter().map(|t| fast.encode(t)).collect());
         }
         self.inner
             .encode_batch_fast(texts.to_vec(), add_special_tokens)

@@ -28,6 +28,7 @@
 mod analyze;
 mod encoding;
 mod error;
+mod fast_bpe;
 mod hf;
 #[cfg(feature = "sentencepiece")]
 mod native;

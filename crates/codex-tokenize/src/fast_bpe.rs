@@ -31,7 +31,9 @@ static CLASSES: LazyLock<Vec<u8>> = LazyLock::new(|| {
     let mut table = vec![OTHER; 0x11_0000];
     let mut buf = [0u8; 4];
     for (cp, slot) in table.iter_mut().enumerate() {
-        let Some(c) = char::from_u32(cp as u32) else { continue };
+        let Some(c) = char::from_u32(cp as u32) else {
+            continue;
+        };
         *slot = if c.is_whitespace() {
             SPACE
         } else if c.is_ascii() {
@@ -133,7 +135,8 @@ fn byte_chars() -> [char; 256] {
     let mut table = ['\0'; 256];
     let mut n = 0u32;
     for b in 0..=255u8 {
-        let printable = (b'!'..=b'~').contains(&b) || (0xa1..=0xac).contains(&b) || (0xae..=0xff).contains(&b);
+        let printable =
+            (b'!'..=b'~').contains(&b) || (0xa1..=0xac).contains(&b) || (0xae..=0xff).contains(&b);
         table[b as usize] = if printable {
             char::from(b)
         } else {
@@ -176,8 +179,12 @@ impl FastBpe {
             || !m["dropout"].is_null()
             || m["byte_fallback"] == true
             || m["ignore_merges"] == true
-            || m["continuing_subword_prefix"].as_str().is_some_and(|s| !s.is_empty())
-            || m["end_of_word_suffix"].as_str().is_some_and(|s| !s.is_empty())
+            || m["continuing_subword_prefix"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty())
+            || m["end_of_word_suffix"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty())
         {
             return None;
         }
@@ -190,7 +197,9 @@ impl FastBpe {
         let mut merges = FxHashMap::default();
         for (rank, pair) in m["merges"].as_array()?.iter().enumerate() {
             let (a, b) = match pair {
-                Value::Array(p) if p.len() == 2 => (p[0].as_str()?.to_owned(), p[1].as_str()?.to_owned()),
+                Value::Array(p) if p.len() == 2 => {
+                    (p[0].as_str()?.to_owned(), p[1].as_str()?.to_owned())
+                }
                 Value::String(s) => {
                     let (a, b) = s.split_once(' ')?;
                     (a.to_owned(), b.to_owned())
@@ -198,23 +207,42 @@ impl FastBpe {
                 _ => return None,
             };
             let new = id(&format!("{a}{b}"))?;
-            merges.entry((id(&a)?, id(&b)?)).or_insert((rank as u32, new));
+            merges
+                .entry((id(&a)?, id(&b)?))
+                .or_insert((rank as u32, new));
         }
         let mut contents = Vec::new();
         let mut ids = Vec::new();
-        for t in v["added_tokens"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
-            if t["normalized"] != false || t["lstrip"] == true || t["rstrip"] == true || t["single_word"] == true {
+        for t in v["added_tokens"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
+            if t["normalized"] != false
+                || t["lstrip"] == true
+                || t["rstrip"] == true
+                || t["single_word"] == true
+            {
                 return None;
             }
             contents.push(t["content"].as_str()?.to_owned());
             ids.push(t["id"].as_u64()? as u32);
         }
         let added = (!contents.is_empty()).then(|| {
-            let ac = AhoCorasickBuilder::new().match_kind(MatchKind::LeftmostLongest).build(&contents).expect("builds");
+            let ac = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&contents)
+                .expect("builds");
             (ac, ids)
         });
         let instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Some(Self { byte_ids, merges, added, add_prefix_space, instance })
+        Some(Self {
+            byte_ids,
+            merges,
+            added,
+            add_prefix_space,
+            instance,
+        })
     }
 
     /// BPE over one pre-token's bytes.
@@ -312,10 +340,16 @@ mod tests {
     #[test]
     fn pre_tokenization_follows_the_gpt2_pattern() {
         assert_eq!(pieces("Hello world"), ["Hello", " world"]);
-        assert_eq!(pieces("don't we'll I'm"), ["don", "'t", " we", "'ll", " I", "'m"]);
+        assert_eq!(
+            pieces("don't we'll I'm"),
+            ["don", "'t", " we", "'ll", " I", "'m"]
+        );
         assert_eq!(pieces("a  b"), ["a", " ", " b"]);
         assert_eq!(pieces("a\n\nb"), ["a", "\n", "\n", "b"]);
-        assert_eq!(pieces("x 123 !!? end  "), ["x", " 123", " !!?", " end", "  "]);
+        assert_eq!(
+            pieces("x 123 !!? end  "),
+            ["x", " 123", " !!?", " end", "  "]
+        );
         assert_eq!(pieces("café 東京 ½"), ["café", " 東京", " ½"]);
     }
 }

@@ -220,7 +220,11 @@ impl HfTokenizer {
                 .map(|e| e.ids)
                 .collect());
         }
-        if let Some(fast) = self.fast.as_deref().filter(|_| self.inner.get_padding().is_none()) {
+        if let Some(fast) = self
+            .fast
+            .as_deref()
+            .filter(|_| self.inner.get_padding().is_none())
+        {
             use rayon::prelude::*;
             return Ok(texts.par_iter().map(|t| fast.encode(t)).collect());
         }

@@ -18,6 +18,15 @@ pub enum TrainError {
     #[error(transparent)]
     Core(#[from] codex_core::Error),
 
+    /// A compute precision the loop or the device cannot use.
+    #[error("train.precision={precision}: {message}")]
+    Precision {
+        /// The requested precision.
+        precision: String,
+        /// Why it cannot be used.
+        message: String,
+    },
+
     /// A metric sink failed.
     #[error("metric sink `{sink}` failed: {message}")]
     Sink {

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
 use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Int, Tensor, TensorData};
-use codex_core::config::TrainSection;
+use burn::tensor::{DType, Device, FloatDType, Int, Tensor, TensorData};
+use codex_core::config::{Precision, TrainSection};
 use codex_core::{MetricRecord, MetricSink};
 use codex_data::{Batch, RandomState, RandomWindows, Sequential, TokenStore};
 use codex_model::burn;
@@ -280,6 +280,46 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// The dtype the forward and backward passes run in, `None` for plain f32; a
+/// device without the dtype is an error naming both.
+fn compute_dtype(precision: Precision, device: &Device) -> Result<Option<FloatDType>, TrainError> {
+    let dtype = match precision {
+        Precision::F32 => return Ok(None),
+        Precision::Bf16 => FloatDType::BF16,
+        Precision::F16 => {
+            // float16's range makes small gradients underflow to zero without
+            // loss scaling, which this loop does not do; bfloat16 has f32's range.
+            return Err(TrainError::Precision {
+                precision: "f16".into(),
+                message: "float16 training needs loss scaling, which codex does not do; \
+                          use train.precision=bf16 (the same memory and speed, with f32's range)"
+                    .into(),
+            });
+        }
+    };
+    if !device.supports_dtype(DType::from(dtype)) {
+        return Err(TrainError::Precision {
+            precision: format!("{dtype:?}").to_lowercase(),
+            message: format!("the device {device:?} cannot compute in it; use train.precision=f32"),
+        });
+    }
+    Ok(Some(dtype))
+}
+
+/// Logits in f32: computed by a copy of the model cast to `compute` when set.
+/// The cast is part of the autodiff graph, so gradients reach the f32 master
+/// parameters in f32 and the optimizer state stays f32.
+fn forward_in(
+    model: &Transformer,
+    x: Tensor<2, Int>,
+    compute: Option<FloatDType>,
+) -> Result<Tensor<3>, TrainError> {
+    Ok(match compute {
+        None => model.forward(x)?,
+        Some(dtype) => model.clone().cast(dtype)?.forward(x)?.cast(FloatDType::F32),
+    })
+}
+
 fn sink_err(sink: &dyn MetricSink, e: codex_core::SinkError) -> TrainError {
     TrainError::Sink {
         sink: sink.name().to_owned(),
@@ -338,6 +378,7 @@ pub fn train(
     if let Some(record) = optimizer_record {
         optim = optim.load_record(record);
     }
+    let compute = compute_dtype(t.precision, &device)?;
     let mut sampler = RandomWindows::resume(inputs.data, batch_size, seq_len, sampler_state)?;
     let flops_per_token = model.config().flops_per_token();
     let tokens_per_step = (batch_size * seq_len * t.grad_accum as usize) as u64;
@@ -373,7 +414,7 @@ pub fn train(
         for _ in 0..t.grad_accum {
             let batch = sampler.next_batch();
             let (x, y) = tensors(&batch, &device);
-            let out = cross_entropy(model.forward(x)?, y, None);
+            let out = cross_entropy(forward_in(&model, x, compute)?, y, None);
             let loss = out.loss / f64::from(t.grad_accum);
             loss_sum += f64::from(scalar(loss.clone().detach()));
             let grads = GradientsParams::from_grads(loss.backward(), &model);

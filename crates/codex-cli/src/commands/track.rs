@@ -136,7 +136,7 @@ impl Tracking {
         }
     }
 
-    /// Why there are no GPU samples, if there are none.
+    /// Why there are no GPU samples, if there are none (the sampler has logged it).
     pub(crate) fn gpu_note(&self) -> Option<&str> {
         self.gpu_note.as_deref()
     }

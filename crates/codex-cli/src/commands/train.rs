@@ -346,9 +346,7 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
         run.root(),
         resume_from.as_ref().map(|l| l.state.step),
     )?;
-    if let Some(n) = sink.gpu_note() {
-        note(n.to_owned());
-    }
+
     let bar = progress_bar(
         cfg.train.max_steps,
         "{spinner} step {pos}/{len} {wide_bar} {msg} eta {eta}",
@@ -452,6 +450,8 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
         "checkpoint": outcome.checkpoint,
         "adapter": adapter,
         "stop": format!("{:?}", outcome.stop),
+        "precision": cfg.train.precision,
+        "gpu_metrics": sink.gpu_note().map_or_else(|| "sampled through NVML".to_owned(), str::to_owned),
         "sample": sample,
     });
     codex_core::write_bytes_atomic(

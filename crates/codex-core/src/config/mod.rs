@@ -13,7 +13,7 @@ pub use load::{ConfigLoader, LoadedConfig, Origin};
 pub use sections::{
     BleuSection, ChrfSection, DataFormat, DataSection, EarlyStopping, EvalInputSection,
     EvalSection, LoraSection, MetricMode, MlflowSection, ModelFamily, ModelSection, OnError,
-    RougeSection, RunSection, SafetySection, Schedule, TokenizerKind, TokenizerSection,
+    Precision, RougeSection, RunSection, SafetySection, Schedule, TokenizerKind, TokenizerSection,
     TrackSection, TrainSection,
 };
 

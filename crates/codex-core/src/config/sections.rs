@@ -168,6 +168,18 @@ pub enum MetricMode {
     Max,
 }
 
+/// The dtype of the training computation; parameters and optimizer state stay f32.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Everything in f32.
+    F32,
+    /// Forward and backward in bfloat16 from f32 master weights.
+    Bf16,
+    /// Forward and backward in float16 from f32 master weights (needs loss scaling).
+    F16,
+}
+
 /// Stop when a validation metric has not improved for a number of evaluations.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -256,6 +268,8 @@ pub struct TrainSection {
     /// Peak FLOP/s of the device, for model FLOPs utilization (MFU); unset logs
     /// achieved FLOP/s only.
     pub peak_flops: Option<f64>,
+    /// Compute dtype: f32, or bf16/f16 mixed precision with f32 master weights.
+    pub precision: Precision,
 }
 
 /// Evaluation settings.

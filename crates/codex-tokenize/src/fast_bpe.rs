@@ -147,9 +147,12 @@ fn byte_chars() -> [char; 256] {
     table
 }
 
+/// Encoded words, by their bytes.
+type WordCache = FxHashMap<Box<[u8]>, Box<[u32]>>;
+
 thread_local! {
     /// Encoded words of the encoder (by instance number) this thread last served.
-    static CACHE: RefCell<(u64, FxHashMap<Box<[u8]>, Box<[u32]>>)> = RefCell::new((0, FxHashMap::default()));
+    static CACHE: RefCell<(u64, WordCache)> = RefCell::new((0, WordCache::default()));
 }
 
 /// Instance numbers, so that a thread's cache never serves another vocabulary.

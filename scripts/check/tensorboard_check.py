@@ -16,6 +16,9 @@ from tensorboard.backend.event_processing import event_accumulator
 
 
 def f32(x):
+    """The value as TensorBoard stores it; NaN (JSON null) compares as a string."""
+    if x is None or x != x:
+        return "nan"
     return struct.unpack("<f", struct.pack("<f", x))[0]
 
 

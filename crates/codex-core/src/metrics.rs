@@ -18,10 +18,17 @@ pub struct MetricRecord {
     pub split: String,
     /// Metric name, e.g. `loss`, `lr`, `tokens_per_second`.
     pub name: String,
-    /// The value; non-finite values are written as they are so that a NaN guard can see them.
+    /// The value; non-finite values are kept so that a NaN guard can see them.
+    /// JSON has no NaN or infinity: they are written as `null` and read back as NaN.
+    #[serde(deserialize_with = "nan_from_null")]
     pub value: f64,
     /// Seconds since the Unix epoch when the value was recorded.
     pub wall_time: f64,
+}
+
+/// A number, or `null` (how JSON writers spell a non-finite value) as NaN.
+fn nan_from_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// A destination for metrics and run parameters.
@@ -48,6 +55,22 @@ pub trait MetricSink: Send {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_non_finite_value_round_trips_as_null_then_nan() {
+        let r = MetricRecord {
+            step: 1,
+            epoch: 0,
+            split: "train".into(),
+            name: "grad_norm".into(),
+            value: f64::NAN,
+            wall_time: 1.0,
+        };
+        let line = serde_json::to_string(&r).unwrap();
+        assert!(line.contains("\"value\":null"), "{line}");
+        let back: MetricRecord = serde_json::from_str(&line).unwrap();
+        assert!(back.value.is_nan());
+    }
 
     #[test]
     fn record_serializes_with_the_documented_fields() {

@@ -40,6 +40,9 @@ pub struct TrainState {
     /// Early stopping: best metric so far and evaluations without improvement.
     #[serde(default)]
     pub early_stopping: Option<(f64, u32)>,
+    /// f16 dynamic loss scaling: the scale and the finite steps since it last changed.
+    #[serde(default)]
+    pub loss_scale: Option<(f64, u64)>,
     /// codex version that wrote the checkpoint.
     pub codex_version: String,
 }

@@ -198,22 +198,7 @@ fn clip_global_norm(
     };
     let norm = f64::from(scalar(total)).sqrt();
     if max_norm > 0.0 && norm > max_norm {
-        let scale = max_norm / (norm + 1e-6);
-        for &(id, rank) in params {
-            match rank {
-                1 => {
-                    if let Some(g) = grads.remove::<1>(id) {
-                        grads.register(id, g * scale);
-                    }
-                }
-                2 => {
-                    if let Some(g) = grads.remove::<2>(id) {
-                        grads.register(id, g * scale);
-                    }
-                }
-                _ => {}
-            }
-        }
+        scale_grads(grads, params, max_norm / (norm + 1e-6));
     }
     norm
 }
@@ -280,22 +265,61 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// Dynamic loss scaling for f16: the loss is multiplied by the scale before
+/// the backward pass so that small gradients survive float16's range, and the
+/// gradients are divided by it again in f32. A step whose gradients overflow is
+/// skipped and halves the scale; 2,000 finite steps in a row double it. The
+/// state is two numbers, saved in checkpoints so that resuming is exact.
+#[derive(Debug, Clone, Copy)]
+struct LossScaler {
+    scale: f64,
+    good: u64,
+}
+
+impl LossScaler {
+    const INITIAL: f64 = 65_536.0;
+    const GROWTH_INTERVAL: u64 = 2_000;
+
+    fn after_step(&mut self, finite: bool) {
+        if finite {
+            self.good += 1;
+            if self.good >= Self::GROWTH_INTERVAL {
+                self.scale *= 2.0;
+                self.good = 0;
+            }
+        } else {
+            self.scale = (self.scale / 2.0).max(1.0);
+            self.good = 0;
+        }
+    }
+}
+
+/// Multiplies every gradient by `factor`.
+fn scale_grads(grads: &mut GradientsParams, params: &[(ParamId, usize)], factor: f64) {
+    for &(id, rank) in params {
+        match rank {
+            1 => {
+                if let Some(g) = grads.remove::<1>(id) {
+                    grads.register(id, g * factor);
+                }
+            }
+            2 => {
+                if let Some(g) = grads.remove::<2>(id) {
+                    grads.register(id, g * factor);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The dtype the forward and backward passes run in, `None` for plain f32; a
 /// device without the dtype is an error naming both.
 fn compute_dtype(precision: Precision, device: &Device) -> Result<Option<FloatDType>, TrainError> {
     let dtype = match precision {
         Precision::F32 => return Ok(None),
         Precision::Bf16 => FloatDType::BF16,
-        Precision::F16 => {
-            // float16's range makes small gradients underflow to zero without
-            // loss scaling, which this loop does not do; bfloat16 has f32's range.
-            return Err(TrainError::Precision {
-                precision: "f16".into(),
-                message: "float16 training needs loss scaling, which codex does not do; \
-                          use train.precision=bf16 (the same memory and speed, with f32's range)"
-                    .into(),
-            });
-        }
+        Precision::F16 => FloatDType::F16,
     };
     if !device.supports_dtype(DType::from(dtype)) {
         return Err(TrainError::Precision {
@@ -346,6 +370,7 @@ pub fn train(
     let mut optimizer_record = None;
     let mut early = None;
     let mut last_metric = None;
+    let mut resumed_scale = None;
     let (mut step, mut tokens, mut sampler_state, mut train_loss, mut last_eval) = match resume {
         Some(loaded) => {
             let s = loaded.state;
@@ -358,6 +383,7 @@ pub fn train(
             model = loaded.model.fork(&device);
             optimizer_record = Some(loaded.optimizer);
             early = s.early_stopping;
+            resumed_scale = s.loss_scale;
             (s.step, s.tokens, s.sampler, s.train_loss, s.val_loss)
         }
         None => (
@@ -379,6 +405,10 @@ pub fn train(
         optim = optim.load_record(record);
     }
     let compute = compute_dtype(t.precision, &device)?;
+    let mut scaler = (compute == Some(FloatDType::F16)).then(|| {
+        let (scale, good) = resumed_scale.unwrap_or((LossScaler::INITIAL, 0));
+        LossScaler { scale, good }
+    });
     let mut sampler = RandomWindows::resume(inputs.data, batch_size, seq_len, sampler_state)?;
     let flops_per_token = model.config().flops_per_token();
     let tokens_per_step = (batch_size * seq_len * t.grad_accum as usize) as u64;
@@ -417,6 +447,10 @@ pub fn train(
             let out = cross_entropy(forward_in(&model, x, compute)?, y, None);
             let loss = out.loss / f64::from(t.grad_accum);
             loss_sum += f64::from(scalar(loss.clone().detach()));
+            let loss = match scaler {
+                Some(s) => loss * s.scale,
+                None => loss,
+            };
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             accumulator.accumulate(&model, grads);
         }
@@ -439,8 +473,17 @@ pub fn train(
             });
         }
         let mut grads = accumulator.grads();
+        if let Some(s) = scaler {
+            scale_grads(&mut grads, &info.params, 1.0 / s.scale);
+        }
         let grad_norm = clip_global_norm(&mut grads, &info.params, t.grad_clip);
-        model = optim.step(lr, model, grads);
+        let overflow = scaler.is_some() && !grad_norm.is_finite();
+        if let Some(s) = &mut scaler {
+            s.after_step(!overflow);
+        }
+        if !overflow {
+            model = optim.step(lr, model, grads);
+        }
         step += 1;
         tokens += tokens_per_step;
         train_loss = loss_sum;
@@ -461,13 +504,25 @@ pub fn train(
         let mut rows = vec![
             row("train", "loss", train_loss),
             row("train", "lr", lr),
-            row("train", "grad_norm", grad_norm),
+            row(
+                "train",
+                "grad_norm",
+                if grad_norm.is_finite() {
+                    grad_norm
+                } else {
+                    f64::NAN
+                },
+            ),
             row("train", "tokens", tokens as f64),
             // Timing is the one thing two identical runs do not share, so it is
             // kept apart from the training values.
             row("system", "tokens_per_second", tps),
             row("system", "flops_per_second", flops_ps),
         ];
+        if let Some(sc) = scaler {
+            rows.push(row("train", "loss_scale", sc.scale));
+            rows.push(row("train", "skipped_step", f64::from(u8::from(overflow))));
+        }
         if let Some(peak) = t.peak_flops {
             rows.push(row("system", "mfu", flops_ps / peak));
         }
@@ -512,6 +567,7 @@ pub fn train(
                 val_loss: last_eval,
                 metric: last_metric,
                 early_stopping: early,
+                loss_scale: scaler.map(|s| (s.scale, s.good)),
                 codex_version: env!("CARGO_PKG_VERSION").to_owned(),
             };
             last_checkpoint = Some(checkpoint::save(

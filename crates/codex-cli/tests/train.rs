@@ -721,3 +721,49 @@ fn mixed_precision_trains_in_bf16_and_f16_with_loss_scaling() {
         assert_eq!(summary["precision"], precision);
     }
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The f16 loss scale is part of the checkpoint: resuming from the middle of a
+/// run ends with the weights of the run that was never stopped.
+#[test]
+fn f16_loss_scaling_resumes_exactly() {
+    let common = [
+        "train.max_steps=40",
+        "train.precision=f16",
+        "train.keep_every=10",
+        "train.keep_last=1",
+    ];
+    let a = tempfile::tempdir().unwrap();
+    let o = train(a.path(), &common);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let run_a = only_run(a.path());
+    let straight = weights_at(a.path(), &run_a, 40);
+
+    let b = tempfile::tempdir().unwrap();
+    let run_b = b.path().join("runs").join(run_a.file_name().unwrap());
+    copy_dir(&run_a, &run_b);
+    // Checkpoints every 4 steps, every 10th step kept: 20 and 40 exist.
+    std::fs::remove_dir_all(run_b.join("checkpoints/step-00000040")).unwrap();
+    let o = codex(b.path())
+        .args(["train", "--resume"])
+        .arg(run_b.join("checkpoints/step-00000020"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        weights_at(b.path(), &run_b, 40) == straight,
+        "f16 weights differ after resuming at step 20"
+    );
+}

@@ -1,8 +1,253 @@
 //! `codex-audit`: an offline, deterministic audit of a repository treated as untrusted input.
 //!
-//! May depend on `codex-core` and parsing libraries; never on a tensor backend,
-//! and nothing in the audited repository is ever executed.
+//! - [`inventory`]: every file (`.gitignore` honoured, tool directories
+//!   skipped, symlinks never followed) with size, language, code/comment/blank
+//!   lines, a binary flag, SHA-256 up to a size limit and optional BLAKE3;
+//! - [`readme`]: title, outline, first paragraph, commands, missing links, TODOs;
+//! - [`placeholders`]: TODO/FIXME/XXX/HACK, `NotImplementedError`, `todo!()`,
+//!   `unimplemented!()`, stub `pass`, with comment/string/code context;
+//! - [`repomap`]: top-level folders, key files, entry points;
+//! - [`run_audit`] and [`write_reports`]: `audit.json`, `audit.md` and
+//!   `repo_map.md`, byte-identical across runs and thread counts (sorted,
+//!   one timestamp field fixed by the caller).
 //!
-//! Status: the audit issue builds this crate (inventory, README summary,
-//! placeholder scan, complexity, repo map); it has no API yet, and `codex audit`
-//! says so instead of pretending. No cargo features yet.
+//! May depend on `codex-core` and parsing libraries; never on a tensor backend,
+//! and nothing in the audited repository is ever executed. Per-function
+//! complexity is not built yet. No cargo features.
+
+pub mod inventory;
+pub mod placeholders;
+pub mod readme;
+pub mod repomap;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+
+pub use inventory::{FileEntry, InventoryOptions, Lines, StepError};
+pub use placeholders::{Context, Placeholder};
+pub use readme::ReadmeSummary;
+pub use repomap::{EntryPoint, RepoMap};
+
+/// Schema version of `audit.json`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Totals per language.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LanguageTotals {
+    /// Files.
+    pub files: u64,
+    /// Lines.
+    pub lines: Lines,
+}
+
+/// Everything an audit found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Audit {
+    /// `audit.json` schema version.
+    pub schema_version: u32,
+    /// The one time field: `--timestamp`, `SOURCE_DATE_EPOCH`, or now.
+    pub generated_at: String,
+    /// codex version.
+    pub codex_version: String,
+    /// Files, sorted by path.
+    pub files: Vec<FileEntry>,
+    /// Totals per language, by name.
+    pub languages: BTreeMap<String, LanguageTotals>,
+    /// The README summary, if there is a README.
+    pub readme: Option<ReadmeSummary>,
+    /// Placeholders, by path and line.
+    pub placeholders: Vec<Placeholder>,
+    /// The repo map.
+    pub repo_map: RepoMap,
+    /// Steps that failed, by path.
+    pub errors: Vec<StepError>,
+}
+
+/// Audits the repository at `root`.
+pub fn run_audit(root: &Path, options: &InventoryOptions, generated_at: String) -> Audit {
+    let (paths, mut errors) = inventory::walk(root);
+    let (files, inv_errors) = inventory::inventory(root, &paths, options);
+    errors.extend(inv_errors);
+    let mut languages: BTreeMap<String, LanguageTotals> = BTreeMap::new();
+    for f in &files {
+        if let Some(l) = f.language {
+            let t = languages.entry(l.to_owned()).or_default();
+            t.files += 1;
+            if let Some(n) = f.lines {
+                t.lines.code += n.code;
+                t.lines.comment += n.comment;
+                t.lines.blank += n.blank;
+            }
+        }
+    }
+    use rayon::prelude::*;
+    let scanned: Vec<Result<Vec<Placeholder>, StepError>> = files
+        .par_iter()
+        .filter(|f| !f.binary && f.language.is_some())
+        .map(|f| {
+            let path = root.join(&f.path);
+            match inventory::read_text(&path, f.size, options) {
+                Ok(Some(text)) => Ok(placeholders::scan(&f.path, &text, f.language)),
+                Ok(None) => Ok(Vec::new()),
+                Err(e) => Err(StepError {
+                    step: "placeholders".into(),
+                    error: e.to_string(),
+                    context: f.path.clone(),
+                }),
+            }
+        })
+        .collect();
+    let mut found = Vec::new();
+    for r in scanned {
+        match r {
+            Ok(p) => found.extend(p),
+            Err(e) => errors.push(e),
+        }
+    }
+    errors.sort_by(|a, b| (&a.context, &a.step).cmp(&(&b.context, &b.step)));
+    let repo_map = repomap::repo_map(root, &files);
+    Audit {
+        schema_version: SCHEMA_VERSION,
+        generated_at,
+        codex_version: env!("CARGO_PKG_VERSION").to_owned(),
+        readme: readme::summarize(root),
+        placeholders: found,
+        languages,
+        repo_map,
+        files,
+        errors,
+    }
+}
+
+/// `audit.md`: readable tables.
+pub fn audit_markdown(a: &Audit) -> String {
+    let mut md = format!(
+        "# Repository audit\n\nGenerated {} by codex {}.\n\n## Languages\n\n| language | files | code | comment | blank |\n|---|---|---|---|---|\n",
+        a.generated_at, a.codex_version
+    );
+    for (l, t) in &a.languages {
+        let _ = writeln!(
+            md,
+            "| {l} | {} | {} | {} | {} |",
+            t.files, t.lines.code, t.lines.comment, t.lines.blank
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n{} files, {} bytes.\n",
+        a.files.len(),
+        a.files.iter().map(|f| f.size).sum::<u64>()
+    );
+    if let Some(r) = &a.readme {
+        let _ = writeln!(
+            md,
+            "## README ({})\n\n- title: {}\n- sections: {}\n- commands: {}\n- missing links: {}\n",
+            r.path,
+            r.title.as_deref().unwrap_or("(none)"),
+            r.outline.len(),
+            r.commands.len(),
+            if r.missing_links.is_empty() {
+                "none".to_owned()
+            } else {
+                r.missing_links.join(", ")
+            }
+        );
+    }
+    let _ = writeln!(
+        md,
+        "## Placeholders ({})\n\n| file | line | kind | context |\n|---|---|---|---|",
+        a.placeholders.len()
+    );
+    for p in &a.placeholders {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {:?} |",
+            p.path, p.line, p.kind, p.context
+        );
+    }
+    if !a.errors.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Steps that failed\n\n| step | context | error |\n|---|---|---|"
+        );
+        for e in &a.errors {
+            let _ = writeln!(md, "| {} | {} | {} |", e.step, e.context, e.error);
+        }
+    }
+    md
+}
+
+/// `repo_map.md`.
+pub fn repo_map_markdown(m: &RepoMap) -> String {
+    let mut md = String::from("# Repository map\n\n| folder | files |\n|---|---|\n");
+    for (f, n) in &m.folders {
+        let _ = writeln!(md, "| {f} | {n} |");
+    }
+    let _ = writeln!(md, "\n## Key files\n");
+    for k in &m.key_files {
+        let _ = writeln!(md, "- {k}");
+    }
+    let _ = writeln!(
+        md,
+        "\n## Entry points\n\n| name | declared in | target |\n|---|---|---|"
+    );
+    for e in &m.entry_points {
+        let _ = writeln!(md, "| {} | {} | {} |", e.name, e.declared_in, e.target);
+    }
+    md
+}
+
+/// Writes the reports named in `formats` (`json`, `md`) into `out`, atomically;
+/// `repo_map.md` comes with `md`.
+pub fn write_reports(
+    a: &Audit,
+    out: &Path,
+    formats: &[String],
+) -> Result<Vec<std::path::PathBuf>, codex_core::Error> {
+    std::fs::create_dir_all(out).map_err(|e| codex_core::Error::io("cannot create", out, e))?;
+    let mut written = Vec::new();
+    if formats.iter().any(|f| f == "json") {
+        let p = out.join("audit.json");
+        let text = serde_json::to_string_pretty(a).expect("audits serialize") + "\n";
+        codex_core::write_bytes_atomic(&p, text.as_bytes())?;
+        written.push(p);
+    }
+    if formats.iter().any(|f| f == "md") {
+        for (name, text) in [
+            ("audit.md", audit_markdown(a)),
+            ("repo_map.md", repo_map_markdown(&a.repo_map)),
+        ] {
+            let p = out.join(name);
+            codex_core::write_bytes_atomic(&p, text.as_bytes())?;
+            written.push(p);
+        }
+    }
+    Ok(written)
+}
+
+/// Appends the failed steps to `.codex/errors.ndjson` under `root_out`.
+pub fn append_errors(errors: &[StepError], file: &Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if errors.is_empty() {
+        return Ok(());
+    }
+    if let Some(d) = file.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)?;
+    let ts = chrono::Utc::now().to_rfc3339();
+    for e in errors {
+        writeln!(
+            f,
+            "{}",
+            serde_json::json!({ "ts": ts, "step": e.step, "error": e.error, "context": e.context })
+        )?;
+    }
+    Ok(())
+}

@@ -102,7 +102,19 @@ pub(crate) enum Command {
         /// Directory for the reports.
         #[arg(long, default_value = "reports")]
         out: PathBuf,
-        /// Exit non-zero on `placeholders` or `complexity>N`.
+        /// Report formats, comma-separated: json, md.
+        #[arg(long, value_delimiter = ',', default_value = "json,md")]
+        format: Vec<String>,
+        /// Files up to this many bytes get a SHA-256.
+        #[arg(long, default_value_t = 5 << 20)]
+        max_hash_bytes: u64,
+        /// Also record each file's BLAKE3.
+        #[arg(long)]
+        blake3: bool,
+        /// The report's one time field (RFC 3339); default SOURCE_DATE_EPOCH, else now.
+        #[arg(long)]
+        timestamp: Option<String>,
+        /// Exit 1 on `placeholders` (any found) or `complexity>N`.
         #[arg(long)]
         fail_on: Vec<String>,
     },

@@ -159,17 +159,16 @@ fn show_prints_yaml_that_validates_again() {
 }
 
 #[test]
-fn unbuilt_commands_exit_2_with_one_line() {
+fn unbuilt_capabilities_exit_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    // Only the repository audit is left unbuilt.
-    for args in [&["audit"][..], &["audit", "repo-map"]] {
-        let o = codex(args, &[], dir.path());
-        assert_eq!(o.status.code(), Some(2), "{args:?}");
-        let err = stderr(&o);
-        assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains("is not available yet"), "{err}");
-        assert!(o.stdout.is_empty(), "{args:?} printed output");
-    }
+    // Per-function complexity is the one piece of the audit not built yet.
+    let args = ["audit", ".", "--fail-on", "complexity>10"];
+    let o = codex(&args, &[], dir.path());
+    assert_eq!(o.status.code(), Some(2), "{args:?}");
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("is not available yet"), "{err}");
+    assert!(o.stdout.is_empty(), "{args:?} printed output");
 }
 
 #[test]
@@ -986,4 +985,145 @@ fn runs_commands_name_what_is_wrong_with_a_run_directory() {
     );
     let o = codex(&["runs", "sync-mlflow", "runs/torn"], &[], d);
     assert!(!o.status.success());
+}
+
+fn audit_fixture(root: &Path) {
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::create_dir_all(root.join("tests")).unwrap();
+    std::fs::write(root.join(".gitignore"), "ignored.txt\n").unwrap();
+    std::fs::write(root.join("ignored.txt"), "TODO: not seen\n").unwrap();
+    std::fs::write(
+        root.join("README.md"),
+        "# Demo\n\nA small demo repository.\n\n## Use\n\n```sh\n$ cargo run\n```\n\nSee [docs](docs/missing.md).\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[package]\nname = \"demo\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("src/main.rs"),
+        "// entry\nfn main() {\n    todo!()\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("tests/t.py"),
+        "def f():\n    pass\n# FIXME later\n",
+    )
+    .unwrap();
+    for i in 0..40 {
+        std::fs::write(
+            root.join(format!("src/m{i}.rs")),
+            format!("/// module {i}\npub fn f{i}() -> u32 {{ {i} }}\n"),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn audit_reports_are_byte_identical_across_runs_and_thread_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    audit_fixture(&repo);
+    let run = |out: &str, threads: &str| {
+        let o = codex(
+            &[
+                "audit",
+                "repo",
+                "--out",
+                out,
+                "--timestamp",
+                "2026-01-01T00:00:00Z",
+            ],
+            &[("RAYON_NUM_THREADS", threads)],
+            dir.path(),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        std::fs::read(dir.path().join(out).join("audit.json")).unwrap()
+    };
+    let one = run("r1", "1");
+    assert_eq!(
+        one,
+        run("r2", "2"),
+        "audit.json differs between 1 and 2 threads"
+    );
+    let a: serde_json::Value = serde_json::from_slice(&one).unwrap();
+    let paths: Vec<&str> = a["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(!paths.contains(&"ignored.txt"), ".gitignore not honoured");
+    assert!(paths.windows(2).all(|w| w[0] < w[1]), "paths not sorted");
+    assert_eq!(a["readme"]["title"], "Demo");
+    assert_eq!(a["readme"]["commands"][0], "cargo run");
+    assert_eq!(a["readme"]["missing_links"][0], "docs/missing.md");
+    let kinds: Vec<&str> = a["placeholders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["todo!", "bare pass", "FIXME"]);
+    assert_eq!(a["repo_map"]["entry_points"][0]["name"], "demo");
+    assert_eq!(a["languages"]["Rust"]["files"], 41);
+    let o = codex(
+        &["audit", "repo", "--out", "r3", "--fail-on", "placeholders"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let o = codex(&["audit", "repo-map", "repo"], &[], dir.path());
+    assert!(stdout(&o).contains("| src | 41 |"), "{}", stdout(&o));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_hostile_tree_is_audited_without_escaping_or_reading_too_much() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    audit_fixture(&repo);
+    std::os::unix::fs::symlink("/", repo.join("root-link")).unwrap();
+    std::os::unix::fs::symlink(&repo, repo.join("src/loop")).unwrap();
+    let sparse = std::fs::File::create(repo.join("huge.bin")).unwrap();
+    sparse.set_len(1 << 30).unwrap();
+    std::fs::write(
+        repo.join(std::ffi::OsStr::from_bytes(b"bad-\xff-name.txt")),
+        b"caf\xe9 TODO \xff\n",
+    )
+    .unwrap();
+    let o = codex(
+        &[
+            "audit",
+            "repo",
+            "--out",
+            "r",
+            "--timestamp",
+            "2026-01-01T00:00:00Z",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let a: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("r/audit.json")).unwrap()).unwrap();
+    let files = a["files"].as_array().unwrap();
+    assert!(
+        files
+            .iter()
+            .all(|f| !f["path"].as_str().unwrap().starts_with("root-link/")
+                && !f["path"].as_str().unwrap().starts_with("src/loop/")),
+        "a symlink was followed"
+    );
+    let huge = files.iter().find(|f| f["path"] == "huge.bin").unwrap();
+    assert_eq!(huge["size"], 1u64 << 30);
+    assert!(huge["sha256"].is_null(), "a 1 GiB file was hashed");
+    assert!(
+        files
+            .iter()
+            .any(|f| f["path"].as_str().unwrap().starts_with("bad-"))
+    );
 }

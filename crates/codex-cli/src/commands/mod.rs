@@ -1,5 +1,6 @@
 //! Command dispatch: each command returns its standard output as text.
 
+mod audit;
 mod completions;
 mod config;
 mod data;
@@ -18,7 +19,7 @@ use std::fmt;
 
 use anyhow::Result;
 
-use crate::cli::{AuditCommand, Command, EvalCommand};
+use crate::cli::{Command, EvalCommand};
 
 /// A command whose capability is not built yet: exit 2, say what is missing, print nothing else.
 #[derive(Debug)]
@@ -151,12 +152,24 @@ pub(crate) fn run(command: Command) -> Result<String> {
         Command::Data(cmd) => data::run(cmd),
         Command::Model(cmd) => model::run(cmd),
         Command::Safety(cmd) => safety::run(cmd),
-        Command::Audit { command, .. } => not_built(
-            match command {
-                Some(AuditCommand::RepoMap { .. }) => "audit repo-map",
-                None => "audit",
-            },
-            "the repository audit (codex-audit)",
+        Command::Audit {
+            command,
+            path,
+            out,
+            format,
+            max_hash_bytes,
+            blake3,
+            timestamp,
+            fail_on,
+        } => audit::run(
+            command,
+            &path,
+            &out,
+            &format,
+            max_hash_bytes,
+            blake3,
+            timestamp,
+            &fail_on,
         ),
         Command::Runs(cmd) => track::run(cmd),
     }

@@ -1,0 +1,424 @@
+//! The file inventory: every file the repository tracks or would track
+//! (`.gitignore` honoured, tool directories skipped, symlinks never followed),
+//! with size, language, line counts, a binary flag and hashes.
+//!
+//! Line conventions (documented in `docs/ARCHITECTURE.md`): a line is blank
+//! when it holds only whitespace; a comment line holds only comment text (a
+//! line comment, or lines inside or opening a block comment with nothing else
+//! on them); every other line is code, including lines that mix code and a
+//! trailing comment. Strings are not parsed for comment markers except that a
+//! marker inside a quoted string on a code line does not start a comment.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::Serialize;
+use sha2::Digest as _;
+
+/// Directories never walked into.
+pub const SKIP_DIRS: [&str; 10] = [
+    ".git",
+    "target",
+    "node_modules",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".mypy_cache",
+    ".tox",
+    ".pytest_cache",
+    "dist",
+];
+
+/// Comment syntax of a language.
+#[derive(Debug, Clone, Copy)]
+struct Syntax {
+    line: &'static [&'static str],
+    block: Option<(&'static str, &'static str)>,
+}
+
+/// The language of a path and its comment syntax.
+fn language(path: &Path) -> Option<(&'static str, Option<Syntax>)> {
+    let name = path.file_name()?.to_str()?;
+    let c_like = Some(Syntax {
+        line: &["//"],
+        block: Some(("/*", "*/")),
+    });
+    let hash = Some(Syntax {
+        line: &["#"],
+        block: None,
+    });
+    let by_name = match name {
+        "Makefile" | "makefile" | "GNUmakefile" => Some(("Makefile", hash)),
+        "Dockerfile" => Some(("Dockerfile", hash)),
+        "CMakeLists.txt" => Some(("CMake", hash)),
+        _ => None,
+    };
+    if by_name.is_some() {
+        return by_name;
+    }
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "rs" => ("Rust", c_like),
+        "py" | "pyi" => ("Python", hash),
+        "js" | "mjs" | "cjs" | "jsx" => ("JavaScript", c_like),
+        "ts" | "tsx" | "mts" | "cts" => ("TypeScript", c_like),
+        "go" => ("Go", c_like),
+        "c" | "h" => ("C", c_like),
+        "cc" | "cpp" | "cxx" | "hpp" | "hh" | "hxx" => ("C++", c_like),
+        "java" => ("Java", c_like),
+        "kt" | "kts" => ("Kotlin", c_like),
+        "swift" => ("Swift", c_like),
+        "cs" => ("C#", c_like),
+        "sh" | "bash" | "zsh" => ("Shell", hash),
+        "toml" => ("TOML", hash),
+        "yaml" | "yml" => ("YAML", hash),
+        "json" => ("JSON", None),
+        "md" | "markdown" => ("Markdown", None),
+        "rst" => ("reStructuredText", None),
+        "txt" => ("Text", None),
+        "html" | "htm" => (
+            "HTML",
+            Some(Syntax {
+                line: &[],
+                block: Some(("<!--", "-->")),
+            }),
+        ),
+        "css" => (
+            "CSS",
+            Some(Syntax {
+                line: &[],
+                block: Some(("/*", "*/")),
+            }),
+        ),
+        "sql" => (
+            "SQL",
+            Some(Syntax {
+                line: &["--"],
+                block: Some(("/*", "*/")),
+            }),
+        ),
+        "lua" => (
+            "Lua",
+            Some(Syntax {
+                line: &["--"],
+                block: None,
+            }),
+        ),
+        "rb" => ("Ruby", hash),
+        "r" => ("R", hash),
+        "proto" => ("Protocol Buffers", c_like),
+        _ => return None,
+    })
+}
+
+/// Code, comment and blank line counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Lines {
+    /// Lines with code.
+    pub code: u64,
+    /// Lines with only comments.
+    pub comment: u64,
+    /// Lines with only whitespace.
+    pub blank: u64,
+}
+
+/// Counts lines by the conventions above.
+fn count_lines(text: &str, syntax: Option<Syntax>) -> Lines {
+    let mut lines = Lines::default();
+    let mut in_block = false;
+    for raw in text.lines() {
+        let line = raw.trim();
+        if line.is_empty() {
+            lines.blank += 1;
+            continue;
+        }
+        let Some(syn) = syntax else {
+            lines.code += 1;
+            continue;
+        };
+        if in_block {
+            if let Some((_, close)) = syn.block
+                && let Some(end) = line.find(close)
+            {
+                in_block = false;
+                let rest = line[end + close.len()..].trim();
+                if rest.is_empty() || syn.line.iter().any(|p| rest.starts_with(p)) {
+                    lines.comment += 1;
+                } else {
+                    lines.code += 1;
+                }
+            } else {
+                lines.comment += 1;
+            }
+            continue;
+        }
+        if syn.line.iter().any(|p| line.starts_with(p)) {
+            lines.comment += 1;
+            continue;
+        }
+        if let Some((open, close)) = syn.block
+            && line.starts_with(open)
+        {
+            let after = &line[open.len()..];
+            match after.find(close) {
+                None => {
+                    in_block = true;
+                    lines.comment += 1;
+                }
+                Some(end) => {
+                    let rest = after[end + close.len()..].trim();
+                    if rest.is_empty() {
+                        lines.comment += 1;
+                    } else {
+                        lines.code += 1;
+                    }
+                }
+            }
+            continue;
+        }
+        lines.code += 1;
+        // A block comment opened after code on this line and left open.
+        if let Some((open, close)) = syn.block
+            && let Some(at) = find_outside_strings(line, open)
+            && !line[at + open.len()..].contains(close)
+        {
+            in_block = true;
+        }
+    }
+    lines
+}
+
+/// The first occurrence of `needle` in `line` outside double-quoted strings.
+pub(crate) fn find_outside_strings(line: &str, needle: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    let mut in_str = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if in_str => i += 1,
+            b'"' => in_str = !in_str,
+            _ if !in_str && bytes[i..].starts_with(needle.as_bytes()) => return Some(i),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// One file of the inventory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileEntry {
+    /// Path relative to the root, with `/` separators.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Language, when known.
+    pub language: Option<&'static str>,
+    /// Line counts (text files with a known language).
+    pub lines: Option<Lines>,
+    /// Whether the file looks binary (a NUL byte in its first 8 KiB).
+    pub binary: bool,
+    /// SHA-256 (hex), for files up to the hashing limit.
+    pub sha256: Option<String>,
+    /// BLAKE3 (hex), when asked for.
+    pub blake3: Option<String>,
+}
+
+/// Settings of an inventory.
+#[derive(Debug, Clone)]
+pub struct InventoryOptions {
+    /// Files up to this size are hashed (SHA-256, and BLAKE3 when asked).
+    pub max_hash_bytes: u64,
+    /// Also compute BLAKE3.
+    pub blake3: bool,
+    /// Files up to this size are read for line counts and scans.
+    pub max_read_bytes: u64,
+}
+
+impl Default for InventoryOptions {
+    fn default() -> Self {
+        Self {
+            max_hash_bytes: 5 << 20,
+            blake3: false,
+            max_read_bytes: 16 << 20,
+        }
+    }
+}
+
+/// A step that failed on one path; the audit goes on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepError {
+    /// Which step.
+    pub step: String,
+    /// What failed.
+    pub error: String,
+    /// The path or other context.
+    pub context: String,
+}
+
+/// Every file under `root`, sorted by path, and the errors met on the way.
+/// Symbolic links are listed by the walker only if they are files inside the
+/// tree; they are never followed.
+pub fn walk(root: &Path) -> (Vec<PathBuf>, Vec<StepError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .follow_links(false)
+        .git_global(false)
+        .require_git(false)
+        .filter_entry(|e| {
+            !(e.depth() > 0
+                && e.file_type().is_some_and(|t| t.is_dir())
+                && SKIP_DIRS.iter().any(|s| e.file_name() == *s))
+        })
+        .build();
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => files.push(e.into_path()),
+            Ok(_) => {}
+            Err(e) => errors.push(StepError {
+                step: "walk".into(),
+                error: e.to_string(),
+                context: root.display().to_string(),
+            }),
+        }
+    }
+    files.sort();
+    (files, errors)
+}
+
+/// The path relative to `root` with `/` separators (lossy for invalid UTF-8).
+pub(crate) fn relative(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The text of a file when it is small enough and not binary (invalid UTF-8 replaced).
+pub(crate) fn read_text(
+    path: &Path,
+    size: u64,
+    options: &InventoryOptions,
+) -> std::io::Result<Option<String>> {
+    if size > options.max_read_bytes {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    std::fs::File::open(path)?
+        .take(options.max_read_bytes)
+        .read_to_end(&mut bytes)?;
+    if bytes[..bytes.len().min(8192)].contains(&0) {
+        return Ok(None);
+    }
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+fn hashes(path: &Path, want_blake3: bool) -> std::io::Result<(String, Option<String>)> {
+    let mut file = std::fs::File::open(path)?;
+    let mut sha = sha2::Sha256::new();
+    let mut b3 = codex_core::Hasher::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        sha.update(&buf[..n]);
+        if want_blake3 {
+            b3.update(&buf[..n]);
+        }
+    }
+    let hex: String = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((hex, want_blake3.then(|| b3.finalize().to_hex())))
+}
+
+/// Describes every file, in parallel; the result is sorted by path whatever
+/// the thread count.
+pub fn inventory(
+    root: &Path,
+    files: &[PathBuf],
+    options: &InventoryOptions,
+) -> (Vec<FileEntry>, Vec<StepError>) {
+    let results: Vec<Result<FileEntry, StepError>> = files
+        .par_iter()
+        .map(|path| {
+            let rel = relative(root, path);
+            let err = |step: &str, e: std::io::Error| StepError {
+                step: step.into(),
+                error: e.to_string(),
+                context: rel.clone(),
+            };
+            let meta = std::fs::symlink_metadata(path).map_err(|e| err("inventory", e))?;
+            let size = meta.len();
+            let mut head = [0u8; 8192];
+            let n = std::fs::File::open(path)
+                .and_then(|mut f| f.read(&mut head))
+                .map_err(|e| err("inventory", e))?;
+            let binary = head[..n].contains(&0);
+            let lang = language(path);
+            let lines = match (binary, lang) {
+                (false, Some((_, syntax))) => read_text(path, size, options)
+                    .map_err(|e| err("lines", e))?
+                    .map(|t| count_lines(&t, syntax)),
+                _ => None,
+            };
+            let (sha256, blake3) = if size <= options.max_hash_bytes {
+                let (s, b) = hashes(path, options.blake3).map_err(|e| err("hash", e))?;
+                (Some(s), b)
+            } else {
+                (None, None)
+            };
+            Ok(FileEntry {
+                path: rel,
+                size,
+                language: lang.map(|l| l.0),
+                lines,
+                binary,
+                sha256,
+                blake3,
+            })
+        })
+        .collect();
+    let mut entries = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(e) => entries.push(e),
+            Err(e) => errors.push(e),
+        }
+    }
+    (entries, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_counts_follow_the_documented_conventions() {
+        let rust = "// header\n\nfn main() { // trailing\n    /* block\n       still */\n    let s = \"/* not a comment\";\n}\n/* one */ let x = 1;\n";
+        let syn = language(Path::new("a.rs")).unwrap().1;
+        assert_eq!(
+            count_lines(rust, syn),
+            Lines {
+                code: 4,
+                comment: 3,
+                blank: 1
+            }
+        );
+        let py = "#!/usr/bin/env python\n# c\nx = 1  # trailing\n\n\ndef f():\n    pass\n";
+        let syn = language(Path::new("a.py")).unwrap().1;
+        assert_eq!(
+            count_lines(py, syn),
+            Lines {
+                code: 3,
+                comment: 2,
+                blank: 2
+            }
+        );
+    }
+}

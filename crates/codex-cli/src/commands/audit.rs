@@ -1,0 +1,113 @@
+//! `codex audit [PATH]` and `codex audit repo-map [PATH]`.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use codex_audit::{InventoryOptions, run_audit, write_reports};
+
+use super::{CheckFailed, not_built};
+use crate::cli::AuditCommand;
+
+/// The report's time field: the flag, else `SOURCE_DATE_EPOCH`, else now.
+fn timestamp(flag: Option<String>) -> Result<String> {
+    if let Some(t) = flag {
+        chrono::DateTime::parse_from_rfc3339(&t)
+            .with_context(|| format!("--timestamp `{t}` is not RFC 3339"))?;
+        return Ok(t);
+    }
+    if let Ok(epoch) = std::env::var("SOURCE_DATE_EPOCH") {
+        let secs: i64 = epoch
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH `{epoch}` is not a number of seconds"))?;
+        let t = chrono::DateTime::from_timestamp(secs, 0)
+            .with_context(|| format!("SOURCE_DATE_EPOCH `{epoch}` is out of range"))?;
+        return Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    Ok(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one argument per command-line option"
+)]
+pub(super) fn run(
+    command: Option<AuditCommand>,
+    path: &Path,
+    out: &Path,
+    formats: &[String],
+    max_hash_bytes: u64,
+    blake3: bool,
+    stamp: Option<String>,
+    fail_on: &[String],
+) -> Result<String> {
+    if let Some(AuditCommand::RepoMap { path }) = command {
+        if !path.is_dir() {
+            bail!("{}: not a directory", path.display());
+        }
+        let (paths, _) = codex_audit::inventory::walk(&path);
+        let (files, _) = codex_audit::inventory::inventory(
+            &path,
+            &paths,
+            &InventoryOptions {
+                max_hash_bytes: 0,
+                ..InventoryOptions::default()
+            },
+        );
+        return Ok(codex_audit::repo_map_markdown(
+            &codex_audit::repomap::repo_map(&path, &files),
+        ));
+    }
+    for f in formats {
+        if !["json", "md"].contains(&f.as_str()) {
+            bail!("--format `{f}`: expected json or md");
+        }
+    }
+    let mut fail_placeholders = false;
+    for f in fail_on {
+        match f.as_str() {
+            "placeholders" => fail_placeholders = true,
+            c if c.starts_with("complexity>") => {
+                return not_built(
+                    "audit --fail-on complexity>N",
+                    "per-function complexity (tree-sitter), which the audit does not compute yet",
+                );
+            }
+            other => bail!("--fail-on `{other}`: expected `placeholders` or `complexity>N`"),
+        }
+    }
+    if !path.is_dir() {
+        bail!("{}: not a directory", path.display());
+    }
+    let audit = run_audit(
+        path,
+        &InventoryOptions {
+            max_hash_bytes,
+            blake3,
+            ..InventoryOptions::default()
+        },
+        timestamp(stamp)?,
+    );
+    let written = write_reports(&audit, out, formats)?;
+    codex_audit::append_errors(&audit.errors, &path.join(".codex/errors.ndjson"))
+        .context("cannot write .codex/errors.ndjson")?;
+    let mut text = format!(
+        "audited {}: {} files, {} languages, {} placeholders, {} failed steps\n",
+        path.display(),
+        audit.files.len(),
+        audit.languages.len(),
+        audit.placeholders.len(),
+        audit.errors.len()
+    );
+    for w in written {
+        text.push_str(&format!("wrote {}\n", w.display()));
+    }
+    if fail_placeholders && !audit.placeholders.is_empty() {
+        return Err(CheckFailed(format!(
+            "{text}{} placeholders found (--fail-on placeholders)",
+            audit.placeholders.len()
+        ))
+        .into());
+    }
+    Ok(text)
+}

@@ -113,7 +113,7 @@ fn language(path: &Path) -> Option<(&'static str, Option<Syntax>)> {
 }
 
 /// Code, comment and blank line counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Lines {
     /// Lines with code.
     pub code: u64,
@@ -207,7 +207,7 @@ pub(crate) fn find_outside_strings(line: &str, needle: &str) -> Option<usize> {
 }
 
 /// One file of the inventory.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FileEntry {
     /// Path relative to the root, with `/` separators.
     pub path: String,
@@ -247,7 +247,7 @@ impl Default for InventoryOptions {
 }
 
 /// A step that failed on one path; the audit goes on.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct StepError {
     /// Which step.
     pub step: String,

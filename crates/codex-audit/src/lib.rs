@@ -35,7 +35,7 @@ pub use repomap::{EntryPoint, RepoMap};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Totals per language.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LanguageTotals {
     /// Files.
     pub files: u64,
@@ -44,7 +44,7 @@ pub struct LanguageTotals {
 }
 
 /// Everything an audit found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Audit {
     /// `audit.json` schema version.
     pub schema_version: u32,
@@ -64,6 +64,11 @@ pub struct Audit {
     pub repo_map: RepoMap,
     /// Steps that failed, by path.
     pub errors: Vec<StepError>,
+}
+
+/// JSON Schema of `audit.json` (committed as `docs/audit.schema.json`).
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Audit)).expect("schema serializes")
 }
 
 /// Audits the repository at `root`.

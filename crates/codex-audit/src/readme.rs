@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 /// What a README says about its repository.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ReadmeSummary {
     /// The README's path, relative to the root.
     pub path: String,

@@ -28,7 +28,7 @@ const KEY_FILES: [&str; 16] = [
 ];
 
 /// An entry point: a binary target or a console script.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 pub struct EntryPoint {
     /// Its name.
     pub name: String,
@@ -39,7 +39,7 @@ pub struct EntryPoint {
 }
 
 /// The map of a repository.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RepoMap {
     /// Top-level folders and the files under each (`.` for the root's own files).
     pub folders: BTreeMap<String, usize>,

@@ -120,6 +120,34 @@ fn python_venv(dir: &Path) -> Result<PathBuf> {
     Ok(python)
 }
 
+/// The program `exe` (e.g. `bin/python`) of a benchmark venv: the path in
+/// `env` when set, else `venv` created if missing and given `requirements`
+/// (a no-op for pip when they are already installed).
+fn bench_venv(env: &str, venv: &Path, requirements: &str, exe: &str) -> Result<PathBuf> {
+    if let Ok(p) = std::env::var(env) {
+        return Ok(PathBuf::from(p));
+    }
+    if !venv.join("bin/python").exists() {
+        println!("creating a venv for {requirements} in {}", venv.display());
+        if !Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(venv)
+            .status()?
+            .success()
+        {
+            bail!("python3 -m venv failed");
+        }
+    }
+    let ok = Command::new(venv.join("bin/python"))
+        .args(["-m", "pip", "install", "-q", "-r", requirements])
+        .status()?
+        .success();
+    if !ok {
+        bail!("pip install -r {requirements} failed");
+    }
+    Ok(venv.join(exe))
+}
+
 fn run_json(cmd: &mut Command) -> Result<Value> {
     let out = cmd
         .output()
@@ -536,42 +564,12 @@ pub(crate) fn eval(pairs: usize) -> Result<()> {
         println!("generating {pairs} sentence pairs in {}", dir.display());
         generate_pairs(&dir, pairs, &hyp, &reference)?;
     }
-    let python = match std::env::var("CODEX_BENCH_EVAL_PYTHON") {
-        Ok(p) => PathBuf::from(p),
-        Err(_) => {
-            let venv = dir.join("venv");
-            let python = venv.join("bin/python");
-            if !python.exists() {
-                println!(
-                    "creating a venv with sacrebleu and rouge-score in {}",
-                    venv.display()
-                );
-                if !Command::new("python3")
-                    .args(["-m", "venv"])
-                    .arg(&venv)
-                    .status()?
-                    .success()
-                {
-                    bail!("python3 -m venv failed");
-                }
-            }
-            let ok = Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "-q",
-                    "-r",
-                    "scripts/goldens/requirements-eval.txt",
-                ])
-                .status()?
-                .success();
-            if !ok {
-                bail!("pip install of sacrebleu and rouge-score failed");
-            }
-            python
-        }
-    };
+    let python = bench_venv(
+        "CODEX_BENCH_EVAL_PYTHON",
+        &dir.join("venv"),
+        "scripts/goldens/requirements-eval.txt",
+        "bin/python",
+    )?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let ok = Command::new(&cargo)
         .args([
@@ -771,37 +769,12 @@ pub(crate) fn safety(mb: usize) -> Result<()> {
     let _ = std::fs::remove_dir_all(&corpus);
     let codex = run_json(Command::new(&exe).arg("corpus").arg(&corpus))?;
 
-    let python = match std::env::var("CODEX_BENCH_SAFETY_PYTHON") {
-        Ok(p) => PathBuf::from(p),
-        Err(_) => {
-            let venv = dir.join("venv");
-            let python = venv.join("bin/python");
-            if !python.exists()
-                && !Command::new("python3")
-                    .args(["-m", "venv"])
-                    .arg(&venv)
-                    .status()?
-                    .success()
-            {
-                bail!("python3 -m venv failed");
-            }
-            let ok = Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "-q",
-                    "-r",
-                    "scripts/bench/requirements-safety.txt",
-                ])
-                .status()?
-                .success();
-            if !ok {
-                bail!("pip install detect-secrets failed");
-            }
-            python
-        }
-    };
+    let python = bench_venv(
+        "CODEX_BENCH_SAFETY_PYTHON",
+        &dir.join("venv"),
+        "scripts/bench/requirements-safety.txt",
+        "bin/python",
+    )?;
     let started = std::time::Instant::now();
     let ds = Command::new(&python)
         .args(["-m", "detect_secrets", "scan", "--all-files", "samples"])
@@ -939,36 +912,12 @@ pub(crate) fn safety(mb: usize) -> Result<()> {
 pub(crate) fn track() -> Result<()> {
     let dir = std::fs::canonicalize(".")?.join("target/bench/track");
     std::fs::create_dir_all(&dir)?;
-    let mlflow = match std::env::var("CODEX_BENCH_MLFLOW") {
-        Ok(p) => PathBuf::from(p),
-        Err(_) => {
-            let venv = dir.join("venv");
-            if !venv.join("bin/mlflow").exists() {
-                println!("creating a venv with MLflow in {}", venv.display());
-                if !Command::new("python3")
-                    .args(["-m", "venv"])
-                    .arg(&venv)
-                    .status()?
-                    .success()
-                {
-                    bail!("python3 -m venv failed");
-                }
-                let ok = Command::new(venv.join("bin/pip"))
-                    .args([
-                        "install",
-                        "-q",
-                        "-r",
-                        "scripts/check/requirements-track.txt",
-                    ])
-                    .status()?
-                    .success();
-                if !ok {
-                    bail!("pip install mlflow failed");
-                }
-            }
-            venv.join("bin/mlflow")
-        }
-    };
+    let mlflow = bench_venv(
+        "CODEX_BENCH_MLFLOW",
+        &dir.join("venv"),
+        "scripts/check/requirements-track.txt",
+        "bin/mlflow",
+    )?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let ok = Command::new(&cargo)
         .args([

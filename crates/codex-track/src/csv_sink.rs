@@ -44,26 +44,9 @@ impl CsvSink {
     /// Opens `path` to continue a run from `step`: later rows and a torn last
     /// row are dropped.
     pub fn open_resuming(path: &Path, step: u64) -> Result<Self, SinkError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(io("cannot read", path, e)),
-        };
-        let mut kept = String::from(HEADER);
-        for line in text.split_inclusive('\n').skip(1) {
-            if !line.ends_with('\n') {
-                break;
-            }
-            if line
-                .split(',')
-                .next()
-                .and_then(|s| s.parse::<u64>().ok())
-                .is_some_and(|s| s <= step)
-            {
-                kept.push_str(line);
-            }
-        }
-        codex_core::write_bytes_atomic(path, kept.as_bytes())?;
+        let kept =
+            crate::ndjson::kept_lines(path, 1, step, |line| line.split(',').next()?.parse().ok())?;
+        codex_core::write_bytes_atomic(path, format!("{HEADER}{kept}").as_bytes())?;
         let file = OpenOptions::new()
             .append(true)
             .open(path)

@@ -37,21 +37,11 @@ impl NdjsonSink {
     /// later step (written after the checkpoint being resumed) are dropped, as
     /// is a final line cut short by a crash.
     pub fn open_resuming(path: &Path, step: u64) -> Result<Self, SinkError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(io("cannot read", path, e)),
-        };
-        let mut kept = String::new();
-        for line in text.split_inclusive('\n') {
-            if !line.ends_with('\n') {
-                break;
-            }
-            match serde_json::from_str::<MetricRecord>(line) {
-                Ok(r) if r.step <= step => kept.push_str(line),
-                _ => {}
-            }
-        }
+        let kept = kept_lines(path, 0, step, |line| {
+            serde_json::from_str::<MetricRecord>(line)
+                .ok()
+                .map(|r| r.step)
+        })?;
         codex_core::write_bytes_atomic(path, kept.as_bytes())?;
         let file = OpenOptions::new()
             .append(true)
@@ -62,6 +52,32 @@ impl NdjsonSink {
             out: BufWriter::new(file),
         })
     }
+}
+
+/// The whole lines of `path` after its first `skip` lines whose step (by
+/// `step_of`) is at most `step`: what a resumed run keeps of a metrics file.
+/// A missing file is empty; a last line cut short by a crash is dropped.
+pub(crate) fn kept_lines(
+    path: &Path,
+    skip: usize,
+    step: u64,
+    step_of: impl Fn(&str) -> Option<u64>,
+) -> Result<String, SinkError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(io("cannot read", path, e)),
+    };
+    let mut kept = String::new();
+    for line in text.split_inclusive('\n').skip(skip) {
+        if !line.ends_with('\n') {
+            break;
+        }
+        if step_of(line).is_some_and(|s| s <= step) {
+            kept.push_str(line);
+        }
+    }
+    Ok(kept)
 }
 
 impl MetricSink for NdjsonSink {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use codex_core::config::{AppConfig, ConfigLoader};
-use codex_core::{Filtered, MetricRecord, Seeds, Stage, Verdict};
+use codex_core::{MetricRecord, Seeds, Stage};
 use codex_data::{PrepareInputs, TokenStore};
 use codex_model::burn::tensor::Device;
 use codex_model::{DeviceSpec, GenerateOptions, Transformer};
@@ -131,27 +131,7 @@ pub(crate) fn generate(args: crate::cli::GenerateArgs) -> Result<String> {
     };
     let events = loaded.run.as_deref().map(super::safety::events_path);
     let filter = super::safety::filter_for(&cfg, events.as_deref())?;
-    let prompt = match filter.filter(&prompt, Stage::Prompt) {
-        Filtered {
-            verdict: Verdict::Drop,
-            findings,
-        } => bail!(
-            "the prompt was blocked by the safety policy (rules: {})",
-            findings
-                .iter()
-                .map(|f| f.rule_id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Filtered {
-            verdict: Verdict::Redact(text),
-            ..
-        } => text,
-        Filtered {
-            verdict: Verdict::Keep,
-            ..
-        } => prompt,
-    };
+    let prompt = super::safety::apply(&*filter, prompt, Stage::Prompt, "the prompt")?;
     let ids = loaded.tokenizer.encode(&prompt, false)?;
     if ids.is_empty() {
         bail!("the prompt is empty after tokenization; give some text");
@@ -194,27 +174,7 @@ pub(crate) fn generate(args: crate::cli::GenerateArgs) -> Result<String> {
     let mut all = ids;
     all.extend(&out[0].tokens);
     let text = loaded.tokenizer.decode(&all, true)?;
-    let mut text = match filter.filter(&text, Stage::Output) {
-        Filtered {
-            verdict: Verdict::Drop,
-            findings,
-        } => bail!(
-            "the generated text was blocked by the safety policy (rules: {})",
-            findings
-                .iter()
-                .map(|f| f.rule_id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        Filtered {
-            verdict: Verdict::Redact(t),
-            ..
-        } => t,
-        Filtered {
-            verdict: Verdict::Keep,
-            ..
-        } => text,
-    };
+    let mut text = super::safety::apply(&*filter, text, Stage::Output, "the generated text")?;
     text.push('\n');
     Ok(text)
 }

@@ -45,6 +45,32 @@ pub(crate) fn filter_for(cfg: &AppConfig, events: Option<&Path>) -> Result<Box<d
     })
 }
 
+/// `text` after `filter` at `stage`: redacted, kept, or an error naming the
+/// rules that blocked `what`.
+pub(crate) fn apply(
+    filter: &dyn TextFilter,
+    text: String,
+    stage: Stage,
+    what: &str,
+) -> Result<String> {
+    let filtered = filter.filter(&text, stage);
+    Ok(match filtered.verdict {
+        codex_core::Verdict::Keep => text,
+        codex_core::Verdict::Redact(t) => t,
+        codex_core::Verdict::Drop => {
+            let rules: Vec<&str> = filtered
+                .findings
+                .iter()
+                .map(|f| f.rule_id.as_str())
+                .collect();
+            bail!(
+                "{what} was blocked by the safety policy (rules: {})",
+                rules.join(", ")
+            )
+        }
+    })
+}
+
 fn level(s: &str) -> Result<Level> {
     s.parse::<Level>()
         .map_err(|e| anyhow::anyhow!("--fail-on: {e}"))

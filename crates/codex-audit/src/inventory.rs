@@ -2,12 +2,14 @@
 //! (`.gitignore` honoured, tool directories skipped, symlinks never followed),
 //! with size, language, line counts, a binary flag and hashes.
 //!
-//! Line conventions (documented in `docs/ARCHITECTURE.md`): a line is blank
-//! when it holds only whitespace; a comment line holds only comment text (a
-//! line comment, or lines inside or opening a block comment with nothing else
-//! on them); every other line is code, including lines that mix code and a
-//! trailing comment. Strings are not parsed for comment markers except that a
-//! marker inside a quoted string on a code line does not start a comment.
+//! Line conventions (tokei's, checked against it on the fixtures in
+//! `tests/data/lines`): a line is blank when it holds only whitespace; a
+//! comment line holds only comment text (a line comment, doc comments
+//! included, or a line inside a block comment); every other line is code,
+//! including lines that mix code and a trailing comment and every line of a
+//! multi-line string (Python's triple-quoted strings and docstrings, blank
+//! lines inside them too). A comment marker inside a quoted string on a code
+//! line does not start a comment.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,9 @@ pub const SKIP_DIRS: [&str; 10] = [
 struct Syntax {
     line: &'static [&'static str],
     block: Option<(&'static str, &'static str)>,
+    /// Multi-line string delimiters: every line of such a string is code,
+    /// blank lines inside it included (Python's triple quotes, docstrings too).
+    strings: &'static [&'static str],
 }
 
 /// The language of a path and its comment syntax.
@@ -43,10 +48,17 @@ fn language(path: &Path) -> Option<(&'static str, Option<Syntax>)> {
     let c_like = Some(Syntax {
         line: &["//"],
         block: Some(("/*", "*/")),
+        strings: &[],
     });
     let hash = Some(Syntax {
         line: &["#"],
         block: None,
+        strings: &[],
+    });
+    let python = Some(Syntax {
+        line: &["#"],
+        block: None,
+        strings: &["\"\"\"", "\'\'\'"],
     });
     let by_name = match name {
         "Makefile" | "makefile" | "GNUmakefile" => Some(("Makefile", hash)),
@@ -60,7 +72,7 @@ fn language(path: &Path) -> Option<(&'static str, Option<Syntax>)> {
     let ext = path.extension()?.to_str()?.to_ascii_lowercase();
     Some(match ext.as_str() {
         "rs" => ("Rust", c_like),
-        "py" | "pyi" => ("Python", hash),
+        "py" | "pyi" => ("Python", python),
         "js" | "mjs" | "cjs" | "jsx" => ("JavaScript", c_like),
         "ts" | "tsx" | "mts" | "cts" => ("TypeScript", c_like),
         "go" => ("Go", c_like),
@@ -82,6 +94,7 @@ fn language(path: &Path) -> Option<(&'static str, Option<Syntax>)> {
             Some(Syntax {
                 line: &[],
                 block: Some(("<!--", "-->")),
+                strings: &[],
             }),
         ),
         "css" => (
@@ -89,6 +102,7 @@ fn language(path: &Path) -> Option<(&'static str, Option<Syntax>)> {
             Some(Syntax {
                 line: &[],
                 block: Some(("/*", "*/")),
+                strings: &[],
             }),
         ),
         "sql" => (
@@ -96,6 +110,7 @@ fn language(path: &Path) -> Option<(&'static str, Option<Syntax>)> {
             Some(Syntax {
                 line: &["--"],
                 block: Some(("/*", "*/")),
+                strings: &[],
             }),
         ),
         "lua" => (
@@ -103,6 +118,7 @@ fn language(path: &Path) -> Option<(&'static str, Option<Syntax>)> {
             Some(Syntax {
                 line: &["--"],
                 block: None,
+                strings: &[],
             }),
         ),
         "rb" => ("Ruby", hash),
@@ -123,52 +139,73 @@ pub struct Lines {
     pub blank: u64,
 }
 
+/// Where the counter is between lines.
+#[derive(Clone, Copy)]
+enum State {
+    Code,
+    /// Inside a block comment that ends with this marker.
+    Comment(&'static str),
+    /// Inside a multi-line string of code that ends with this marker.
+    Str(&'static str),
+}
+
 /// Counts lines by the conventions above.
 fn count_lines(text: &str, syntax: Option<Syntax>) -> Lines {
     let mut lines = Lines::default();
-    let mut in_block = false;
+    let mut state = State::Code;
     for raw in text.lines() {
         let line = raw.trim();
         if line.is_empty() {
-            lines.blank += 1;
+            if matches!(state, State::Str(_)) {
+                lines.code += 1;
+            } else {
+                lines.blank += 1;
+            }
             continue;
         }
         let Some(syn) = syntax else {
             lines.code += 1;
             continue;
         };
-        if in_block {
-            if let Some((_, close)) = syn.block
-                && let Some(end) = line.find(close)
-            {
-                in_block = false;
-                let rest = line[end + close.len()..].trim();
-                if rest.is_empty() || syn.line.iter().any(|p| rest.starts_with(p)) {
-                    lines.comment += 1;
-                } else {
-                    lines.code += 1;
+        match state {
+            State::Comment(close) => {
+                match line.find(close) {
+                    Some(end) => {
+                        state = State::Code;
+                        let rest = line[end + close.len()..].trim();
+                        if rest.is_empty() || syn.line.iter().any(|p| rest.starts_with(p)) {
+                            lines.comment += 1;
+                        } else {
+                            lines.code += 1;
+                        }
+                    }
+                    None => lines.comment += 1,
                 }
-            } else {
-                lines.comment += 1;
+                continue;
             }
-            continue;
+            State::Str(close) => {
+                lines.code += 1;
+                if line.contains(close) {
+                    state = State::Code;
+                }
+                continue;
+            }
+            State::Code => {}
         }
         if syn.line.iter().any(|p| line.starts_with(p)) {
             lines.comment += 1;
             continue;
         }
-        if let Some((open, close)) = syn.block
-            && line.starts_with(open)
-        {
+        if let Some((open, close)) = syn.block.filter(|(open, _)| line.starts_with(open)) {
             let after = &line[open.len()..];
             match after.find(close) {
                 None => {
-                    in_block = true;
+                    state = State::Comment(close);
                     lines.comment += 1;
                 }
                 Some(end) => {
                     let rest = after[end + close.len()..].trim();
-                    if rest.is_empty() {
+                    if rest.is_empty() || syn.line.iter().any(|p| rest.starts_with(p)) {
                         lines.comment += 1;
                     } else {
                         lines.code += 1;
@@ -178,12 +215,21 @@ fn count_lines(text: &str, syntax: Option<Syntax>) -> Lines {
             continue;
         }
         lines.code += 1;
-        // A block comment opened after code on this line and left open.
+        // A block comment or a multi-line string opened after code and left open.
         if let Some((open, close)) = syn.block
             && let Some(at) = find_outside_strings(line, open)
             && !line[at + open.len()..].contains(close)
         {
-            in_block = true;
+            state = State::Comment(close);
+        } else {
+            for d in syn.strings {
+                if let Some(at) = line.find(d)
+                    && !line[at + d.len()..].contains(d)
+                {
+                    state = State::Str(d);
+                    break;
+                }
+            }
         }
     }
     lines

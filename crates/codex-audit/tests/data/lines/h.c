@@ -1,0 +1,10 @@
+#include <stdio.h>
+
+/* Block
+ * comment
+ */
+int main(void) {
+    // line comment
+    printf("/* not */\n"); /* trailing */
+    return 0;
+}

@@ -12,9 +12,11 @@
 //!   one timestamp field fixed by the caller).
 //!
 //! May depend on `codex-core` and parsing libraries; never on a tensor backend,
-//! and nothing in the audited repository is ever executed. Per-function
-//! complexity is not built yet. No cargo features.
+//! and nothing in the audited repository is ever executed. [`complexity`]
+//! parses Python with tree-sitter (radon's rules); other languages are not
+//! analyzed yet. No cargo features.
 
+pub mod complexity;
 pub mod inventory;
 pub mod placeholders;
 pub mod readme;
@@ -60,6 +62,12 @@ pub struct Audit {
     pub readme: Option<ReadmeSummary>,
     /// Placeholders, by path and line.
     pub placeholders: Vec<Placeholder>,
+    /// Functions with their complexity (Python so far), by path and line.
+    pub functions: Vec<complexity::FunctionInfo>,
+    /// Functions whose complexity exceeds `hot_spot_threshold`, most complex first.
+    pub hot_spots: Vec<complexity::FunctionInfo>,
+    /// The threshold of `hot_spots`.
+    pub hot_spot_threshold: u32,
     /// The repo map.
     pub repo_map: RepoMap,
     /// Steps that failed, by path.
@@ -70,6 +78,9 @@ pub struct Audit {
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Audit)).expect("schema serializes")
 }
+
+/// Complexity above which a function is a hot spot.
+pub const HOT_SPOT_THRESHOLD: u32 = 10;
 
 /// Audits the repository at `root`.
 pub fn run_audit(root: &Path, options: &InventoryOptions, generated_at: String) -> Audit {
@@ -89,16 +100,24 @@ pub fn run_audit(root: &Path, options: &InventoryOptions, generated_at: String) 
         }
     }
     use rayon::prelude::*;
-    let scanned: Vec<Result<Vec<Placeholder>, StepError>> = files
+    type Scanned = (Vec<Placeholder>, complexity::Parsed, String);
+    let scanned: Vec<Result<Scanned, StepError>> = files
         .par_iter()
         .filter(|f| !f.binary && f.language.is_some())
         .map(|f| {
             let path = root.join(&f.path);
             match inventory::read_text(&path, f.size, options) {
-                Ok(Some(text)) => Ok(placeholders::scan(&f.path, &text, f.language)),
-                Ok(None) => Ok(Vec::new()),
+                Ok(Some(text)) => {
+                    let parsed = complexity::analyze(&f.path, f.language, &text);
+                    Ok((
+                        placeholders::scan(&f.path, &text, f.language),
+                        parsed,
+                        f.path.clone(),
+                    ))
+                }
+                Ok(None) => Ok((Vec::new(), complexity::Parsed::Unsupported, f.path.clone())),
                 Err(e) => Err(StepError {
-                    step: "placeholders".into(),
+                    step: "read".into(),
                     error: e.to_string(),
                     context: f.path.clone(),
                 }),
@@ -106,12 +125,36 @@ pub fn run_audit(root: &Path, options: &InventoryOptions, generated_at: String) 
         })
         .collect();
     let mut found = Vec::new();
+    let mut functions = Vec::new();
     for r in scanned {
         match r {
-            Ok(p) => found.extend(p),
+            Ok((p, parsed, path)) => {
+                found.extend(p);
+                match parsed {
+                    complexity::Parsed::Functions(f) => functions.extend(f),
+                    complexity::Parsed::Unsupported => {}
+                    complexity::Parsed::Failed(reason) => {
+                        errors.push(StepError {
+                            step: "complexity".into(),
+                            error: reason,
+                            context: path,
+                        });
+                    }
+                }
+            }
             Err(e) => errors.push(e),
         }
     }
+    let mut hot_spots: Vec<complexity::FunctionInfo> = functions
+        .iter()
+        .filter(|f| f.complexity > HOT_SPOT_THRESHOLD)
+        .cloned()
+        .collect();
+    hot_spots.sort_by(|a, b| {
+        b.complexity
+            .cmp(&a.complexity)
+            .then_with(|| (&a.path, a.line_start).cmp(&(&b.path, b.line_start)))
+    });
     errors.sort_by(|a, b| (&a.context, &a.step).cmp(&(&b.context, &b.step)));
     let repo_map = repomap::repo_map(root, &files);
     Audit {
@@ -120,6 +163,9 @@ pub fn run_audit(root: &Path, options: &InventoryOptions, generated_at: String) 
         codex_version: env!("CARGO_PKG_VERSION").to_owned(),
         readme: readme::summarize(root),
         placeholders: found,
+        functions,
+        hot_spots,
+        hot_spot_threshold: HOT_SPOT_THRESHOLD,
         languages,
         repo_map,
         files,
@@ -171,6 +217,20 @@ pub fn audit_markdown(a: &Audit) -> String {
             md,
             "| {} | {} | {} | {:?} |",
             p.path, p.line, p.kind, p.context
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\n## Complexity\n\n{} functions analyzed (Python); {} above {}.\n\n| file | function | lines | complexity | nesting | parameters |\n|---|---|---|---|---|---|",
+        a.functions.len(),
+        a.hot_spots.len(),
+        a.hot_spot_threshold
+    );
+    for f in &a.hot_spots {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {}-{} | {} | {} | {} |",
+            f.path, f.name, f.line_start, f.line_end, f.complexity, f.nesting, f.parameters
         );
     }
     if !a.errors.is_empty() {

@@ -159,19 +159,6 @@ fn show_prints_yaml_that_validates_again() {
 }
 
 #[test]
-fn unbuilt_capabilities_exit_2_with_one_line() {
-    let dir = tempfile::tempdir().unwrap();
-    // Per-function complexity is the one piece of the audit not built yet.
-    let args = ["audit", ".", "--fail-on", "complexity>10"];
-    let o = codex(&args, &[], dir.path());
-    assert_eq!(o.status.code(), Some(2), "{args:?}");
-    let err = stderr(&o);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("is not available yet"), "{err}");
-    assert!(o.stdout.is_empty(), "{args:?} printed output");
-}
-
-#[test]
 fn registry_lists_the_compiled_backend_and_filters() {
     let dir = tempfile::tempdir().unwrap();
     let o = codex(&["registry", "list", "--json"], &[], dir.path());
@@ -1075,6 +1062,20 @@ fn audit_reports_are_byte_identical_across_runs_and_thread_counts() {
         dir.path(),
     );
     assert_eq!(o.status.code(), Some(1));
+    assert_eq!(a["functions"][0]["name"], "f");
+    let o = codex(
+        &["audit", "repo", "--out", "r4", "--fail-on", "complexity>0"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("tests/t.py:1 f (1)"), "{}", stderr(&o));
+    let o = codex(
+        &["audit", "repo", "--out", "r5", "--fail-on", "complexity>1"],
+        &[],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
     let o = codex(&["audit", "repo-map", "repo"], &[], dir.path());
     assert!(stdout(&o).contains("| src | 41 |"), "{}", stdout(&o));
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use codex_audit::{InventoryOptions, run_audit, write_reports};
 
-use super::{CheckFailed, not_built};
+use super::CheckFailed;
 use crate::cli::AuditCommand;
 
 /// The report's time field: the flag, else `SOURCE_DATE_EPOCH`, else now.
@@ -64,14 +64,15 @@ pub(super) fn run(
         }
     }
     let mut fail_placeholders = false;
+    let mut fail_complexity: Option<u32> = None;
     for f in fail_on {
         match f.as_str() {
             "placeholders" => fail_placeholders = true,
             c if c.starts_with("complexity>") => {
-                return not_built(
-                    "audit --fail-on complexity>N",
-                    "per-function complexity (tree-sitter), which the audit does not compute yet",
-                );
+                let n = c["complexity>".len()..]
+                    .parse()
+                    .with_context(|| format!("--fail-on `{c}`: N must be a whole number"))?;
+                fail_complexity = Some(n);
             }
             other => bail!("--fail-on `{other}`: expected `placeholders` or `complexity>N`"),
         }
@@ -108,6 +109,22 @@ pub(super) fn run(
             audit.placeholders.len()
         ))
         .into());
+    }
+    if let Some(n) = fail_complexity {
+        let over: Vec<String> = audit
+            .functions
+            .iter()
+            .filter(|f| f.complexity > n)
+            .map(|f| format!("{}:{} {} ({})", f.path, f.line_start, f.name, f.complexity))
+            .collect();
+        if !over.is_empty() {
+            return Err(CheckFailed(format!(
+                "{text}{} functions above complexity {n}: {}",
+                over.len(),
+                over.join(", ")
+            ))
+            .into());
+        }
     }
     Ok(text)
 }

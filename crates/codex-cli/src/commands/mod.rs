@@ -21,29 +21,6 @@ use anyhow::Result;
 
 use crate::cli::{Command, EvalCommand};
 
-/// A command whose capability is not built yet: exit 2, say what is missing, print nothing else.
-#[derive(Debug)]
-pub(crate) struct NotBuilt {
-    command: &'static str,
-    needs: &'static str,
-}
-
-impl fmt::Display for NotBuilt {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "`codex {}` is not available yet: it needs {}, which this version of codex does not include",
-            self.command, self.needs
-        )
-    }
-}
-
-impl std::error::Error for NotBuilt {}
-
-fn not_built(command: &'static str, needs: &'static str) -> Result<String> {
-    Err(NotBuilt { command, needs }.into())
-}
-
 /// A check that ran and found problems (e.g. `codex tokenizer validate`): exit 1.
 #[derive(Debug)]
 pub(crate) struct CheckFailed(pub(crate) String);
@@ -73,11 +50,10 @@ impl fmt::Display for FoundWithOutput {
 
 impl std::error::Error for FoundWithOutput {}
 
-/// Exit status for an error: 2 for bad input or a missing capability, 1 for other failures.
+/// Exit status for an error: 2 for bad input, 1 for other failures.
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause.is::<NotBuilt>()
-            || cause.is::<codex_eval::EvalError>()
+        if cause.is::<codex_eval::EvalError>()
             || matches!(
                 cause.downcast_ref::<codex_safety::SafetyError>(),
                 Some(

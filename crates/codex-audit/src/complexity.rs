@@ -1,13 +1,28 @@
 //! Per-function structure and cyclomatic complexity, parsed with tree-sitter.
 //!
-//! Python follows radon's counting rules: a function starts at 1 and adds 1
-//! for each `if`, `elif` and conditional expression, each `for`/`while` (and
-//! 1 more for its `else`), each `except` of a `try` (and 1 for its `else`),
-//! each boolean operator (`a and b or c` adds 2), each `for` and `if` clause of
-//! a comprehension, each `assert`, and the cases of a `match` less one when a
-//! case is irrefutable (`case _` or a bare capture). Nested functions are
-//! separate entries and add nothing to their parent; decorators and default
-//! values are not counted. Other languages are not analyzed yet.
+//! Every function starts at 1 and adds 1 per decision point.
+//!
+//! - **Python** follows radon's rules: each `if`, `elif` and conditional
+//!   expression, each `for`/`while` (and 1 more for its `else`), each `except`
+//!   of a `try` (and 1 for its `else`), each boolean operator (`a and b or c`
+//!   adds 2), each `for` and `if` clause of a comprehension, each `assert`, and
+//!   the cases of a `match` less one when a case is irrefutable (`case _` or a
+//!   bare capture). Nested functions are separate entries and add nothing to
+//!   their parent; decorators and default values are not counted.
+//! - **Rust**: each `if`, `while`, `for` and `loop`, each `match` arm after the
+//!   first, each `&&` and `||`. Closures count in their function; nested `fn`
+//!   items are separate; methods are named `Type.method`.
+//! - **JavaScript and TypeScript**: each `if`, `for`, `for…in/of`, `while`,
+//!   `do`, non-default `case`, `catch`, conditional expression, and each `&&`,
+//!   `||` and `??`. Every function, method (`Class.method`) and arrow function
+//!   is an entry of its own; an anonymous one takes the variable it is assigned
+//!   to, else `<anonymous>`.
+//! - **Go** (gocyclo's rules): each `if`, `for`, non-default `case` of a
+//!   `switch`, type switch or `select`, and each `&&` and `||`. Function
+//!   literals count in their function; methods are named `Receiver.method`.
+//!
+//! Nesting is the deepest chain of control-flow blocks in a body (an `else if`
+//! does not deepen it).
 
 use serde::Serialize;
 use tree_sitter::{Node, Parser};
@@ -42,39 +57,167 @@ pub enum Parsed {
     Failed(String),
 }
 
-fn decision_points(node: Node<'_>, source: &[u8]) -> u32 {
-    let mut total = 0;
-    let mut cursor = node.walk();
-    for child in node.children(&mut cursor) {
-        total += match child.kind() {
-            // Nested definitions are entries of their own.
-            "function_definition" | "class_definition" => continue,
-            "decorated_definition" => continue,
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lang {
+    Python,
+    Rust,
+    Js,
+    Go,
+}
+
+impl Lang {
+    /// Node kinds that start an entry of their own.
+    fn is_function(self, kind: &str) -> bool {
+        match self {
+            Self::Python => kind == "function_definition",
+            Self::Rust => kind == "function_item",
+            Self::Js => matches!(
+                kind,
+                "function_declaration"
+                    | "generator_function_declaration"
+                    | "function_expression"
+                    | "generator_function"
+                    | "arrow_function"
+                    | "method_definition"
+            ),
+            Self::Go => matches!(kind, "function_declaration" | "method_declaration"),
+        }
+    }
+
+    /// Node kinds whose body names its methods (`Class.method`).
+    fn is_container(self, kind: &str) -> bool {
+        match self {
+            Self::Python => kind == "class_definition",
+            Self::Rust => kind == "impl_item" || kind == "trait_item",
+            Self::Js => matches!(
+                kind,
+                "class_declaration" | "class" | "abstract_class_declaration"
+            ),
+            Self::Go => false,
+        }
+    }
+
+    /// Control-flow blocks, for nesting.
+    fn is_block(self, node: Node<'_>) -> bool {
+        let kind = node.kind();
+        let chained_if = node.parent().is_some_and(|p| {
+            p.kind() == "else_clause" || (self == Self::Go && p.kind() == "if_statement")
+        });
+        match self {
+            Self::Python => matches!(
+                kind,
+                "if_statement"
+                    | "for_statement"
+                    | "while_statement"
+                    | "try_statement"
+                    | "with_statement"
+                    | "match_statement"
+            ),
+            Self::Rust => {
+                matches!(
+                    kind,
+                    "while_expression" | "for_expression" | "loop_expression" | "match_expression"
+                ) || (kind == "if_expression" && !chained_if)
+            }
+            Self::Js => {
+                matches!(
+                    kind,
+                    "for_statement"
+                        | "for_in_statement"
+                        | "while_statement"
+                        | "do_statement"
+                        | "switch_statement"
+                        | "try_statement"
+                ) || (kind == "if_statement" && !chained_if)
+            }
+            Self::Go => {
+                matches!(
+                    kind,
+                    "for_statement"
+                        | "expression_switch_statement"
+                        | "type_switch_statement"
+                        | "select_statement"
+                ) || (kind == "if_statement" && !chained_if)
+            }
+        }
+    }
+}
+
+fn operator<'a>(node: Node<'_>, source: &'a [u8]) -> &'a str {
+    node.child_by_field_name("operator")
+        .and_then(|o| o.utf8_text(source).ok())
+        .unwrap_or("")
+}
+
+/// Decision points of one node (not of its children).
+fn points(lang: Lang, node: Node<'_>, parent: Node<'_>, source: &[u8]) -> u32 {
+    let kind = node.kind();
+    match lang {
+        Lang::Python => match kind {
             "if_statement"
             | "elif_clause"
             | "conditional_expression"
             | "boolean_operator"
             | "assert_statement" => 1,
-            "for_statement" | "while_statement" => 1 + u32::from(has_child(child, "else_clause")),
+            "for_statement" | "while_statement" => 1 + u32::from(has_child(node, "else_clause")),
             "try_statement" => {
-                let mut c = child.walk();
-                let handlers = child
+                let mut c = node.walk();
+                let handlers = node
                     .children(&mut c)
                     .filter(|n| matches!(n.kind(), "except_clause" | "except_group_clause"))
                     .count() as u32;
-                handlers + u32::from(has_child(child, "else_clause"))
+                handlers + u32::from(has_child(node, "else_clause"))
             }
             "for_in_clause" => 1,
             // A comprehension's `if`; a `case` guard does not count.
-            "if_clause" => u32::from(node.kind() != "case_clause"),
+            "if_clause" => u32::from(parent.kind() != "case_clause"),
             "match_statement" => {
-                let cases = cases(child);
+                let cases = cases(node);
                 let irrefutable = cases.iter().any(|c| is_irrefutable(*c, source));
                 (cases.len() as u32).saturating_sub(u32::from(irrefutable))
             }
             _ => 0,
-        };
-        total += decision_points(child, source);
+        },
+        Lang::Rust => match kind {
+            "if_expression" | "while_expression" | "for_expression" | "loop_expression" => 1,
+            "match_block" => {
+                let mut c = node.walk();
+                (node
+                    .children(&mut c)
+                    .filter(|n| n.kind() == "match_arm")
+                    .count() as u32)
+                    .saturating_sub(1)
+            }
+            "binary_expression" => u32::from(matches!(operator(node, source), "&&" | "||")),
+            _ => 0,
+        },
+        Lang::Js => match kind {
+            "if_statement" | "for_statement" | "for_in_statement" | "while_statement"
+            | "do_statement" | "switch_case" | "catch_clause" | "ternary_expression" => 1,
+            "binary_expression" => u32::from(matches!(operator(node, source), "&&" | "||" | "??")),
+            _ => 0,
+        },
+        Lang::Go => match kind {
+            "if_statement" | "for_statement" | "expression_case" | "type_case"
+            | "communication_case" => 1,
+            "binary_expression" => u32::from(matches!(operator(node, source), "&&" | "||")),
+            _ => 0,
+        },
+    }
+}
+
+fn decision_points(lang: Lang, node: Node<'_>, source: &[u8]) -> u32 {
+    let mut total = 0;
+    let mut cursor = node.walk();
+    for child in node.children(&mut cursor) {
+        // Nested functions and classes are entries of their own.
+        if lang.is_function(child.kind())
+            || lang.is_container(child.kind())
+            || child.kind() == "decorated_definition"
+        {
+            continue;
+        }
+        total += points(lang, child, node, source) + decision_points(lang, child, source);
     }
     total
 }
@@ -117,98 +260,162 @@ fn is_irrefutable(case: Node<'_>, source: &[u8]) -> bool {
     !text.is_empty()
         && text.chars().all(|ch| ch.is_alphanumeric() || ch == '_')
         && !text.starts_with(|ch: char| ch.is_ascii_digit() || ch.is_uppercase())
-        && !text.contains('.')
 }
 
-fn nesting(node: Node<'_>) -> u32 {
+fn nesting(lang: Lang, node: Node<'_>) -> u32 {
     let mut deepest = 0;
     let mut cursor = node.walk();
     for child in node.children(&mut cursor) {
-        if matches!(
-            child.kind(),
-            "function_definition" | "class_definition" | "decorated_definition"
-        ) {
+        if lang.is_function(child.kind())
+            || lang.is_container(child.kind())
+            || child.kind() == "decorated_definition"
+        {
             continue;
         }
-        let here = u32::from(matches!(
-            child.kind(),
-            "if_statement"
-                | "for_statement"
-                | "while_statement"
-                | "try_statement"
-                | "with_statement"
-                | "match_statement"
-        ));
-        deepest = deepest.max(here + nesting(child));
+        deepest = deepest.max(u32::from(lang.is_block(child)) + nesting(lang, child));
     }
     deepest
 }
 
+fn text_of<'a>(node: Option<Node<'_>>, source: &'a [u8]) -> Option<&'a str> {
+    node.and_then(|n| n.utf8_text(source).ok())
+}
+
+/// The entry's name: its own, or the variable an anonymous function is assigned to.
+fn function_name(lang: Lang, node: Node<'_>, source: &[u8]) -> String {
+    if let Some(n) = text_of(node.child_by_field_name("name"), source) {
+        if lang == Lang::Go && node.kind() == "method_declaration" {
+            let receiver = node
+                .child_by_field_name("receiver")
+                .and_then(|r| text_of(Some(r), source))
+                .map(|r| {
+                    r.trim_matches(|c| c == '(' || c == ')')
+                        .split_whitespace()
+                        .last()
+                        .unwrap_or("")
+                        .trim_start_matches('*')
+                        .to_owned()
+                })
+                .unwrap_or_default();
+            return format!("{receiver}.{n}");
+        }
+        return n.to_owned();
+    }
+    let parent = node.parent();
+    match parent.map(|p| p.kind()) {
+        Some(
+            "variable_declarator"
+            | "assignment_expression"
+            | "pair"
+            | "public_field_definition"
+            | "field_definition",
+        ) => {
+            let p = parent.expect("matched");
+            text_of(
+                p.child_by_field_name("name")
+                    .or(p.child_by_field_name("left"))
+                    .or(p.child_by_field_name("key")),
+                source,
+            )
+            .unwrap_or("<anonymous>")
+            .to_owned()
+        }
+        _ => "<anonymous>".to_owned(),
+    }
+}
+
+fn parameter_count(lang: Lang, node: Node<'_>) -> u32 {
+    let Some(params) = node
+        .child_by_field_name("parameters")
+        .or_else(|| node.child_by_field_name("parameter"))
+    else {
+        return 0;
+    };
+    if params.kind() == "identifier" {
+        return 1;
+    }
+    let mut c = params.walk();
+    params
+        .named_children(&mut c)
+        .filter(|n| {
+            !matches!(
+                n.kind(),
+                "comment" | "positional_separator" | "keyword_separator"
+            )
+        })
+        .map(|n| {
+            if lang == Lang::Go && n.kind() == "parameter_declaration" {
+                let mut c2 = n.walk();
+                (n.children_by_field_name("name", &mut c2).count() as u32).max(1)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
 fn collect(
+    lang: Lang,
     node: Node<'_>,
     source: &[u8],
     path: &str,
-    class: Option<&str>,
+    container: Option<&str>,
     out: &mut Vec<FunctionInfo>,
 ) {
     let mut cursor = node.walk();
     for child in node.children(&mut cursor) {
-        match child.kind() {
-            "function_definition" => {
-                let name = child
+        let kind = child.kind();
+        if lang.is_function(kind) && child.is_named() {
+            let name = function_name(lang, child, source);
+            let body = child.child_by_field_name("body");
+            out.push(FunctionInfo {
+                path: path.to_owned(),
+                name: container.map_or_else(|| name.clone(), |c| format!("{c}.{name}")),
+                line_start: child.start_position().row + 1,
+                line_end: child.end_position().row + 1,
+                complexity: 1 + body.map_or(0, |b| {
+                    points(lang, b, child, source) + decision_points(lang, b, source)
+                }),
+                nesting: body.map_or(0, |b| nesting(lang, b)),
+                parameters: parameter_count(lang, child),
+            });
+            // Functions nested in this one are entries of their own.
+            collect(lang, child, source, path, None, out);
+        } else if lang.is_container(kind) {
+            let name = text_of(
+                child
                     .child_by_field_name("name")
-                    .and_then(|n| n.utf8_text(source).ok())
-                    .unwrap_or("?");
-                let body = child.child_by_field_name("body");
-                let parameters = child.child_by_field_name("parameters").map_or(0, |p| {
-                    let mut c = p.walk();
-                    p.named_children(&mut c)
-                        .filter(|n| {
-                            n.kind() != "comment"
-                                && n.kind() != "positional_separator"
-                                && n.kind() != "keyword_separator"
-                        })
-                        .count() as u32
-                });
-                out.push(FunctionInfo {
-                    path: path.to_owned(),
-                    name: class.map_or_else(|| name.to_owned(), |c| format!("{c}.{name}")),
-                    line_start: child.start_position().row + 1,
-                    line_end: child.end_position().row + 1,
-                    complexity: 1 + body.map_or(0, |b| decision_points(b, source)),
-                    nesting: body.map_or(0, nesting),
-                    parameters,
-                });
-                // Closures, reported on their own.
-                if let Some(b) = body {
-                    collect(b, source, path, None, out);
-                }
-            }
-            "class_definition" => {
-                let name = child
-                    .child_by_field_name("name")
-                    .and_then(|n| n.utf8_text(source).ok())
-                    .unwrap_or("?");
-                if let Some(b) = child.child_by_field_name("body") {
-                    collect(b, source, path, Some(name), out);
-                }
-            }
-            _ => collect(child, source, path, class, out),
+                    .or_else(|| child.child_by_field_name("type")),
+                source,
+            )
+            .unwrap_or("?")
+            .to_owned();
+            collect(lang, child, source, path, Some(&name), out);
+        } else {
+            collect(lang, child, source, path, container, out);
         }
     }
 }
 
 /// Functions of one file, by language.
 pub fn analyze(path: &str, language: Option<&str>, text: &str) -> Parsed {
-    if language != Some("Python") {
-        return Parsed::Unsupported;
-    }
+    let (lang, grammar): (Lang, tree_sitter::Language) = match language {
+        Some("Python") => (Lang::Python, tree_sitter_python::LANGUAGE.into()),
+        Some("Rust") => (Lang::Rust, tree_sitter_rust::LANGUAGE.into()),
+        Some("JavaScript") => (Lang::Js, tree_sitter_javascript::LANGUAGE.into()),
+        Some("TypeScript") if path.ends_with(".tsx") => {
+            (Lang::Js, tree_sitter_typescript::LANGUAGE_TSX.into())
+        }
+        Some("TypeScript") => (Lang::Js, tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into()),
+        Some("Go") => (Lang::Go, tree_sitter_go::LANGUAGE.into()),
+        _ => return Parsed::Unsupported,
+    };
     let mut parser = Parser::new();
-    if parser
-        .set_language(&tree_sitter_python::LANGUAGE.into())
-        .is_err()
-    {
-        return Parsed::Failed("the Python grammar did not load".into());
+    if parser.set_language(&grammar).is_err() {
+        return Parsed::Failed(format!(
+            "the {} grammar did not load",
+            language.unwrap_or("?")
+        ));
     }
     let Some(tree) = parser.parse(text, None) else {
         return Parsed::Failed("the parser gave up".into());
@@ -221,7 +428,7 @@ pub fn analyze(path: &str, language: Option<&str>, text: &str) -> Parsed {
         ));
     }
     let mut out = Vec::new();
-    collect(root, text.as_bytes(), path, None, &mut out);
+    collect(lang, root, text.as_bytes(), path, None, &mut out);
     out.sort_by_key(|f| (f.line_start, f.name.clone()));
     Parsed::Functions(out)
 }
@@ -276,5 +483,51 @@ mod tests {
             analyze("x.py", Some("Python"), "def f(:\n"),
             Parsed::Failed(_)
         ));
+    }
+
+    fn entries(path: &str, lang: &str, src: &str) -> Vec<(String, u32, u32, u32)> {
+        match analyze(path, Some(lang), src) {
+            Parsed::Functions(f) => f
+                .into_iter()
+                .map(|f| (f.name, f.complexity, f.nesting, f.parameters))
+                .collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn e(name: &str, cc: u32, nest: u32, params: u32) -> (String, u32, u32, u32) {
+        (name.to_owned(), cc, nest, params)
+    }
+
+    #[test]
+    fn rust_go_and_javascript_rules() {
+        let rust = "fn f(a: u32, b: bool) -> u32 {\n    if a > 1 && b { 1 } else if b || !b { 2 } else {\n        match a { 0 => 0, 1 | 2 => 1, _ => 3 }\n    };\n    for _ in 0..a { while b { loop { break; } } }\n    let c = |x: u32| if x > 0 { x } else { 0 };\n    c(a)\n}\nimpl S { fn m(&self) {} }\n";
+        // if, &&, else if, ||, 2 more arms, for, while, loop, closure's if.
+        assert_eq!(
+            entries("a.rs", "Rust", rust),
+            [e("f", 11, 3, 2), e("S.m", 1, 0, 1)]
+        );
+        let js = "function f(a, b) {\n  if (a && b) {} else if (a || b ?? c) {}\n  for (const x of y) {} for (;;) {} while (a) {} do {} while (b);\n  switch (a) { case 1: break; case 2: break; default: }\n  try {} catch (e) {}\n  return a ? 1 : 2;\n}\nconst g = (x) => x ? 1 : 0;\nclass C { m(p, q) { return [].map(v => v); } }\n";
+        // if, &&, else if, ||, ??, for-of, for, while, do, 2 cases, catch, ternary.
+        assert_eq!(
+            entries("a.js", "JavaScript", js),
+            [
+                e("f", 14, 1, 2),
+                e("g", 2, 0, 1),
+                e("<anonymous>", 1, 0, 1),
+                e("C.m", 1, 0, 2)
+            ]
+        );
+        let ts = "function f(a: number): number { if (a) { return 1 } return 2 }\nconst h = function (y: number) { return y ?? 0; };\n";
+        assert_eq!(
+            entries("a.ts", "TypeScript", ts),
+            [e("f", 2, 1, 1), e("h", 2, 0, 1)]
+        );
+        let go = "package p\nfunc f(a, b int, c bool) int {\n\tif a > 1 && c { return 1 } else if c || !c { return 2 }\n\tfor i := 0; i < a; i++ {}\n\tswitch a { case 1: ; case 2, 3: ; default: }\n\tselect { case <-ch: ; default: }\n\tg := func() { if c {} }\n\t_ = g\n\treturn 0\n}\nfunc (s *S) M(x int) {}\n";
+        // if, &&, else if, ||, for, 2 cases, 1 communication case, the literal's if.
+        assert_eq!(
+            entries("a.go", "Go", go),
+            [e("f", 10, 1, 3), e("S.M", 1, 0, 1)]
+        );
     }
 }

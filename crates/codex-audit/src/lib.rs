@@ -13,8 +13,8 @@
 //!
 //! May depend on `codex-core` and parsing libraries; never on a tensor backend,
 //! and nothing in the audited repository is ever executed. [`complexity`]
-//! parses Python with tree-sitter (radon's rules); other languages are not
-//! analyzed yet. No cargo features.
+//! parses Python, Rust, JavaScript/TypeScript and Go with tree-sitter. No
+//! cargo features.
 
 pub mod complexity;
 pub mod inventory;
@@ -62,7 +62,7 @@ pub struct Audit {
     pub readme: Option<ReadmeSummary>,
     /// Placeholders, by path and line.
     pub placeholders: Vec<Placeholder>,
-    /// Functions with their complexity (Python so far), by path and line.
+    /// Functions with their complexity, by path and line.
     pub functions: Vec<complexity::FunctionInfo>,
     /// Functions whose complexity exceeds `hot_spot_threshold`, most complex first.
     pub hot_spots: Vec<complexity::FunctionInfo>,
@@ -221,7 +221,7 @@ pub fn audit_markdown(a: &Audit) -> String {
     }
     let _ = writeln!(
         md,
-        "\n## Complexity\n\n{} functions analyzed (Python); {} above {}.\n\n| file | function | lines | complexity | nesting | parameters |\n|---|---|---|---|---|---|",
+        "\n## Complexity\n\n{} functions analyzed; {} above {}.\n\n| file | function | lines | complexity | nesting | parameters |\n|---|---|---|---|---|---|",
         a.functions.len(),
         a.hot_spots.len(),
         a.hot_spot_threshold

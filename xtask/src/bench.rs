@@ -992,3 +992,148 @@ pub(crate) fn track() -> Result<()> {
     print!("{report}");
     Ok(())
 }
+
+/// `cargo xtask bench audit [--files N]`: the full `codex audit` (hashes,
+/// lines, placeholders, complexity) against tokei's counting on a generated
+/// tree and on the cargo registry's sources. tokei comes from
+/// `CODEX_BENCH_TOKEI` or PATH, else `cargo install tokei`; scc, a Go
+/// program, is used when `CODEX_BENCH_SCC` names it (offline there is no way to
+/// install it).
+pub(crate) fn audit(files: usize) -> Result<()> {
+    let dir = std::fs::canonicalize(".")?.join("target/bench/audit");
+    let tree = dir.join(format!("tree-{files}"));
+    if !tree.exists() {
+        println!("generating {files} files in {}", tree.display());
+        for i in 0..files {
+            let sub = tree.join(format!("pkg{:03}/mod{:02}", i % 500, (i / 500) % 100));
+            std::fs::create_dir_all(&sub)?;
+            let (ext, body) = match i % 3 {
+                0 => (
+                    "rs",
+                    format!(
+                        "//! Module {i}.\n\n/// Adds.\npub fn f{i}(a: u32, b: u32) -> u32 {{\n    if a > b && a > 3 {{\n        a - b\n    }} else if b > 10 {{\n        // TODO: simplify\n        b\n    }} else {{\n        match a {{ 0 => 1, 1 => 2, _ => a + b }}\n    }}\n}}\n"
+                    ),
+                ),
+                1 => (
+                    "py",
+                    format!(
+                        "\"\"\"Module {i}.\"\"\"\n\n\ndef f{i}(a, b):\n    # comment\n    if a and b:\n        return [x for x in range(a) if x % 2]\n    for y in range(b):\n        if y > 3:\n            break\n    return None\n"
+                    ),
+                ),
+                _ => (
+                    "js",
+                    format!(
+                        "// Module {i}\nexport function f{i}(a, b) {{\n  if (a && b) {{ return a; }}\n  for (let i = 0; i < b; i++) {{ a += i; }}\n  return a ? a : b;\n}}\n"
+                    ),
+                ),
+            };
+            std::fs::write(sub.join(format!("file{i}.{ext}")), body)?;
+        }
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    if !Command::new(&cargo)
+        .args(["build", "--release", "--quiet", "-p", "codex-cli"])
+        .status()?
+        .success()
+    {
+        bail!("building codex failed");
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let codex = std::fs::canonicalize(PathBuf::from(target).join("release/codex"))?;
+    let tokei = match std::env::var("CODEX_BENCH_TOKEI") {
+        Ok(p) => PathBuf::from(p),
+        Err(_)
+            if Command::new("tokei")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success()) =>
+        {
+            PathBuf::from("tokei")
+        }
+        Err(_) => {
+            let root = dir.join("tools");
+            let exe = root.join("bin/tokei");
+            if !exe.exists() {
+                println!("installing tokei into {}", root.display());
+                let ok = Command::new(&cargo)
+                    .args([
+                        "install",
+                        "tokei",
+                        "--version",
+                        "15.0.0",
+                        "--locked",
+                        "--root",
+                    ])
+                    .arg(&root)
+                    .status()?
+                    .success();
+                if !ok {
+                    bail!("cargo install tokei failed");
+                }
+            }
+            exe
+        }
+    };
+    let scc = std::env::var("CODEX_BENCH_SCC").ok().map(PathBuf::from);
+    let time = |cmd: &mut Command| -> Result<f64> {
+        let t = std::time::Instant::now();
+        let out = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .output()?;
+        if !out.status.success() {
+            bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(t.elapsed().as_secs_f64())
+    };
+    let mut report = format!(
+        "# codex audit against tokei{}\n\nCommand: `cargo xtask bench audit --files {files}` (best of 3 runs each)\n\n| tree | files | codex audit (s) | tokei (s) | codex / tokei |{}\n|---|---|---|---|---|{}\n",
+        if scc.is_some() { " and scc" } else { "" },
+        if scc.is_some() {
+            " scc (s) | codex / scc |"
+        } else {
+            ""
+        },
+        if scc.is_some() { "---|---|" } else { "" },
+    );
+    let registry = std::env::var("HOME").map(|h| PathBuf::from(h).join(".cargo/registry/src"))?;
+    let out = dir.join("reports");
+    for (name, root) in [
+        ("generated", tree.clone()),
+        ("~/.cargo/registry/src", registry),
+    ] {
+        if !root.is_dir() {
+            continue;
+        }
+        let best = |f: &mut dyn FnMut() -> Result<f64>| -> Result<f64> {
+            let mut b = f64::INFINITY;
+            for _ in 0..3 {
+                b = b.min(f()?);
+            }
+            Ok(b)
+        };
+        let c = best(&mut || {
+            time(
+                Command::new(&codex)
+                    .arg("--quiet")
+                    .arg("audit")
+                    .arg(&root)
+                    .arg("--out")
+                    .arg(&out)
+                    .args(["--timestamp", "2026-01-01T00:00:00Z"]),
+            )
+        })?;
+        let t = best(&mut || time(Command::new(&tokei).arg(&root)))?;
+        let audit: Value = serde_json::from_slice(&std::fs::read(out.join("audit.json"))?)?;
+        let n = audit["files"].as_array().map_or(0, Vec::len);
+        write!(report, "| {name} | {n} | {c:.2} | {t:.2} | {:.2}× |", c / t)?;
+        if let Some(scc) = &scc {
+            let s = best(&mut || time(Command::new(scc).arg(&root)))?;
+            write!(report, " {s:.2} | {:.2}× |", c / s)?;
+        }
+        report.push('\n');
+    }
+    std::fs::write(Path::new("target/bench/audit.md"), &report)?;
+    print!("{report}");
+    Ok(())
+}

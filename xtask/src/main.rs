@@ -9,6 +9,7 @@
 //! - `cargo xtask bench eval [--pairs N]`: BLEU, chrF and ROUGE-L against sacreBLEU and rouge-score.
 //! - `cargo xtask bench safety [--mb N]`: detection quality against detect-secrets, scan throughput.
 //! - `cargo xtask bench track`: metric fan-out cost per scalar, MLflow delivery rate.
+//! - `cargo xtask bench audit [--files N]`: the full audit against tokei (and scc when given).
 
 #![allow(
     clippy::print_stdout,
@@ -89,8 +90,16 @@ fn run() -> Result<()> {
                 bench::safety(mb)
             }
             Some("track") => bench::track(),
+            Some("audit") => {
+                let files = match args.get(2).map(String::as_str) {
+                    Some("--files") => args.get(3).context("--files needs a number")?.parse()?,
+                    None => 50_000,
+                    Some(other) => bail!("unknown argument `{other}` (use --files N)"),
+                };
+                bench::audit(files)
+            }
             other => bail!(
-                "unknown benchmark {other:?}; available: tokenize, data, model, train, eval, safety, track"
+                "unknown benchmark {other:?}; available: tokenize, data, model, train, eval, safety, track, audit"
             ),
         },
         _ => {
@@ -106,7 +115,8 @@ fn run() -> Result<()> {
                                                --layers, --d-model, --heads, --d-ff, --vocab, --context, --batch, --steps)\n  \
                  bench eval [--pairs N]        codex-eval BLEU, chrF, ROUGE-L against sacreBLEU and rouge-score\n  \
                  bench safety [--mb N]         codex-safety precision/recall against detect-secrets, throughput\n  \
-                 bench track                   codex-track fan-out cost per scalar, MLflow delivery rate"
+                 bench track                   codex-track fan-out cost per scalar, MLflow delivery rate\n  \
+                 bench audit [--files N]       codex audit against tokei (and scc) on generated and real trees"
             );
             bail!("no task given")
         }

@@ -98,11 +98,11 @@ impl Lang {
     }
 
     /// Control-flow blocks, for nesting.
-    fn is_block(self, node: Node<'_>) -> bool {
+    fn is_block(self, node: Node<'_>, parent: Node<'_>) -> bool {
         let kind = node.kind();
-        let chained_if = node.parent().is_some_and(|p| {
-            p.kind() == "else_clause" || (self == Self::Go && p.kind() == "if_statement")
-        });
+        // `Node::parent` walks down from the root, so the caller passes it.
+        let chained_if =
+            parent.kind() == "else_clause" || (self == Self::Go && parent.kind() == "if_statement");
         match self {
             Self::Python => matches!(
                 kind,
@@ -272,7 +272,7 @@ fn nesting(lang: Lang, node: Node<'_>) -> u32 {
         {
             continue;
         }
-        deepest = deepest.max(u32::from(lang.is_block(child)) + nesting(lang, child));
+        deepest = deepest.max(u32::from(lang.is_block(child, node)) + nesting(lang, child));
     }
     deepest
 }

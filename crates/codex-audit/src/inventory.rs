@@ -34,7 +34,7 @@ pub const SKIP_DIRS: [&str; 10] = [
 
 /// Comment syntax of a language.
 #[derive(Debug, Clone, Copy)]
-struct Syntax {
+pub(crate) struct Syntax {
     line: &'static [&'static str],
     block: Option<(&'static str, &'static str)>,
     /// Multi-line string delimiters: every line of such a string is code,
@@ -43,7 +43,7 @@ struct Syntax {
 }
 
 /// The language of a path and its comment syntax.
-fn language(path: &Path) -> Option<(&'static str, Option<Syntax>)> {
+pub(crate) fn language(path: &Path) -> Option<(&'static str, Option<Syntax>)> {
     let name = path.file_name()?.to_str()?;
     let c_like = Some(Syntax {
         line: &["//"],
@@ -150,7 +150,7 @@ enum State {
 }
 
 /// Counts lines by the conventions above.
-fn count_lines(text: &str, syntax: Option<Syntax>) -> Lines {
+pub(crate) fn count_lines(text: &str, syntax: Option<Syntax>) -> Lines {
     let mut lines = Lines::default();
     let mut state = State::Code;
     for raw in text.lines() {
@@ -280,6 +280,9 @@ pub struct InventoryOptions {
     pub blake3: bool,
     /// Files up to this size are read for line counts and scans.
     pub max_read_bytes: u64,
+    /// Files up to this size are parsed for complexity (larger ones are
+    /// usually generated code).
+    pub max_parse_bytes: u64,
 }
 
 impl Default for InventoryOptions {
@@ -288,6 +291,7 @@ impl Default for InventoryOptions {
             max_hash_bytes: 5 << 20,
             blake3: false,
             max_read_bytes: 16 << 20,
+            max_parse_bytes: 1 << 20,
         }
     }
 }
@@ -344,25 +348,6 @@ pub(crate) fn relative(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// The text of a file when it is small enough and not binary (invalid UTF-8 replaced).
-pub(crate) fn read_text(
-    path: &Path,
-    size: u64,
-    options: &InventoryOptions,
-) -> std::io::Result<Option<String>> {
-    if size > options.max_read_bytes {
-        return Ok(None);
-    }
-    let mut bytes = Vec::with_capacity(size as usize);
-    std::fs::File::open(path)?
-        .take(options.max_read_bytes)
-        .read_to_end(&mut bytes)?;
-    if bytes[..bytes.len().min(8192)].contains(&0) {
-        return Ok(None);
-    }
-    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
-}
-
 fn hashes(path: &Path, want_blake3: bool) -> std::io::Result<(String, Option<String>)> {
     let mut file = std::fs::File::open(path)?;
     let mut sha = sha2::Sha256::new();
@@ -382,6 +367,74 @@ fn hashes(path: &Path, want_blake3: bool) -> std::io::Result<(String, Option<Str
     Ok((hex, want_blake3.then(|| b3.finalize().to_hex())))
 }
 
+/// One file described from a single read: its entry and, for text files up
+/// to the read limit, its text (for the scans that follow).
+pub(crate) fn describe(
+    root: &Path,
+    path: &Path,
+    options: &InventoryOptions,
+) -> Result<(FileEntry, Option<String>), StepError> {
+    let rel = relative(root, path);
+    let err = |step: &str, e: std::io::Error| StepError {
+        step: step.into(),
+        error: e.to_string(),
+        context: rel.clone(),
+    };
+    let size = std::fs::symlink_metadata(path)
+        .map_err(|e| err("inventory", e))?
+        .len();
+    let lang = language(path);
+    let (binary, text, sha256, blake3) = if size <= options.max_read_bytes {
+        let mut bytes = Vec::with_capacity(size as usize);
+        std::fs::File::open(path)
+            .and_then(|f| f.take(options.max_read_bytes).read_to_end(&mut bytes))
+            .map_err(|e| err("inventory", e))?;
+        let binary = bytes[..bytes.len().min(8192)].contains(&0);
+        let (sha, b3) = if size <= options.max_hash_bytes {
+            let sha: String = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (
+                Some(sha),
+                options
+                    .blake3
+                    .then(|| codex_core::Digest::of(&bytes).to_hex()),
+            )
+        } else {
+            (None, None)
+        };
+        let text = (!binary).then(|| String::from_utf8_lossy(&bytes).into_owned());
+        (binary, text, sha, b3)
+    } else {
+        let mut head = [0u8; 8192];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| f.read(&mut head))
+            .map_err(|e| err("inventory", e))?;
+        let (sha, b3) = if size <= options.max_hash_bytes {
+            let (s, b) = hashes(path, options.blake3).map_err(|e| err("hash", e))?;
+            (Some(s), b)
+        } else {
+            (None, None)
+        };
+        (head[..n].contains(&0), None, sha, b3)
+    };
+    let lines = match (&text, lang) {
+        (Some(t), Some((_, syntax))) => Some(count_lines(t, syntax)),
+        _ => None,
+    };
+    let entry = FileEntry {
+        path: rel,
+        size,
+        language: lang.map(|l| l.0),
+        lines,
+        binary,
+        sha256,
+        blake3,
+    };
+    Ok((entry, text))
+}
+
 /// Describes every file, in parallel; the result is sorted by path whatever
 /// the thread count.
 pub fn inventory(
@@ -391,43 +444,7 @@ pub fn inventory(
 ) -> (Vec<FileEntry>, Vec<StepError>) {
     let results: Vec<Result<FileEntry, StepError>> = files
         .par_iter()
-        .map(|path| {
-            let rel = relative(root, path);
-            let err = |step: &str, e: std::io::Error| StepError {
-                step: step.into(),
-                error: e.to_string(),
-                context: rel.clone(),
-            };
-            let meta = std::fs::symlink_metadata(path).map_err(|e| err("inventory", e))?;
-            let size = meta.len();
-            let mut head = [0u8; 8192];
-            let n = std::fs::File::open(path)
-                .and_then(|mut f| f.read(&mut head))
-                .map_err(|e| err("inventory", e))?;
-            let binary = head[..n].contains(&0);
-            let lang = language(path);
-            let lines = match (binary, lang) {
-                (false, Some((_, syntax))) => read_text(path, size, options)
-                    .map_err(|e| err("lines", e))?
-                    .map(|t| count_lines(&t, syntax)),
-                _ => None,
-            };
-            let (sha256, blake3) = if size <= options.max_hash_bytes {
-                let (s, b) = hashes(path, options.blake3).map_err(|e| err("hash", e))?;
-                (Some(s), b)
-            } else {
-                (None, None)
-            };
-            Ok(FileEntry {
-                path: rel,
-                size,
-                language: lang.map(|l| l.0),
-                lines,
-                binary,
-                sha256,
-                blake3,
-            })
-        })
+        .map(|path| describe(root, path, options).map(|(e, _)| e))
         .collect();
     let mut entries = Vec::new();
     let mut errors = Vec::new();

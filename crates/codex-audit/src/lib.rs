@@ -68,6 +68,8 @@ pub struct Audit {
     pub hot_spots: Vec<complexity::FunctionInfo>,
     /// The threshold of `hot_spots`.
     pub hot_spot_threshold: u32,
+    /// Source files too large to parse for complexity (usually generated code).
+    pub skipped_complexity: Vec<String>,
     /// The repo map.
     pub repo_map: RepoMap,
     /// Steps that failed, by path.
@@ -85,8 +87,58 @@ pub const HOT_SPOT_THRESHOLD: u32 = 10;
 /// Audits the repository at `root`.
 pub fn run_audit(root: &Path, options: &InventoryOptions, generated_at: String) -> Audit {
     let (paths, mut errors) = inventory::walk(root);
-    let (files, inv_errors) = inventory::inventory(root, &paths, options);
-    errors.extend(inv_errors);
+    use rayon::prelude::*;
+    type PerFile = (FileEntry, Vec<Placeholder>, complexity::Parsed, bool);
+    // One read per file: entry, placeholders and functions from the same text.
+    let described: Vec<Result<PerFile, StepError>> = paths
+        .par_iter()
+        .map(|path| {
+            let (entry, text) = inventory::describe(root, path, options)?;
+            let Some(text) = text.filter(|_| entry.language.is_some()) else {
+                return Ok((entry, Vec::new(), complexity::Parsed::Unsupported, false));
+            };
+            let found = placeholders::scan(&entry.path, &text, entry.language);
+            let too_large = entry.size > options.max_parse_bytes;
+            let parsed = if too_large {
+                complexity::Parsed::Unsupported
+            } else {
+                complexity::analyze(&entry.path, entry.language, &text)
+            };
+            Ok((entry, found, parsed, too_large))
+        })
+        .collect();
+    let mut files = Vec::with_capacity(described.len());
+    let mut found = Vec::new();
+    let mut functions = Vec::new();
+    let mut skipped_complexity = Vec::new();
+    for r in described {
+        match r {
+            Ok((entry, p, parsed, too_large)) => {
+                found.extend(p);
+                match parsed {
+                    complexity::Parsed::Functions(f) => functions.extend(f),
+                    complexity::Parsed::Unsupported => {}
+                    complexity::Parsed::Failed(reason) => {
+                        errors.push(StepError {
+                            step: "complexity".into(),
+                            error: reason,
+                            context: entry.path.clone(),
+                        });
+                    }
+                }
+                if too_large
+                    && matches!(
+                        entry.language,
+                        Some("Python" | "Rust" | "JavaScript" | "TypeScript" | "Go")
+                    )
+                {
+                    skipped_complexity.push(entry.path.clone());
+                }
+                files.push(entry);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
     let mut languages: BTreeMap<String, LanguageTotals> = BTreeMap::new();
     for f in &files {
         if let Some(l) = f.language {
@@ -97,52 +149,6 @@ pub fn run_audit(root: &Path, options: &InventoryOptions, generated_at: String) 
                 t.lines.comment += n.comment;
                 t.lines.blank += n.blank;
             }
-        }
-    }
-    use rayon::prelude::*;
-    type Scanned = (Vec<Placeholder>, complexity::Parsed, String);
-    let scanned: Vec<Result<Scanned, StepError>> = files
-        .par_iter()
-        .filter(|f| !f.binary && f.language.is_some())
-        .map(|f| {
-            let path = root.join(&f.path);
-            match inventory::read_text(&path, f.size, options) {
-                Ok(Some(text)) => {
-                    let parsed = complexity::analyze(&f.path, f.language, &text);
-                    Ok((
-                        placeholders::scan(&f.path, &text, f.language),
-                        parsed,
-                        f.path.clone(),
-                    ))
-                }
-                Ok(None) => Ok((Vec::new(), complexity::Parsed::Unsupported, f.path.clone())),
-                Err(e) => Err(StepError {
-                    step: "read".into(),
-                    error: e.to_string(),
-                    context: f.path.clone(),
-                }),
-            }
-        })
-        .collect();
-    let mut found = Vec::new();
-    let mut functions = Vec::new();
-    for r in scanned {
-        match r {
-            Ok((p, parsed, path)) => {
-                found.extend(p);
-                match parsed {
-                    complexity::Parsed::Functions(f) => functions.extend(f),
-                    complexity::Parsed::Unsupported => {}
-                    complexity::Parsed::Failed(reason) => {
-                        errors.push(StepError {
-                            step: "complexity".into(),
-                            error: reason,
-                            context: path,
-                        });
-                    }
-                }
-            }
-            Err(e) => errors.push(e),
         }
     }
     let mut hot_spots: Vec<complexity::FunctionInfo> = functions
@@ -166,6 +172,7 @@ pub fn run_audit(root: &Path, options: &InventoryOptions, generated_at: String) 
         functions,
         hot_spots,
         hot_spot_threshold: HOT_SPOT_THRESHOLD,
+        skipped_complexity,
         languages,
         repo_map,
         files,

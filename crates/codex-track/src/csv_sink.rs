@@ -1,23 +1,18 @@
 //! `metrics.csv`: the NDJSON rows as CSV (`step,epoch,split,name,value,wall_time`).
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use codex_core::{MetricRecord, MetricSink, SinkError};
+
+use crate::line_file::LineFile;
 
 const HEADER: &str = "step,epoch,split,name,value,wall_time\n";
 
 /// Appends every record as a CSV row; resuming drops rows past the checkpoint.
 #[derive(Debug)]
 pub struct CsvSink {
-    path: PathBuf,
-    out: BufWriter<File>,
-}
-
-fn io(op: &'static str, path: &Path, e: std::io::Error) -> SinkError {
-    Box::new(codex_core::Error::io(op, path, e))
+    file: LineFile,
 }
 
 fn field(s: &str) -> String {
@@ -31,29 +26,17 @@ fn field(s: &str) -> String {
 impl CsvSink {
     /// Creates (or truncates) `path` and writes the header.
     pub fn create(path: &Path) -> Result<Self, SinkError> {
-        let file = File::create(path).map_err(|e| io("cannot create", path, e))?;
-        let mut out = BufWriter::new(file);
-        out.write_all(HEADER.as_bytes())
-            .map_err(|e| io("cannot write", path, e))?;
         Ok(Self {
-            path: path.to_owned(),
-            out,
+            file: LineFile::create(path, HEADER)?,
         })
     }
 
     /// Opens `path` to continue a run from `step`: later rows and a torn last
     /// row are dropped.
     pub fn open_resuming(path: &Path, step: u64) -> Result<Self, SinkError> {
-        let kept =
-            crate::ndjson::kept_lines(path, 1, step, |line| line.split(',').next()?.parse().ok())?;
-        codex_core::write_bytes_atomic(path, format!("{HEADER}{kept}").as_bytes())?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| io("cannot open", path, e))?;
+        let step_of = |line: &str| line.split(',').next()?.parse().ok();
         Ok(Self {
-            path: path.to_owned(),
-            out: BufWriter::new(file),
+            file: LineFile::resume(path, HEADER, step, step_of)?,
         })
     }
 }
@@ -69,8 +52,7 @@ impl MetricSink for CsvSink {
 
     fn log_metrics(&mut self, records: &[MetricRecord]) -> Result<(), SinkError> {
         for r in records {
-            writeln!(
-                self.out,
+            let line = format!(
                 "{},{},{},{},{},{}",
                 r.step,
                 r.epoch,
@@ -78,24 +60,18 @@ impl MetricSink for CsvSink {
                 field(&r.name),
                 r.value,
                 r.wall_time
-            )
-            .map_err(|e| io("cannot write", &self.path, e))?;
+            );
+            self.file.write_line(&line)?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.out
-            .flush()
-            .map_err(|e| io("cannot write", &self.path, e))
+        self.file.flush()
     }
 
     fn close(&mut self, _status: &str) -> Result<(), SinkError> {
-        self.flush()?;
-        self.out
-            .get_ref()
-            .sync_all()
-            .map_err(|e| io("cannot sync", &self.path, e))
+        self.file.close()
     }
 }
 

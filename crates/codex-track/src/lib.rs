@@ -16,6 +16,7 @@
 
 mod csv_sink;
 mod fanout;
+mod line_file;
 pub mod mlflow;
 mod ndjson;
 pub mod report;

@@ -1,11 +1,11 @@
 //! `metrics.ndjson`: one JSON object per metric record, appended and flushed.
 
 use std::collections::BTreeMap;
-use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use codex_core::{MetricRecord, MetricSink, SinkError};
+
+use crate::line_file::LineFile;
 
 /// Appends every record to a file as one JSON object per line.
 ///
@@ -15,21 +15,14 @@ use codex_core::{MetricRecord, MetricSink, SinkError};
 /// uninterrupted run.
 #[derive(Debug)]
 pub struct NdjsonSink {
-    path: PathBuf,
-    out: BufWriter<File>,
-}
-
-fn io(op: &'static str, path: &Path, e: std::io::Error) -> SinkError {
-    Box::new(codex_core::Error::io(op, path, e))
+    file: LineFile,
 }
 
 impl NdjsonSink {
     /// Create (or truncate) `path`.
     pub fn create(path: &Path) -> Result<Self, SinkError> {
-        let file = File::create(path).map_err(|e| io("cannot create", path, e))?;
         Ok(Self {
-            path: path.to_owned(),
-            out: BufWriter::new(file),
+            file: LineFile::create(path, "")?,
         })
     }
 
@@ -37,47 +30,15 @@ impl NdjsonSink {
     /// later step (written after the checkpoint being resumed) are dropped, as
     /// is a final line cut short by a crash.
     pub fn open_resuming(path: &Path, step: u64) -> Result<Self, SinkError> {
-        let kept = kept_lines(path, 0, step, |line| {
+        let step_of = |line: &str| {
             serde_json::from_str::<MetricRecord>(line)
                 .ok()
                 .map(|r| r.step)
-        })?;
-        codex_core::write_bytes_atomic(path, kept.as_bytes())?;
-        let file = OpenOptions::new()
-            .append(true)
-            .open(path)
-            .map_err(|e| io("cannot open", path, e))?;
+        };
         Ok(Self {
-            path: path.to_owned(),
-            out: BufWriter::new(file),
+            file: LineFile::resume(path, "", step, step_of)?,
         })
     }
-}
-
-/// The whole lines of `path` after its first `skip` lines whose step (by
-/// `step_of`) is at most `step`: what a resumed run keeps of a metrics file.
-/// A missing file is empty; a last line cut short by a crash is dropped.
-pub(crate) fn kept_lines(
-    path: &Path,
-    skip: usize,
-    step: u64,
-    step_of: impl Fn(&str) -> Option<u64>,
-) -> Result<String, SinkError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(io("cannot read", path, e)),
-    };
-    let mut kept = String::new();
-    for line in text.split_inclusive('\n').skip(skip) {
-        if !line.ends_with('\n') {
-            break;
-        }
-        if step_of(line).is_some_and(|s| s <= step) {
-            kept.push_str(line);
-        }
-    }
-    Ok(kept)
 }
 
 impl MetricSink for NdjsonSink {
@@ -92,24 +53,17 @@ impl MetricSink for NdjsonSink {
 
     fn log_metrics(&mut self, records: &[MetricRecord]) -> Result<(), SinkError> {
         for r in records {
-            let line = serde_json::to_string(r)?;
-            writeln!(self.out, "{line}").map_err(|e| io("cannot write", &self.path, e))?;
+            self.file.write_line(&serde_json::to_string(r)?)?;
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        self.out
-            .flush()
-            .map_err(|e| io("cannot write", &self.path, e))
+        self.file.flush()
     }
 
     fn close(&mut self, _status: &str) -> Result<(), SinkError> {
-        self.flush()?;
-        self.out
-            .get_ref()
-            .sync_all()
-            .map_err(|e| io("cannot sync", &self.path, e))
+        self.file.close()
     }
 }
 

@@ -376,6 +376,40 @@ fn lora_fine_tuning_trains_and_saves_only_the_adapters() {
         .unwrap()
         .len();
     assert!(adapter * 4 < full, "adapter {adapter} bytes, model {full}");
+    // Checkpoints hold the adapters and their optimizer state, not the base.
+    let ck = lora_run.join("checkpoints/step-00000006");
+    assert!(!ck.join("model.bpk").exists());
+    let stored: u64 = std::fs::read_dir(&ck)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert!(stored * 2 < full, "checkpoint {stored} bytes, model {full}");
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ck.join("state.json")).unwrap()).unwrap();
+    assert_eq!(
+        Path::new(state["base"]["source"].as_str().unwrap()),
+        std::path::absolute(&base).unwrap()
+    );
+
+    // Resuming the adapters from step 4 ends where the uninterrupted run ended.
+    let straight = weights_at(dir.path(), &lora_run, 6);
+    let other = tempfile::tempdir().unwrap();
+    let copy = other
+        .path()
+        .join("runs")
+        .join(lora_run.file_name().unwrap());
+    copy_dir(&lora_run, &copy);
+    std::fs::remove_dir_all(copy.join("checkpoints/step-00000006")).unwrap();
+    let o = codex(other.path())
+        .args(["train", "--resume"])
+        .arg(copy.join("checkpoints/step-00000004"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        weights_at(other.path(), &copy, 6) == straight,
+        "LoRA weights differ after resuming at step 4"
+    );
     // Fine-tuning keeps the base run's tokenizer rather than training a new one
     // (that the base weights stay frozen is tested in codex-model).
     assert_eq!(
@@ -395,6 +429,27 @@ fn lora_fine_tuning_trains_and_saves_only_the_adapters() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o.stderr));
+
+    // Training the base further changes the weights the adapters were trained
+    // on: loading them onto it is refused.
+    let o = codex(dir.path())
+        .args(["train", "--resume"])
+        .arg(&base)
+        .arg("train.max_steps=10")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = codex(dir.path())
+        .args(["generate", "--prompt", "The", "--checkpoint"])
+        .arg(&lora_run)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("the base weights changed"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, ParamId};
 use burn::nn::{Dropout, DropoutConfig};
 use burn::tensor::{Tensor, TensorData};
 use codex_core::Rng;
@@ -245,10 +245,20 @@ impl Transformer {
             message: "the model has no LoRA adapters to save".into(),
         })?;
         let mut tensors = BTreeMap::new();
+        let mut ids = BTreeMap::new();
         for (name, proj) in self.projections_mut() {
             if let Some(adapter) = &proj.lora {
+                if adapter.merged {
+                    return Err(ModelError::Weights {
+                        path: path.to_owned(),
+                        message: format!(
+                            "the adapter of {name} is merged into its base weight; unmerge before saving adapters alone"
+                        ),
+                    });
+                }
                 tensors.insert(format!("{name}.lora_a"), adapter.a.val().into_data());
                 tensors.insert(format!("{name}.lora_b"), adapter.b.val().into_data());
+                ids.insert(name, [adapter.a.id.val(), adapter.b.id.val()]);
             }
         }
         let mut metadata = BTreeMap::new();
@@ -257,7 +267,61 @@ impl Transformer {
             "lora_config".to_owned(),
             serde_json::to_string(&config).expect("LoraConfig serializes"),
         );
+        // Parameter ids key the optimizer's state: restoring them lets a
+        // checkpoint that holds only adapters resume its AdamW moments.
+        metadata.insert(
+            "param_ids".to_owned(),
+            serde_json::to_string(&ids).expect("ids serialize"),
+        );
         st::write(path, &tensors, metadata)
+    }
+
+    /// BLAKE3 (hex) of the base weights — every parameter but the adapters, each
+    /// as its module path, shape and little-endian f32 values — so that a
+    /// checkpoint holding adapters alone can check it is put back on the base it
+    /// was trained on, wherever that base was loaded from. Merged adapters are
+    /// part of their base weight; fingerprint before merging.
+    pub fn base_fingerprint(&self) -> String {
+        struct V {
+            hasher: codex_core::Hasher,
+            path: Vec<String>,
+        }
+        impl burn::module::ModuleVisitor for V {
+            fn enter_module(&mut self, name: &str, _container_type: &str) {
+                self.path.push(name.to_owned());
+            }
+            fn exit_module(&mut self, _name: &str, _container_type: &str) {
+                self.path.pop();
+            }
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                if self.path.iter().any(|p| p == "lora") {
+                    return;
+                }
+                let tensor = param.val();
+                let name = self.path.join(".");
+                let h = &mut self.hasher;
+                h.update(&(name.len() as u64).to_le_bytes());
+                h.update(name.as_bytes());
+                for d in tensor.dims() {
+                    h.update(&(d as u64).to_le_bytes());
+                }
+                let values: Vec<f32> = tensor
+                    .into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .expect("float parameters convert to f32");
+                for chunk in values.chunks(16_384) {
+                    let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
+                    h.update(&bytes);
+                }
+            }
+        }
+        let mut v = V {
+            hasher: codex_core::Hasher::new(),
+            path: Vec::new(),
+        };
+        self.visit(&mut v);
+        v.hasher.finalize().to_string()
     }
 
     /// Attach the adapters saved by [`Transformer::save_lora`] (unmerged); the base
@@ -276,6 +340,13 @@ impl Transformer {
                     message: format!("invalid `lora_config` metadata: {e}"),
                 })
             })?;
+        let ids: BTreeMap<String, [u64; 2]> = match file.metadata("param_ids") {
+            None => BTreeMap::new(),
+            Some(text) => serde_json::from_str(text).map_err(|e| ModelError::Weights {
+                path: path.to_owned(),
+                message: format!("invalid `param_ids` metadata: {e}"),
+            })?,
+        };
         let mut model = self.attach_lora(&config, 0)?;
         for (name, proj) in model.projections_mut() {
             let Some(adapter) = proj.lora.as_mut() else {
@@ -288,6 +359,10 @@ impl Transformer {
             let b = file.tensor(&format!("{name}.lora_b"), &b_shape)?;
             adapter.a = Param::from_tensor(Tensor::<2>::from_data(a, &device));
             adapter.b = Param::from_tensor(Tensor::<2>::from_data(b, &device));
+            if let Some(&[a_id, b_id]) = ids.get(&name) {
+                adapter.a.id = ParamId::from(a_id);
+                adapter.b.id = ParamId::from(b_id);
+            }
         }
         Ok(model)
     }

@@ -261,6 +261,41 @@ fn lora_adapters_save_small_and_load_onto_a_fresh_base() {
 }
 
 #[test]
+fn adapters_keep_their_parameter_ids_and_leave_the_base_fingerprint_alone() {
+    let c = config(ModelFamily::Llama, false);
+    let base_print = model(&c).base_fingerprint();
+    assert_eq!(model(&c).base_fingerprint(), base_print, "deterministic");
+    let other = Transformer::build(&c, &mut RandomInit::new(99), &device()).unwrap();
+    assert_ne!(other.base_fingerprint(), base_print, "other weights");
+
+    let mut adapted = model(&c).attach_lora(&lora(), 3).unwrap();
+    perturb_adapters(&mut adapted);
+    assert_eq!(
+        adapted.base_fingerprint(),
+        base_print,
+        "adapters are not part of the base"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("adapter.safetensors");
+    adapted.save_lora(&path).unwrap();
+    let loaded = model(&c).load_lora(&path).unwrap();
+    let q = |m: &Transformer| {
+        let a = m.blocks[1].attn.q_proj.lora.as_ref().unwrap();
+        (a.a.id, a.b.id)
+    };
+    assert_eq!(
+        q(&loaded),
+        q(&adapted),
+        "optimizer state finds its parameters"
+    );
+    assert_eq!(loaded.base_fingerprint(), base_print);
+
+    // Merged adapters live in the base weights: they cannot be saved alone.
+    let err = adapted.merge_lora().save_lora(&path).unwrap_err();
+    assert!(err.to_string().contains("merged"), "{err}");
+}
+
+#[test]
 fn lora_trains_only_the_adapters() {
     let c = config(ModelFamily::Llama, true);
     let d = device().autodiff();

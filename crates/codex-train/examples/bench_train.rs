@@ -170,6 +170,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 dropout_seed: 0,
                 checkpoints: &tmp.join(format!("checkpoints-{clip}")),
                 config_hash: "bench".into(),
+                base: None,
                 sink: &mut sink,
                 on_step: &mut |r| {
                     if r.step == 1 {

@@ -2,6 +2,12 @@
 //! training state (counters, sampler cursor, config hash) and BLAKE3 checksums of
 //! each, plus `checkpoints/index.json` naming the latest.
 //!
+//! A run that trains LoRA adapters on a base model loaded from elsewhere
+//! (`train.init_from`) checkpoints the adapters alone (`adapter.safetensors`,
+//! their parameter ids in its metadata) with their optimizer state; the state
+//! records the base's source and fingerprint ([`BaseRef`]), and loading puts
+//! the adapters back on that base only if its weights still match.
+//!
 //! A checkpoint is written into a hidden temporary directory and renamed into
 //! place only when every file is written and synced, so a failure midway (disk
 //! full, SIGKILL) leaves the previous checkpoints as they were.
@@ -9,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use codex_data::RandomState;
 use codex_model::burn;
@@ -43,8 +50,20 @@ pub struct TrainState {
     /// f16 dynamic loss scaling: the scale and the finite steps since it last changed.
     #[serde(default)]
     pub loss_scale: Option<(f64, u64)>,
+    /// The base model under the adapters, when the checkpoint holds adapters alone.
+    #[serde(default)]
+    pub base: Option<BaseRef>,
     /// codex version that wrote the checkpoint.
     pub codex_version: String,
+}
+
+/// The base model a checkpoint of LoRA adapters goes back onto.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BaseRef {
+    /// Where the base was loaded from (`train.init_from`, made absolute).
+    pub source: PathBuf,
+    /// [`Transformer::base_fingerprint`] of the base weights.
+    pub fingerprint: String,
 }
 
 /// One entry of `checkpoints/index.json`.
@@ -85,7 +104,10 @@ pub struct Index {
     pub checkpoints: Vec<IndexEntry>,
 }
 
-const FILES: [&str; 4] = ["model.bpk", "model.bpk.json", "optimizer.bpk", "state.json"];
+/// Files of a checkpoint that holds the whole model.
+const MODEL_FILES: [&str; 4] = ["model.bpk", "model.bpk.json", "optimizer.bpk", "state.json"];
+/// Files of a checkpoint that holds LoRA adapters alone.
+const ADAPTER_FILES: [&str; 3] = ["adapter.safetensors", "optimizer.bpk", "state.json"];
 
 fn ck_err(path: &Path, message: impl Into<String>) -> TrainError {
     TrainError::Checkpoint {
@@ -135,9 +157,20 @@ pub fn save(
         std::fs::remove_dir_all(&tmp).map_err(|e| io("cannot remove", &tmp, e))?;
     }
     std::fs::create_dir(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+    let adapters_only = model.lora_config().is_some() && state.base.is_some();
+    let files: &[&str] = if adapters_only {
+        &ADAPTER_FILES
+    } else {
+        &MODEL_FILES
+    };
     let result = (|| {
-        injected_failure("model.bpk", state.step)?;
-        codex_model::save_native(model, &tmp.join("model.bpk"))?;
+        if adapters_only {
+            injected_failure("adapter.safetensors", state.step)?;
+            model.clone().save_lora(&tmp.join("adapter.safetensors"))?;
+        } else {
+            injected_failure("model.bpk", state.step)?;
+            codex_model::save_native(model, &tmp.join("model.bpk"))?;
+        }
         injected_failure("optimizer.bpk", state.step)?;
         let bytes = optimizer
             .to_record()
@@ -148,7 +181,7 @@ pub fn save(
         let text = serde_json::to_string_pretty(state).expect("state serializes") + "\n";
         codex_core::write_bytes_atomic(tmp.join("state.json"), text.as_bytes())?;
         let mut sums = BTreeMap::new();
-        for f in FILES {
+        for &f in files {
             let (digest, _) = codex_core::hash_file(tmp.join(f))?;
             sums.insert(f.to_owned(), digest.to_string());
         }
@@ -237,7 +270,12 @@ pub fn verify(path: &Path) -> Result<(), TrainError> {
     let text = std::fs::read_to_string(&sums_path).map_err(|e| io("cannot read", &sums_path, e))?;
     let sums: BTreeMap<String, String> = serde_json::from_str(&text)
         .map_err(|e| ck_err(&sums_path, format!("invalid checksums: {e}")))?;
-    for f in FILES {
+    let files: &[&str] = if sums.contains_key("adapter.safetensors") {
+        &ADAPTER_FILES
+    } else {
+        &MODEL_FILES
+    };
+    for &f in files {
         let expected = sums
             .get(f)
             .ok_or_else(|| ck_err(path, format!("checksums.json has no entry for {f}")))?;
@@ -266,18 +304,72 @@ pub struct Loaded {
     pub state: TrainState,
 }
 
-/// Verify and load the checkpoint at `path`.
-pub fn load(path: &Path, device: &burn::tensor::Device) -> Result<Loaded, TrainError> {
+/// Whether the checkpoint at `path` holds LoRA adapters alone (and so needs its base).
+pub fn holds_adapters(path: &Path) -> bool {
+    path.join("adapter.safetensors").is_file() && !path.join("model.bpk").is_file()
+}
+
+/// Read a checkpoint's `state.json`.
+pub fn read_state(path: &Path) -> Result<TrainState, TrainError> {
+    let file = path.join("state.json");
+    let text = std::fs::read_to_string(&file).map_err(|e| io("cannot read", &file, e))?;
+    serde_json::from_str(&text).map_err(|e| ck_err(&file, format!("invalid state.json: {e}")))
+}
+
+/// Verify a checkpoint and load its model alone (for inference and export),
+/// with its state; `base` as for [`load`].
+pub fn load_model<E: From<TrainError>>(
+    path: &Path,
+    device: &burn::tensor::Device,
+    base: impl FnOnce(&BaseRef) -> Result<Transformer, E>,
+) -> Result<(Transformer, TrainState), E> {
     verify(path)?;
-    let model = codex_model::load_native(&path.join("model.bpk"), device)?;
+    let state = read_state(path)?;
+    if !holds_adapters(path) {
+        let model =
+            codex_model::load_native(&path.join("model.bpk"), device).map_err(TrainError::from)?;
+        return Ok((model, state));
+    }
+    let reference = state.base.as_ref().ok_or_else(|| {
+        ck_err(
+            path,
+            "holds LoRA adapters alone but state.json names no base model",
+        )
+    })?;
+    let base_model = base(reference)?;
+    let found = base_model.base_fingerprint();
+    if found != reference.fingerprint {
+        return Err(ck_err(
+            path,
+            format!(
+                "its adapters were trained on the base `{}` with fingerprint {}, but the base loaded now has {found}: the base weights changed",
+                reference.source.display(),
+                reference.fingerprint
+            ),
+        )
+        .into());
+    }
+    let model = base_model
+        .fork(device)
+        .load_lora(&path.join("adapter.safetensors"))
+        .map_err(TrainError::from)?;
+    Ok((model, state))
+}
+
+/// Verify and load the checkpoint at `path`. A checkpoint of adapters alone
+/// asks `base` for its base model (on `device`, without adapters or with
+/// others, which are replaced), refuses one whose weights do not match the
+/// recorded fingerprint, and attaches the adapters with their parameter ids.
+pub fn load<E: From<TrainError>>(
+    path: &Path,
+    device: &burn::tensor::Device,
+    base: impl FnOnce(&BaseRef) -> Result<Transformer, E>,
+) -> Result<Loaded, E> {
+    let (model, state) = load_model(path, device, base)?;
     let bytes = std::fs::read(path.join("optimizer.bpk"))
         .map_err(|e| io("cannot read", &path.join("optimizer.bpk"), e))?;
     let optimizer = OptimizerRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
         .map_err(|e| ck_err(path, format!("invalid optimizer state: {e}")))?;
-    let text = std::fs::read_to_string(path.join("state.json"))
-        .map_err(|e| io("cannot read", &path.join("state.json"), e))?;
-    let state: TrainState = serde_json::from_str(&text)
-        .map_err(|e| ck_err(path, format!("invalid state.json: {e}")))?;
     Ok(Loaded {
         path: path.to_owned(),
         model,

@@ -35,6 +35,9 @@ pub struct TrainInputs<'a> {
     pub checkpoints: &'a Path,
     /// BLAKE3 of the resolved configuration.
     pub config_hash: String,
+    /// The base model under LoRA adapters loaded from elsewhere: checkpoints
+    /// then hold the adapters alone and name it. `None` saves whole models.
+    pub base: Option<checkpoint::BaseRef>,
     /// Where metrics go.
     pub sink: &'a mut dyn MetricSink,
     /// Called after every optimizer step.
@@ -568,6 +571,7 @@ pub fn train(
                 metric: last_metric,
                 early_stopping: early,
                 loss_scale: scaler.map(|s| (s.scale, s.good)),
+                base: inputs.base.clone(),
                 codex_version: env!("CARGO_PKG_VERSION").to_owned(),
             };
             last_checkpoint = Some(checkpoint::save(

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use codex_model::burn::module::Module as _;
+
 use codex_core::config::{ConfigLoader, TrainSection};
 use codex_core::{PassThrough, Seeds, Tokenizer, TokenizerError};
 use codex_data::{PrepareInputs, TokenStore};
@@ -76,6 +78,11 @@ fn data(dir: &Path, cfg: &codex_core::config::AppConfig) -> (TokenStore, TokenSt
     )
 }
 
+/// For checkpoints that hold the whole model.
+fn no_base(_: &checkpoint::BaseRef) -> Result<Transformer, codex_train::TrainError> {
+    unreachable!("a whole-model checkpoint needs no base")
+}
+
 fn device() -> Device {
     DeviceSpec::Auto.device().unwrap().autodiff()
 }
@@ -88,8 +95,25 @@ fn run(
     resume: Option<checkpoint::Loaded>,
 ) -> Result<TrainOutcome, codex_train::TrainError> {
     let seeds = Seeds::new(cfg.run.seed);
+    let model = base_model(cfg, seeds.derive("model.init"));
+    run_model(cfg, train_cfg, stores, checkpoints, resume, model, None)
+}
+
+fn base_model(cfg: &codex_core::config::AppConfig, seed: u64) -> Transformer {
     let mc = ModelConfig::from_section(&cfg.model, 257).unwrap();
-    let model = Transformer::init(&mc, seeds.derive("model.init"), &device()).unwrap();
+    Transformer::init(&mc, seed, &device()).unwrap()
+}
+
+fn run_model(
+    cfg: &codex_core::config::AppConfig,
+    train_cfg: &TrainSection,
+    stores: &(TokenStore, TokenStore),
+    checkpoints: &Path,
+    resume: Option<checkpoint::Loaded>,
+    model: Transformer,
+    base: Option<checkpoint::BaseRef>,
+) -> Result<TrainOutcome, codex_train::TrainError> {
+    let seeds = Seeds::new(cfg.run.seed);
     let mut sink = codex_track::NdjsonSink::create(&checkpoints.with_extension("ndjson")).unwrap();
     train(
         model,
@@ -102,6 +126,7 @@ fn run(
             dropout_seed: seeds.derive("train.dropout"),
             checkpoints,
             config_hash: "test".into(),
+            base,
             sink: &mut sink,
             on_step: &mut |_| {},
             stop: None,
@@ -135,7 +160,7 @@ fn a_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
     let mut short = cfg.train.clone();
     short.max_steps = 5;
     run(&cfg, &short, &stores, &tmp.path().join("b"), None).unwrap();
-    let loaded = checkpoint::load(&tmp.path().join("b/step-00000003"), &device()).unwrap();
+    let loaded = checkpoint::load(&tmp.path().join("b/step-00000003"), &device(), no_base).unwrap();
     assert_eq!(loaded.state.step, 3);
     let resumed = run(
         &cfg,
@@ -179,7 +204,7 @@ fn corrupt_latest_checkpoint_falls_back_to_the_previous_one() {
         "{}",
         warnings[0]
     );
-    let err = checkpoint::load(&dir.join("step-00000008"), &device()).unwrap_err();
+    let err = checkpoint::load(&dir.join("step-00000008"), &device(), no_base).unwrap_err();
     assert!(err.to_string().contains("step-00000008"), "{err}");
 }
 
@@ -190,7 +215,8 @@ fn resuming_with_another_model_shape_names_the_keys() {
     let cfg = config(&["train.max_steps=3", "train.warmup_steps=1"]);
     let stores = data(tmp.path(), &cfg);
     run(&cfg, &cfg.train, &stores, &tmp.path().join("ck"), None).unwrap();
-    let loaded = checkpoint::load(&tmp.path().join("ck/step-00000003"), &device()).unwrap();
+    let loaded =
+        checkpoint::load(&tmp.path().join("ck/step-00000003"), &device(), no_base).unwrap();
     let wider = config(&["train.max_steps=3", "train.warmup_steps=1", "model.d_ff=96"]);
     let err = run(
         &wider,
@@ -248,4 +274,104 @@ fn retention_keeps_the_last_the_best_and_every_mth() {
         })
         .count();
     assert_eq!(on_disk, expected.len());
+}
+
+fn lora() -> codex_model::LoraConfig {
+    codex_model::LoraConfig {
+        rank: 2,
+        alpha: 4.0,
+        dropout: 0.1,
+        targets: vec![codex_model::LoraTarget::Q, codex_model::LoraTarget::Mlp],
+    }
+}
+
+/// LoRA on a base loaded from elsewhere: checkpoints hold the adapters and
+/// their optimizer state alone, resume exactly on the recorded base, and refuse
+/// a base whose weights changed.
+#[test]
+fn lora_checkpoints_hold_adapters_alone_and_resume_on_their_base() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(&[]);
+    let stores = data(tmp.path(), &cfg);
+    let base = || base_model(&cfg, 11);
+    let reference = checkpoint::BaseRef {
+        source: tmp.path().join("base"),
+        fingerprint: base().base_fingerprint(),
+    };
+    let adapted = || base().attach_lora(&lora(), 5).unwrap();
+    let straight = run_model(
+        &cfg,
+        &cfg.train,
+        &stores,
+        &tmp.path().join("a"),
+        None,
+        adapted(),
+        Some(reference.clone()),
+    )
+    .unwrap();
+    let straight_weights = weights(tmp.path(), &straight);
+    let ck = tmp.path().join("a/step-00000006");
+    assert!(checkpoint::holds_adapters(&ck));
+    assert!(!ck.join("model.bpk").exists());
+    let adapter = std::fs::metadata(ck.join("adapter.safetensors"))
+        .unwrap()
+        .len();
+    let optimizer = std::fs::metadata(ck.join("optimizer.bpk")).unwrap().len();
+    let full = 4 * base().num_params() as u64;
+    assert!(
+        (adapter + optimizer) * 4 < full,
+        "adapter {adapter} + optimizer {optimizer} bytes vs {full} bytes of base weights"
+    );
+    assert_eq!(
+        checkpoint::read_state(&ck).unwrap().base.as_ref(),
+        Some(&reference)
+    );
+
+    // Stop after 5 steps, resume the step-3 checkpoint on a freshly built base.
+    let mut short = cfg.train.clone();
+    short.max_steps = 5;
+    run_model(
+        &cfg,
+        &short,
+        &stores,
+        &tmp.path().join("b"),
+        None,
+        adapted(),
+        Some(reference.clone()),
+    )
+    .unwrap();
+    let step3 = tmp.path().join("b/step-00000003");
+    let mut asked = None;
+    let loaded = checkpoint::load(&step3, &device(), |r| {
+        asked = Some(r.clone());
+        Ok::<_, codex_train::TrainError>(base())
+    })
+    .unwrap();
+    assert_eq!(asked.as_ref(), Some(&reference));
+    let resumed = run_model(
+        &cfg,
+        &cfg.train,
+        &stores,
+        &tmp.path().join("b"),
+        Some(loaded),
+        adapted(),
+        Some(reference.clone()),
+    )
+    .unwrap();
+    assert_eq!(resumed.train_loss.to_bits(), straight.train_loss.to_bits());
+    assert!(
+        weights(tmp.path(), &resumed) == straight_weights,
+        "merged weights differ after resuming the adapters"
+    );
+
+    // Another base: refused, naming the source and both fingerprints.
+    let err = checkpoint::load(&step3, &device(), |_| {
+        Ok::<_, codex_train::TrainError>(base_model(&cfg, 12))
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("base weights changed"), "{err}");
+    assert!(err.contains(&reference.fingerprint), "{err}");
+    assert!(err.contains("step-00000003"), "{err}");
 }

@@ -24,27 +24,90 @@ pub(crate) fn latest_checkpoint(run: &Path) -> Result<Option<PathBuf>> {
     Ok(found)
 }
 
-/// The native model file a path names, and the run it belongs to: a run
-/// directory (its latest valid checkpoint), a checkpoint, or a `model.bpk`
-/// (or the directory holding one).
-pub(crate) fn model_file(path: &Path) -> Result<(PathBuf, Option<PathBuf>)> {
+/// What a path names for loading: a checkpoint directory or a native model
+/// file, and the run it belongs to. Accepts a run directory (its latest valid
+/// checkpoint), a checkpoint, or a `model.bpk` (or the directory holding one).
+pub(crate) fn model_source(path: &Path) -> Result<(ModelSource, Option<PathBuf>)> {
     if path.join("checkpoints").is_dir() {
         let ck = latest_checkpoint(path)?
             .with_context(|| format!("`{}` has no valid checkpoint", path.display()))?;
-        return Ok((ck.join("model.bpk"), Some(path.to_owned())));
+        return Ok((ModelSource::Checkpoint(ck), Some(path.to_owned())));
     }
     if path.join("state.json").is_file() {
         checkpoint::verify(path)?;
         let run = path.parent().and_then(Path::parent).map(Path::to_owned);
-        return Ok((path.join("model.bpk"), run));
+        return Ok((ModelSource::Checkpoint(path.to_owned()), run));
     }
     if let Some(native) = super::model::native_path(path) {
-        return Ok((native, None));
+        return Ok((ModelSource::Native(native), None));
     }
     bail!(
         "`{}` is not a run directory, a checkpoint or a native model (model.bpk)",
         path.display()
     )
+}
+
+/// A model to load: a checkpoint (whole, or LoRA adapters on a recorded base)
+/// or a native model file.
+pub(crate) enum ModelSource {
+    Checkpoint(PathBuf),
+    Native(PathBuf),
+}
+
+impl ModelSource {
+    /// The checkpoint directory or model file.
+    pub(crate) fn path(&self) -> &Path {
+        match self {
+            ModelSource::Checkpoint(p) | ModelSource::Native(p) => p,
+        }
+    }
+
+    /// Load the model on `device`; a checkpoint of adapters alone loads its
+    /// base from where the run recorded it and checks the base's fingerprint.
+    /// Also returns the base a checkpoint of adapters names.
+    pub(crate) fn load(
+        &self,
+        device: &Device,
+    ) -> Result<(Transformer, Option<checkpoint::BaseRef>)> {
+        match self {
+            ModelSource::Native(file) => Ok((codex_model::load_native(file, device)?, None)),
+            ModelSource::Checkpoint(ck) => {
+                let (model, state) = checkpoint::load_model(ck, device, |b| {
+                    load_any(&b.source, device).with_context(|| {
+                        format!(
+                            "cannot load the base model `{}` of the LoRA checkpoint {}",
+                            b.source.display(),
+                            ck.display()
+                        )
+                    })
+                })?;
+                let base = if checkpoint::holds_adapters(ck) {
+                    state.base
+                } else {
+                    None
+                };
+                Ok((model, base))
+            }
+        }
+    }
+}
+
+/// Load any model codex can start from: a Hugging Face directory
+/// (`config.json` with safetensors), a run, a checkpoint or a native model.
+pub(crate) fn load_any(path: &Path, device: &Device) -> Result<Transformer> {
+    Ok(load_any_with_base(path, device)?.0)
+}
+
+/// [`load_any`], with the base a checkpoint of LoRA adapters names.
+pub(crate) fn load_any_with_base(
+    path: &Path,
+    device: &Device,
+) -> Result<(Transformer, Option<checkpoint::BaseRef>)> {
+    if path.join("config.json").is_file() {
+        return Ok((codex_model::import_hf(path, device)?, None));
+    }
+    let (source, _) = model_source(path)?;
+    source.load(device)
 }
 
 /// A model ready for inference and what came with it.
@@ -67,12 +130,14 @@ fn device() -> Result<Device> {
 /// Load from a run directory (its latest valid checkpoint), a checkpoint
 /// directory, or a directory / file holding `model.bpk` with `tokenizer.json` beside it.
 pub(crate) fn load(path: &Path) -> Result<Loaded> {
-    let (model_file, run) = model_file(path)?;
-    let model = codex_model::load_native(&model_file, &device()?)?;
-    let beside = model_file
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("tokenizer.json");
+    let (source, run) = model_source(path)?;
+    let (model, _) = source.load(&device()?)?;
+    let model_file = source.path().to_owned();
+    let beside_dir = match &source {
+        ModelSource::Native(f) => f.parent().unwrap_or(Path::new(".")),
+        ModelSource::Checkpoint(ck) => ck,
+    };
+    let beside = beside_dir.join("tokenizer.json");
     let tokenizer_path = match &run {
         Some(r) if r.join("tokenizer/tokenizer.json").is_file() => {
             r.join("tokenizer/tokenizer.json")

@@ -74,19 +74,26 @@ fn import(dir: &Path, out: &Path) -> Result<String> {
 }
 
 fn export(checkpoint: &Path, out: &Path) -> Result<String> {
-    let Some(path) = native_path(checkpoint) else {
-        bail!(
-            "`{}` is neither a native model file nor a directory containing {NATIVE_FILE}",
+    // A run, a checkpoint (whole, or adapters on their recorded base) or a native model.
+    let (source, run) = super::inference::model_source(checkpoint).with_context(|| {
+        format!(
+            "`{}` is neither a native model file, a directory containing {NATIVE_FILE}, a checkpoint nor a run",
             checkpoint.display()
-        );
-    };
-    let model = codex_model::load_native(&path, &cpu()?)?;
+        )
+    })?;
+    let (model, _) = source.load(&cpu()?)?;
     codex_model::export_hf(&model, out)?;
-    let from_dir = path.parent().unwrap_or(Path::new("."));
-    let copied = copy_tokenizer(from_dir, out)?;
+    let from_dir = match (&source, &run) {
+        (super::inference::ModelSource::Checkpoint(_), Some(run)) => run.join("tokenizer"),
+        (super::inference::ModelSource::Checkpoint(ck), None) => ck.clone(),
+        (super::inference::ModelSource::Native(f), _) => {
+            f.parent().unwrap_or(Path::new(".")).to_owned()
+        }
+    };
+    let copied = copy_tokenizer(&from_dir, out)?;
     let mut s = format!(
         "exported {} to {} (config.json, model.safetensors{})\n",
-        path.display(),
+        source.path().display(),
         out.display(),
         copied.iter().map(|c| format!(", {c}")).collect::<String>()
     );

@@ -123,18 +123,18 @@ fn tokenizer(cfg: &AppConfig, run: &RunDir, seeds: &Seeds) -> Result<(AnyTokeniz
 }
 
 /// The starting weights `train.init_from` names: a Hugging Face directory, a run
-/// (its latest valid checkpoint), a checkpoint, or a native model.
-fn load_base(base: &Path, device: &codex_model::burn::tensor::Device) -> Result<Transformer> {
-    if base.join("config.json").is_file() {
-        return Ok(codex_model::import_hf(base, device)?);
-    }
-    let (file, _) = super::inference::model_file(base).with_context(|| {
+/// (its latest valid checkpoint), a checkpoint, or a native model; with the base
+/// a checkpoint of LoRA adapters was trained on.
+fn load_base(
+    base: &Path,
+    device: &codex_model::burn::tensor::Device,
+) -> Result<(Transformer, Option<checkpoint::BaseRef>)> {
+    super::inference::load_any_with_base(base, device).with_context(|| {
         format!(
-            "train.init_from `{}` has no config.json either",
+            "train.init_from `{}`: not a Hugging Face directory (config.json), a run, a checkpoint or a native model",
             base.display()
         )
-    })?;
-    Ok(codex_model::load_native(&file, device)?)
+    })
 }
 
 /// The run directory and checkpoint `--resume` names: `latest` (the newest run
@@ -198,9 +198,9 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
     let started = std::time::Instant::now();
     install_signal_handler();
     let stop = &STOP;
-    let requested = loader(config).load()?.config;
     let (cfg, run, resume_from) = match resume {
         None => {
+            let requested = loader(config).load()?.config;
             let run = RunDir::create(
                 &requested.run.runs_dir,
                 &requested.run.name,
@@ -210,7 +210,29 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
             (requested, run, None)
         }
         Some(target) => {
-            let (root, ck) = resolve_resume(&target, &requested.run.runs_dir)?;
+            // Overrides apply on top of the run's own configuration (below), so
+            // alone they need not make a valid one (`train.max_steps=10` under
+            // the default warmup); `latest` only needs where runs live.
+            let runs_dir = if target == "latest" {
+                let mut l = ConfigLoader::new().process_env();
+                if let Some(file) = &config.config {
+                    l = l.file(file);
+                }
+                l.overrides(
+                    config
+                        .overrides
+                        .iter()
+                        .filter(|o| o.starts_with("run."))
+                        .cloned(),
+                )
+                .load()?
+                .config
+                .run
+                .runs_dir
+            } else {
+                PathBuf::new()
+            };
+            let (root, ck) = resolve_resume(&target, &runs_dir)?;
             // The run's own configuration, with this command's file, environment
             // and overrides on top (e.g. a larger train.max_steps).
             let mut l = ConfigLoader::new()
@@ -287,14 +309,19 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
     let spec: DeviceSpec = cfg.run.device.parse()?;
     let device = spec.device()?;
     let train_device = device.clone().autodiff();
-    let mut model = match &cfg.train.init_from {
-        None => Transformer::init(&model_config, seeds.derive("model.init"), &train_device)?,
+    let (mut model, inherited_base) = match &cfg.train.init_from {
+        None => (
+            Transformer::init(&model_config, seeds.derive("model.init"), &train_device)?,
+            None,
+        ),
         Some(base) => {
-            let m = load_base(base, &train_device)?;
+            let loaded = load_base(base, &train_device)?;
             note(format!("fine-tuning from {}", base.display()));
-            m
+            loaded
         }
     };
+    // What a checkpoint of adapters alone goes back onto.
+    let base_model = model.clone();
     if vocab > model.config().vocab_size {
         bail!(
             "the tokenizer has {vocab} tokens but the model's vocabulary is {}",
@@ -321,10 +348,23 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
             l.rank, l.targets
         ));
     }
+    // Adapters on a base loaded from elsewhere are checkpointed alone, naming
+    // the base (the first one, when fine-tuning further from adapters).
+    let base_ref = match (&cfg.train.init_from, model.lora_config()) {
+        (Some(init), Some(_)) => Some(match inherited_base {
+            Some(inherited) => inherited,
+            None => checkpoint::BaseRef {
+                source: std::path::absolute(init)
+                    .with_context(|| format!("train.init_from `{}`", init.display()))?,
+                fingerprint: base_model.base_fingerprint(),
+            },
+        }),
+        _ => None,
+    };
     let model_config = model.config().clone();
     let resume_from = match resume_from {
         Some(ck) => {
-            let loaded = checkpoint::load(&ck, &train_device)?;
+            let loaded = checkpoint::load(&ck, &train_device, |_| anyhow::Ok(base_model))?;
             note(format!(
                 "resuming from {} (step {})",
                 ck.display(),
@@ -370,6 +410,7 @@ pub(super) fn run_job(config: &ConfigArgs, resume: Option<String>) -> Result<(St
             dropout_seed: seeds.derive("train.dropout"),
             checkpoints: &run.root().join("checkpoints"),
             config_hash: config_hash.to_string(),
+            base: base_ref,
             sink: &mut sink,
             on_step: &mut on_step,
             stop: Some(stop),

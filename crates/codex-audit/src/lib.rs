@@ -7,7 +7,7 @@
 //! - [`placeholders`]: TODO/FIXME/XXX/HACK, `NotImplementedError`, `todo!()`,
 //!   `unimplemented!()`, stub `pass`, with comment/string/code context;
 //! - [`repomap`]: top-level folders, key files, entry points;
-//! - [`run_audit`] and [`write_reports`]: `audit.json`, `audit.md` and
+//! - [`run_audit`] (or [`run_audit_with_progress`]) and [`write_reports`]: `audit.json`, `audit.md` and
 //!   `repo_map.md`, byte-identical across runs and thread counts (sorted,
 //!   one timestamp field fixed by the caller).
 //!
@@ -81,18 +81,45 @@ pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Audit)).expect("schema serializes")
 }
 
+/// Runs its closure when dropped: counts a file however its description ends.
+struct Defer<'a>(&'a (dyn Fn() + Sync));
+
+impl Drop for Defer<'_> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
 /// Complexity above which a function is a hot spot.
 pub const HOT_SPOT_THRESHOLD: u32 = 10;
 
 /// Audits the repository at `root`.
 pub fn run_audit(root: &Path, options: &InventoryOptions, generated_at: String) -> Audit {
+    run_audit_with_progress(root, options, generated_at, &|_, _| {})
+}
+
+/// [`run_audit`], calling `on_file(done, total)` from the worker threads as
+/// each file is described (for a progress bar; the order of calls is not).
+pub fn run_audit_with_progress(
+    root: &Path,
+    options: &InventoryOptions,
+    generated_at: String,
+    on_file: &(dyn Fn(usize, usize) + Sync),
+) -> Audit {
     let (paths, mut errors) = inventory::walk(root);
+    let total = paths.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let tick = || {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        on_file(n, total);
+    };
     use rayon::prelude::*;
     type PerFile = (FileEntry, Vec<Placeholder>, complexity::Parsed, bool);
     // One read per file: entry, placeholders and functions from the same text.
     let described: Vec<Result<PerFile, StepError>> = paths
         .par_iter()
         .map(|path| {
+            let _tick = Defer(&tick);
             let (entry, text) = inventory::describe(root, path, options)?;
             let Some(text) = text.filter(|_| entry.language.is_some()) else {
                 return Ok((entry, Vec::new(), complexity::Parsed::Unsupported, false));

@@ -3,10 +3,13 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use codex_audit::{InventoryOptions, run_audit, write_reports};
+use codex_audit::{InventoryOptions, run_audit_with_progress, write_reports};
 
 use super::CheckFailed;
 use crate::cli::AuditCommand;
+
+/// Trees with at least this many files get a progress bar.
+const PROGRESS_MIN_FILES: usize = 2_000;
 
 /// The report's time field: the flag, else `SOURCE_DATE_EPOCH`, else now.
 fn timestamp(flag: Option<String>) -> Result<String> {
@@ -80,15 +83,35 @@ pub(super) fn run(
     if !path.is_dir() {
         bail!("{}: not a directory", path.display());
     }
-    let audit = run_audit(
+    let generated_at = timestamp(stamp)?;
+    // A bar on stderr for large trees (indicatif draws only on a terminal).
+    let bar = indicatif::ProgressBar::hidden();
+    let on_file = |done: usize, total: usize| {
+        if total >= PROGRESS_MIN_FILES {
+            if bar.is_hidden() && done == 1 {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} audit {pos}/{len} files {wide_bar} {per_sec} eta {eta}",
+                    )
+                    .expect("valid template"),
+                );
+                bar.set_length(total as u64);
+            }
+            bar.set_position(done as u64);
+        }
+    };
+    let audit = run_audit_with_progress(
         path,
         &InventoryOptions {
             max_hash_bytes,
             blake3,
             ..InventoryOptions::default()
         },
-        timestamp(stamp)?,
+        generated_at,
+        &on_file,
     );
+    bar.finish_and_clear();
     let written = write_reports(&audit, out, formats)?;
     codex_audit::append_errors(&audit.errors, &path.join(".codex/errors.ndjson"))
         .context("cannot write .codex/errors.ndjson")?;

@@ -32,6 +32,8 @@ pub use burn;
 mod config;
 mod device;
 mod error;
+#[cfg(feature = "flex")]
+mod fused;
 mod generate;
 mod hf;
 mod lora;

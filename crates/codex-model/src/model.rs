@@ -26,6 +26,8 @@ use codex_core::config::ModelFamily;
 
 use crate::config::ModelConfig;
 use crate::error::ModelError;
+#[cfg(feature = "flex")]
+use crate::fused;
 use crate::lora::LoraAdapter;
 use crate::params::{Init, ParamSource};
 
@@ -69,11 +71,40 @@ impl Proj {
         match &self.lora {
             Some(adapter) if !adapter.is_merged() => {
                 let delta = adapter.forward(x.clone());
-                self.base.forward(x) + delta
+                linear(&self.base, x) + delta
             }
-            _ => self.base.forward(x),
+            _ => linear(&self.base, x),
         }
     }
+}
+
+/// `x W + b` over the last dimension: the fused kernel on flex f32 tensors
+/// (one gemm over the flattened rows), Burn's `Linear` elsewhere.
+fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "flex")]
+    {
+        let w = layer.weight.val();
+        if let Some(route) = fused::route(&x)
+            && fused::route(&w) == Some(route)
+        {
+            let y = flat_linear(route, x, w);
+            return match &layer.bias {
+                Some(b) => y + b.val().unsqueeze(),
+                None => y,
+            };
+        }
+    }
+    layer.forward(x)
+}
+
+/// `x · w` with the fused kernel, `x` flattened to rows and shaped back.
+#[cfg(feature = "flex")]
+fn flat_linear<const D: usize>(route: fused::Route, x: Tensor<D>, w: Tensor<2>) -> Tensor<D> {
+    let mut dims = x.dims();
+    let k = dims[D - 1];
+    let m = x.shape().num_elements() / k.max(1);
+    dims[D - 1] = w.dims()[1];
+    fused::linear(route, x.reshape([m, k]), w).reshape(dims)
 }
 
 /// LayerNorm (GPT-2) or RMSNorm (Llama).
@@ -118,7 +149,20 @@ impl Norm {
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         match self {
             Norm::Layer(n) => n.forward(x),
-            Norm::Rms(n) => n.forward(x),
+            Norm::Rms(n) => {
+                #[cfg(feature = "flex")]
+                {
+                    let gamma = n.gamma.val();
+                    if let Some(route) = fused::route(&x)
+                        && fused::route(&gamma) == Some(route)
+                    {
+                        let [b, t, d] = x.dims();
+                        return fused::rms_norm(route, x.reshape([b * t, d]), gamma, n.epsilon)
+                            .reshape([b, t, d]);
+                    }
+                }
+                n.forward(x)
+            }
         }
     }
 }
@@ -254,6 +298,35 @@ impl Attention {
     ) -> Tensor<3> {
         let [b, t, d] = x.dims();
         let (h, kvh, hd) = (self.n_head, self.n_kv_head, self.head_dim);
+        let training_dropout = self.attn_drop.prob > 0.0 && x.device().is_autodiff();
+        #[cfg(feature = "flex")]
+        if cache.is_none()
+            && mask.is_none()
+            && !training_dropout
+            && let Some(route) = fused::route(&x)
+        {
+            // Causal attention from position 0 with the rotation inside one kernel.
+            let split = |p: &Proj, n: usize| p.forward(x.clone()).reshape([b, t, n, hd]);
+            let (q, k, v) = (
+                split(&self.q_proj, h),
+                split(&self.k_proj, kvh),
+                split(&self.v_proj, kvh),
+            );
+            let rope = rotary.map(|r| {
+                let half = hd / 2;
+                (
+                    r.cos.clone().reshape([b, t, half]),
+                    r.sin.clone().reshape([b, t, half]),
+                )
+            });
+            let rope_ok = rope.as_ref().is_none_or(|(c, s)| {
+                fused::route(c) == Some(route) && fused::route(s) == Some(route)
+            });
+            if [&q, &k, &v].iter().all(|x| fused::route(*x) == Some(route)) && rope_ok {
+                let context = fused::attention(route, q, k, v, rope).reshape([b, t, d]);
+                return self.resid_drop.forward(self.o_proj.forward(context));
+            }
+        }
         let heads =
             |p: &Proj, n: usize| p.forward(x.clone()).reshape([b, t, n, hd]).swap_dims(1, 2);
         let mut q = heads(&self.q_proj, h);
@@ -284,7 +357,6 @@ impl Attention {
             k = expand(k);
             v = expand(v);
         }
-        let training_dropout = self.attn_drop.prob > 0.0 && x.device().is_autodiff();
         let context = if training_dropout {
             // Burn's fused op has no dropout on the probabilities, so the training
             // path with dropout spells the attention out.
@@ -370,7 +442,18 @@ impl Mlp {
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let hidden = match &self.gate_proj {
-            Some(gate) => silu(gate.forward(x.clone())) * self.up_proj.forward(x),
+            Some(gate) => {
+                let (g, u) = (gate.forward(x.clone()), self.up_proj.forward(x));
+                #[cfg(feature = "flex")]
+                if let Some(route) = fused::route(&g)
+                    && fused::route(&u) == Some(route)
+                {
+                    return self
+                        .drop
+                        .forward(self.down_proj.forward(fused::swiglu(route, g, u)));
+                }
+                silu(g) * u
+            }
             None => gelu_approximate(self.up_proj.forward(x)),
         };
         self.drop.forward(self.down_proj.forward(hidden))
@@ -583,9 +666,15 @@ impl Transformer {
         }
         let x = self.ln_f.forward(x);
         Ok(match &self.lm_head {
-            Some(head) => head.forward(x),
+            Some(head) => linear(head, x),
             None => {
                 let w = self.wte.weight.val();
+                #[cfg(feature = "flex")]
+                if let Some(route) = fused::route(&x)
+                    && fused::route(&w) == Some(route)
+                {
+                    return Ok(flat_linear(route, x, w.transpose()));
+                }
                 x.matmul(w.transpose().unsqueeze::<3>())
             }
         })
@@ -616,6 +705,34 @@ pub fn cross_entropy(
     ignore_index: Option<i64>,
 ) -> LossOutput {
     let [b, t, v] = logits.dims();
+    #[cfg(feature = "flex")]
+    if let Some(route) = fused::route(&logits) {
+        // One pass over each row of logits: NLL, argmax hit and, backward, the
+        // gradient written over the logits' buffer.
+        let targets = targets.reshape([b * t]);
+        let rows = fused::cross_entropy(
+            route,
+            logits.reshape([b * t, v]),
+            targets.clone(),
+            ignore_index,
+        );
+        let nll_sum = rows.clone().narrow(1, 0, 1).sum();
+        let correct = rows.narrow(1, 1, 1).detach().sum().int();
+        let count = match ignore_index {
+            Some(i) => targets.not_equal_elem(i).int().sum(),
+            None => Tensor::<1, Int>::from_data(
+                TensorData::new(vec![(b * t) as i64], [1]),
+                &targets.device(),
+            ),
+        };
+        let loss = nll_sum.clone() / count.clone().float().clamp_min(1.0);
+        return LossOutput {
+            loss,
+            nll_sum,
+            count,
+            correct,
+        };
+    }
     let logits = logits.reshape([b * t, v]);
     let targets = targets.reshape([b * t, 1]);
     let ignored = match ignore_index {

@@ -1,0 +1,618 @@
+//! The fused ops' arithmetic on contiguous f32 slices, parallel over rows.
+//!
+//! Every function is deterministic whatever rayon's thread count: work is cut
+//! into fixed blocks of rows, nothing is summed across blocks except in block
+//! order, and gemm never splits a dot product across threads.
+
+#![allow(
+    unsafe_code,
+    reason = "`macerator::with_simd` dispatchers call the body compiled for the detected CPU; the bodies are safe code"
+)]
+#![allow(
+    clippy::extra_unused_type_parameters,
+    reason = "a `with_simd` body names its instruction set `S` to be compiled once per set; plain loops need nothing else from it"
+)]
+
+use macerator::Simd;
+use rayon::prelude::*;
+
+use super::gemm::{Mat, MatMut, matmul};
+use super::simd;
+
+/// Rows per rayon task for a row-wise kernel over rows of `width` elements.
+fn rows_per_task(width: usize) -> usize {
+    (16_384 / width.max(1)).clamp(1, 256)
+}
+
+/// Elements per rayon task for elementwise kernels.
+const ELEMS_PER_TASK: usize = 16_384;
+
+/// The position of target `t` in a row of `vocab` logits.
+///
+/// # Panics
+/// When `t` is negative or not below `vocab` (and not the ignore index).
+fn target_index(t: i64, vocab: usize) -> usize {
+    usize::try_from(t)
+        .ok()
+        .filter(|&t| t < vocab)
+        .unwrap_or_else(|| panic!("target id {t} is outside the vocabulary of {vocab} tokens"))
+}
+
+/// Cross-entropy of every row of `logits` (`[n, vocab]`) against its target:
+/// `[n, 2]` holding the negative log-likelihood and 1.0 where the row's first
+/// argmax is the target (both 0 for ignored rows), and each row's log-sum-exp.
+pub(crate) fn cross_entropy_forward(
+    logits: &[f32],
+    vocab: usize,
+    targets: &[i64],
+    ignore: Option<i64>,
+) -> (Vec<f32>, Vec<f32>) {
+    let n = targets.len();
+    assert_eq!(
+        logits.len(),
+        n * vocab,
+        "cross_entropy: logits and targets disagree"
+    );
+    let mut out = vec![0.0f32; n * 2];
+    let mut lse = vec![0.0f32; n];
+    let rpt = rows_per_task(vocab);
+    out.par_chunks_mut(2 * rpt)
+        .zip(lse.par_chunks_mut(rpt))
+        .enumerate()
+        .for_each(|(c, (out, lse))| {
+            let rows = c * rpt..c * rpt + lse.len();
+            let logits = &logits[rows.start * vocab..rows.end * vocab];
+            ce_forward_rows(logits, vocab, &targets[rows], ignore, out, lse);
+        });
+    (out, lse)
+}
+
+#[macerator::with_simd]
+fn ce_forward_rows<S: Simd>(
+    logits: &[f32],
+    vocab: usize,
+    targets: &[i64],
+    ignore: Option<i64>,
+    out: &mut [f32],
+    lse: &mut [f32],
+) {
+    for (r, (o, l)) in out.chunks_exact_mut(2).zip(lse.iter_mut()).enumerate() {
+        let x = &logits[r * vocab..(r + 1) * vocab];
+        let (max, arg) = simd::max_argmax(x);
+        let lse_row = max + simd::sum_map(x, |v| simd::exp(v - max)).ln();
+        *l = lse_row;
+        let t = targets[r];
+        if Some(t) == ignore {
+            continue;
+        }
+        let t = target_index(t, vocab);
+        o[0] = lse_row - x[t];
+        o[1] = if arg == t { 1.0 } else { 0.0 };
+    }
+}
+
+/// The gradient of [`cross_entropy_forward`]'s negative log-likelihoods:
+/// `g_r · (softmax(x_r) − onehot(t_r))` per row, zero for ignored rows; `grad`
+/// is the `[n, 2]` upstream gradient (its second column is ignored). Written
+/// over `logits` in place.
+pub(crate) fn cross_entropy_backward_in_place(
+    logits: &mut [f32],
+    vocab: usize,
+    targets: &[i64],
+    ignore: Option<i64>,
+    lse: &[f32],
+    grad: &[f32],
+) {
+    let rpt = rows_per_task(vocab);
+    logits
+        .par_chunks_mut(rpt * vocab)
+        .enumerate()
+        .for_each(|(c, rows)| {
+            let range = c * rpt..c * rpt + rows.len() / vocab;
+            ce_backward_rows(
+                rows,
+                vocab,
+                &targets[range.clone()],
+                ignore,
+                &lse[range.clone()],
+                &grad[2 * range.start..2 * range.end],
+            );
+        });
+}
+
+#[macerator::with_simd]
+fn ce_backward_rows<S: Simd>(
+    rows: &mut [f32],
+    vocab: usize,
+    targets: &[i64],
+    ignore: Option<i64>,
+    lse: &[f32],
+    grad: &[f32],
+) {
+    for (r, x) in rows.chunks_exact_mut(vocab).enumerate() {
+        let t = targets[r];
+        if Some(t) == ignore {
+            x.fill(0.0);
+            continue;
+        }
+        let (g, l) = (grad[2 * r], lse[r]);
+        for v in x.iter_mut() {
+            *v = g * simd::exp(*v - l);
+        }
+        x[target_index(t, vocab)] -= g;
+    }
+}
+
+/// RMSNorm of every row: `y = x · rstd · γ` with `rstd = 1/√(mean(x²) + eps)`;
+/// returns `y` and each row's `rstd`.
+pub(crate) fn rms_norm_forward(x: &[f32], gamma: &[f32], eps: f32) -> (Vec<f32>, Vec<f32>) {
+    let d = gamma.len();
+    let n = x.len() / d;
+    let mut y = vec![0.0f32; x.len()];
+    let mut rstd = vec![0.0f32; n];
+    let rpt = rows_per_task(d);
+    y.par_chunks_mut(rpt * d)
+        .zip(rstd.par_chunks_mut(rpt))
+        .enumerate()
+        .for_each(|(c, (y, rstd))| {
+            let start = c * rpt * d;
+            rms_forward_rows(&x[start..start + y.len()], gamma, eps, y, rstd);
+        });
+    (y, rstd)
+}
+
+#[macerator::with_simd]
+fn rms_forward_rows<S: Simd>(x: &[f32], gamma: &[f32], eps: f32, y: &mut [f32], rstd: &mut [f32]) {
+    let d = gamma.len();
+    for ((yr, s), xr) in y
+        .chunks_exact_mut(d)
+        .zip(rstd.iter_mut())
+        .zip(x.chunks_exact(d))
+    {
+        let inv = 1.0 / (simd::sum_map(xr, |v| v * v) / d as f32 + eps).sqrt();
+        *s = inv;
+        for ((o, &v), &g) in yr.iter_mut().zip(xr).zip(gamma) {
+            *o = v * inv * g;
+        }
+    }
+}
+
+/// Rows summed per partial of a parameter gradient; the partials are added in
+/// order, so the sum does not depend on how many threads computed them.
+const GRAD_BLOCK: usize = 32;
+
+/// Gradients of [`rms_norm_forward`]: `dx` and `dγ`.
+pub(crate) fn rms_norm_backward(
+    x: &[f32],
+    gamma: &[f32],
+    rstd: &[f32],
+    dy: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let d = gamma.len();
+    let n = x.len() / d;
+    let mut dx = vec![0.0f32; x.len()];
+    let mut partial = vec![0.0f32; n.div_ceil(GRAD_BLOCK) * d];
+    dx.par_chunks_mut(GRAD_BLOCK * d)
+        .zip(partial.par_chunks_mut(d))
+        .enumerate()
+        .for_each(|(b, (dx, part))| {
+            let rows = b * GRAD_BLOCK..b * GRAD_BLOCK + dx.len() / d;
+            let span = rows.start * d..rows.end * d;
+            rms_backward_rows(&x[span.clone()], gamma, &rstd[rows], &dy[span], dx, part);
+        });
+    (dx, sum_partials(&partial, d))
+}
+
+#[macerator::with_simd]
+fn rms_backward_rows<S: Simd>(
+    x: &[f32],
+    gamma: &[f32],
+    rstd: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    part: &mut [f32],
+) {
+    let d = gamma.len();
+    for (r, dxr) in dx.chunks_exact_mut(d).enumerate() {
+        let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
+        let s = rstd[r];
+        let c = s * s * s * simd::sum_zip3(dyr, gamma, xr, |a, g, x| a * g * x) / d as f32;
+        for j in 0..d {
+            dxr[j] = s * (dyr[j] * gamma[j]) - xr[j] * c;
+            part[j] += dyr[j] * (xr[j] * s);
+        }
+    }
+}
+
+/// Column sums of `[blocks, d]` partials, block by block in order.
+fn sum_partials(partial: &[f32], d: usize) -> Vec<f32> {
+    let mut total = vec![0.0f32; d];
+    for p in partial.chunks_exact(d) {
+        for (t, &v) in total.iter_mut().zip(p) {
+            *t += v;
+        }
+    }
+    total
+}
+
+/// `silu(gate) · up`, elementwise.
+pub(crate) fn swiglu_forward(gate: &[f32], up: &[f32]) -> Vec<f32> {
+    assert_eq!(gate.len(), up.len(), "swiglu: gate and up differ in size");
+    let mut h = vec![0.0f32; gate.len()];
+    h.par_chunks_mut(ELEMS_PER_TASK)
+        .enumerate()
+        .for_each(|(c, h)| {
+            let start = c * ELEMS_PER_TASK;
+            let end = start + h.len();
+            swiglu_forward_chunk(&gate[start..end], &up[start..end], h);
+        });
+    h
+}
+
+#[macerator::with_simd]
+fn swiglu_forward_chunk<S: Simd>(g: &[f32], u: &[f32], h: &mut [f32]) {
+    for ((o, &g), &u) in h.iter_mut().zip(g).zip(u) {
+        *o = g * simd::sigmoid(g) * u;
+    }
+}
+
+/// Gradients of [`swiglu_forward`] for the gate and the up projection.
+pub(crate) fn swiglu_backward(gate: &[f32], up: &[f32], dh: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let mut dg = vec![0.0f32; gate.len()];
+    let mut du = vec![0.0f32; gate.len()];
+    dg.par_chunks_mut(ELEMS_PER_TASK)
+        .zip(du.par_chunks_mut(ELEMS_PER_TASK))
+        .enumerate()
+        .for_each(|(c, (dg, du))| {
+            let start = c * ELEMS_PER_TASK;
+            let end = start + dg.len();
+            swiglu_backward_chunk(&gate[start..end], &up[start..end], &dh[start..end], dg, du);
+        });
+    (dg, du)
+}
+
+#[macerator::with_simd]
+fn swiglu_backward_chunk<S: Simd>(g: &[f32], u: &[f32], d: &[f32], dg: &mut [f32], du: &mut [f32]) {
+    for i in 0..dg.len() {
+        let s = simd::sigmoid(g[i]);
+        du[i] = d[i] * g[i] * s;
+        dg[i] = d[i] * u[i] * (s * (1.0 + g[i] * (1.0 - s)));
+    }
+}
+
+/// Shapes of one causal self-attention: batch, sequence, query heads, key/value
+/// heads (dividing the query heads) and head size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AttnDims {
+    pub(crate) b: usize,
+    pub(crate) t: usize,
+    pub(crate) h: usize,
+    pub(crate) kvh: usize,
+    pub(crate) d: usize,
+}
+
+impl AttnDims {
+    fn rep(&self) -> usize {
+        self.h / self.kvh
+    }
+
+    fn scale(&self) -> f32 {
+        1.0 / (self.d as f32).sqrt()
+    }
+}
+
+/// What the attention backward pass needs from its forward pass.
+#[derive(Debug, Clone)]
+pub(crate) struct AttnSaved {
+    /// Rotated queries, head-major `[b, h, t, d]`.
+    pub(crate) qr: Vec<f32>,
+    /// Rotated keys, head-major `[b, kvh, t, d]`.
+    pub(crate) kr: Vec<f32>,
+    /// Outputs, head-major `[b, h, t, d]`.
+    pub(crate) oh: Vec<f32>,
+    /// Log-sum-exp of every query's scaled scores, `[b, h, t]`.
+    pub(crate) lse: Vec<f32>,
+}
+
+/// Query rows per block of the attention kernels; a block's scores (`64 × t`)
+/// stay in cache.
+const QBLOCK: usize = 64;
+
+/// Rotary cos and sin of every (batch, position): `[b, t, d / 2]` each.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rope<'a> {
+    pub(crate) cos: &'a [f32],
+    pub(crate) sin: &'a [f32],
+}
+
+/// Copy one head of a `[b, t, heads, d]` tensor into `[t, d]`, rotating it
+/// in the half-split layout when `rope` is given.
+fn gather_head(
+    src: &[f32],
+    dims: AttnDims,
+    heads: usize,
+    b: usize,
+    head: usize,
+    rope: Option<Rope<'_>>,
+    dst: &mut [f32],
+) {
+    let (t, d) = (dims.t, dims.d);
+    let half = d / 2;
+    for (ti, out) in dst.chunks_exact_mut(d).enumerate() {
+        let x = &src[((b * t + ti) * heads + head) * d..][..d];
+        match rope {
+            None => out.copy_from_slice(x),
+            Some(r) => {
+                let at = (b * t + ti) * half;
+                let (c, s) = (&r.cos[at..at + half], &r.sin[at..at + half]);
+                let (x1, x2) = x.split_at(half);
+                let (o1, o2) = out.split_at_mut(half);
+                for i in 0..half {
+                    o1[i] = x1[i] * c[i] - x2[i] * s[i];
+                    o2[i] = x2[i] * c[i] + x1[i] * s[i];
+                }
+            }
+        }
+    }
+}
+
+/// Write head-major `[b, heads, t, d]` gradients back to `[b, t, heads, d]`,
+/// undoing the rotation (its transpose) when `rope` is given.
+fn scatter_heads(src: &[f32], dims: AttnDims, heads: usize, rope: Option<Rope<'_>>) -> Vec<f32> {
+    let (t, d) = (dims.t, dims.d);
+    let half = d / 2;
+    let mut out = vec![0.0f32; dims.b * t * heads * d];
+    out.par_chunks_mut(heads * d)
+        .enumerate()
+        .for_each(|(bt, row)| {
+            let (b, ti) = (bt / t, bt % t);
+            for (head, o) in row.chunks_exact_mut(d).enumerate() {
+                let g = &src[((b * heads + head) * t + ti) * d..][..d];
+                match rope {
+                    None => o.copy_from_slice(g),
+                    Some(r) => {
+                        let at = bt * half;
+                        let (c, s) = (&r.cos[at..at + half], &r.sin[at..at + half]);
+                        let (g1, g2) = g.split_at(half);
+                        let (o1, o2) = o.split_at_mut(half);
+                        for i in 0..half {
+                            o1[i] = g1[i] * c[i] + g2[i] * s[i];
+                            o2[i] = g2[i] * c[i] - g1[i] * s[i];
+                        }
+                    }
+                }
+            }
+        });
+    out
+}
+
+/// Causal softmax of one block of score rows in place: row `r` is query
+/// `first + r` and sees keys `0..=first + r`; later keys are set to zero.
+/// Each row's log-sum-exp goes to `lse`.
+#[macerator::with_simd]
+fn causal_softmax_rows<S: Simd>(s: &mut [f32], keys: usize, first: usize, lse: &mut [f32]) {
+    for (r, row) in s.chunks_exact_mut(keys).enumerate() {
+        let (seen, future) = row.split_at_mut(first + r + 1);
+        future.fill(0.0);
+        let (max, _) = simd::max_argmax(seen);
+        for v in seen.iter_mut() {
+            *v = simd::exp(*v - max);
+        }
+        let sum = simd::sum_map(seen, |v| v);
+        lse[r] = max + sum.ln();
+        let inv = 1.0 / sum;
+        for v in seen.iter_mut() {
+            *v *= inv;
+        }
+    }
+}
+
+/// Causal self-attention `softmax(q kᵀ / √d) v` from position 0, with rotary
+/// embeddings applied to `q` and `k` when `rope` is given. `q` is
+/// `[b, t, h, d]`, `k` and `v` are `[b, t, kvh, d]`; query head `i` reads
+/// key/value head `i / (h / kvh)`. Returns the output `[b, t, h, d]`.
+pub(crate) fn attention_forward(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    rope: Option<Rope<'_>>,
+    dims: AttnDims,
+) -> (Vec<f32>, AttnSaved) {
+    let AttnDims { b, t, h, kvh, d } = dims;
+    assert_eq!(q.len(), b * t * h * d, "attention: query size");
+    assert_eq!(k.len(), b * t * kvh * d, "attention: key size");
+    assert_eq!(v.len(), k.len(), "attention: value size");
+    let mut qr = vec![0.0f32; q.len()];
+    let mut kr = vec![0.0f32; k.len()];
+    qr.par_chunks_mut(t * d)
+        .enumerate()
+        .for_each(|(bh, dst)| gather_head(q, dims, h, bh / h, bh % h, rope, dst));
+    kr.par_chunks_mut(t * d)
+        .enumerate()
+        .for_each(|(bh, dst)| gather_head(k, dims, kvh, bh / kvh, bh % kvh, rope, dst));
+    let mut oh = vec![0.0f32; q.len()];
+    let mut lse = vec![0.0f32; b * h * t];
+    let (rep, scale) = (dims.rep(), dims.scale());
+    oh.par_chunks_mut(t * d)
+        .zip(lse.par_chunks_mut(t))
+        .enumerate()
+        .for_each(|(bh, (o, lse))| {
+            let (bi, head) = (bh / h, bh % h);
+            let kv = bi * kvh + head / rep;
+            let qh = &qr[bh * t * d..][..t * d];
+            let kh = &kr[kv * t * d..][..t * d];
+            // Value rows of this head, read in place from [b, t, kvh, d].
+            let vh = &v[(bi * t * kvh + head / rep) * d..];
+            let mut s = vec![0.0f32; QBLOCK.min(t) * t];
+            for first in (0..t).step_by(QBLOCK) {
+                let rows = QBLOCK.min(t - first);
+                let keys = first + rows;
+                let s = &mut s[..rows * keys];
+                matmul(
+                    MatMut::rows(s, rows, keys, keys),
+                    false,
+                    Mat::rows(&qh[first * d..], rows, d, d),
+                    Mat::rows(kh, keys, d, d).t(),
+                    scale,
+                    false,
+                );
+                causal_softmax_rows(s, keys, first, &mut lse[first..first + rows]);
+                matmul(
+                    MatMut::rows(&mut o[first * d..], rows, d, d),
+                    false,
+                    Mat::rows(s, rows, keys, keys),
+                    Mat::rows(vh, keys, d, kvh * d),
+                    1.0,
+                    false,
+                );
+            }
+        });
+    let out = scatter_heads(&oh, dims, h, None);
+    (out, AttnSaved { qr, kr, oh, lse })
+}
+
+/// Gradients of [`attention_forward`] for `q`, `k` and `v` (each in its input
+/// layout) from the output gradient `dout` (`[b, t, h, d]`).
+pub(crate) fn attention_backward(
+    dout: &[f32],
+    v: &[f32],
+    rope: Option<Rope<'_>>,
+    saved: &AttnSaved,
+    dims: AttnDims,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let AttnDims { b, t, h, kvh, d } = dims;
+    let (rep, scale) = (dims.rep(), dims.scale());
+    let mut doh = vec![0.0f32; dout.len()];
+    doh.par_chunks_mut(t * d)
+        .enumerate()
+        .for_each(|(bh, dst)| gather_head(dout, dims, h, bh / h, bh % h, None, dst));
+    let mut dqr = vec![0.0f32; dout.len()];
+    let mut dkr = vec![0.0f32; b * kvh * t * d];
+    let mut dvh = vec![0.0f32; b * kvh * t * d];
+    dqr.par_chunks_mut(rep * t * d)
+        .zip(dkr.par_chunks_mut(t * d))
+        .zip(dvh.par_chunks_mut(t * d))
+        .enumerate()
+        .for_each(|(kv, ((dq, dk), dv))| {
+            let (bi, g) = (kv / kvh, kv % kvh);
+            let kh = &saved.kr[kv * t * d..][..t * d];
+            let vh = &v[(bi * t * kvh + g) * d..];
+            let rows_max = QBLOCK.min(t);
+            let mut p = vec![0.0f32; rows_max * t];
+            let mut dp = vec![0.0f32; rows_max * t];
+            for r in 0..rep {
+                let bh = bi * h + g * rep + r;
+                let qh = &saved.qr[bh * t * d..][..t * d];
+                let oh = &saved.oh[bh * t * d..][..t * d];
+                let dh = &doh[bh * t * d..][..t * d];
+                let lse = &saved.lse[bh * t..][..t];
+                let dqh = &mut dq[r * t * d..][..t * d];
+                for first in (0..t).step_by(QBLOCK) {
+                    let rows = QBLOCK.min(t - first);
+                    let keys = first + rows;
+                    let (p, dp) = (&mut p[..rows * keys], &mut dp[..rows * keys]);
+                    // P from the saved log-sum-exp.
+                    matmul(
+                        MatMut::rows(p, rows, keys, keys),
+                        false,
+                        Mat::rows(&qh[first * d..], rows, d, d),
+                        Mat::rows(kh, keys, d, d).t(),
+                        scale,
+                        false,
+                    );
+                    causal_probs_rows(p, keys, first, &lse[first..first + rows]);
+                    let dblk = &dh[first * d..][..rows * d];
+                    // dV += Pᵀ dO.
+                    matmul(
+                        MatMut::rows(dv, keys, d, d),
+                        true,
+                        Mat::rows(p, rows, keys, keys).t(),
+                        Mat::rows(dblk, rows, d, d),
+                        1.0,
+                        false,
+                    );
+                    // dP = dO Vᵀ.
+                    matmul(
+                        MatMut::rows(dp, rows, keys, keys),
+                        false,
+                        Mat::rows(dblk, rows, d, d),
+                        Mat::rows(vh, keys, d, kvh * d).t(),
+                        1.0,
+                        false,
+                    );
+                    // dS = P ⊙ (dP − rowsum(dO ⊙ O)) · scale, in dp.
+                    let span = first * d..(first + rows) * d;
+                    score_grad_rows(p, dp, keys, first, &dh[span.clone()], &oh[span], d, scale);
+                    // dQ = dS K; dK += dSᵀ Q.
+                    matmul(
+                        MatMut::rows(&mut dqh[first * d..], rows, d, d),
+                        false,
+                        Mat::rows(dp, rows, keys, keys),
+                        Mat::rows(kh, keys, d, d),
+                        1.0,
+                        false,
+                    );
+                    matmul(
+                        MatMut::rows(dk, keys, d, d),
+                        true,
+                        Mat::rows(dp, rows, keys, keys).t(),
+                        Mat::rows(&qh[first * d..], rows, d, d),
+                        1.0,
+                        false,
+                    );
+                }
+            }
+        });
+    (
+        scatter_heads(&dqr, dims, h, rope),
+        scatter_heads(&dkr, dims, kvh, rope),
+        scatter_heads(&dvh, dims, kvh, None),
+    )
+}
+
+/// Attention probabilities of one block rebuilt from the saved log-sum-exp:
+/// row `r` (query `first + r`) gets `exp(s − lse)` on keys `0..=first + r`
+/// and zero after.
+#[macerator::with_simd]
+fn causal_probs_rows<S: Simd>(p: &mut [f32], keys: usize, first: usize, lse: &[f32]) {
+    for (r, row) in p.chunks_exact_mut(keys).enumerate() {
+        let (seen, future) = row.split_at_mut(first + r + 1);
+        let l = lse[r];
+        for x in seen.iter_mut() {
+            *x = simd::exp(*x - l);
+        }
+        future.fill(0.0);
+    }
+}
+
+/// The score gradient of one block, written over `dp`:
+/// `P ⊙ (dP − rowsum(dO ⊙ O)) · scale` on the causal triangle, zero after.
+#[macerator::with_simd]
+#[allow(clippy::too_many_arguments, reason = "one block's slices and shapes")]
+fn score_grad_rows<S: Simd>(
+    p: &[f32],
+    dp: &mut [f32],
+    keys: usize,
+    first: usize,
+    dout: &[f32],
+    out: &[f32],
+    d: usize,
+    scale: f32,
+) {
+    for (r, (prow, dprow)) in p
+        .chunks_exact(keys)
+        .zip(dp.chunks_exact_mut(keys))
+        .enumerate()
+    {
+        let delta = simd::sum_zip(
+            &dout[r * d..(r + 1) * d],
+            &out[r * d..(r + 1) * d],
+            |a, b| a * b,
+        );
+        let n = first + r + 1;
+        for j in 0..n {
+            dprow[j] = prow[j] * (dprow[j] - delta) * scale;
+        }
+        dprow[n..].fill(0.0);
+    }
+}

@@ -1,0 +1,431 @@
+//! The fused ops on burn-flex tensor primitives, and their autodiff nodes on
+//! `Autodiff<Flex>` (backward passes written out, not derived).
+
+use std::sync::Arc;
+
+use burn::backend::Flex;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::tensor::FloatTensor;
+use burn::tensor::{DType, TensorData};
+use burn_flex::FlexTensor;
+
+use super::AdFlex;
+use super::cpu::{self, AttnDims, AttnSaved, Rope};
+use super::gemm::{Mat, MatMut, matmul};
+
+/// A tracked tensor of `Autodiff<Flex>`.
+pub(crate) type AdTensor = FloatTensor<AdFlex>;
+
+fn dims(t: &FlexTensor) -> Vec<usize> {
+    t.layout().shape().to_vec()
+}
+
+/// The tensor with a contiguous, offset-free f32 layout (a no-op when it has one).
+fn contiguous(t: &FlexTensor) -> FlexTensor {
+    assert_eq!(t.dtype(), DType::F32, "fused ops take f32 tensors");
+    t.to_contiguous()
+}
+
+fn values(t: &FlexTensor) -> &[f32] {
+    t.as_slice::<f32>()
+        .expect("a contiguous f32 tensor (made so by `contiguous`)")
+}
+
+fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Integer ids as i64, whatever integer dtype holds them.
+fn ids(t: &FlexTensor) -> Vec<i64> {
+    let t = t.to_contiguous();
+    match t.dtype() {
+        DType::I64 => t.as_slice::<i64>().expect("contiguous").to_vec(),
+        DType::I32 => t
+            .as_slice::<i32>()
+            .expect("contiguous")
+            .iter()
+            .map(|&v| i64::from(v))
+            .collect(),
+        DType::U32 => t
+            .as_slice::<u32>()
+            .expect("contiguous")
+            .iter()
+            .map(|&v| i64::from(v))
+            .collect(),
+        other => panic!("fused cross-entropy: unsupported target dtype {other:?}"),
+    }
+}
+
+/// A 2-D tensor as a matrix view: the tensor to borrow from (made contiguous
+/// when its strides are negative) and the view's offset and strides.
+fn matrix(t: &FlexTensor) -> (FlexTensor, usize, usize, usize) {
+    assert_eq!(t.dtype(), DType::F32, "fused ops take f32 tensors");
+    let strides = t.layout().strides();
+    assert_eq!(strides.len(), 2, "a matrix");
+    match (usize::try_from(strides[0]), usize::try_from(strides[1])) {
+        (Ok(rs), Ok(cs)) => (t.clone(), t.layout().start_offset(), rs, cs),
+        _ => {
+            let c = t.to_contiguous();
+            let cols = dims(&c)[1];
+            (c, 0, cols, 1)
+        }
+    }
+}
+
+fn view<'a>(held: &'a (FlexTensor, usize, usize, usize), rows: usize, cols: usize) -> Mat<'a> {
+    let (t, offset, rs, cs) = held;
+    Mat {
+        data: &t.storage::<f32>()[*offset..],
+        rows,
+        cols,
+        rs: *rs,
+        cs: *cs,
+    }
+}
+
+/// `x · w` for `x` `[m, k]` and `w` `[k, n]`, any strides.
+pub(crate) fn linear(x: &FlexTensor, w: &FlexTensor) -> FlexTensor {
+    let ([m, k], [k2, n]) = (two(x), two(w));
+    assert_eq!(k, k2, "linear: input width {k} and weight rows {k2} differ");
+    let (xh, wh) = (matrix(x), matrix(w));
+    let mut out = vec![0.0f32; m * n];
+    matmul(
+        MatMut::rows(&mut out, m, n, n),
+        false,
+        view(&xh, m, k),
+        view(&wh, k, n),
+        1.0,
+        true,
+    );
+    tensor(out, vec![m, n])
+}
+
+fn two(t: &FlexTensor) -> [usize; 2] {
+    let d = dims(t);
+    assert_eq!(d.len(), 2, "a matrix");
+    [d[0], d[1]]
+}
+
+/// `g · wᵀ`, the input gradient of [`linear`].
+fn linear_dx(g: &FlexTensor, w: &FlexTensor) -> FlexTensor {
+    let ([m, n], [k, _]) = (two(g), two(w));
+    let (gh, wh) = (matrix(g), matrix(w));
+    let mut out = vec![0.0f32; m * k];
+    matmul(
+        MatMut::rows(&mut out, m, k, k),
+        false,
+        view(&gh, m, n),
+        view(&wh, k, n).t(),
+        1.0,
+        true,
+    );
+    tensor(out, vec![m, k])
+}
+
+/// `xᵀ · g`, the weight gradient of [`linear`].
+fn linear_dw(x: &FlexTensor, g: &FlexTensor) -> FlexTensor {
+    let ([m, k], [_, n]) = (two(x), two(g));
+    let (xh, gh) = (matrix(x), matrix(g));
+    let mut out = vec![0.0f32; k * n];
+    matmul(
+        MatMut::rows(&mut out, k, n, n),
+        false,
+        view(&xh, m, k).t(),
+        view(&gh, m, n),
+        1.0,
+        true,
+    );
+    tensor(out, vec![k, n])
+}
+
+/// Record an op with `N` parents: `forward` computes the output from the
+/// primitives; `state` is kept for the backward pass only when some parent
+/// needs a gradient.
+fn record<BO, S, const N: usize>(
+    op: BO,
+    inputs: [AdTensor; N],
+    forward: impl FnOnce(&[FlexTensor; N]) -> (FlexTensor, S),
+    state: impl FnOnce([FlexTensor; N], S) -> BO::State,
+) -> AdTensor
+where
+    BO: Backward<Flex, N>,
+{
+    let guards = inputs.each_ref().map(|t| t.node());
+    let prims = inputs.map(|t| t.into_primitive());
+    let (out, extra) = forward(&prims);
+    match op
+        .prepare::<NoCheckpointing>(guards)
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(prep) => prep.finish(state(prims, extra), out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
+    }
+}
+
+#[derive(Debug)]
+struct LinearBackward;
+
+impl Backward<Flex, 2> for LinearBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [px, pw] = ops.parents;
+        let g = grads.consume::<Flex>(&ops.node);
+        let (x, w) = ops.state;
+        if let Some(node) = pw {
+            grads.register::<Flex>(node.id, linear_dw(&x, &g));
+        }
+        if let Some(node) = px {
+            grads.register::<Flex>(node.id, linear_dx(&g, &w));
+        }
+    }
+}
+
+/// [`linear`] with its gradient.
+pub(crate) fn linear_ad(x: AdTensor, w: AdTensor) -> AdTensor {
+    record(
+        LinearBackward,
+        [x, w],
+        |[x, w]| (linear(x, w), ()),
+        |[x, w], ()| (x, w),
+    )
+}
+
+/// Cross-entropy rows `[n, 2]` (NLL, hit) and the log-sum-exp of each row.
+pub(crate) fn cross_entropy(
+    logits: &FlexTensor,
+    targets: &[i64],
+    ignore: Option<i64>,
+) -> (FlexTensor, Vec<f32>) {
+    let [n, vocab] = two(logits);
+    let logits = contiguous(logits);
+    let (out, lse) = cpu::cross_entropy_forward(values(&logits), vocab, targets, ignore);
+    (tensor(out, vec![n, 2]), lse)
+}
+
+#[derive(Debug)]
+struct CrossEntropyBackward;
+
+impl Backward<Flex, 1> for CrossEntropyBackward {
+    type State = (FlexTensor, Arc<Vec<i64>>, Option<i64>, Arc<Vec<f32>>);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [parent] = ops.parents;
+        let g = contiguous(&grads.consume::<Flex>(&ops.node));
+        let (logits, targets, ignore, lse) = ops.state;
+        let Some(node) = parent else { return };
+        let [n, vocab] = two(&logits);
+        // The gradient overwrites the logits when nothing else holds them.
+        let mut buf = logits;
+        let whole = buf.is_contiguous()
+            && buf.layout().start_offset() == 0
+            && buf.bytes().len() == n * vocab * 4;
+        if !whole || buf.try_storage_mut::<f32>().is_none() {
+            buf = tensor(values(&contiguous(&buf)).to_vec(), vec![n, vocab]);
+        }
+        let slice = buf
+            .try_storage_mut::<f32>()
+            .expect("a uniquely held buffer");
+        cpu::cross_entropy_backward_in_place(slice, vocab, &targets, ignore, &lse, values(&g));
+        grads.register::<Flex>(node.id, buf);
+    }
+}
+
+/// [`cross_entropy`] with the gradient of its first column.
+pub(crate) fn cross_entropy_ad(
+    logits: AdTensor,
+    targets: Vec<i64>,
+    ignore: Option<i64>,
+) -> AdTensor {
+    let targets = Arc::new(targets);
+    let t2 = Arc::clone(&targets);
+    record(
+        CrossEntropyBackward,
+        [logits],
+        |[l]| {
+            let (out, lse) = cross_entropy(l, &t2, ignore);
+            (out, Arc::new(lse))
+        },
+        |[l], lse| (l, targets, ignore, lse),
+    )
+}
+
+/// Target ids of a flex int tensor.
+pub(crate) fn target_ids(t: &FlexTensor) -> Vec<i64> {
+    ids(t)
+}
+
+/// RMSNorm over the last dimension of `x` `[m, d]`; the output and each row's
+/// reciprocal RMS.
+pub(crate) fn rms_norm(x: &FlexTensor, gamma: &FlexTensor, eps: f32) -> (FlexTensor, Vec<f32>) {
+    let (x, gamma) = (contiguous(x), contiguous(gamma));
+    let (y, rstd) = cpu::rms_norm_forward(values(&x), values(&gamma), eps);
+    (tensor(y, dims(&x)), rstd)
+}
+
+#[derive(Debug)]
+struct RmsNormBackward;
+
+impl Backward<Flex, 2> for RmsNormBackward {
+    type State = (FlexTensor, FlexTensor, Arc<Vec<f32>>);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [px, pg] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let (x, gamma, rstd) = ops.state;
+        let (x, gamma) = (contiguous(&x), contiguous(&gamma));
+        let (dx, dgamma) = cpu::rms_norm_backward(values(&x), values(&gamma), &rstd, values(&dy));
+        if let Some(node) = pg {
+            grads.register::<Flex>(node.id, tensor(dgamma, dims(&gamma)));
+        }
+        if let Some(node) = px {
+            grads.register::<Flex>(node.id, tensor(dx, dims(&x)));
+        }
+    }
+}
+
+/// [`rms_norm`] with its gradients.
+pub(crate) fn rms_norm_ad(x: AdTensor, gamma: AdTensor, eps: f32) -> AdTensor {
+    record(
+        RmsNormBackward,
+        [x, gamma],
+        |[x, g]| {
+            let (y, rstd) = rms_norm(x, g, eps);
+            (y, Arc::new(rstd))
+        },
+        |[x, g], rstd| (x, g, rstd),
+    )
+}
+
+/// `silu(gate) · up`.
+pub(crate) fn swiglu(gate: &FlexTensor, up: &FlexTensor) -> FlexTensor {
+    let (g, u) = (contiguous(gate), contiguous(up));
+    tensor(cpu::swiglu_forward(values(&g), values(&u)), dims(&g))
+}
+
+#[derive(Debug)]
+struct SwigluBackward;
+
+impl Backward<Flex, 2> for SwigluBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [pg, pu] = ops.parents;
+        let dh = contiguous(&grads.consume::<Flex>(&ops.node));
+        let (g, u) = ops.state;
+        let (g, u) = (contiguous(&g), contiguous(&u));
+        let (dg, du) = cpu::swiglu_backward(values(&g), values(&u), values(&dh));
+        if let Some(node) = pg {
+            grads.register::<Flex>(node.id, tensor(dg, dims(&g)));
+        }
+        if let Some(node) = pu {
+            grads.register::<Flex>(node.id, tensor(du, dims(&u)));
+        }
+    }
+}
+
+/// [`swiglu`] with its gradients.
+pub(crate) fn swiglu_ad(gate: AdTensor, up: AdTensor) -> AdTensor {
+    record(
+        SwigluBackward,
+        [gate, up],
+        |[g, u]| (swiglu(g, u), ()),
+        |[g, u], ()| (g, u),
+    )
+}
+
+/// Rotary tables as contiguous tensors, kept by the attention backward pass.
+#[derive(Debug, Clone)]
+pub(crate) struct RopeTables {
+    cos: FlexTensor,
+    sin: FlexTensor,
+}
+
+impl RopeTables {
+    pub(crate) fn new(cos: &FlexTensor, sin: &FlexTensor) -> Self {
+        Self {
+            cos: contiguous(cos),
+            sin: contiguous(sin),
+        }
+    }
+
+    fn get(&self) -> Rope<'_> {
+        Rope {
+            cos: values(&self.cos),
+            sin: values(&self.sin),
+        }
+    }
+}
+
+/// Causal attention over `q` `[b, t, h, d]`, `k`, `v` `[b, t, kvh, d]`.
+pub(crate) fn attention(
+    q: &FlexTensor,
+    k: &FlexTensor,
+    v: &FlexTensor,
+    rope: Option<&RopeTables>,
+    dims_: AttnDims,
+) -> (FlexTensor, AttnSaved) {
+    let (q, k, v) = (contiguous(q), contiguous(k), contiguous(v));
+    let (out, saved) = cpu::attention_forward(
+        values(&q),
+        values(&k),
+        values(&v),
+        rope.map(RopeTables::get),
+        dims_,
+    );
+    (tensor(out, dims(&q)), saved)
+}
+
+#[derive(Debug)]
+struct AttentionBackward;
+
+impl Backward<Flex, 3> for AttentionBackward {
+    type State = (FlexTensor, Option<RopeTables>, Arc<AttnSaved>, AttnDims);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [pq, pk, pv] = ops.parents;
+        let dout = contiguous(&grads.consume::<Flex>(&ops.node));
+        let (v, rope, saved, d) = ops.state;
+        let v = contiguous(&v);
+        let (dq, dk, dv) = cpu::attention_backward(
+            values(&dout),
+            values(&v),
+            rope.as_ref().map(RopeTables::get),
+            &saved,
+            d,
+        );
+        let kv_shape = vec![d.b, d.t, d.kvh, d.d];
+        if let Some(node) = pv {
+            grads.register::<Flex>(node.id, tensor(dv, kv_shape.clone()));
+        }
+        if let Some(node) = pk {
+            grads.register::<Flex>(node.id, tensor(dk, kv_shape));
+        }
+        if let Some(node) = pq {
+            grads.register::<Flex>(node.id, tensor(dq, vec![d.b, d.t, d.h, d.d]));
+        }
+    }
+}
+
+/// [`attention`] with its gradients for `q`, `k` and `v`.
+pub(crate) fn attention_ad(
+    q: AdTensor,
+    k: AdTensor,
+    v: AdTensor,
+    rope: Option<RopeTables>,
+    d: AttnDims,
+) -> AdTensor {
+    record(
+        AttentionBackward,
+        [q, k, v],
+        |[q, k, v]| {
+            let (out, saved) = attention(q, k, v, rope.as_ref(), d);
+            (out, Arc::new(saved))
+        },
+        |[_, _, v], saved| (v, rope.clone(), saved, d),
+    )
+}

@@ -1,0 +1,167 @@
+//! Fused CPU kernels for the training hot path on the `flex` backend.
+//!
+//! burn-flex runs every tensor op on its own (one pass over memory and one
+//! fresh output buffer each), and Burn's autodiff differentiates compositions
+//! op by op. For the few places where a transformer spends its time outside
+//! matrix multiplies that costs more than the multiplies themselves. So on
+//! flex, for f32 tensors, codex computes these as single ops with hand-written
+//! backward passes, registered with Burn's autodiff graph:
+//!
+//! - `linear`: `x · W` straight into gemm over the flattened rows (no batched
+//!   broadcast of the weight, no reduction of per-batch weight gradients);
+//! - `cross_entropy`: max, log-sum-exp, the target's NLL and the argmax hit in
+//!   one pass over each row of logits; the gradient `softmax − onehot` in one
+//!   more, written over the logits' own buffer;
+//! - `rms_norm` and `swiglu`: one pass forward, one backward;
+//! - `attention`: causal attention with the rotary embedding applied inside,
+//!   score blocks kept in cache, only the causal triangle computed, and the
+//!   softmax recomputed from its log-sum-exp in the backward pass.
+//!
+//! Every other backend, dtype, and the paths these do not cover (KV cache,
+//! padding masks, attention dropout, LoRA adapters) keep using Burn's ops.
+//! Results are deterministic and independent of the thread count (see
+//! [`cpu`]); they equal the composed ops' to float rounding, which the tests
+//! in this module check for values and gradients.
+
+mod cpu;
+mod flex;
+mod gemm;
+mod simd;
+
+use burn::backend::{Autodiff, Flex, GradientCheckpointingStrategy};
+use burn::tensor::{DType, Int, Tensor};
+
+pub(crate) use cpu::AttnDims;
+
+type AdFlex = Autodiff<Flex>;
+
+/// Where a tensor lives, for the fused ops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// A plain flex tensor (inference, evaluation).
+    Flex,
+    /// A flex tensor under autodiff without gradient checkpointing (training).
+    Autodiff,
+}
+
+/// How the fused ops can take `t`, or `None` when Burn's own ops must.
+pub(crate) fn route<const D: usize>(t: &Tensor<D>) -> Option<Route> {
+    use burn::backend::DispatchDevice;
+    if t.dtype() != DType::F32 {
+        return None;
+    }
+    match t.device().as_dispatch() {
+        DispatchDevice::Flex(_) => Some(Route::Flex),
+        DispatchDevice::Autodiff(ad)
+            if matches!(**ad, DispatchDevice::Flex(_))
+                && ad.gradient_checkpointing_strategy()
+                    == GradientCheckpointingStrategy::Disabled =>
+        {
+            Some(Route::Autodiff)
+        }
+        _ => None,
+    }
+}
+
+fn plain<const D: usize>(t: Tensor<D>) -> burn_flex::FlexTensor {
+    t.try_into_primitive::<Flex>()
+        .expect("a flex tensor (checked by `route`)")
+}
+
+fn tracked<const D: usize>(t: Tensor<D>) -> flex::AdTensor {
+    t.try_into_primitive::<AdFlex>()
+        .expect("an autodiff flex tensor (checked by `route`)")
+}
+
+fn from_plain<const D: usize>(t: burn_flex::FlexTensor) -> Tensor<D> {
+    Tensor::from_primitive::<Flex>(t)
+}
+
+fn from_tracked<const D: usize>(t: flex::AdTensor) -> Tensor<D> {
+    Tensor::from_primitive::<AdFlex>(t)
+}
+
+/// `x · w` for `x` `[m, k]` and `w` `[k, n]` (any strides, e.g. a transposed view).
+pub(crate) fn linear(route: Route, x: Tensor<2>, w: Tensor<2>) -> Tensor<2> {
+    match route {
+        Route::Flex => from_plain(flex::linear(&plain(x), &plain(w))),
+        Route::Autodiff => from_tracked(flex::linear_ad(tracked(x), tracked(w))),
+    }
+}
+
+/// Per-row cross-entropy of `logits` `[n, vocab]` against `targets` `[n]`:
+/// `[n, 2]` with the negative log-likelihood (differentiable) and 1.0 where
+/// the first argmax is the target (no gradient); both 0 for ignored rows.
+pub(crate) fn cross_entropy(
+    route: Route,
+    logits: Tensor<2>,
+    targets: Tensor<1, Int>,
+    ignore: Option<i64>,
+) -> Tensor<2> {
+    let ids = flex::target_ids(
+        &match route {
+            Route::Flex => targets.try_into_primitive::<Flex>(),
+            Route::Autodiff => targets.try_into_primitive::<AdFlex>(),
+        }
+        .expect("int targets on the logits' device"),
+    );
+    match route {
+        Route::Flex => from_plain(flex::cross_entropy(&plain(logits), &ids, ignore).0),
+        Route::Autodiff => from_tracked(flex::cross_entropy_ad(tracked(logits), ids, ignore)),
+    }
+}
+
+/// RMSNorm of `x` `[m, d]` with scale `gamma` `[d]`.
+pub(crate) fn rms_norm(route: Route, x: Tensor<2>, gamma: Tensor<1>, eps: f64) -> Tensor<2> {
+    let eps = eps as f32;
+    match route {
+        Route::Flex => from_plain(flex::rms_norm(&plain(x), &plain(gamma), eps).0),
+        Route::Autodiff => from_tracked(flex::rms_norm_ad(tracked(x), tracked(gamma), eps)),
+    }
+}
+
+/// `silu(gate) · up`, elementwise.
+pub(crate) fn swiglu<const D: usize>(route: Route, gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
+    match route {
+        Route::Flex => from_plain(flex::swiglu(&plain(gate), &plain(up))),
+        Route::Autodiff => from_tracked(flex::swiglu_ad(tracked(gate), tracked(up))),
+    }
+}
+
+/// Causal self-attention from position 0 over `q` `[b, t, h, d]`, `k` and `v`
+/// `[b, t, kvh, d]`, with the rotary embedding (`cos`, `sin`: `[b, t, d / 2]`)
+/// applied to `q` and `k` when given. Returns `[b, t, h, d]`.
+pub(crate) fn attention(
+    route: Route,
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    rope: Option<(Tensor<3>, Tensor<3>)>,
+) -> Tensor<4> {
+    let [b, t, h, d] = q.dims();
+    let kvh = k.dims()[2];
+    let dims = AttnDims { b, t, h, kvh, d };
+    let tables = rope.map(|(cos, sin)| {
+        let prim = |x: Tensor<3>| match route {
+            Route::Flex => plain(x),
+            Route::Autodiff => tracked(x).into_primitive(),
+        };
+        flex::RopeTables::new(&prim(cos), &prim(sin))
+    });
+    match route {
+        Route::Flex => {
+            let (out, _) = flex::attention(&plain(q), &plain(k), &plain(v), tables.as_ref(), dims);
+            from_plain(out)
+        }
+        Route::Autodiff => from_tracked(flex::attention_ad(
+            tracked(q),
+            tracked(k),
+            tracked(v),
+            tables,
+            dims,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,311 @@
+//! Each fused op against the same computation composed of Burn's ops: values
+//! and gradients, on flex with autodiff; and thread-count independence.
+
+use burn::tensor::activation::{log_softmax, silu, softmax};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::*;
+
+fn device() -> Device {
+    Device::flex().autodiff()
+}
+
+fn values(n: usize, seed: u32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(12345);
+    (0..n)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn tensor<const D: usize>(shape: [usize; D], seed: u32) -> Tensor<D> {
+    let n = shape.iter().product();
+    Tensor::from_data(TensorData::new(values(n, seed), shape), &device()).require_grad()
+}
+
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("f32")
+}
+
+fn assert_close(a: &[f32], b: &[f32], tol: f32, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: sizes");
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        assert!(
+            (x - y).abs() <= tol * (1.0 + y.abs()),
+            "{what}[{i}]: fused {x} vs composed {y}"
+        );
+    }
+}
+
+/// Runs `f` on fresh leaves, then backward through `sum(out ⊙ r)`; returns the
+/// output and the gradient of each leaf.
+fn run<const D: usize, const O: usize>(
+    shapes: &[[usize; D]],
+    f: impl Fn(Vec<Tensor<D>>) -> Tensor<O>,
+) -> (Vec<f32>, Vec<Vec<f32>>) {
+    let leaves: Vec<Tensor<D>> = shapes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| tensor(*s, i as u32 + 1))
+        .collect();
+    let out = f(leaves.clone());
+    let weights = Tensor::<O>::from_data(
+        TensorData::new(values(out.shape().num_elements(), 99), out.shape()),
+        &device(),
+    );
+    let grads = (out.clone() * weights).sum().backward();
+    let leaf_grads = leaves
+        .iter()
+        .map(|l| to_vec(l.grad(&grads).expect("a gradient for every leaf")))
+        .collect();
+    (to_vec(out), leaf_grads)
+}
+
+#[test]
+fn linear_equals_matmul_with_plain_and_transposed_weights() {
+    for transposed in [false, true] {
+        let shapes = [[37, 19], if transposed { [23, 19] } else { [19, 23] }];
+        let weight = |w: Tensor<2>| if transposed { w.transpose() } else { w };
+        let (fused, fused_grads) = run(&shapes, |t| {
+            let route = route(&t[0]).expect("flex autodiff f32");
+            assert_eq!(route, Route::Autodiff);
+            linear(route, t[0].clone(), weight(t[1].clone()))
+        });
+        let (composed, composed_grads) =
+            run(&shapes, |t| t[0].clone().matmul(weight(t[1].clone())));
+        assert_close(&fused, &composed, 1e-5, "linear");
+        for (f, c) in fused_grads.iter().zip(&composed_grads) {
+            assert_close(f, c, 1e-5, "linear grad");
+        }
+    }
+}
+
+#[test]
+fn cross_entropy_equals_log_softmax_and_argmax() {
+    let (n, vocab) = (9, 37);
+    let targets: Vec<i64> = (0..n as i64).map(|i| (i * 7) % vocab as i64).collect();
+    let mut with_ignored = targets.clone();
+    with_ignored[4] = -100;
+    let ids = |v: &[i64]| Tensor::<1, Int>::from_data(TensorData::new(v.to_vec(), [n]), &device());
+    let (fused, fused_grads) = run(&[[n, vocab]], |t| {
+        let rows = cross_entropy(
+            Route::Autodiff,
+            t[0].clone() * 4.0,
+            ids(&with_ignored),
+            Some(-100),
+        );
+        rows.narrow(1, 0, 1)
+    });
+    let (composed, composed_grads) = run(&[[n, vocab]], |t| {
+        let logp = log_softmax(t[0].clone() * 4.0, 1);
+        let nll = logp.gather(1, ids(&targets).reshape([n, 1])).neg();
+        let keep: Vec<f32> = with_ignored
+            .iter()
+            .map(|&t| if t == -100 { 0.0 } else { 1.0 })
+            .collect();
+        nll * Tensor::<2>::from_data(TensorData::new(keep, [n, 1]), &device())
+    });
+    assert_close(&fused, &composed, 1e-5, "nll");
+    assert_close(&fused_grads[0], &composed_grads[0], 1e-5, "nll grad");
+
+    let logits = tensor([n, vocab], 5);
+    let hits =
+        to_vec(cross_entropy(Route::Autodiff, logits.clone(), ids(&targets), None).narrow(1, 1, 1));
+    let argmax = logits
+        .argmax(1)
+        .reshape([n])
+        .into_data()
+        .convert::<i64>()
+        .try_to_vec::<i64>()
+        .expect("ids");
+    for i in 0..n {
+        assert_eq!(hits[i] == 1.0, argmax[i] == targets[i], "row {i}");
+    }
+}
+
+#[test]
+fn rms_norm_equals_burns_formula() {
+    let eps = 1e-5;
+    let shapes: [[usize; 2]; 2] = [[13, 40], [1, 40]];
+    let (fused, fused_grads) = run(&shapes, |t| {
+        rms_norm(
+            Route::Autodiff,
+            t[0].clone(),
+            t[1].clone().reshape([40]),
+            eps,
+        )
+    });
+    let (composed, composed_grads) = run(&shapes, |t| {
+        let x = t[0].clone();
+        let rms = (x.clone().square().mean_dim(1) + eps).sqrt();
+        x / rms * t[1].clone()
+    });
+    assert_close(&fused, &composed, 1e-5, "rms_norm");
+    for (f, c) in fused_grads.iter().zip(&composed_grads) {
+        assert_close(f, c, 2e-5, "rms_norm grad");
+    }
+}
+
+#[test]
+fn swiglu_equals_silu_times_up() {
+    let shapes = [[7, 3000], [7, 3000]];
+    let (fused, fused_grads) = run(&shapes, |t| {
+        swiglu(Route::Autodiff, t[0].clone() * 6.0, t[1].clone())
+    });
+    let (composed, composed_grads) = run(&shapes, |t| silu(t[0].clone() * 6.0) * t[1].clone());
+    assert_close(&fused, &composed, 1e-5, "swiglu");
+    for (f, c) in fused_grads.iter().zip(&composed_grads) {
+        assert_close(f, c, 1e-5, "swiglu grad");
+    }
+}
+
+/// The same attention spelled out with Burn's ops: rotate, repeat key/value
+/// heads, scale, causal mask, softmax, weighted sum.
+fn composed_attention(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    rope: Option<(Tensor<3>, Tensor<3>)>,
+) -> Tensor<4> {
+    let [b, t, h, d] = q.dims();
+    let kvh = k.dims()[2];
+    let heads = |x: Tensor<4>| x.swap_dims(1, 2);
+    let rotate = |x: Tensor<4>| match &rope {
+        None => x,
+        Some((cos, sin)) => {
+            let half = d / 2;
+            let (c, s) = (
+                cos.clone().unsqueeze_dim::<4>(1),
+                sin.clone().unsqueeze_dim::<4>(1),
+            );
+            let x1 = x.clone().narrow(3, 0, half);
+            let x2 = x.narrow(3, half, half);
+            Tensor::cat(
+                vec![
+                    x1.clone() * c.clone() - x2.clone() * s.clone(),
+                    x2 * c + x1 * s,
+                ],
+                3,
+            )
+        }
+    };
+    let q = rotate(heads(q));
+    let repeat = |x: Tensor<4>| {
+        x.unsqueeze_dim::<5>(2)
+            .expand([b, kvh, h / kvh, t, d])
+            .reshape([b, h, t, d])
+    };
+    let k = repeat(rotate(heads(k)));
+    let v = repeat(heads(v));
+    let scores = q.matmul(k.swap_dims(2, 3)) / (d as f64).sqrt();
+    let rows = Tensor::<1, Int>::arange(0..t as i64, &scores.device()).reshape([t, 1]);
+    let cols = Tensor::<1, Int>::arange(0..t as i64, &scores.device()).reshape([1, t]);
+    let mask = cols
+        .greater(rows)
+        .reshape([1, 1, t, t])
+        .expand([b, h, t, t]);
+    softmax(scores.mask_fill(mask, f32::NEG_INFINITY), 3)
+        .matmul(v)
+        .swap_dims(1, 2)
+}
+
+#[test]
+fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
+    // 70 positions cover a full query block (64) and a partial one.
+    let (b, t, h, kvh, d) = (2, 70, 4, 2, 8);
+    let angles = |seed| {
+        let a = values(b * t * d / 2, seed);
+        let c: Vec<f32> = a.iter().map(|x| (x * 3.0).cos()).collect();
+        let s: Vec<f32> = a.iter().map(|x| (x * 3.0).sin()).collect();
+        let mk = |v| Tensor::<3>::from_data(TensorData::new(v, [b, t, d / 2]), &device());
+        (mk(c), mk(s))
+    };
+    let shapes = [[b, t, h, d], [b, t, kvh, d], [b, t, kvh, d]];
+    for with_rope in [true, false] {
+        let rope = || with_rope.then(|| angles(7));
+        let (fused, fused_grads) = run(&shapes, |x| {
+            attention(
+                Route::Autodiff,
+                x[0].clone() * 3.0,
+                x[1].clone() * 3.0,
+                x[2].clone(),
+                rope(),
+            )
+        });
+        let (composed, composed_grads) = run(&shapes, |x| {
+            composed_attention(x[0].clone() * 3.0, x[1].clone() * 3.0, x[2].clone(), rope())
+        });
+        assert_close(&fused, &composed, 2e-5, "attention");
+        for (i, (f, c)) in fused_grads.iter().zip(&composed_grads).enumerate() {
+            assert_close(f, c, 5e-5, &format!("attention grad {i}"));
+        }
+        // Without autodiff the forward pass gives the same values.
+        let plain = |s: [usize; 4], seed| {
+            Tensor::<4>::from_data(
+                TensorData::new(values(s.iter().product(), seed), s),
+                &Device::flex(),
+            )
+        };
+        let inner_rope = rope().map(|(c, s)| (c.inner(), s.inner()));
+        let out = attention(
+            Route::Flex,
+            plain(shapes[0], 1) * 3.0,
+            plain(shapes[1], 2) * 3.0,
+            plain(shapes[2], 3),
+            inner_rope,
+        );
+        assert_close(&to_vec(out), &fused, 0.0, "attention without autodiff");
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let compute = || {
+        let (b, t, h, d) = (3, 100, 4, 16);
+        let shapes = [[b, t, h, d], [b, t, h, d], [b, t, h, d]];
+        let (out, grads) = run(&shapes, |x| {
+            attention(
+                Route::Autodiff,
+                x[0].clone(),
+                x[1].clone(),
+                x[2].clone(),
+                None,
+            )
+        });
+        let (norm, norm_grads) = run(&[[300, 64], [1, 64]], |x| {
+            rms_norm(
+                Route::Autodiff,
+                x[0].clone(),
+                x[1].clone().reshape([64]),
+                1e-5,
+            )
+        });
+        let (lin, lin_grads) = run(&[[300, 64], [64, 96]], |x| {
+            linear(Route::Autodiff, x[0].clone(), x[1].clone())
+        });
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        let mut all = vec![bits(&out), bits(&norm), bits(&lin)];
+        all.extend(
+            grads
+                .iter()
+                .chain(&norm_grads)
+                .chain(&lin_grads)
+                .map(|g| bits(g)),
+        );
+        all
+    };
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .expect("a thread pool")
+    };
+    let one = pool(1).install(compute);
+    let three = pool(3).install(compute);
+    assert_eq!(one, three);
+}

@@ -77,7 +77,7 @@ class Model(nn.Module):
 def main():
     ap = argparse.ArgumentParser()
     for name, default in [("layers", 4), ("d-model", 256), ("heads", 8), ("d-ff", 688),
-                          ("vocab", 8192), ("context", 256), ("batch", 8), ("steps", 10)]:
+                          ("vocab", 8192), ("context", 256), ("batch", 8), ("steps", 20)]:
         ap.add_argument("--" + name, type=int, default=default)
     a = ap.parse_args()
     torch.manual_seed(0)

@@ -528,7 +528,13 @@ pub(crate) fn train(extra: &[String]) -> Result<()> {
     for r in rows.iter().chain(std::iter::once(&torch)) {
         let tps = r["tokens_per_second"].as_f64().unwrap_or(f64::NAN);
         let notes = if let Some(o) = r["overhead_vs_bare_step"].as_f64() {
-            format!("loop overhead {:.1}% of the bare step", 100.0 * o)
+            format!(
+                "loop overhead {:.1}% of the bare step; a checkpoint takes {:.0} ms, {:.2}% of step time at one every {} steps",
+                100.0 * o,
+                r["checkpoint_ms"].as_f64().unwrap_or(f64::NAN),
+                100.0 * r["checkpoint_share"].as_f64().unwrap_or(f64::NAN),
+                r["checkpoint_every"]
+            )
         } else if let Some(g) = r["gflops"].as_f64() {
             format!("{g:.1} GFLOP/s")
         } else {

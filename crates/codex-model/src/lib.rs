@@ -38,6 +38,7 @@ mod generate;
 mod hf;
 mod lora;
 mod model;
+mod optim;
 mod params;
 mod st;
 
@@ -54,4 +55,5 @@ pub use model::{
     Attention, Block, ForwardOptions, KvCache, LossOutput, Mlp, Norm, Proj, Transformer,
     cross_entropy,
 };
+pub use optim::AdamW;
 pub use params::{Init, ParamSource, Placeholder, RandomInit};

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamGroup, ParamId};
-use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{DType, Device, FloatDType, Int, Tensor, TensorData};
 use codex_core::config::{Precision, TrainSection};
 use codex_core::{MetricRecord, MetricSink};
 use codex_data::{Batch, RandomState, RandomWindows, Sequential, TokenStore};
 use codex_model::burn;
-use codex_model::{Transformer, cross_entropy};
+use codex_model::{AdamW, Transformer, cross_entropy};
 
 use crate::checkpoint::{self, TrainState};
 use crate::error::TrainError;
@@ -157,22 +157,23 @@ fn param_info(model: &Transformer) -> ParamInfo {
 }
 
 /// AdamW for matrices, AdamW without weight decay for norms, biases and embeddings.
+/// codex-model's [`AdamW`] computes what Burn's does (same bits, same records),
+/// in one pass per parameter on the CPU backend.
 pub fn optimizer(train: &TrainSection, model: &Transformer) -> ModuleOptimizer {
-    let base = || {
-        AdamWConfig::new()
-            .with_beta_1(train.beta1 as f32)
-            .with_beta_2(train.beta2 as f32)
-            .with_epsilon(train.eps as f32)
+    let adamw = |weight_decay: f64| {
+        AdamW::new(
+            train.beta1 as f32,
+            train.beta2 as f32,
+            train.eps as f32,
+            weight_decay as f32,
+        )
     };
     let info = param_info(model);
-    base()
-        .with_weight_decay(train.weight_decay as f32)
-        .init()
-        .with_group(
-            ParamGroup::from_ids(info.no_decay),
-            base().with_weight_decay(0.0).build(),
-            None,
-        )
+    ModuleOptimizer::from(adamw(train.weight_decay)).with_group(
+        ParamGroup::from_ids(info.no_decay),
+        adamw(0.0),
+        None,
+    )
 }
 
 /// Scale the gradients so their global L2 norm is at most `max_norm`; returns the

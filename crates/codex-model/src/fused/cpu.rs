@@ -280,6 +280,57 @@ fn swiglu_backward_chunk<S: Simd>(g: &[f32], u: &[f32], d: &[f32], dg: &mut [f32
     }
 }
 
+/// One AdamW step's hyper-parameters, as f32 the way Burn's AdamW applies
+/// them (scalars reach f32 tensors as f32).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AdamWStep {
+    pub(crate) beta_1: f32,
+    pub(crate) beta_2: f32,
+    pub(crate) epsilon: f32,
+    /// `1 − β₁ᵗ` and `1 − β₂ᵗ`.
+    pub(crate) bias_1: f32,
+    pub(crate) bias_2: f32,
+    /// `1 − lr·λ`, or `None` without weight decay.
+    pub(crate) keep: Option<f32>,
+    pub(crate) lr: f32,
+}
+
+/// AdamW on one parameter in place, with the arithmetic of Burn's `AdamW`
+/// in the same order (so the same bits): `m ← β₁m + (1−β₁)g`,
+/// `v ← β₂v + (1−β₂)g²`, `p ← p·(1−lr·λ) − lr·(m/b₁)/(√(v/b₂) + ε)`.
+pub(crate) fn adamw_in_place(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: AdamWStep) {
+    assert!(
+        p.len() == g.len() && m.len() == g.len() && v.len() == g.len(),
+        "adamw: parameter, gradient and moments differ in size"
+    );
+    p.par_chunks_mut(ELEMS_PER_TASK)
+        .zip(m.par_chunks_mut(ELEMS_PER_TASK))
+        .zip(v.par_chunks_mut(ELEMS_PER_TASK))
+        .enumerate()
+        .for_each(|(c, ((p, m), v))| {
+            let start = c * ELEMS_PER_TASK;
+            adamw_chunk(p, &g[start..start + p.len()], m, v, h);
+        });
+}
+
+#[macerator::with_simd]
+fn adamw_chunk<S: Simd>(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: AdamWStep) {
+    let (f1, f2) = (1.0 - h.beta_1, 1.0 - h.beta_2);
+    for i in 0..p.len() {
+        let gi = g[i];
+        let mi = m[i] * h.beta_1 + gi * f1;
+        let vi = v[i] * h.beta_2 + (gi * gi) * f2;
+        m[i] = mi;
+        v[i] = vi;
+        let delta = (mi / h.bias_1) / ((vi / h.bias_2).sqrt() + h.epsilon);
+        let decayed = match h.keep {
+            Some(k) => p[i] * k,
+            None => p[i],
+        };
+        p[i] = decayed - delta * h.lr;
+    }
+}
+
 /// Shapes of one causal self-attention: batch, sequence, query heads, key/value
 /// heads (dividing the query heads) and head size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use burn_flex::FlexTensor;
 
 use super::AdFlex;
 use super::cpu::{self, AttnDims, AttnSaved, Rope};
-use super::gemm::{Mat, MatMut, matmul};
+use super::gemm::{Mat, matmul_new};
 
 /// A tracked tensor of `Autodiff<Flex>`.
 pub(crate) type AdTensor = FloatTensor<AdFlex>;
@@ -91,15 +91,7 @@ pub(crate) fn linear(x: &FlexTensor, w: &FlexTensor) -> FlexTensor {
     let ([m, k], [k2, n]) = (two(x), two(w));
     assert_eq!(k, k2, "linear: input width {k} and weight rows {k2} differ");
     let (xh, wh) = (matrix(x), matrix(w));
-    let mut out = vec![0.0f32; m * n];
-    matmul(
-        MatMut::rows(&mut out, m, n, n),
-        false,
-        view(&xh, m, k),
-        view(&wh, k, n),
-        1.0,
-        true,
-    );
+    let out = matmul_new(view(&xh, m, k), view(&wh, k, n), 1.0, true);
     tensor(out, vec![m, n])
 }
 
@@ -113,15 +105,7 @@ fn two(t: &FlexTensor) -> [usize; 2] {
 fn linear_dx(g: &FlexTensor, w: &FlexTensor) -> FlexTensor {
     let ([m, n], [k, _]) = (two(g), two(w));
     let (gh, wh) = (matrix(g), matrix(w));
-    let mut out = vec![0.0f32; m * k];
-    matmul(
-        MatMut::rows(&mut out, m, k, k),
-        false,
-        view(&gh, m, n),
-        view(&wh, k, n).t(),
-        1.0,
-        true,
-    );
+    let out = matmul_new(view(&gh, m, n), view(&wh, k, n).t(), 1.0, true);
     tensor(out, vec![m, k])
 }
 
@@ -129,15 +113,7 @@ fn linear_dx(g: &FlexTensor, w: &FlexTensor) -> FlexTensor {
 fn linear_dw(x: &FlexTensor, g: &FlexTensor) -> FlexTensor {
     let ([m, k], [_, n]) = (two(x), two(g));
     let (xh, gh) = (matrix(x), matrix(g));
-    let mut out = vec![0.0f32; k * n];
-    matmul(
-        MatMut::rows(&mut out, k, n, n),
-        false,
-        view(&xh, m, k).t(),
-        view(&gh, m, n),
-        1.0,
-        true,
-    );
+    let out = matmul_new(view(&xh, m, k).t(), view(&gh, m, n), 1.0, true);
     tensor(out, vec![k, n])
 }
 
@@ -428,4 +404,46 @@ pub(crate) fn attention_ad(
         },
         |[_, _, v], saved| (v, rope.clone(), saved, d),
     )
+}
+
+/// A uniquely held contiguous copy-free buffer of `t`, or a fresh copy.
+fn owned(t: FlexTensor) -> FlexTensor {
+    let n = t.layout().num_elements();
+    let mut t = t;
+    let whole = t.is_contiguous() && t.layout().start_offset() == 0 && t.bytes().len() == n * 4;
+    if whole && t.try_storage_mut::<f32>().is_some() {
+        t
+    } else {
+        tensor(values(&contiguous(&t)).to_vec(), dims(&t))
+    }
+}
+
+/// One AdamW step: the new parameter and moments (zero moments when `None`),
+/// updated in place where nothing else holds the buffers.
+pub(crate) fn adamw(
+    param: FlexTensor,
+    grad: &FlexTensor,
+    moments: Option<(FlexTensor, FlexTensor)>,
+    h: cpu::AdamWStep,
+) -> (FlexTensor, FlexTensor, FlexTensor) {
+    assert_eq!(param.dtype(), DType::F32, "fused ops take f32 tensors");
+    let shape = dims(&param);
+    let n = param.layout().num_elements();
+    let grad = contiguous(grad);
+    let (m, v) = match moments {
+        Some((m, v)) => (owned(m), owned(v)),
+        None => (
+            tensor(vec![0.0; n], shape.clone()),
+            tensor(vec![0.0; n], shape.clone()),
+        ),
+    };
+    let (mut p, mut m, mut v) = (owned(param), m, v);
+    cpu::adamw_in_place(
+        p.try_storage_mut::<f32>().expect("owned"),
+        values(&grad),
+        m.try_storage_mut::<f32>().expect("owned"),
+        v.try_storage_mut::<f32>().expect("owned"),
+        h,
+    );
+    (p, m, v)
 }

@@ -108,11 +108,7 @@ pub(crate) fn matmul(
         }
         return;
     }
-    let parallelism = if parallel && m * n * k >= 64 * 64 * 64 {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
-    };
+    let parallelism = parallelism(m, n, k, parallel);
     // Strides fit in isize: each view was checked to stay inside its slice.
     let isz = |x: usize| x as isize;
     #[allow(
@@ -145,6 +141,66 @@ pub(crate) fn matmul(
             false,
             parallelism,
         );
+    }
+}
+
+/// `scale · lhs · rhs` as a new row-major vector, written by gemm without
+/// first zeroing the buffer.
+pub(crate) fn matmul_new(lhs: Mat<'_>, rhs: Mat<'_>, scale: f32, parallel: bool) -> Vec<f32> {
+    assert_eq!(lhs.cols, rhs.rows, "matmul: inner dimensions differ");
+    assert!(
+        lhs.in_bounds() && rhs.in_bounds(),
+        "matmul: operand out of bounds"
+    );
+    let (m, n, k) = (lhs.rows, rhs.cols, lhs.cols);
+    let len = m.checked_mul(n).expect("matmul: output size overflows");
+    if len == 0 || k == 0 {
+        return vec![0.0; len];
+    }
+    let mut out = Vec::<f32>::with_capacity(len);
+    let isz = |x: usize| x as isize;
+    #[allow(
+        unsafe_code,
+        reason = "gemm writes the output through a raw pointer into the vector's spare capacity, which it fills"
+    )]
+    // SAFETY: the operands are in bounds (asserted above). `out` has capacity
+    // for m·n elements and is written at (i·n + j) for every i < m, j < n.
+    // With `read_dst = false` gemm never reads the destination before writing
+    // it: every path stores `beta·(lhs·rhs)` (or zero) on its first pass over
+    // an element, and only later depth blocks read what was written. So all
+    // m·n elements are initialized when `set_len` runs.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            isz(n),
+            false,
+            lhs.data.as_ptr(),
+            isz(lhs.cs),
+            isz(lhs.rs),
+            rhs.data.as_ptr(),
+            isz(rhs.cs),
+            isz(rhs.rs),
+            0.0,
+            scale,
+            false,
+            false,
+            false,
+            parallelism(m, n, k, parallel),
+        );
+        out.set_len(len);
+    }
+    out
+}
+
+fn parallelism(m: usize, n: usize, k: usize, parallel: bool) -> gemm::Parallelism {
+    if parallel && m * n * k >= 64 * 64 * 64 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
     }
 }
 
@@ -190,6 +246,10 @@ mod tests {
         matmul(MatMut::rows(&mut acc, 5, 3, 3), true, atm, bm, 2.0, true);
         for (x, w) in acc.iter().zip(&want) {
             assert!((x - 3.0 * w).abs() < 1e-5);
+        }
+        let fresh = matmul_new(atm, bm, 0.5, false);
+        for (x, w) in fresh.iter().zip(&want) {
+            assert!((x - 0.5 * w).abs() < 1e-5);
         }
     }
 

@@ -15,7 +15,9 @@
 //! - `rms_norm` and `swiglu`: one pass forward, one backward;
 //! - `attention`: causal attention with the rotary embedding applied inside,
 //!   score blocks kept in cache, only the causal triangle computed, and the
-//!   softmax recomputed from its log-sum-exp in the backward pass.
+//!   softmax recomputed from its log-sum-exp in the backward pass;
+//! - `adamw`: [`crate::AdamW`]'s update of a parameter and its two moments in
+//!   one pass, in place.
 //!
 //! Every other backend, dtype, and the paths these do not cover (KV cache,
 //! padding masks, attention dropout, LoRA adapters) keep using Burn's ops.
@@ -31,7 +33,7 @@ mod simd;
 use burn::backend::{Autodiff, Flex, GradientCheckpointingStrategy};
 use burn::tensor::{DType, Int, Tensor};
 
-pub(crate) use cpu::AttnDims;
+pub(crate) use cpu::{AdamWStep, AttnDims};
 
 type AdFlex = Autodiff<Flex>;
 
@@ -161,6 +163,19 @@ pub(crate) fn attention(
             dims,
         )),
     }
+}
+
+/// One AdamW step of `param` on plain flex tensors: the new parameter and
+/// moments (`moments` `None` on the first step).
+pub(crate) fn adamw<const D: usize>(
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    moments: Option<(Tensor<D>, Tensor<D>)>,
+    h: AdamWStep,
+) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+    let moments = moments.map(|(m, v)| (plain(m), plain(v)));
+    let (p, m, v) = flex::adamw(plain(param), &plain(grad), moments, h);
+    (from_plain(p), from_plain(m), from_plain(v))
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 //! memory-mapped shards, metrics, grad-norm logging), so the loop's own per-step
 //! overhead is the difference, plus the time of the checkpoint it writes at the
 //! end and that time's share of a step at one checkpoint every 200 steps, and
-//! (3) the loop with global-norm clipping, as the PyTorch reference steps. Prints JSON lines. The process uses mimalloc, as the
-//! `codex` binary does.
+//! (3) the loop with global-norm clipping, as the PyTorch reference steps.
+//! Prints JSON lines. The process uses mimalloc, as the `codex` binary does.
 //!
 //! `cargo run --release -p codex-train --example bench_train -- --steps 20`
 //!

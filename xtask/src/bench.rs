@@ -521,19 +521,32 @@ pub(crate) fn train(extra: &[String]) -> Result<()> {
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()?;
     let torch_tps = torch["tokens_per_second"].as_f64().unwrap_or(f64::NAN);
+    let peak = rows.first().and_then(|r| r["peak_gflops"].as_f64());
+    let flops_per_token = rows
+        .first()
+        .and_then(|r| r["flops_per_token"].as_f64())
+        .unwrap_or(f64::NAN);
     let mut report = format!(
-        "# codex-train throughput\n\nCommand: `cargo xtask bench train {}` (Llama-style: RMSNorm, RoPE, SwiGLU, untied; defaults 4 layers, d_model 256, 8 heads, d_ff 688, vocab 8192, context 256, batch 8; AdamW)\n\n| implementation | tokens/s | step ms | vs PyTorch | notes |\n|---|---|---|---|---|\n",
-        extra.join(" ")
+        "# codex-train throughput\n\nCommand: `cargo xtask bench train {}` (Llama-style: RMSNorm, RoPE, SwiGLU, untied; defaults 4 layers, d_model 256, 8 heads, d_ff 688, vocab 8192, context 256, batch 8; AdamW)\n\nMFU: model FLOPs (6N + 12·L·d·T per token, {:.1} MFLOP) against {}.\n\n| implementation | tokens/s | step ms | vs PyTorch | MFU | notes |\n|---|---|---|---|---|---|\n",
+        extra.join(" "),
+        flops_per_token / 1e6,
+        match peak {
+            Some(p) => format!(
+                "a peak of {p:.0} GFLOP/s (cores × clock × 64 FLOP/cycle with AVX-512, 32 with AVX2; `--peak-gflops` overrides)"
+            ),
+            None => "no peak (unknown clock; pass `--peak-gflops`)".into(),
+        }
     );
     for r in rows.iter().chain(std::iter::once(&torch)) {
         let tps = r["tokens_per_second"].as_f64().unwrap_or(f64::NAN);
+        let mfu = peak.map_or(f64::NAN, |p| tps * flops_per_token / 1e9 / p);
         let notes = if let Some(o) = r["overhead_vs_bare_step"].as_f64() {
             format!(
-                "loop overhead {:.1}% of the bare step; a checkpoint takes {:.0} ms, {:.2}% of step time at one every {} steps",
+                "loop overhead {:.1}% of the bare step; a checkpoint takes {:.0} ms, {:.2}% of step time at one every {:.0} steps",
                 100.0 * o,
                 r["checkpoint_ms"].as_f64().unwrap_or(f64::NAN),
                 100.0 * r["checkpoint_share"].as_f64().unwrap_or(f64::NAN),
-                r["checkpoint_every"]
+                r["checkpoint_every"].as_f64().unwrap_or(f64::NAN)
             )
         } else if let Some(g) = r["gflops"].as_f64() {
             format!("{g:.1} GFLOP/s")
@@ -541,11 +554,12 @@ pub(crate) fn train(extra: &[String]) -> Result<()> {
             format!("torch {}, {} threads", r["torch"], r["threads"])
         };
         report.push_str(&format!(
-            "| {} | {:.0} | {:.1} | {:.2}× | {} |\n",
+            "| {} | {:.0} | {:.1} | {:.2}× | {:.1}% | {} |\n",
             r["impl"].as_str().unwrap_or("?"),
             tps,
             r["step_ms"].as_f64().unwrap_or(f64::NAN),
             tps / torch_tps,
+            100.0 * mfu,
             notes
         ));
     }

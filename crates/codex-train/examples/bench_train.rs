@@ -65,6 +65,34 @@ impl Tokenizer for HashWords {
     }
 }
 
+/// The f32 peak of this CPU in GFLOP/s for MFU: cores × clock (`cpu MHz` of
+/// /proc/cpuinfo) × FLOP per cycle and core, counted as two fused
+/// multiply-add units of 16 lanes with AVX-512 and of 8 lanes with AVX2.
+/// `--peak-gflops` overrides it (CPUs with one AVX-512 unit have half).
+fn cpu_peak_gflops() -> Option<f64> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let mhz: f64 = info
+        .lines()
+        .find(|l| l.starts_with("cpu MHz"))?
+        .split(':')
+        .nth(1)?
+        .trim()
+        .parse()
+        .ok()?;
+    let cores = std::thread::available_parallelism().ok()?.get() as f64;
+    #[cfg(target_arch = "x86_64")]
+    let per_cycle = if std::arch::is_x86_feature_detected!("avx512f") {
+        64.0
+    } else if std::arch::is_x86_feature_detected!("fma") {
+        32.0
+    } else {
+        8.0
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let per_cycle = 16.0;
+    Some(cores * mhz / 1e3 * per_cycle)
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -133,11 +161,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let bare = start.elapsed().as_secs_f64() / steps as f64;
     let tokens = (batch * ctx) as f64;
+    let peak = match args.iter().position(|a| a == "--peak-gflops") {
+        Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()),
+        None => cpu_peak_gflops(),
+    };
+    let mfu = |seconds_per_step: f64| {
+        peak.map(|p| tokens / seconds_per_step * config.flops_per_token() / 1e9 / p)
+    };
     println!(
         "{}",
         serde_json::json!({
             "impl": "codex-step", "tokens_per_second": tokens / bare, "step_ms": bare * 1e3,
             "gflops": tokens / bare * config.flops_per_token() / 1e9,
+            "mfu": mfu(bare), "peak_gflops": peak,
+            "flops_per_token": config.flops_per_token(),
             "params": config.param_counts().total(),
         })
     );
@@ -215,6 +252,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             serde_json::json!({
                 "impl": "codex-loop (clip 1.0, as PyTorch)", "tokens_per_second": tokens / looped,
                 "step_ms": looped * 1e3, "gflops": tokens / looped * config.flops_per_token() / 1e9,
+                "mfu": mfu(looped),
                 "steps": outcome.steps,
             })
         };

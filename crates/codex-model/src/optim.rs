@@ -1,7 +1,7 @@
 //! AdamW for codex's training loop: Burn's `AdamW` arithmetic and state, one
 //! fused pass per parameter on the flex backend.
 
-use burn::optim::{AdamWConfig, AdamWState, AdaptiveMomentumState, LearningRate, Optimizer};
+use burn::optim::{AdamWConfig, AdamWState, LearningRate, Optimizer};
 use burn::tensor::{Device, Tensor};
 
 /// AdamW (decoupled weight decay) with the arithmetic of Burn's `AdamW`,
@@ -60,6 +60,7 @@ impl Optimizer for AdamW {
         #[cfg(feature = "flex")]
         {
             use crate::fused::{self, Route};
+            use burn::optim::AdaptiveMomentumState;
             let plain = |t: &Tensor<D>| fused::route(t) == Some(Route::Flex);
             let moments_plain = state.as_ref().is_none_or(|s| {
                 s.momentum.max_moment_2.is_none()
@@ -98,7 +99,7 @@ impl Optimizer for AdamW {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "flex"))]
 mod tests {
     use burn::nn::{Linear, LinearConfig};
     use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};

@@ -108,38 +108,23 @@ pub(crate) fn matmul(
         }
         return;
     }
-    let parallelism = parallelism(m, n, k, parallel);
-    // Strides fit in isize: each view was checked to stay inside its slice.
-    let isz = |x: usize| x as isize;
     #[allow(
         unsafe_code,
-        reason = "gemm takes raw pointers; the asserts above keep every access inside the slices, and `dst` is a unique borrow disjoint from `lhs` and `rhs`"
+        reason = "the asserts above establish gemm_into's contract"
     )]
-    // SAFETY: every element gemm reads is (i·rs + j·cs) of a view checked to be
-    // in bounds above; every element it writes is (i·stride + j) with
-    // i < m, j < n ≤ stride, in bounds and distinct per (i, j). `dst.data` is
-    // borrowed mutably, so it cannot alias `lhs.data` or `rhs.data`.
+    // SAFETY: the output view was checked to be in bounds with rows `stride ≥
+    // n` apart, so the m·n elements written are distinct and inside
+    // `dst.data`, which is initialized and borrowed mutably (nothing else
+    // touches it); the operands were checked to be in bounds.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        gemm_into(
             dst.data.as_mut_ptr(),
-            1,
-            isz(dst.stride),
+            dst.stride,
             accumulate,
-            lhs.data.as_ptr(),
-            isz(lhs.cs),
-            isz(lhs.rs),
-            rhs.data.as_ptr(),
-            isz(rhs.cs),
-            isz(rhs.rs),
-            1.0,
+            lhs,
+            rhs,
             scale,
-            false,
-            false,
-            false,
-            parallelism,
+            parallel,
         );
     }
 }
@@ -158,42 +143,68 @@ pub(crate) fn matmul_new(lhs: Mat<'_>, rhs: Mat<'_>, scale: f32, parallel: bool)
         return vec![0.0; len];
     }
     let mut out = Vec::<f32>::with_capacity(len);
-    let isz = |x: usize| x as isize;
     #[allow(
         unsafe_code,
-        reason = "gemm writes the output through a raw pointer into the vector's spare capacity, which it fills"
+        reason = "gemm fills the vector's spare capacity through gemm_into"
     )]
-    // SAFETY: the operands are in bounds (asserted above). `out` has capacity
-    // for m·n elements and is written at (i·n + j) for every i < m, j < n.
-    // With `read_dst = false` gemm never reads the destination before writing
-    // it: every path stores `beta·(lhs·rhs)` (or zero) on its first pass over
-    // an element, and only later depth blocks read what was written. So all
-    // m·n elements are initialized when `set_len` runs.
+    // SAFETY: `out` has capacity for m·n elements at (i·n + j), and nothing
+    // else holds it. With `accumulate = false` gemm never reads the
+    // destination before writing it (every path stores `scale·(lhs·rhs)` or
+    // zero on its first pass over an element; later depth blocks read what was
+    // written), so all m·n elements are initialized when `set_len` runs.
+    unsafe {
+        gemm_into(out.as_mut_ptr(), n, false, lhs, rhs, scale, parallel);
+        out.set_len(len);
+    }
+    out
+}
+
+/// The call into gemm: `dst[i·stride + j] (+)= scale · Σ_p lhs(i, p) rhs(p, j)`
+/// for `i < lhs.rows`, `j < rhs.cols`.
+///
+/// # Safety
+/// `lhs` and `rhs` are in bounds of their slices and chain (`lhs.cols ==
+/// rhs.rows`, both nonzero sizes); `dst` is valid for writes at every
+/// `i·stride + j` above, with `stride ≥ rhs.cols`, initialized there when
+/// `accumulate`, and not accessed by anything else during the call.
+#[allow(unsafe_code, reason = "the one raw-pointer entry into gemm")]
+unsafe fn gemm_into(
+    dst: *mut f32,
+    stride: usize,
+    accumulate: bool,
+    lhs: Mat<'_>,
+    rhs: Mat<'_>,
+    scale: f32,
+    parallel: bool,
+) {
+    let (m, n, k) = (lhs.rows, rhs.cols, lhs.cols);
+    // Strides fit in isize: each view lies inside a slice.
+    let isz = |x: usize| x as isize;
+    // SAFETY: the caller's contract is gemm's: reads in bounds, writes to
+    // distinct valid elements, no aliasing of the destination.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            out.as_mut_ptr(),
+            dst,
             1,
-            isz(n),
-            false,
+            isz(stride),
+            accumulate,
             lhs.data.as_ptr(),
             isz(lhs.cs),
             isz(lhs.rs),
             rhs.data.as_ptr(),
             isz(rhs.cs),
             isz(rhs.rs),
-            0.0,
+            1.0,
             scale,
             false,
             false,
             false,
             parallelism(m, n, k, parallel),
         );
-        out.set_len(len);
     }
-    out
 }
 
 fn parallelism(m: usize, n: usize, k: usize, parallel: bool) -> gemm::Parallelism {

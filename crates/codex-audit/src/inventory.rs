@@ -309,33 +309,60 @@ pub struct StepError {
 
 /// Every file under `root`, sorted by path, and the errors met on the way.
 /// Symbolic links are listed by the walker only if they are files inside the
-/// tree; they are never followed.
+/// tree; they are never followed. Directories are read in parallel (the order
+/// of discovery does not matter: the result is sorted).
 pub fn walk(root: &Path) -> (Vec<PathBuf>, Vec<StepError>) {
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
+    use std::sync::Mutex;
+    let found = Mutex::new((Vec::new(), Vec::new()));
     let walker = ignore::WalkBuilder::new(root)
         .hidden(false)
         .follow_links(false)
         .git_global(false)
         .require_git(false)
+        .threads(rayon::current_num_threads())
         .filter_entry(|e| {
             !(e.depth() > 0
                 && e.file_type().is_some_and(|t| t.is_dir())
                 && SKIP_DIRS.iter().any(|s| e.file_name() == *s))
         })
-        .build();
-    for entry in walker {
-        match entry {
-            Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => files.push(e.into_path()),
-            Ok(_) => {}
-            Err(e) => errors.push(StepError {
-                step: "walk".into(),
-                error: e.to_string(),
-                context: root.display().to_string(),
-            }),
+        .build_parallel();
+    walker.run(|| {
+        // Each walker thread gathers locally and hands its lists over once.
+        struct Local<'a> {
+            files: Vec<PathBuf>,
+            errors: Vec<StepError>,
+            into: &'a Mutex<(Vec<PathBuf>, Vec<StepError>)>,
         }
-    }
+        impl Drop for Local<'_> {
+            fn drop(&mut self) {
+                let mut all = self.into.lock().unwrap_or_else(|e| e.into_inner());
+                all.0.append(&mut self.files);
+                all.1.append(&mut self.errors);
+            }
+        }
+        let mut local = Local {
+            files: Vec::new(),
+            errors: Vec::new(),
+            into: &found,
+        };
+        Box::new(move |entry| {
+            match entry {
+                Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => {
+                    local.files.push(e.into_path())
+                }
+                Ok(_) => {}
+                Err(e) => local.errors.push(StepError {
+                    step: "walk".into(),
+                    error: e.to_string(),
+                    context: root.display().to_string(),
+                }),
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    let (mut files, mut errors) = found.into_inner().unwrap_or_else(|e| e.into_inner());
     files.sort();
+    errors.sort_by(|a, b| (&a.context, &a.error).cmp(&(&b.context, &b.error)));
     (files, errors)
 }
 

@@ -310,8 +310,14 @@ pub fn write_reports(
     let mut written = Vec::new();
     if formats.iter().any(|f| f == "json") {
         let p = out.join("audit.json");
-        let text = serde_json::to_string_pretty(a).expect("audits serialize") + "\n";
-        codex_core::write_bytes_atomic(&p, text.as_bytes())?;
+        // Streamed through the atomic file's buffer: no whole-report string.
+        codex_core::write_atomic(&p, |f| {
+            use std::io::Write as _;
+            serde_json::to_writer_pretty(&mut *f, a)
+                .map_err(std::io::Error::from)
+                .and_then(|()| f.write_all(b"\n"))
+                .map_err(|e| codex_core::Error::io("cannot write", &p, e))
+        })?;
         written.push(p);
     }
     if formats.iter().any(|f| f == "md") {

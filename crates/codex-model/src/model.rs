@@ -146,9 +146,27 @@ impl Norm {
         })
     }
 
-    fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    /// `eps` is the model's `norm_eps`, which built the norm (Burn's
+    /// `LayerNorm` keeps its own copy private).
+    fn forward(&self, x: Tensor<3>, eps: f64) -> Tensor<3> {
+        #[cfg(not(feature = "flex"))]
+        let _ = eps;
         match self {
-            Norm::Layer(n) => n.forward(x),
+            Norm::Layer(n) => {
+                #[cfg(feature = "flex")]
+                if let Some(beta) = &n.beta {
+                    let (gamma, beta) = (n.gamma.val(), beta.val());
+                    if let Some(route) = fused::route(&x)
+                        && fused::route(&gamma) == Some(route)
+                        && fused::route(&beta) == Some(route)
+                    {
+                        let [b, t, d] = x.dims();
+                        return fused::layer_norm(route, x.reshape([b * t, d]), gamma, beta, eps)
+                            .reshape([b, t, d]);
+                    }
+                }
+                n.forward(x)
+            }
             Norm::Rms(n) => {
                 #[cfg(feature = "flex")]
                 {
@@ -454,7 +472,16 @@ impl Mlp {
                 }
                 silu(g) * u
             }
-            None => gelu_approximate(self.up_proj.forward(x)),
+            None => {
+                let u = self.up_proj.forward(x);
+                #[cfg(feature = "flex")]
+                if let Some(route) = fused::route(&u) {
+                    return self
+                        .drop
+                        .forward(self.down_proj.forward(fused::gelu(route, u)));
+                }
+                gelu_approximate(u)
+            }
         };
         self.drop.forward(self.down_proj.forward(hidden))
     }
@@ -656,15 +683,15 @@ impl Transformer {
         }
         for (i, block) in self.blocks.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let h = block.ln_1.forward(x.clone());
+            let h = block.ln_1.forward(x.clone(), self.config.norm_eps);
             x = x + block.attn.forward(h, rotary.as_ref(), mask.as_ref(), slot);
-            let h = block.ln_2.forward(x.clone());
+            let h = block.ln_2.forward(x.clone(), self.config.norm_eps);
             x = x + block.mlp.forward(h);
         }
         if let Some(c) = cache {
             c.len += t;
         }
-        let x = self.ln_f.forward(x);
+        let x = self.ln_f.forward(x, self.config.norm_eps);
         Ok(match &self.lm_head {
             Some(head) => linear(head, x),
             None => {

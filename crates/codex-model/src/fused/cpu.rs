@@ -235,6 +235,188 @@ fn sum_partials(partial: &[f32], d: usize) -> Vec<f32> {
     total
 }
 
+/// LayerNorm of every row: `y = (x − μ)·rstd·γ + β` with the biased variance
+/// and `rstd = 1/√(var + eps)`; returns `y` and each row's `μ` and `rstd`.
+pub(crate) fn layer_norm_forward(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let d = gamma.len();
+    let n = x.len() / d;
+    let mut y = vec![0.0f32; x.len()];
+    let mut stats = vec![0.0f32; 2 * n];
+    let rpt = rows_per_task(d);
+    y.par_chunks_mut(rpt * d)
+        .zip(stats.par_chunks_mut(2 * rpt))
+        .enumerate()
+        .for_each(|(c, (y, stats))| {
+            let start = c * rpt * d;
+            layer_norm_rows(&x[start..start + y.len()], gamma, beta, eps, y, stats);
+        });
+    let (mean, rstd) = stats.chunks_exact(2).map(|s| (s[0], s[1])).unzip();
+    (y, mean, rstd)
+}
+
+#[macerator::with_simd]
+fn layer_norm_rows<S: Simd>(
+    x: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    y: &mut [f32],
+    stats: &mut [f32],
+) {
+    let d = gamma.len();
+    for ((yr, s), xr) in y
+        .chunks_exact_mut(d)
+        .zip(stats.chunks_exact_mut(2))
+        .zip(x.chunks_exact(d))
+    {
+        let mean = simd::sum_map(xr, |v| v) / d as f32;
+        let var = simd::sum_map(xr, |v| (v - mean) * (v - mean)) / d as f32;
+        let inv = 1.0 / (var + eps).sqrt();
+        s[0] = mean;
+        s[1] = inv;
+        for (((o, &v), &g), &b) in yr.iter_mut().zip(xr).zip(gamma).zip(beta) {
+            *o = (v - mean) * inv * g + b;
+        }
+    }
+}
+
+/// Gradients of [`layer_norm_forward`]: `dx`, `dγ` and `dβ`.
+pub(crate) fn layer_norm_backward(
+    x: &[f32],
+    gamma: &[f32],
+    mean: &[f32],
+    rstd: &[f32],
+    dy: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let d = gamma.len();
+    let n = x.len() / d;
+    let mut dx = vec![0.0f32; x.len()];
+    let blocks = n.div_ceil(GRAD_BLOCK);
+    let mut partial = vec![0.0f32; blocks * 2 * d];
+    dx.par_chunks_mut(GRAD_BLOCK * d)
+        .zip(partial.par_chunks_mut(2 * d))
+        .enumerate()
+        .for_each(|(b, (dx, part))| {
+            let rows = b * GRAD_BLOCK..b * GRAD_BLOCK + dx.len() / d;
+            let span = rows.start * d..rows.end * d;
+            let (dg, db) = part.split_at_mut(d);
+            layer_norm_backward_rows(
+                &x[span.clone()],
+                gamma,
+                &mean[rows.clone()],
+                &rstd[rows],
+                &dy[span],
+                dx,
+                dg,
+                db,
+            );
+        });
+    let mut dgamma = vec![0.0f32; d];
+    let mut dbeta = vec![0.0f32; d];
+    for p in partial.chunks_exact(2 * d) {
+        for j in 0..d {
+            dgamma[j] += p[j];
+            dbeta[j] += p[d + j];
+        }
+    }
+    (dx, dgamma, dbeta)
+}
+
+#[macerator::with_simd]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one block's rows, statistics and gradients"
+)]
+fn layer_norm_backward_rows<S: Simd>(
+    x: &[f32],
+    gamma: &[f32],
+    mean: &[f32],
+    rstd: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    dgamma: &mut [f32],
+    dbeta: &mut [f32],
+) {
+    let d = gamma.len();
+    for (r, dxr) in dx.chunks_exact_mut(d).enumerate() {
+        let (xr, dyr) = (&x[r * d..(r + 1) * d], &dy[r * d..(r + 1) * d]);
+        let (mu, s) = (mean[r], rstd[r]);
+        // mean(dy ⊙ γ) and mean(dy ⊙ γ ⊙ x̂), x̂ = (x − μ)·rstd.
+        let a = simd::sum_zip(dyr, gamma, |g, w| g * w) / d as f32;
+        let b = simd::sum_zip3(dyr, gamma, xr, |g, w, v| g * w * ((v - mu) * s)) / d as f32;
+        for j in 0..d {
+            let xhat = (xr[j] - mu) * s;
+            dxr[j] = s * (dyr[j] * gamma[j] - a - xhat * b);
+            dgamma[j] += dyr[j] * xhat;
+            dbeta[j] += dyr[j];
+        }
+    }
+}
+
+/// √(2/π), the tanh-GELU's inner scale.
+const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+/// The cubic coefficient of the tanh-GELU.
+const GELU_CUBIC: f32 = 0.044_715;
+
+/// `(1 + tanh(u), 1 − tanh²(u))` through `e = exp(−2|u|)`, accurate even where
+/// `tanh(u)` rounds to ±1 (where `1 + tanh(u)` computed as a sum would lose
+/// every digit): `1 + tanh u` is `2/(1+e)` for `u ≥ 0` and `2e/(1+e)` below.
+#[inline(always)]
+fn tanh_terms(u: f32) -> (f32, f32) {
+    let e = simd::exp(-2.0 * u.abs());
+    let inv = 1.0 / (1.0 + e);
+    let one_plus = if u >= 0.0 { 2.0 * inv } else { 2.0 * e * inv };
+    (one_plus, 4.0 * e * inv * inv)
+}
+
+/// The tanh approximation of GELU, `½x(1 + tanh(√(2/π)(x + 0.044715x³)))`,
+/// as GPT-2 uses it, elementwise.
+pub(crate) fn gelu_forward(x: &[f32]) -> Vec<f32> {
+    let mut y = vec![0.0f32; x.len()];
+    y.par_chunks_mut(ELEMS_PER_TASK)
+        .enumerate()
+        .for_each(|(c, y)| {
+            let start = c * ELEMS_PER_TASK;
+            gelu_chunk(&x[start..start + y.len()], y);
+        });
+    y
+}
+
+#[macerator::with_simd]
+fn gelu_chunk<S: Simd>(x: &[f32], y: &mut [f32]) {
+    for (o, &v) in y.iter_mut().zip(x) {
+        let (one_plus, _) = tanh_terms(SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v));
+        *o = 0.5 * v * one_plus;
+    }
+}
+
+/// The gradient of [`gelu_forward`].
+pub(crate) fn gelu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let mut dx = vec![0.0f32; x.len()];
+    dx.par_chunks_mut(ELEMS_PER_TASK)
+        .enumerate()
+        .for_each(|(c, dx)| {
+            let start = c * ELEMS_PER_TASK;
+            let end = start + dx.len();
+            gelu_backward_chunk(&x[start..end], &dy[start..end], dx);
+        });
+    dx
+}
+
+#[macerator::with_simd]
+fn gelu_backward_chunk<S: Simd>(x: &[f32], dy: &[f32], dx: &mut [f32]) {
+    for ((o, &v), &g) in dx.iter_mut().zip(x).zip(dy) {
+        let (one_plus, sech2) = tanh_terms(SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v));
+        let inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * v * v);
+        *o = g * (0.5 * one_plus + 0.5 * v * sech2 * inner);
+    }
+}
+
 /// `silu(gate) · up`, elementwise.
 pub(crate) fn swiglu_forward(gate: &[f32], up: &[f32]) -> Vec<f32> {
     assert_eq!(gate.len(), up.len(), "swiglu: gate and up differ in size");

@@ -277,6 +277,87 @@ pub(crate) fn rms_norm_ad(x: AdTensor, gamma: AdTensor, eps: f32) -> AdTensor {
     )
 }
 
+/// LayerNorm over the last dimension of `x` `[m, d]`; the output and each
+/// row's mean and reciprocal standard deviation.
+pub(crate) fn layer_norm(
+    x: &FlexTensor,
+    gamma: &FlexTensor,
+    beta: &FlexTensor,
+    eps: f32,
+) -> (FlexTensor, Vec<f32>, Vec<f32>) {
+    let (x, gamma, beta) = (contiguous(x), contiguous(gamma), contiguous(beta));
+    let (y, mean, rstd) = cpu::layer_norm_forward(values(&x), values(&gamma), values(&beta), eps);
+    (tensor(y, dims(&x)), mean, rstd)
+}
+
+#[derive(Debug)]
+struct LayerNormBackward;
+
+impl Backward<Flex, 3> for LayerNormBackward {
+    type State = (FlexTensor, FlexTensor, Arc<(Vec<f32>, Vec<f32>)>);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [px, pg, pb] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let (x, gamma, stats) = ops.state;
+        let (x, gamma) = (contiguous(&x), contiguous(&gamma));
+        let (dx, dgamma, dbeta) =
+            cpu::layer_norm_backward(values(&x), values(&gamma), &stats.0, &stats.1, values(&dy));
+        if let Some(node) = pb {
+            grads.register::<Flex>(node.id, tensor(dbeta, dims(&gamma)));
+        }
+        if let Some(node) = pg {
+            grads.register::<Flex>(node.id, tensor(dgamma, dims(&gamma)));
+        }
+        if let Some(node) = px {
+            grads.register::<Flex>(node.id, tensor(dx, dims(&x)));
+        }
+    }
+}
+
+/// [`layer_norm`] with its gradients.
+pub(crate) fn layer_norm_ad(x: AdTensor, gamma: AdTensor, beta: AdTensor, eps: f32) -> AdTensor {
+    record(
+        LayerNormBackward,
+        [x, gamma, beta],
+        |[x, g, b]| {
+            let (y, mean, rstd) = layer_norm(x, g, b, eps);
+            (y, Arc::new((mean, rstd)))
+        },
+        |[x, g, _], stats| (x, g, stats),
+    )
+}
+
+/// The tanh-GELU.
+pub(crate) fn gelu(x: &FlexTensor) -> FlexTensor {
+    let x = contiguous(x);
+    tensor(cpu::gelu_forward(values(&x)), dims(&x))
+}
+
+#[derive(Debug)]
+struct GeluBackward;
+
+impl Backward<Flex, 1> for GeluBackward {
+    type State = FlexTensor;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [px] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let x = contiguous(&ops.state);
+        if let Some(node) = px {
+            grads.register::<Flex>(
+                node.id,
+                tensor(cpu::gelu_backward(values(&x), values(&dy)), dims(&x)),
+            );
+        }
+    }
+}
+
+/// [`gelu`] with its gradient.
+pub(crate) fn gelu_ad(x: AdTensor) -> AdTensor {
+    record(GeluBackward, [x], |[x]| (gelu(x), ()), |[x], ()| x)
+}
+
 /// `silu(gate) · up`.
 pub(crate) fn swiglu(gate: &FlexTensor, up: &FlexTensor) -> FlexTensor {
     let (g, u) = (contiguous(gate), contiguous(up));

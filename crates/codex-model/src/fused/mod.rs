@@ -12,7 +12,8 @@
 //! - `cross_entropy`: max, log-sum-exp, the target's NLL and the argmax hit in
 //!   one pass over each row of logits; the gradient `softmax − onehot` in one
 //!   more, written over the logits' own buffer;
-//! - `rms_norm` and `swiglu`: one pass forward, one backward;
+//! - `rms_norm`, `layer_norm`, `swiglu` and `gelu` (tanh): one pass forward,
+//!   one backward;
 //! - `attention`: causal attention with the rotary embedding applied inside,
 //!   score blocks kept in cache, only the causal triangle computed, and the
 //!   softmax recomputed from its log-sum-exp in the backward pass;
@@ -119,6 +120,34 @@ pub(crate) fn rms_norm(route: Route, x: Tensor<2>, gamma: Tensor<1>, eps: f64) -
     match route {
         Route::Flex => from_plain(flex::rms_norm(&plain(x), &plain(gamma), eps).0),
         Route::Autodiff => from_tracked(flex::rms_norm_ad(tracked(x), tracked(gamma), eps)),
+    }
+}
+
+/// LayerNorm of `x` `[m, d]` with scale `gamma` and shift `beta` `[d]`.
+pub(crate) fn layer_norm(
+    route: Route,
+    x: Tensor<2>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    eps: f64,
+) -> Tensor<2> {
+    let eps = eps as f32;
+    match route {
+        Route::Flex => from_plain(flex::layer_norm(&plain(x), &plain(gamma), &plain(beta), eps).0),
+        Route::Autodiff => from_tracked(flex::layer_norm_ad(
+            tracked(x),
+            tracked(gamma),
+            tracked(beta),
+            eps,
+        )),
+    }
+}
+
+/// The tanh approximation of GELU, elementwise.
+pub(crate) fn gelu<const D: usize>(route: Route, x: Tensor<D>) -> Tensor<D> {
+    match route {
+        Route::Flex => from_plain(flex::gelu(&plain(x))),
+        Route::Autodiff => from_tracked(flex::gelu_ad(tracked(x))),
     }
 }
 

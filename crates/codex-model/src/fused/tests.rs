@@ -1,7 +1,7 @@
 //! Each fused op against the same computation composed of Burn's ops: values
 //! and gradients, on flex with autodiff; and thread-count independence.
 
-use burn::tensor::activation::{log_softmax, silu, softmax};
+use burn::tensor::activation::{gelu_approximate, log_softmax, silu, softmax};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use super::*;
@@ -308,4 +308,58 @@ fn results_do_not_depend_on_the_thread_count() {
     let one = pool(1).install(compute);
     let three = pool(3).install(compute);
     assert_eq!(one, three);
+}
+
+#[test]
+fn layer_norm_equals_burns_formula() {
+    let eps = 1e-5;
+    let shapes: [[usize; 2]; 3] = [[13, 40], [1, 40], [1, 40]];
+    let (fused, fused_grads) = run(&shapes, |t| {
+        layer_norm(
+            Route::Autodiff,
+            t[0].clone() * 3.0 + 1.0,
+            t[1].clone().reshape([40]),
+            t[2].clone().reshape([40]),
+            eps,
+        )
+    });
+    let (composed, composed_grads) = run(&shapes, |t| {
+        let x = t[0].clone() * 3.0 + 1.0;
+        let mean = x.clone().mean_dim(1);
+        let centred = x - mean;
+        let var = centred.clone().square().mean_dim(1);
+        centred / (var + eps).sqrt() * t[1].clone() + t[2].clone()
+    });
+    assert_close(&fused, &composed, 1e-5, "layer_norm");
+    for (f, c) in fused_grads.iter().zip(&composed_grads) {
+        assert_close(f, c, 2e-5, "layer_norm grad");
+    }
+}
+
+#[test]
+fn gelu_equals_burns_tanh_approximation() {
+    let shapes = [[5, 3000]];
+    let (fused, fused_grads) = run(&shapes, |t| gelu(Route::Autodiff, t[0].clone() * 6.0));
+    let (composed, composed_grads) = run(&shapes, |t| gelu_approximate(t[0].clone() * 6.0));
+    assert_close(&fused, &composed, 1e-5, "gelu");
+    // Burn's gradient goes through tanh(u) + 1, which rounds to a multiple of
+    // 6e-8 where tanh nears -1 (x < -3); the fused one computes 1 + tanh(u)
+    // directly. So the two differ by up to ~2e-5 there.
+    assert_close(&fused_grads[0], &composed_grads[0], 3e-5, "gelu grad");
+    // Against the derivative in f64, the fused gradient is exact to f32 rounding.
+    let xs: Vec<f64> = values(5 * 3000, 1)
+        .iter()
+        .map(|&v| f64::from(v) * 6.0)
+        .collect();
+    let weights = values(5 * 3000, 99);
+    for ((&x, &w), &g) in xs.iter().zip(&weights).zip(&fused_grads[0]) {
+        let k = (2.0 / std::f64::consts::PI).sqrt();
+        let t = (k * (x + 0.044715 * x * x * x)).tanh();
+        let d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * 0.044715 * x * x);
+        let want = 6.0 * f64::from(w) * d;
+        assert!(
+            (f64::from(g) - want).abs() <= 2e-6 * (1.0 + want.abs()),
+            "x {x}: {g} vs {want}"
+        );
+    }
 }

@@ -288,13 +288,39 @@ fn results_do_not_depend_on_the_thread_count() {
         let (lin, lin_grads) = run(&[[300, 64], [64, 96]], |x| {
             linear(Route::Autodiff, x[0].clone(), x[1].clone())
         });
+        let (ln, ln_grads) = run(&[[300, 64], [1, 64], [1, 64]], |x| {
+            let (g, b) = (x[1].clone().reshape([64]), x[2].clone().reshape([64]));
+            gelu(
+                Route::Autodiff,
+                layer_norm(Route::Autodiff, x[0].clone(), g, b, 1e-5),
+            )
+        });
+        let (sw, sw_grads) = run(&[[300, 64], [300, 64]], |x| {
+            swiglu(Route::Autodiff, x[0].clone(), x[1].clone())
+        });
+        let ids: Vec<i64> = (0..300).map(|i| (i * 13) % 64).collect();
+        let (ce, ce_grads) = run(&[[300, 64]], |x| {
+            let targets =
+                Tensor::<1, Int>::from_data(TensorData::new(ids.clone(), [300]), &device());
+            cross_entropy(Route::Autodiff, x[0].clone(), targets, None)
+        });
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        let mut all = vec![bits(&out), bits(&norm), bits(&lin)];
+        let mut all = vec![
+            bits(&out),
+            bits(&norm),
+            bits(&lin),
+            bits(&ln),
+            bits(&sw),
+            bits(&ce),
+        ];
         all.extend(
             grads
                 .iter()
                 .chain(&norm_grads)
                 .chain(&lin_grads)
+                .chain(&ln_grads)
+                .chain(&sw_grads)
+                .chain(&ce_grads)
                 .map(|g| bits(g)),
         );
         all

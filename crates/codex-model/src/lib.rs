@@ -38,6 +38,7 @@ mod generate;
 mod hf;
 mod lora;
 mod model;
+mod norm;
 mod optim;
 mod params;
 mod st;
@@ -55,5 +56,6 @@ pub use model::{
     Attention, Block, ForwardOptions, KvCache, LossOutput, Mlp, Norm, Proj, Transformer,
     cross_entropy,
 };
+pub use norm::squared_norm;
 pub use optim::AdamW;
 pub use params::{Init, ParamSource, Placeholder, RandomInit};

@@ -6,7 +6,8 @@
 //! overhead is the difference, plus the time of the checkpoint it writes at the
 //! end and that time's share of a step at one checkpoint every 200 steps, and
 //! (3) the loop with global-norm clipping, as the PyTorch reference steps.
-//! Prints JSON lines. The process uses mimalloc, as the `codex` binary does.
+//! Step times are medians over the steps. Prints JSON lines. The process uses
+//! mimalloc, as the `codex` binary does.
 //!
 //! `cargo run --release -p codex-train --example bench_train -- --steps 20`
 //!
@@ -62,6 +63,20 @@ impl Tokenizer for HashWords {
     }
     fn id_to_token(&self, _id: u32) -> Option<String> {
         None
+    }
+}
+
+/// The median of step times: robust to the odd step a busy machine slows.
+fn median(mut times: Vec<f64>) -> f64 {
+    times.sort_by(f64::total_cmp);
+    let n = times.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        times[n / 2]
+    } else {
+        (times[n / 2 - 1] + times[n / 2]) / 2.0
     }
 }
 
@@ -155,11 +170,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         optim.step(3e-4, model, grads)
     };
     model = step(model);
-    let start = Instant::now();
+    let mut times = Vec::with_capacity(steps);
     for _ in 0..steps {
+        let start = Instant::now();
         model = step(model);
+        times.push(start.elapsed().as_secs_f64());
     }
-    let bare = start.elapsed().as_secs_f64() / steps as f64;
+    let bare = median(times);
     let tokens = (batch * ctx) as f64;
     let peak = match args.iter().position(|a| a == "--peak-gflops") {
         Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()),
@@ -208,8 +225,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut sink = codex_track::NdjsonSink::create(&tmp.join("metrics.ndjson"))
             .map_err(|e| e.to_string())?;
         let model = Transformer::init(&config, 0, &device)?;
-        let mut first = None;
-        let mut last = None;
+        let mut last: Option<Instant> = None;
+        let mut gaps = Vec::with_capacity(steps);
         let outcome = train(
             model,
             None,
@@ -223,10 +240,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 config_hash: "bench".into(),
                 base: None,
                 sink: &mut sink,
-                on_step: &mut |r| {
+                on_step: &mut |_| {
                     let now = Instant::now();
-                    if r.step == 1 {
-                        first = Some(now);
+                    // The gaps between step callbacks are the steps 2..=N.
+                    if let Some(previous) = last {
+                        gaps.push((now - previous).as_secs_f64());
                     }
                     last = Some(now);
                 },
@@ -234,10 +252,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         )?;
         let end = Instant::now();
-        let (first, last) = (first.expect("a first step"), last.expect("a last step"));
+        let last = last.expect("a last step");
         // Steps 2..=N: data, forward, backward, update, metrics; the final
         // checkpoint (model and AdamW state, checksummed, fsynced) comes after.
-        let looped = (last - first).as_secs_f64() / steps as f64;
+        let looped = median(gaps);
         let checkpoint_ms = (end - last).as_secs_f64() * 1e3;
         let every = 200.0;
         let row = if clip == 0.0 {

@@ -13,7 +13,7 @@ use codex_core::config::{Precision, TrainSection};
 use codex_core::{MetricRecord, MetricSink};
 use codex_data::{Batch, RandomState, RandomWindows, Sequential, TokenStore};
 use codex_model::burn;
-use codex_model::{AdamW, Transformer, cross_entropy};
+use codex_model::{AdamW, Transformer, cross_entropy, squared_norm};
 
 use crate::checkpoint::{self, TrainState};
 use crate::error::TrainError;
@@ -186,8 +186,8 @@ fn clip_global_norm(
     let mut total: Option<Tensor<1>> = None;
     for &(id, rank) in params {
         let sq = match rank {
-            1 => grads.get::<1>(id).map(|g| g.square().sum()),
-            2 => grads.get::<2>(id).map(|g| g.square().sum()),
+            1 => grads.get::<1>(id).map(squared_norm),
+            2 => grads.get::<2>(id).map(squared_norm),
             _ => None,
         };
         if let Some(sq) = sq {

@@ -462,6 +462,20 @@ fn swiglu_backward_chunk<S: Simd>(g: &[f32], u: &[f32], d: &[f32], dg: &mut [f32
     }
 }
 
+/// `Σ x²`, summed in fixed chunks whose partials are added in order.
+pub(crate) fn sum_squares(x: &[f32]) -> f32 {
+    let partial: Vec<f32> = x
+        .par_chunks(ELEMS_PER_TASK)
+        .map(sum_squares_chunk)
+        .collect();
+    partial.iter().sum()
+}
+
+#[macerator::with_simd]
+fn sum_squares_chunk<S: Simd>(x: &[f32]) -> f32 {
+    simd::sum_map(x, |v| v * v)
+}
+
 /// One AdamW step's hyper-parameters, as f32 the way Burn's AdamW applies
 /// them (scalars reach f32 tensors as f32).
 #[derive(Debug, Clone, Copy)]

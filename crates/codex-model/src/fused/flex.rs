@@ -528,3 +528,9 @@ pub(crate) fn adamw(
     );
     (p, m, v)
 }
+
+/// `Σ x²` of a tensor as a one-element tensor.
+pub(crate) fn sum_squares(x: &FlexTensor) -> FlexTensor {
+    let x = contiguous(x);
+    tensor(vec![cpu::sum_squares(values(&x))], vec![1])
+}

@@ -194,6 +194,11 @@ pub(crate) fn attention(
     }
 }
 
+/// `Σ x²` of a plain flex tensor, as a one-element tensor.
+pub(crate) fn sum_squares<const D: usize>(x: Tensor<D>) -> Tensor<1> {
+    from_plain(flex::sum_squares(&plain(x)))
+}
+
 /// One AdamW step of `param` on plain flex tensors: the new parameter and
 /// moments (`moments` `None` on the first step).
 pub(crate) fn adamw<const D: usize>(

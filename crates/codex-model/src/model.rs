@@ -330,6 +330,7 @@ impl Attention {
                 split(&self.k_proj, kvh),
                 split(&self.v_proj, kvh),
             );
+            // The projections and rotary tables live where `x` does, in its dtype.
             let rope = rotary.map(|r| {
                 let half = hd / 2;
                 (
@@ -337,13 +338,8 @@ impl Attention {
                     r.sin.clone().reshape([b, t, half]),
                 )
             });
-            let rope_ok = rope.as_ref().is_none_or(|(c, s)| {
-                fused::route(c) == Some(route) && fused::route(s) == Some(route)
-            });
-            if [&q, &k, &v].iter().all(|x| fused::route(*x) == Some(route)) && rope_ok {
-                let context = fused::attention(route, q, k, v, rope).reshape([b, t, d]);
-                return self.resid_drop.forward(self.o_proj.forward(context));
-            }
+            let context = fused::attention(route, q, k, v, rope).reshape([b, t, d]);
+            return self.resid_drop.forward(self.o_proj.forward(context));
         }
         let heads =
             |p: &Proj, n: usize| p.forward(x.clone()).reshape([b, t, n, hd]).swap_dims(1, 2);

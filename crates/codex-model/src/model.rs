@@ -21,7 +21,7 @@ use burn::nn::{
 use burn::tensor::activation::{gelu_approximate, log_softmax, silu, softmax};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, DType, Device, FloatDType, Int, Tensor, TensorData};
+use burn::tensor::{Bool, DType, Device, Distribution, FloatDType, Int, Tensor, TensorData};
 use codex_core::config::ModelFamily;
 
 use crate::config::ModelConfig;
@@ -320,7 +320,6 @@ impl Attention {
         #[cfg(feature = "flex")]
         if cache.is_none()
             && mask.is_none()
-            && !training_dropout
             && let Some(route) = fused::route(&x)
         {
             // Causal attention from position 0 with the rotation inside one kernel.
@@ -338,7 +337,24 @@ impl Attention {
                     r.sin.clone().reshape([b, t, half]),
                 )
             });
-            let context = fused::attention(route, q, k, v, rope).reshape([b, t, d]);
+            // Dropout's mask comes from a hash seeded by two draws of the
+            // device's generator, which training reseeds every step.
+            let drop = training_dropout.then(|| {
+                let draws = Tensor::<1>::random([2], Distribution::Default, &x.device())
+                    .into_data()
+                    .convert::<f32>();
+                let bits: Vec<u64> = draws
+                    .as_slice::<f32>()
+                    .expect("f32 draws")
+                    .iter()
+                    .map(|v| u64::from(v.to_bits()))
+                    .collect();
+                fused::AttnDropout {
+                    seed: (bits[0] << 32) | bits[1],
+                    p: self.attn_drop.prob as f32,
+                }
+            });
+            let context = fused::attention(route, q, k, v, rope, drop).reshape([b, t, d]);
             return self.resid_drop.forward(self.o_proj.forward(context));
         }
         let heads =

@@ -654,15 +654,88 @@ fn causal_softmax_rows<S: Simd>(s: &mut [f32], keys: usize, first: usize, lse: &
     }
 }
 
+/// Dropout on the attention probabilities: probability `(b, h, i, j)` is
+/// kept when a hash of its index and `seed` clears `p`, and kept ones are
+/// scaled by `1/(1 − p)`. The mask is a function of `(seed, index)` alone, so
+/// the backward pass rebuilds it instead of storing it, and it does not depend
+/// on how the work is split across threads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct AttnDropout {
+    pub(crate) seed: u64,
+    pub(crate) p: f32,
+}
+
+impl AttnDropout {
+    /// Hash values below this are dropped.
+    fn threshold(&self) -> u32 {
+        (f64::from(self.p) * 4_294_967_296.0).min(f64::from(u32::MAX)) as u32
+    }
+}
+
+/// 32 well-mixed bits of `(seed, index)` (splitmix64's finalizer).
+#[inline(always)]
+pub(crate) fn dropout_hash(seed: u64, index: u64) -> u32 {
+    let mut z = index.wrapping_add(seed).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) >> 32) as u32
+}
+
+/// Applies the dropout mask to one block of causal rows in place: row `r` is
+/// query `first + r` of the head whose first probability has index `head_base`
+/// in `[b, h, t, t]`; keys after the query stay zero.
+#[macerator::with_simd]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one block's rows and the mask's parameters"
+)]
+fn dropout_rows<S: Simd>(
+    p: &mut [f32],
+    keys: usize,
+    first: usize,
+    head_base: u64,
+    t: usize,
+    seed: u64,
+    threshold: u32,
+    scale: f32,
+) {
+    for (r, row) in p.chunks_exact_mut(keys).enumerate() {
+        let i = first + r;
+        let base = head_base + (i * t) as u64;
+        for (j, x) in row[..=i].iter_mut().enumerate() {
+            let keep = dropout_hash(seed, base + j as u64) >= threshold;
+            *x *= if keep { scale } else { 0.0 };
+        }
+    }
+}
+
+/// [`dropout_rows`] for head `bh` (`b·h + head`) of a `t`-long sequence.
+fn drop_block(p: &mut [f32], keys: usize, first: usize, bh: usize, t: usize, drop: AttnDropout) {
+    let scale = 1.0 / (1.0 - drop.p);
+    dropout_rows(
+        p,
+        keys,
+        first,
+        (bh * t * t) as u64,
+        t,
+        drop.seed,
+        drop.threshold(),
+        scale,
+    );
+}
+
 /// Causal self-attention `softmax(q kᵀ / √d) v` from position 0, with rotary
 /// embeddings applied to `q` and `k` when `rope` is given. `q` is
 /// `[b, t, h, d]`, `k` and `v` are `[b, t, kvh, d]`; query head `i` reads
-/// key/value head `i / (h / kvh)`. Returns the output `[b, t, h, d]`.
+/// key/value head `i / (h / kvh)`. With `drop`, the probabilities pass
+/// through [`AttnDropout`] before they weight the values. Returns the output
+/// `[b, t, h, d]`.
 pub(crate) fn attention_forward(
     q: &[f32],
     k: &[f32],
     v: &[f32],
     rope: Option<Rope<'_>>,
+    drop: Option<AttnDropout>,
     dims: AttnDims,
 ) -> (Vec<f32>, AttnSaved) {
     let AttnDims { b, t, h, kvh, d } = dims;
@@ -704,6 +777,9 @@ pub(crate) fn attention_forward(
                     false,
                 );
                 causal_softmax_rows(s, keys, first, &mut lse[first..first + rows]);
+                if let Some(drop) = drop {
+                    drop_block(s, keys, first, bh, t, drop);
+                }
                 matmul(
                     MatMut::rows(&mut o[first * d..], rows, d, d),
                     false,
@@ -719,11 +795,15 @@ pub(crate) fn attention_forward(
 }
 
 /// Gradients of [`attention_forward`] for `q`, `k` and `v` (each in its input
-/// layout) from the output gradient `dout` (`[b, t, h, d]`).
+/// layout) from the output gradient `dout` (`[b, t, h, d]`), with the same
+/// `rope` and `drop`. With dropout, `O = P̃ V` for the dropped probabilities
+/// `P̃ = P ⊙ M/(1−p)`: `dV = P̃ᵀ dO`, `dP = (dO Vᵀ) ⊙ M/(1−p)`, and
+/// `rowsum(dP ⊙ P) = rowsum(dO ⊙ O)` still, so the score gradient keeps its form.
 pub(crate) fn attention_backward(
     dout: &[f32],
     v: &[f32],
     rope: Option<Rope<'_>>,
+    drop: Option<AttnDropout>,
     saved: &AttnSaved,
     dims: AttnDims,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
@@ -747,6 +827,8 @@ pub(crate) fn attention_backward(
             let rows_max = QBLOCK.min(t);
             let mut p = vec![0.0f32; rows_max * t];
             let mut dp = vec![0.0f32; rows_max * t];
+            // The dropped probabilities, with dropout only.
+            let mut pd = vec![0.0f32; if drop.is_some() { rows_max * t } else { 0 }];
             for r in 0..rep {
                 let bh = bi * h + g * rep + r;
                 let qh = &saved.qr[bh * t * d..][..t * d];
@@ -768,17 +850,26 @@ pub(crate) fn attention_backward(
                         false,
                     );
                     causal_probs_rows(p, keys, first, &lse[first..first + rows]);
+                    let weights: &[f32] = match drop {
+                        Some(drop) => {
+                            let pd = &mut pd[..rows * keys];
+                            pd.copy_from_slice(p);
+                            drop_block(pd, keys, first, bh, t, drop);
+                            pd
+                        }
+                        None => p,
+                    };
                     let dblk = &dh[first * d..][..rows * d];
-                    // dV += Pᵀ dO.
+                    // dV += P̃ᵀ dO.
                     matmul(
                         MatMut::rows(dv, keys, d, d),
                         true,
-                        Mat::rows(p, rows, keys, keys).t(),
+                        Mat::rows(weights, rows, keys, keys).t(),
                         Mat::rows(dblk, rows, d, d),
                         1.0,
                         false,
                     );
-                    // dP = dO Vᵀ.
+                    // dP = (dO Vᵀ) ⊙ M/(1−p).
                     matmul(
                         MatMut::rows(dp, rows, keys, keys),
                         false,
@@ -787,6 +878,9 @@ pub(crate) fn attention_backward(
                         1.0,
                         false,
                     );
+                    if let Some(drop) = drop {
+                        drop_block(dp, keys, first, bh, t, drop);
+                    }
                     // dS = P ⊙ (dP − rowsum(dO ⊙ O)) · scale, in dp.
                     let span = first * d..(first + rows) * d;
                     score_grad_rows(p, dp, keys, first, &dh[span.clone()], &oh[span], d, scale);

@@ -13,7 +13,7 @@ use burn::tensor::{DType, TensorData};
 use burn_flex::FlexTensor;
 
 use super::AdFlex;
-use super::cpu::{self, AttnDims, AttnSaved, Rope};
+use super::cpu::{self, AttnDims, AttnDropout, AttnSaved, Rope};
 use super::gemm::{Mat, matmul_new};
 
 /// A tracked tensor of `Autodiff<Flex>`.
@@ -424,6 +424,7 @@ pub(crate) fn attention(
     k: &FlexTensor,
     v: &FlexTensor,
     rope: Option<&RopeTables>,
+    drop: Option<AttnDropout>,
     dims_: AttnDims,
 ) -> (FlexTensor, AttnSaved) {
     let (q, k, v) = (contiguous(q), contiguous(k), contiguous(v));
@@ -432,6 +433,7 @@ pub(crate) fn attention(
         values(&k),
         values(&v),
         rope.map(RopeTables::get),
+        drop,
         dims_,
     );
     (tensor(out, dims(&q)), saved)
@@ -441,17 +443,24 @@ pub(crate) fn attention(
 struct AttentionBackward;
 
 impl Backward<Flex, 3> for AttentionBackward {
-    type State = (FlexTensor, Option<RopeTables>, Arc<AttnSaved>, AttnDims);
+    type State = (
+        FlexTensor,
+        Option<RopeTables>,
+        Option<AttnDropout>,
+        Arc<AttnSaved>,
+        AttnDims,
+    );
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [pq, pk, pv] = ops.parents;
         let dout = contiguous(&grads.consume::<Flex>(&ops.node));
-        let (v, rope, saved, d) = ops.state;
+        let (v, rope, drop, saved, d) = ops.state;
         let v = contiguous(&v);
         let (dq, dk, dv) = cpu::attention_backward(
             values(&dout),
             values(&v),
             rope.as_ref().map(RopeTables::get),
+            drop,
             &saved,
             d,
         );
@@ -474,16 +483,17 @@ pub(crate) fn attention_ad(
     k: AdTensor,
     v: AdTensor,
     rope: Option<RopeTables>,
+    drop: Option<AttnDropout>,
     d: AttnDims,
 ) -> AdTensor {
     record(
         AttentionBackward,
         [q, k, v],
         |[q, k, v]| {
-            let (out, saved) = attention(q, k, v, rope.as_ref(), d);
+            let (out, saved) = attention(q, k, v, rope.as_ref(), drop, d);
             (out, Arc::new(saved))
         },
-        |[_, _, v], saved| (v, rope.clone(), saved, d),
+        |[_, _, v], saved| (v, rope.clone(), drop, saved, d),
     )
 }
 

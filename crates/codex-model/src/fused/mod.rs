@@ -16,12 +16,13 @@
 //!   one backward;
 //! - `attention`: causal attention with the rotary embedding applied inside,
 //!   score blocks kept in cache, only the causal triangle computed, and the
-//!   softmax recomputed from its log-sum-exp in the backward pass;
+//!   softmax recomputed from its log-sum-exp in the backward pass, and dropout
+//!   on the probabilities from a hashed mask the backward pass rebuilds;
 //! - `adamw`: [`crate::AdamW`]'s update of a parameter and its two moments in
 //!   one pass, in place.
 //!
 //! Every other backend, dtype, and the paths these do not cover (KV cache,
-//! padding masks, attention dropout, LoRA adapters) keep using Burn's ops.
+//! padding masks, LoRA adapters) keep using Burn's ops.
 //! Results are deterministic and independent of the thread count (see
 //! [`cpu`]); they equal the composed ops' to float rounding, which the tests
 //! in this module check for values and gradients.
@@ -34,7 +35,7 @@ mod simd;
 use burn::backend::{Autodiff, Flex, GradientCheckpointingStrategy};
 use burn::tensor::{DType, Int, Tensor};
 
-pub(crate) use cpu::{AdamWStep, AttnDims};
+pub(crate) use cpu::{AdamWStep, AttnDims, AttnDropout};
 
 type AdFlex = Autodiff<Flex>;
 
@@ -161,13 +162,15 @@ pub(crate) fn swiglu<const D: usize>(route: Route, gate: Tensor<D>, up: Tensor<D
 
 /// Causal self-attention from position 0 over `q` `[b, t, h, d]`, `k` and `v`
 /// `[b, t, kvh, d]`, with the rotary embedding (`cos`, `sin`: `[b, t, d / 2]`)
-/// applied to `q` and `k` when given. Returns `[b, t, h, d]`.
+/// applied to `q` and `k` when given, and dropout on the probabilities when
+/// `drop` is given. Returns `[b, t, h, d]`.
 pub(crate) fn attention(
     route: Route,
     q: Tensor<4>,
     k: Tensor<4>,
     v: Tensor<4>,
     rope: Option<(Tensor<3>, Tensor<3>)>,
+    drop: Option<AttnDropout>,
 ) -> Tensor<4> {
     let [b, t, h, d] = q.dims();
     let kvh = k.dims()[2];
@@ -181,7 +184,8 @@ pub(crate) fn attention(
     });
     match route {
         Route::Flex => {
-            let (out, _) = flex::attention(&plain(q), &plain(k), &plain(v), tables.as_ref(), dims);
+            let (out, _) =
+                flex::attention(&plain(q), &plain(k), &plain(v), tables.as_ref(), drop, dims);
             from_plain(out)
         }
         Route::Autodiff => from_tracked(flex::attention_ad(
@@ -189,6 +193,7 @@ pub(crate) fn attention(
             tracked(k),
             tracked(v),
             tables,
+            drop,
             dims,
         )),
     }

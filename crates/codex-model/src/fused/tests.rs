@@ -171,6 +171,7 @@ fn composed_attention(
     k: Tensor<4>,
     v: Tensor<4>,
     rope: Option<(Tensor<3>, Tensor<3>)>,
+    drop: Option<AttnDropout>,
 ) -> Tensor<4> {
     let [b, t, h, d] = q.dims();
     let kvh = k.dims()[2];
@@ -209,9 +210,22 @@ fn composed_attention(
         .greater(rows)
         .reshape([1, 1, t, t])
         .expand([b, h, t, t]);
-    softmax(scores.mask_fill(mask, f32::NEG_INFINITY), 3)
-        .matmul(v)
-        .swap_dims(1, 2)
+    let mut probs = softmax(scores.mask_fill(mask, f32::NEG_INFINITY), 3);
+    if let Some(drop) = drop {
+        // The documented mask, built element by element on the host.
+        let threshold = (f64::from(drop.p) * 4_294_967_296.0) as u32;
+        let keep: Vec<f32> = (0..(b * h * t * t) as u64)
+            .map(|i| {
+                if cpu::dropout_hash(drop.seed, i) >= threshold {
+                    1.0 / (1.0 - drop.p)
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        probs = probs * Tensor::<4>::from_data(TensorData::new(keep, [b, h, t, t]), &device());
+    }
+    probs.matmul(v).swap_dims(1, 2)
 }
 
 #[test]
@@ -226,7 +240,11 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
         (mk(c), mk(s))
     };
     let shapes = [[b, t, h, d], [b, t, kvh, d], [b, t, kvh, d]];
-    for with_rope in [true, false] {
+    let dropout = AttnDropout {
+        seed: 0x1234_5678_9abc_def0,
+        p: 0.25,
+    };
+    for (with_rope, drop) in [(true, None), (false, None), (true, Some(dropout))] {
         let rope = || with_rope.then(|| angles(7));
         let (fused, fused_grads) = run(&shapes, |x| {
             attention(
@@ -235,10 +253,17 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
                 x[1].clone() * 3.0,
                 x[2].clone(),
                 rope(),
+                drop,
             )
         });
         let (composed, composed_grads) = run(&shapes, |x| {
-            composed_attention(x[0].clone() * 3.0, x[1].clone() * 3.0, x[2].clone(), rope())
+            composed_attention(
+                x[0].clone() * 3.0,
+                x[1].clone() * 3.0,
+                x[2].clone(),
+                rope(),
+                drop,
+            )
         });
         assert_close(&fused, &composed, 2e-5, "attention");
         for (i, (f, c)) in fused_grads.iter().zip(&composed_grads).enumerate() {
@@ -258,6 +283,7 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
             plain(shapes[1], 2) * 3.0,
             plain(shapes[2], 3),
             inner_rope,
+            drop,
         );
         assert_close(&to_vec(out), &fused, 0.0, "attention without autodiff");
     }
@@ -275,6 +301,7 @@ fn results_do_not_depend_on_the_thread_count() {
                 x[1].clone(),
                 x[2].clone(),
                 None,
+                Some(AttnDropout { seed: 7, p: 0.1 }),
             )
         });
         let (norm, norm_grads) = run(&[[300, 64], [1, 64]], |x| {

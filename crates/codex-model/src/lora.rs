@@ -124,10 +124,8 @@ impl LoraAdapter {
 
     /// The adapter's contribution for input `x`.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
-        let x = self.dropout.forward(x);
-        let a = self.a.val();
-        let b = self.b.val();
-        burn::tensor::module::linear(burn::tensor::module::linear(x, a, None), b, None) * self.scale
+        let x = crate::model::dropout(&self.dropout, x);
+        crate::model::project(crate::model::project(x, self.a.val()), self.b.val()) * self.scale
     }
 
     fn delta(&self) -> Tensor<2> {

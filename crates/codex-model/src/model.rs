@@ -21,7 +21,7 @@ use burn::nn::{
 use burn::tensor::activation::{gelu_approximate, log_softmax, silu, softmax};
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Bool, DType, Device, Distribution, FloatDType, Int, Tensor, TensorData};
+use burn::tensor::{Bool, DType, Device, FloatDType, Int, Tensor, TensorData};
 use codex_core::config::ModelFamily;
 
 use crate::config::ModelConfig;
@@ -93,6 +93,34 @@ fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
                 None => y,
             };
         }
+    }
+    layer.forward(x)
+}
+
+/// `x · w` over the last dimension, without bias: the fused kernel on flex f32
+/// tensors, Burn's `linear` elsewhere.
+pub(crate) fn project<const D: usize>(x: Tensor<D>, w: Tensor<2>) -> Tensor<D> {
+    #[cfg(feature = "flex")]
+    if let Some(route) = fused::route(&x)
+        && fused::route(&w) == Some(route)
+    {
+        return flat_linear(route, x, w);
+    }
+    burn::tensor::module::linear(x, w, None)
+}
+
+/// Burn's `Dropout` semantics (active only under autodiff, with `prob > 0`),
+/// through the fused hashed-mask kernel on flex f32 tensors.
+pub(crate) fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "flex")]
+    if layer.prob > 0.0
+        && let Some(route @ fused::Route::Autodiff) = fused::route(&x)
+    {
+        let drop = fused::AttnDropout {
+            seed: fused::draw_seed(&x.device()),
+            p: layer.prob as f32,
+        };
+        return fused::dropout(route, x, drop);
     }
     layer.forward(x)
 }
@@ -339,23 +367,12 @@ impl Attention {
             });
             // Dropout's mask comes from a hash seeded by two draws of the
             // device's generator, which training reseeds every step.
-            let drop = training_dropout.then(|| {
-                let draws = Tensor::<1>::random([2], Distribution::Default, &x.device())
-                    .into_data()
-                    .convert::<f32>();
-                let bits: Vec<u64> = draws
-                    .as_slice::<f32>()
-                    .expect("f32 draws")
-                    .iter()
-                    .map(|v| u64::from(v.to_bits()))
-                    .collect();
-                fused::AttnDropout {
-                    seed: (bits[0] << 32) | bits[1],
-                    p: self.attn_drop.prob as f32,
-                }
+            let drop = training_dropout.then(|| fused::AttnDropout {
+                seed: fused::draw_seed(&x.device()),
+                p: self.attn_drop.prob as f32,
             });
             let context = fused::attention(route, q, k, v, rope, drop).reshape([b, t, d]);
-            return self.resid_drop.forward(self.o_proj.forward(context));
+            return dropout(&self.resid_drop, self.o_proj.forward(context));
         }
         let heads =
             |p: &Proj, n: usize| p.forward(x.clone()).reshape([b, t, n, hd]).swap_dims(1, 2);
@@ -407,7 +424,7 @@ impl Attention {
             attention(q, k, v, mask.cloned(), None, options)
         };
         let out = context.swap_dims(1, 2).reshape([b, t, d]);
-        self.resid_drop.forward(self.o_proj.forward(out))
+        dropout(&self.resid_drop, self.o_proj.forward(out))
     }
 }
 
@@ -478,9 +495,10 @@ impl Mlp {
                 if let Some(route) = fused::route(&g)
                     && fused::route(&u) == Some(route)
                 {
-                    return self
-                        .drop
-                        .forward(self.down_proj.forward(fused::swiglu(route, g, u)));
+                    return dropout(
+                        &self.drop,
+                        self.down_proj.forward(fused::swiglu(route, g, u)),
+                    );
                 }
                 silu(g) * u
             }
@@ -488,14 +506,12 @@ impl Mlp {
                 let u = self.up_proj.forward(x);
                 #[cfg(feature = "flex")]
                 if let Some(route) = fused::route(&u) {
-                    return self
-                        .drop
-                        .forward(self.down_proj.forward(fused::gelu(route, u)));
+                    return dropout(&self.drop, self.down_proj.forward(fused::gelu(route, u)));
                 }
                 gelu_approximate(u)
             }
         };
-        self.drop.forward(self.down_proj.forward(hidden))
+        dropout(&self.drop, self.down_proj.forward(hidden))
     }
 }
 
@@ -667,7 +683,7 @@ impl Transformer {
         if let Some(wpe) = &self.wpe {
             x = x + wpe.forward(positions.clone());
         }
-        x = self.drop.forward(x);
+        x = dropout(&self.drop, x);
         let rotary = match self.config.family {
             ModelFamily::Llama => Some(Rotary::new(&positions, &self.config, x.dtype())),
             ModelFamily::Gpt2 => None,

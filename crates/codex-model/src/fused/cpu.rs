@@ -724,6 +724,43 @@ fn drop_block(p: &mut [f32], keys: usize, first: usize, bh: usize, t: usize, dro
     );
 }
 
+/// Dropout of a whole tensor with the same hashed mask as [`AttnDropout`]:
+/// element `i` is kept, scaled by `1/(1 − p)`, when the hash of `(seed, i)`
+/// clears `p`. The same function is its own gradient (applied to `dy`).
+pub(crate) fn dropout(x: &[f32], drop: AttnDropout) -> Vec<f32> {
+    let (threshold, scale) = (drop.threshold(), 1.0 / (1.0 - drop.p));
+    let mut y = vec![0.0f32; x.len()];
+    y.par_chunks_mut(ELEMS_PER_TASK)
+        .enumerate()
+        .for_each(|(c, y)| {
+            let start = c * ELEMS_PER_TASK;
+            dropout_chunk(
+                &x[start..start + y.len()],
+                start as u64,
+                drop.seed,
+                threshold,
+                scale,
+                y,
+            );
+        });
+    y
+}
+
+#[macerator::with_simd]
+fn dropout_chunk<S: Simd>(
+    x: &[f32],
+    first: u64,
+    seed: u64,
+    threshold: u32,
+    scale: f32,
+    y: &mut [f32],
+) {
+    for (i, (o, &v)) in y.iter_mut().zip(x).enumerate() {
+        let keep = dropout_hash(seed, first + i as u64) >= threshold;
+        *o = if keep { v * scale } else { 0.0 };
+    }
+}
+
 /// Causal self-attention `softmax(q kᵀ / √d) v` from position 0, with rotary
 /// embeddings applied to `q` and `k` when `rope` is given. `q` is
 /// `[b, t, h, d]`, `k` and `v` are `[b, t, kvh, d]`; query head `i` reads

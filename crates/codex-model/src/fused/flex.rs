@@ -544,3 +544,34 @@ pub(crate) fn sum_squares(x: &FlexTensor) -> FlexTensor {
     let x = contiguous(x);
     tensor(vec![cpu::sum_squares(values(&x))], vec![1])
 }
+
+/// Hashed-mask dropout of a whole tensor.
+pub(crate) fn dropout(x: &FlexTensor, drop: AttnDropout) -> FlexTensor {
+    let x = contiguous(x);
+    tensor(cpu::dropout(values(&x), drop), dims(&x))
+}
+
+#[derive(Debug)]
+struct DropoutBackward;
+
+impl Backward<Flex, 1> for DropoutBackward {
+    type State = AttnDropout;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [px] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        if let Some(node) = px {
+            grads.register::<Flex>(node.id, dropout(&dy, ops.state));
+        }
+    }
+}
+
+/// [`dropout`] with its gradient (the same mask).
+pub(crate) fn dropout_ad(x: AdTensor, drop: AttnDropout) -> AdTensor {
+    record(
+        DropoutBackward,
+        [x],
+        |[x]| (dropout(x, drop), ()),
+        |_, ()| drop,
+    )
+}

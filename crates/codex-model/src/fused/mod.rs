@@ -12,8 +12,8 @@
 //! - `cross_entropy`: max, log-sum-exp, the target's NLL and the argmax hit in
 //!   one pass over each row of logits; the gradient `softmax − onehot` in one
 //!   more, written over the logits' own buffer;
-//! - `rms_norm`, `layer_norm`, `swiglu` and `gelu` (tanh): one pass forward,
-//!   one backward;
+//! - `rms_norm`, `layer_norm`, `swiglu`, `gelu` (tanh) and `dropout` (a
+//!   hashed mask, rebuilt for the gradient): one pass forward, one backward;
 //! - `attention`: causal attention with the rotary embedding applied inside,
 //!   score blocks kept in cache, only the causal triangle computed, and the
 //!   softmax recomputed from its log-sum-exp in the backward pass, and dropout
@@ -22,7 +22,7 @@
 //!   one pass, in place.
 //!
 //! Every other backend, dtype, and the paths these do not cover (KV cache,
-//! padding masks, LoRA adapters) keep using Burn's ops.
+//! padding masks) keep using Burn's ops.
 //! Results are deterministic and independent of the thread count (see
 //! [`cpu`]); they equal the composed ops' to float rounding, which the tests
 //! in this module check for values and gradients.
@@ -197,6 +197,31 @@ pub(crate) fn attention(
             dims,
         )),
     }
+}
+
+/// Dropout with a hashed mask (see [`AttnDropout`]); the gradient uses the
+/// same mask.
+pub(crate) fn dropout<const D: usize>(route: Route, x: Tensor<D>, drop: AttnDropout) -> Tensor<D> {
+    match route {
+        Route::Flex => from_plain(flex::dropout(&plain(x), drop)),
+        Route::Autodiff => from_tracked(flex::dropout_ad(tracked(x), drop)),
+    }
+}
+
+/// A dropout seed from two draws of `device`'s generator (which training
+/// reseeds every step, so the masks are part of the run's exact replay).
+pub(crate) fn draw_seed(device: &burn::tensor::Device) -> u64 {
+    use burn::tensor::Distribution;
+    let draws = Tensor::<1>::random([2], Distribution::Default, device)
+        .into_data()
+        .convert::<f32>();
+    let bits: Vec<u64> = draws
+        .as_slice::<f32>()
+        .expect("f32 draws")
+        .iter()
+        .map(|v| u64::from(v.to_bits()))
+        .collect();
+    (bits[0] << 32) | bits[1]
 }
 
 /// `Σ x²` of a plain flex tensor, as a one-element tensor.

@@ -416,3 +416,23 @@ fn gelu_equals_burns_tanh_approximation() {
         );
     }
 }
+
+#[test]
+fn dropout_keeps_the_hashed_mask_scaled_and_routes_its_gradient_through_it() {
+    let drop = AttnDropout { seed: 99, p: 0.3 };
+    let (n, m) = (40, 1000);
+    let (out, grads) = run(&[[n, m]], |x| dropout(Route::Autodiff, x[0].clone(), drop));
+    let x = values(n * m, 1);
+    let w = values(n * m, 99);
+    let threshold = (0.3f64 * 4_294_967_296.0) as u32;
+    let mut kept = 0;
+    for i in 0..n * m {
+        let keep = cpu::dropout_hash(99, i as u64) >= threshold;
+        kept += usize::from(keep);
+        let scale = if keep { 1.0 / 0.7 } else { 0.0 };
+        assert_eq!(out[i], x[i] * scale, "value {i}");
+        assert_eq!(grads[0][i], w[i] * scale, "gradient {i}");
+    }
+    let rate = kept as f64 / (n * m) as f64;
+    assert!((rate - 0.7).abs() < 0.01, "kept {rate}");
+}

@@ -27,6 +27,19 @@ fn rows_per_task(width: usize) -> usize {
 /// Elements per rayon task for elementwise kernels.
 const ELEMS_PER_TASK: usize = 16_384;
 
+/// A new vector of `len` values filled in parallel, [`ELEMS_PER_TASK`] at a
+/// time: `fill(range, out)` writes the outputs of input elements `range`.
+fn fill_chunks(len: usize, fill: impl Fn(std::ops::Range<usize>, &mut [f32]) + Sync) -> Vec<f32> {
+    let mut out = vec![0.0f32; len];
+    out.par_chunks_mut(ELEMS_PER_TASK)
+        .enumerate()
+        .for_each(|(c, out)| {
+            let start = c * ELEMS_PER_TASK;
+            fill(start..start + out.len(), out);
+        });
+    out
+}
+
 /// The position of target `t` in a row of `vocab` logits.
 ///
 /// # Panics
@@ -377,14 +390,7 @@ fn tanh_terms(u: f32) -> (f32, f32) {
 /// The tanh approximation of GELU, `½x(1 + tanh(√(2/π)(x + 0.044715x³)))`,
 /// as GPT-2 uses it, elementwise.
 pub(crate) fn gelu_forward(x: &[f32]) -> Vec<f32> {
-    let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(ELEMS_PER_TASK)
-        .enumerate()
-        .for_each(|(c, y)| {
-            let start = c * ELEMS_PER_TASK;
-            gelu_chunk(&x[start..start + y.len()], y);
-        });
-    y
+    fill_chunks(x.len(), |r, y| gelu_chunk(&x[r], y))
 }
 
 #[macerator::with_simd]
@@ -397,15 +403,9 @@ fn gelu_chunk<S: Simd>(x: &[f32], y: &mut [f32]) {
 
 /// The gradient of [`gelu_forward`].
 pub(crate) fn gelu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
-    let mut dx = vec![0.0f32; x.len()];
-    dx.par_chunks_mut(ELEMS_PER_TASK)
-        .enumerate()
-        .for_each(|(c, dx)| {
-            let start = c * ELEMS_PER_TASK;
-            let end = start + dx.len();
-            gelu_backward_chunk(&x[start..end], &dy[start..end], dx);
-        });
-    dx
+    fill_chunks(x.len(), |r, dx| {
+        gelu_backward_chunk(&x[r.clone()], &dy[r], dx)
+    })
 }
 
 #[macerator::with_simd]
@@ -420,15 +420,9 @@ fn gelu_backward_chunk<S: Simd>(x: &[f32], dy: &[f32], dx: &mut [f32]) {
 /// `silu(gate) · up`, elementwise.
 pub(crate) fn swiglu_forward(gate: &[f32], up: &[f32]) -> Vec<f32> {
     assert_eq!(gate.len(), up.len(), "swiglu: gate and up differ in size");
-    let mut h = vec![0.0f32; gate.len()];
-    h.par_chunks_mut(ELEMS_PER_TASK)
-        .enumerate()
-        .for_each(|(c, h)| {
-            let start = c * ELEMS_PER_TASK;
-            let end = start + h.len();
-            swiglu_forward_chunk(&gate[start..end], &up[start..end], h);
-        });
-    h
+    fill_chunks(gate.len(), |r, h| {
+        swiglu_forward_chunk(&gate[r.clone()], &up[r], h)
+    })
 }
 
 #[macerator::with_simd]
@@ -729,21 +723,16 @@ fn drop_block(p: &mut [f32], keys: usize, first: usize, bh: usize, t: usize, dro
 /// clears `p`. The same function is its own gradient (applied to `dy`).
 pub(crate) fn dropout(x: &[f32], drop: AttnDropout) -> Vec<f32> {
     let (threshold, scale) = (drop.threshold(), 1.0 / (1.0 - drop.p));
-    let mut y = vec![0.0f32; x.len()];
-    y.par_chunks_mut(ELEMS_PER_TASK)
-        .enumerate()
-        .for_each(|(c, y)| {
-            let start = c * ELEMS_PER_TASK;
-            dropout_chunk(
-                &x[start..start + y.len()],
-                start as u64,
-                drop.seed,
-                threshold,
-                scale,
-                y,
-            );
-        });
-    y
+    fill_chunks(x.len(), |r, y| {
+        dropout_chunk(
+            &x[r.clone()],
+            r.start as u64,
+            drop.seed,
+            threshold,
+            scale,
+            y,
+        )
+    })
 }
 
 #[macerator::with_simd]

@@ -82,29 +82,29 @@ impl Proj {
 /// (one gemm over the flattened rows), Burn's `Linear` elsewhere.
 fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
     #[cfg(feature = "flex")]
-    {
-        let w = layer.weight.val();
-        if let Some(route) = fused::route(&x)
-            && fused::route(&w) == Some(route)
-        {
-            let y = flat_linear(route, x, w);
-            return match &layer.bias {
-                Some(b) => y + b.val().unsqueeze(),
-                None => y,
-            };
-        }
+    if fused::route(&x).is_some() {
+        let y = project(x, layer.weight.val());
+        return match &layer.bias {
+            Some(b) => y + b.val().unsqueeze(),
+            None => y,
+        };
     }
     layer.forward(x)
 }
 
-/// `x · w` over the last dimension, without bias: the fused kernel on flex f32
-/// tensors, Burn's `linear` elsewhere.
+/// `x · w` over the last dimension, without bias: on flex f32 tensors the
+/// fused kernel over the rows flattened (and shaped back), Burn's `linear`
+/// elsewhere.
 pub(crate) fn project<const D: usize>(x: Tensor<D>, w: Tensor<2>) -> Tensor<D> {
     #[cfg(feature = "flex")]
     if let Some(route) = fused::route(&x)
         && fused::route(&w) == Some(route)
     {
-        return flat_linear(route, x, w);
+        let mut dims = x.dims();
+        let k = dims[D - 1];
+        let m = x.shape().num_elements() / k.max(1);
+        dims[D - 1] = w.dims()[1];
+        return fused::linear(route, x.reshape([m, k]), w).reshape(dims);
     }
     burn::tensor::module::linear(x, w, None)
 }
@@ -123,16 +123,6 @@ pub(crate) fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D
         return fused::dropout(route, x, drop);
     }
     layer.forward(x)
-}
-
-/// `x · w` with the fused kernel, `x` flattened to rows and shaped back.
-#[cfg(feature = "flex")]
-fn flat_linear<const D: usize>(route: fused::Route, x: Tensor<D>, w: Tensor<2>) -> Tensor<D> {
-    let mut dims = x.dims();
-    let k = dims[D - 1];
-    let m = x.shape().num_elements() / k.max(1);
-    dims[D - 1] = w.dims()[1];
-    fused::linear(route, x.reshape([m, k]), w).reshape(dims)
 }
 
 /// LayerNorm (GPT-2) or RMSNorm (Llama).
@@ -722,16 +712,7 @@ impl Transformer {
         let x = self.ln_f.forward(x, self.config.norm_eps);
         Ok(match &self.lm_head {
             Some(head) => linear(head, x),
-            None => {
-                let w = self.wte.weight.val();
-                #[cfg(feature = "flex")]
-                if let Some(route) = fused::route(&x)
-                    && fused::route(&w) == Some(route)
-                {
-                    return Ok(flat_linear(route, x, w.transpose()));
-                }
-                x.matmul(w.transpose().unsqueeze::<3>())
-            }
+            None => project(x, self.wte.weight.val().transpose()),
         })
     }
 }

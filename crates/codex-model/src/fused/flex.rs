@@ -38,8 +38,8 @@ fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-/// Integer ids as i64, whatever integer dtype holds them.
-fn ids(t: &FlexTensor) -> Vec<i64> {
+/// Target ids as i64, whatever integer dtype holds them.
+pub(crate) fn target_ids(t: &FlexTensor) -> Vec<i64> {
     let t = t.to_contiguous();
     match t.dtype() {
         DType::I64 => t.as_slice::<i64>().expect("contiguous").to_vec(),
@@ -228,11 +228,6 @@ pub(crate) fn cross_entropy_ad(
         },
         |[l], lse| (l, targets, ignore, lse),
     )
-}
-
-/// Target ids of a flex int tensor.
-pub(crate) fn target_ids(t: &FlexTensor) -> Vec<i64> {
-    ids(t)
 }
 
 /// RMSNorm over the last dimension of `x` `[m, d]`; the output and each row's

@@ -6,7 +6,8 @@
 //! - the error vocabulary ([`Error`]) and the finding type ([`Diagnostic`]);
 //! - the run directory ([`RunDir`]) and atomic file writes ([`AtomicFile`], [`write_atomic`]);
 //! - BLAKE3 hashing ([`Digest`], [`hash_file`]) and seeding ([`Seeds`]);
-//! - provenance capture ([`Provenance`]);
+//! - provenance capture ([`Provenance`]) and secret redaction ([`redact`]);
+//! - reading untrusted trees: no link followed, only regular files, capped ([`untrusted`]);
 //! - named registries ([`Registry`]);
 //! - layered configuration ([`config::ConfigLoader`] → [`config::AppConfig`]);
 //! - the cross-crate seams: [`TextFilter`], [`MetricSink`] and [`Tokenizer`].
@@ -30,22 +31,24 @@ mod filter;
 mod hash;
 mod metrics;
 mod provenance;
+pub mod redact;
 mod registry;
 mod rng;
 mod rundir;
 mod seed;
 mod tokenizer;
+pub mod untrusted;
 
-pub use atomic::{AtomicFile, write_atomic, write_bytes_atomic};
+pub use atomic::{AtomicFile, replace_dir, write_atomic, write_bytes_atomic};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use error::{Error, Result};
 pub use filter::{Filtered, Finding, PassThrough, Stage, TextFilter, Verdict};
 pub use hash::{Digest, Hasher, ParseDigestError, hash_file, hash_reader};
 pub use metrics::{MetricRecord, MetricSink, SinkError};
 pub use provenance::{
-    BuildInfo, ENV_ALLOW_LIST, GitState, HostInfo, Provenance, REDACTED, git_state, host_info,
-    nvidia_gpus,
+    BuildInfo, ENV_ALLOW_LIST, GitState, HostInfo, Provenance, git_state, host_info, nvidia_gpus,
 };
+pub use redact::REDACTED;
 pub use registry::{Entry, Registry, nearest};
 pub use rng::Rng;
 pub use rundir::RunDir;

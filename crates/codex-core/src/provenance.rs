@@ -1,8 +1,9 @@
 //! Provenance: which code, machine, seed, command and environment produced a run.
 //!
 //! Invariant: environment variables enter provenance only through
-//! [`ENV_ALLOW_LIST`], and command-line values under secret-looking keys are
-//! redacted, so tokens and credentials never reach `provenance.json`.
+//! [`ENV_ALLOW_LIST`], and the command line passes [`redact_args`] (secret
+//! keys, credentials in URIs), so tokens and credentials never reach
+//! `provenance.json`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::atomic::write_bytes_atomic;
 use crate::error::{Error, Result};
+use crate::redact::redact_args;
 use crate::seed::Seeds;
 
 /// Environment variables recorded in provenance; no other variable is ever read into it.
@@ -30,22 +32,6 @@ pub const ENV_ALLOW_LIST: &[&str] = &[
     "LC_ALL",
     "TZ",
 ];
-
-/// Fragments of a key name that mark its value as secret on the command line.
-const SECRET_KEY_MARKERS: &[&str] = &[
-    "token",
-    "secret",
-    "password",
-    "passwd",
-    "api_key",
-    "apikey",
-    "api-key",
-    "credential",
-    "private_key",
-];
-
-/// What replaces a redacted command-line value.
-pub const REDACTED: &str = "«REDACTED»";
 
 /// Facts about the codex binary fixed at build time (filled by the binary's build script).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,34 +157,6 @@ impl Provenance {
     }
 }
 
-fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    SECRET_KEY_MARKERS.iter().any(|m| key.contains(m))
-}
-
-/// Redacts values of `key=value`, `--key=value` and `--key value` arguments whose key looks secret.
-fn redact_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut redact_next = false;
-    for arg in args {
-        if redact_next {
-            out.push(REDACTED.to_owned());
-            redact_next = false;
-            continue;
-        }
-        if let Some((key, _)) = arg.split_once('=') {
-            if is_secret_key(key) {
-                out.push(format!("{key}={REDACTED}"));
-                continue;
-            }
-        } else if arg.starts_with("--") && is_secret_key(&arg) {
-            redact_next = true;
-        }
-        out.push(arg);
-    }
-    out
-}
-
 fn git_output(dir: &Path, args: &[&str]) -> Option<String> {
     let out = Command::new("git")
         .arg("-C")
@@ -275,6 +233,7 @@ pub fn nvidia_gpus() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::REDACTED;
 
     fn build() -> BuildInfo {
         BuildInfo {

@@ -1,0 +1,190 @@
+//! Reading a tree codex does not trust (an audited repository, scanned files):
+//! no link followed, nothing but regular files opened, every read capped.
+//!
+//! A path given by the user is the user's choice; a path found *inside* such a
+//! tree is not. Opening one here refuses symbolic links (`O_NOFOLLOW`), never
+//! blocks on a FIFO or device (`O_NONBLOCK`), and checks the opened handle
+//! (not the path, which may change between the check and the open) is a
+//! regular file before a byte is read.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// Directories that walks over a user's tree do not enter: version control
+/// metadata, build outputs, virtual environments, dependency and tool caches.
+/// Every walk lists the directories it skipped for this reason.
+pub const SKIP_DIRS: [&str; 10] = [
+    ".git",
+    "target",
+    "node_modules",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".mypy_cache",
+    ".tox",
+    ".pytest_cache",
+    "dist",
+];
+
+/// What an entry of a tree is, without following it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (never followed).
+    Symlink,
+    /// A FIFO, socket, or block or character device.
+    Special,
+}
+
+impl EntryKind {
+    /// The kind of an entry's file type, as `symlink_metadata` reports it.
+    pub fn of(t: std::fs::FileType) -> Self {
+        if t.is_symlink() {
+            Self::Symlink
+        } else if t.is_dir() {
+            Self::Dir
+        } else if t.is_file() {
+            Self::File
+        } else {
+            Self::Special
+        }
+    }
+
+    /// A short noun for reports: `file`, `directory`, `symbolic link`, `special file`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Dir => "directory",
+            Self::Symlink => "symbolic link",
+            Self::Special => "special file",
+        }
+    }
+}
+
+fn refused(kind: EntryKind) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("a {}, not read (only regular files are)", kind.noun()),
+    )
+}
+
+/// Opens `path` for reading only if it is a regular file and not a symbolic
+/// link; a FIFO, socket or device is refused without blocking.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    #[cfg(not(unix))]
+    {
+        // Without O_NOFOLLOW, look first; the handle is checked again below.
+        let t = std::fs::symlink_metadata(path)?.file_type();
+        if !t.is_file() {
+            return Err(refused(EntryKind::of(t)));
+        }
+    }
+    let file = match options.open(path) {
+        Ok(f) => f,
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(refused(EntryKind::Symlink)),
+        Err(e) => return Err(e),
+    };
+    let t = file.metadata()?.file_type();
+    if !t.is_file() {
+        return Err(refused(EntryKind::of(t)));
+    }
+    Ok(file)
+}
+
+/// The first bytes of a regular file, read by [`read_regular`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capped {
+    /// The bytes read: the whole file, or its first `limit` bytes.
+    pub bytes: Vec<u8>,
+    /// Whether the file holds more than was read.
+    pub truncated: bool,
+}
+
+/// Reads at most `limit` bytes of the regular file at `path` (see
+/// [`open_regular`]). Memory is bounded by `limit` whatever the file claims
+/// its size is.
+pub fn read_regular(path: &Path, limit: u64) -> io::Result<Capped> {
+    let file = open_regular(path)?;
+    let size = file.metadata()?.len();
+    let mut bytes = Vec::with_capacity(size.min(limit).min(1 << 26) as usize);
+    // One byte past the limit tells whether there is more.
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    let truncated = bytes.len() as u64 > limit;
+    bytes.truncate(limit.min(bytes.len() as u64) as usize);
+    Ok(Capped { bytes, truncated })
+}
+
+/// [`read_regular`] as text (invalid UTF-8 replaced), refusing a file larger
+/// than `limit` with an error that says so.
+pub fn read_regular_text(path: &Path, limit: u64) -> io::Result<String> {
+    let c = read_regular(path, limit)?;
+    if c.truncated {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {limit} bytes, not read"),
+        ));
+    }
+    Ok(match String::from_utf8(c.bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regular_files_are_read_up_to_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        std::fs::write(&p, b"0123456789").unwrap();
+        let c = read_regular(&p, 4).unwrap();
+        assert_eq!((c.bytes.as_slice(), c.truncated), (&b"0123"[..], true));
+        let c = read_regular(&p, 10).unwrap();
+        assert_eq!(
+            (c.bytes.as_slice(), c.truncated),
+            (&b"0123456789"[..], false)
+        );
+        let err = read_regular_text(&p, 3).unwrap_err().to_string();
+        assert!(err.contains("larger than 3 bytes"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_devices_and_fifos_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.txt");
+        std::fs::write(&target, b"secret").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = read_regular(&link, 100).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        let err = read_regular(Path::new("/dev/zero"), 100)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("special file"), "{err}");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let err = read_regular(&fifo, 100).unwrap_err().to_string();
+        assert!(err.contains("special file"), "{err}");
+        let err = read_regular(dir.path(), 100).unwrap_err().to_string();
+        assert!(err.contains("directory"), "{err}");
+    }
+}

@@ -32,7 +32,7 @@ thread_local! {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = std::env::args().nth(1).ok_or("usage: parse_floor PATH")?;
     let start = Instant::now();
-    let (paths, _) = codex_audit::inventory::walk(Path::new(&root));
+    let paths = codex_audit::inventory::walk(Path::new(&root)).files;
     let (files, bytes, nodes) = paths
         .par_iter()
         .filter_map(|p| {

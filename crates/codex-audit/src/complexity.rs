@@ -545,12 +545,21 @@ pub fn analyze(path: &str, language: Option<&str>, text: &str) -> Parsed {
     Parsed::Functions(out)
 }
 
-fn first_error(node: Node<'_>) -> Option<Node<'_>> {
-    if node.is_error() || node.is_missing() {
-        return Some(node);
+/// The first error or missing node in pre-order. Iterative, descending only
+/// into subtrees that hold an error: a file of 50,000 nested parentheses must
+/// not overflow the stack.
+fn first_error(root: Node<'_>) -> Option<Node<'_>> {
+    let mut node = root;
+    loop {
+        if node.is_error() || node.is_missing() {
+            return Some(node);
+        }
+        let mut cursor = node.walk();
+        let next = node
+            .children(&mut cursor)
+            .find(|c| c.is_error() || c.is_missing() || c.has_error())?;
+        node = next;
     }
-    let mut c = node.walk();
-    node.children(&mut c).find_map(first_error)
 }
 
 #[cfg(test)]
@@ -609,6 +618,21 @@ mod tests {
 
     fn e(name: &str, cc: u32, nest: u32, params: u32) -> (String, u32, u32, u32) {
         (name.to_owned(), cc, nest, params)
+    }
+
+    #[test]
+    fn deeply_nested_syntax_errors_are_reported_without_recursion() {
+        // 50,000 nested parentheses around a syntax error: a recursive
+        // search for the error overflowed the stack and killed the audit.
+        let src = format!("x = {}1 +{}\n", "(".repeat(50_000), ")".repeat(50_000));
+        let handle = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || analyze("deep.py", Some("Python"), &src))
+            .unwrap();
+        match handle.join().expect("no stack overflow") {
+            Parsed::Failed(m) => assert!(m.starts_with("syntax error near line"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

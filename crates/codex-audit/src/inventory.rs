@@ -14,23 +14,13 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use codex_core::untrusted::EntryKind;
 use rayon::prelude::*;
 use serde::Serialize;
 use sha2::Digest as _;
 
-/// Directories never walked into.
-pub const SKIP_DIRS: [&str; 10] = [
-    ".git",
-    "target",
-    "node_modules",
-    ".venv",
-    "venv",
-    "__pycache__",
-    ".mypy_cache",
-    ".tox",
-    ".pytest_cache",
-    "dist",
-];
+/// Directories never walked into (listed in the audit's `skipped`).
+pub use codex_core::untrusted::SKIP_DIRS;
 
 /// Comment syntax of a language.
 #[derive(Debug, Clone, Copy)]
@@ -307,63 +297,195 @@ pub struct StepError {
     pub context: String,
 }
 
-/// Every file under `root`, sorted by path, and the errors met on the way.
-/// Symbolic links are listed by the walker only if they are files inside the
-/// tree; they are never followed. Directories are read in parallel (the order
-/// of discovery does not matter: the result is sorted).
-pub fn walk(root: &Path) -> (Vec<PathBuf>, Vec<StepError>) {
-    use std::sync::Mutex;
-    let found = Mutex::new((Vec::new(), Vec::new()));
-    let walker = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .follow_links(false)
-        .git_global(false)
-        .require_git(false)
-        .threads(rayon::current_num_threads())
-        .filter_entry(|e| {
-            !(e.depth() > 0
-                && e.file_type().is_some_and(|t| t.is_dir())
-                && SKIP_DIRS.iter().any(|s| e.file_name() == *s))
-        })
-        .build_parallel();
-    walker.run(|| {
-        // Each walker thread gathers locally and hands its lists over once.
-        struct Local<'a> {
-            files: Vec<PathBuf>,
-            errors: Vec<StepError>,
-            into: &'a Mutex<(Vec<PathBuf>, Vec<StepError>)>,
-        }
-        impl Drop for Local<'_> {
-            fn drop(&mut self) {
-                let mut all = self.into.lock().unwrap_or_else(|e| e.into_inner());
-                all.0.append(&mut self.files);
-                all.1.append(&mut self.errors);
-            }
-        }
-        let mut local = Local {
-            files: Vec::new(),
-            errors: Vec::new(),
-            into: &found,
-        };
-        Box::new(move |entry| {
-            match entry {
-                Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => {
-                    local.files.push(e.into_path())
+/// An entry the walk saw and did not list as a file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+pub struct Skipped {
+    /// Path relative to the root, with `/` separators.
+    pub path: String,
+    /// Why: `symbolic link`, `special file` (FIFO, socket, device) or `tool directory`.
+    pub reason: String,
+}
+
+/// What a walk found.
+#[derive(Debug, Clone, Default)]
+pub struct Walked {
+    /// Regular files, sorted by path.
+    pub files: Vec<PathBuf>,
+    /// Links, special files and tool directories, sorted by path.
+    pub skipped: Vec<Skipped>,
+    /// Directories or ignore files that could not be read.
+    pub errors: Vec<StepError>,
+}
+
+/// Ignore files are read up to this size; a larger one is an error, not a hang.
+const MAX_IGNORE_FILE_BYTES: u64 = 1 << 20;
+
+/// The ignore rules in force in one directory: its own `.ignore` and
+/// `.gitignore` (and, at the root, `.git/info/exclude`), then its parent's.
+#[derive(Debug, Default)]
+struct Rules {
+    ignore: Option<ignore::gitignore::Gitignore>,
+    gitignore: Option<ignore::gitignore::Gitignore>,
+    exclude: Option<ignore::gitignore::Gitignore>,
+    parent: Option<std::sync::Arc<Rules>>,
+}
+
+impl Rules {
+    /// Whether `path` is ignored: `.ignore` files win over `.gitignore` files,
+    /// which win over `.git/info/exclude`; within each, the deepest file with
+    /// a matching pattern decides (a `!pattern` re-includes).
+    fn ignored(&self, path: &Path, is_dir: bool) -> bool {
+        type Pick = fn(&Rules) -> Option<&ignore::gitignore::Gitignore>;
+        let picks: [Pick; 3] = [
+            |r| r.ignore.as_ref(),
+            |r| r.gitignore.as_ref(),
+            |r| r.exclude.as_ref(),
+        ];
+        for pick in picks {
+            let mut layer = Some(self);
+            while let Some(r) = layer {
+                if let Some(gi) = pick(r) {
+                    match gi.matched(path, is_dir) {
+                        ignore::Match::None => {}
+                        ignore::Match::Ignore(_) => return true,
+                        ignore::Match::Whitelist(_) => return false,
+                    }
                 }
-                Ok(_) => {}
-                Err(e) => local.errors.push(StepError {
-                    step: "walk".into(),
-                    error: e.to_string(),
-                    context: root.display().to_string(),
-                }),
+                layer = r.parent.as_deref();
             }
-            ignore::WalkState::Continue
-        })
-    });
-    let (mut files, mut errors) = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    files.sort();
-    errors.sort_by(|a, b| (&a.context, &a.error).cmp(&(&b.context, &b.error)));
-    (files, errors)
+        }
+        false
+    }
+}
+
+/// Builds a matcher from an ignore file of the tree, read as untrusted input
+/// (no link followed, regular files only, size capped); an unreadable one is
+/// an error of the walk and contributes no rules.
+fn ignore_file(
+    root: &Path,
+    dir: &Path,
+    file: &Path,
+    errors: &mut Vec<StepError>,
+) -> Option<ignore::gitignore::Gitignore> {
+    let text = match codex_core::untrusted::read_regular_text(file, MAX_IGNORE_FILE_BYTES) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            errors.push(StepError {
+                step: "walk".into(),
+                error: format!("ignore file not used: {e}"),
+                context: relative(root, file),
+            });
+            return None;
+        }
+    };
+    let mut b = ignore::gitignore::GitignoreBuilder::new(dir);
+    for line in text.lines() {
+        // A pattern that does not compile is skipped, as git skips it.
+        let _ = b.add_line(Some(file.to_owned()), line);
+    }
+    b.build().ok()
+}
+
+/// Every regular file under `root`, sorted by path, with what was skipped and
+/// the errors met on the way. `.gitignore`, `.ignore` and `.git/info/exclude`
+/// are honoured; nothing above `root` is read. Symbolic links and special
+/// files are listed as skipped, never followed or opened. The walk goes level
+/// by level, the directories of a level read in parallel, so depth costs no
+/// stack and the result does not depend on the thread count.
+pub fn walk(root: &Path) -> Walked {
+    use std::sync::Arc;
+    let mut out = Walked::default();
+    let mut root_rules = Rules::default();
+    let git = root.join(".git");
+    if std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir()) {
+        root_rules.exclude = ignore_file(root, root, &git.join("info/exclude"), &mut out.errors);
+    }
+    let mut level: Vec<(PathBuf, Arc<Rules>)> = vec![(root.to_owned(), Arc::new(root_rules))];
+    while !level.is_empty() {
+        type DirResult = (Vec<(PathBuf, Arc<Rules>)>, Walked);
+        let results: Vec<DirResult> = level
+            .par_iter()
+            .map(|(dir, parent)| {
+                let mut found = Walked::default();
+                let mut subdirs = Vec::new();
+                let rules = Arc::new(Rules {
+                    ignore: ignore_file(root, dir, &dir.join(".ignore"), &mut found.errors),
+                    gitignore: ignore_file(root, dir, &dir.join(".gitignore"), &mut found.errors),
+                    exclude: None,
+                    parent: Some(parent.clone()),
+                });
+                let entries = match std::fs::read_dir(dir) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        found.errors.push(StepError {
+                            step: "walk".into(),
+                            error: e.to_string(),
+                            context: relative(root, dir),
+                        });
+                        return (subdirs, found);
+                    }
+                };
+                for entry in entries {
+                    let entry = match entry {
+                        Ok(e) => e,
+                        Err(e) => {
+                            found.errors.push(StepError {
+                                step: "walk".into(),
+                                error: e.to_string(),
+                                context: relative(root, dir),
+                            });
+                            continue;
+                        }
+                    };
+                    let path = entry.path();
+                    // `file_type` does not follow links.
+                    let kind = match entry.file_type() {
+                        Ok(t) => EntryKind::of(t),
+                        Err(e) => {
+                            found.errors.push(StepError {
+                                step: "walk".into(),
+                                error: e.to_string(),
+                                context: relative(root, &path),
+                            });
+                            continue;
+                        }
+                    };
+                    let is_dir = kind == EntryKind::Dir;
+                    if rules.ignored(&path, is_dir) {
+                        continue;
+                    }
+                    match kind {
+                        EntryKind::File => found.files.push(path),
+                        EntryKind::Dir if SKIP_DIRS.iter().any(|s| entry.file_name() == *s) => {
+                            found.skipped.push(Skipped {
+                                path: relative(root, &path),
+                                reason: "tool directory".into(),
+                            });
+                        }
+                        EntryKind::Dir => subdirs.push((path, rules.clone())),
+                        EntryKind::Symlink | EntryKind::Special => found.skipped.push(Skipped {
+                            path: relative(root, &path),
+                            reason: kind.noun().into(),
+                        }),
+                    }
+                }
+                (subdirs, found)
+            })
+            .collect();
+        level = Vec::new();
+        for (subdirs, found) in results {
+            level.extend(subdirs);
+            out.files.extend(found.files);
+            out.skipped.extend(found.skipped);
+            out.errors.extend(found.errors);
+        }
+    }
+    out.files.sort();
+    out.skipped.sort();
+    out.errors
+        .sort_by(|a, b| (&a.context, &a.error).cmp(&(&b.context, &b.error)));
+    out
 }
 
 /// The path relative to `root` with `/` separators (lossy for invalid UTF-8).
@@ -376,7 +498,7 @@ pub(crate) fn relative(root: &Path, path: &Path) -> String {
 }
 
 fn hashes(path: &Path, want_blake3: bool) -> std::io::Result<(String, Option<String>)> {
-    let mut file = std::fs::File::open(path)?;
+    let mut file = codex_core::untrusted::open_regular(path)?;
     let mut sha = sha2::Sha256::new();
     let mut b3 = codex_core::Hasher::new();
     let mut buf = vec![0u8; 1 << 16];
@@ -407,14 +529,17 @@ pub(crate) fn describe(
         error: e.to_string(),
         context: rel.clone(),
     };
-    let size = std::fs::symlink_metadata(path)
-        .map_err(|e| err("inventory", e))?
-        .len();
+    // Opened once, without following links, and checked to be a regular file;
+    // the size comes from the handle, so a file swapped after the walk is
+    // still read within its limits.
+    let mut file = codex_core::untrusted::open_regular(path).map_err(|e| err("inventory", e))?;
+    let size = file.metadata().map_err(|e| err("inventory", e))?.len();
     let lang = language(path);
     let (binary, text, sha256, blake3) = if size <= options.max_read_bytes {
         let mut bytes = Vec::with_capacity(size as usize);
-        std::fs::File::open(path)
-            .and_then(|f| f.take(options.max_read_bytes).read_to_end(&mut bytes))
+        (&mut file)
+            .take(options.max_read_bytes)
+            .read_to_end(&mut bytes)
             .map_err(|e| err("inventory", e))?;
         let binary = bytes[..bytes.len().min(8192)].contains(&0);
         let (sha, b3) = if size <= options.max_hash_bytes {
@@ -434,9 +559,10 @@ pub(crate) fn describe(
         let text = (!binary).then(|| String::from_utf8_lossy(&bytes).into_owned());
         (binary, text, sha, b3)
     } else {
-        let mut head = [0u8; 8192];
-        let n = std::fs::File::open(path)
-            .and_then(|mut f| f.read(&mut head))
+        let mut head = Vec::with_capacity(8192);
+        (&mut file)
+            .take(8192)
+            .read_to_end(&mut head)
             .map_err(|e| err("inventory", e))?;
         let (sha, b3) = if size <= options.max_hash_bytes {
             let (s, b) = hashes(path, options.blake3).map_err(|e| err("hash", e))?;
@@ -444,7 +570,7 @@ pub(crate) fn describe(
         } else {
             (None, None)
         };
-        (head[..n].contains(&0), None, sha, b3)
+        (head.contains(&0), None, sha, b3)
     };
     let lines = match (&text, lang) {
         (Some(t), Some((_, syntax))) => Some(count_lines(t, syntax)),

@@ -9,15 +9,38 @@
 //! - [`repomap`]: top-level folders, key files, entry points;
 //! - [`run_audit`] (or [`run_audit_with_progress`]) and [`write_reports`]: `audit.json`, `audit.md` and
 //!   `repo_map.md`, byte-identical across runs and thread counts (sorted,
-//!   one timestamp field fixed by the caller).
+//!   one timestamp field fixed by the caller);
+//! - [`run_job`]: the whole `codex audit` job — audit a tree, write the
+//!   reports and `errors.ndjson` into an output directory, apply `--fail-on`
+//!   rules ([`FailOn`]) — for the CLI and for Rust callers alike.
 //!
-//! May depend on `codex-core` and parsing libraries; never on a tensor backend,
-//! and nothing in the audited repository is ever executed. [`complexity`]
-//! parses Python, Rust, JavaScript/TypeScript and Go with tree-sitter. No
-//! cargo features.
+//! The audited tree is untrusted input: nothing in it is executed, no link in
+//! it is followed, nothing but regular files is opened, every read is capped,
+//! every walk over a parse tree is iterative, and nothing the audit writes
+//! goes through a link inside the tree. Names taken from it are escaped
+//! before they enter Markdown.
+//!
+//! May depend on `codex-core` and parsing libraries; never on a tensor backend.
+//! [`complexity`] parses Python, Rust, JavaScript/TypeScript and Go with
+//! tree-sitter. No cargo features.
+//!
+//! ```
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("main.py"), "def f(x):\n    return x if x else 0\n")?;
+//! let audit = codex_audit::run_audit(
+//!     dir.path(),
+//!     &codex_audit::InventoryOptions::default(),
+//!     "2026-01-01T00:00:00Z".into(),
+//! );
+//! assert_eq!(audit.functions[0].complexity, 2);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 pub mod complexity;
+mod error;
 pub mod inventory;
+mod job;
+mod markdown;
 pub mod placeholders;
 pub mod readme;
 pub mod repomap;
@@ -28,13 +51,15 @@ use std::path::Path;
 
 use serde::Serialize;
 
-pub use inventory::{FileEntry, InventoryOptions, Lines, StepError};
+pub use error::AuditError;
+pub use inventory::{FileEntry, InventoryOptions, Lines, Skipped, StepError, Walked};
+pub use job::{AuditOutcome, AuditRequest, CheckFailure, FailOn, ReportFormat, run_job};
 pub use placeholders::{Context, Placeholder};
 pub use readme::ReadmeSummary;
 pub use repomap::{EntryPoint, RepoMap};
 
 /// Schema version of `audit.json`.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Totals per language.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
@@ -56,6 +81,9 @@ pub struct Audit {
     pub codex_version: String,
     /// Files, sorted by path.
     pub files: Vec<FileEntry>,
+    /// Entries not audited: symbolic links and special files (never followed
+    /// or opened) and tool directories, sorted by path.
+    pub skipped: Vec<Skipped>,
     /// Totals per language, by name.
     pub languages: BTreeMap<String, LanguageTotals>,
     /// The README summary, if there is a README.
@@ -106,7 +134,11 @@ pub fn run_audit_with_progress(
     generated_at: String,
     on_file: &(dyn Fn(usize, usize) + Sync),
 ) -> Audit {
-    let (paths, mut errors) = inventory::walk(root);
+    let Walked {
+        files: paths,
+        skipped,
+        mut errors,
+    } = inventory::walk(root);
     let total = paths.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let tick = || {
@@ -188,13 +220,18 @@ pub fn run_audit_with_progress(
             .cmp(&a.complexity)
             .then_with(|| (&a.path, a.line_start).cmp(&(&b.path, b.line_start)))
     });
+    let readme = readme::summarize(root).unwrap_or_else(|e| {
+        errors.push(e);
+        None
+    });
+    let (repo_map, map_errors) = repomap::repo_map(root, &files);
+    errors.extend(map_errors);
     errors.sort_by(|a, b| (&a.context, &a.step).cmp(&(&b.context, &b.step)));
-    let repo_map = repomap::repo_map(root, &files);
     Audit {
         schema_version: SCHEMA_VERSION,
         generated_at,
         codex_version: env!("CARGO_PKG_VERSION").to_owned(),
-        readme: readme::summarize(root),
+        readme,
         placeholders: found,
         functions,
         hot_spots,
@@ -203,21 +240,30 @@ pub fn run_audit_with_progress(
         languages,
         repo_map,
         files,
+        skipped,
         errors,
     }
 }
 
-/// `audit.md`: readable tables.
+/// `audit.md`: readable tables. Every name from the tree (paths, functions,
+/// README text, error messages) is escaped with [`markdown::cell`], so a file
+/// name cannot add headings, links or HTML.
 pub fn audit_markdown(a: &Audit) -> String {
+    use markdown::cell as c;
     let mut md = format!(
         "# Repository audit\n\nGenerated {} by codex {}.\n\n## Languages\n\n| language | files | code | comment | blank |\n|---|---|---|---|---|\n",
-        a.generated_at, a.codex_version
+        c(&a.generated_at),
+        a.codex_version
     );
     for (l, t) in &a.languages {
         let _ = writeln!(
             md,
-            "| {l} | {} | {} | {} | {} |",
-            t.files, t.lines.code, t.lines.comment, t.lines.blank
+            "| {} | {} | {} | {} | {} |",
+            c(l),
+            t.files,
+            t.lines.code,
+            t.lines.comment,
+            t.lines.blank
         );
     }
     let _ = writeln!(
@@ -227,18 +273,22 @@ pub fn audit_markdown(a: &Audit) -> String {
         a.files.iter().map(|f| f.size).sum::<u64>()
     );
     if let Some(r) = &a.readme {
-        let _ = writeln!(
-            md,
-            "## README ({})\n\n- title: {}\n- sections: {}\n- commands: {}\n- missing links: {}\n",
-            r.path,
-            r.title.as_deref().unwrap_or("(none)"),
-            r.outline.len(),
-            r.commands.len(),
-            if r.missing_links.is_empty() {
+        let list = |v: &[String]| {
+            if v.is_empty() {
                 "none".to_owned()
             } else {
-                r.missing_links.join(", ")
+                v.iter().map(|s| c(s)).collect::<Vec<_>>().join(", ")
             }
+        };
+        let _ = writeln!(
+            md,
+            "## README ({})\n\n- title: {}\n- sections: {}\n- commands: {}\n- missing links: {}\n- links outside the repository (not checked): {}\n",
+            c(&r.path),
+            r.title.as_deref().map_or_else(|| "(none)".to_owned(), c),
+            r.outline.len(),
+            r.commands.len(),
+            list(&r.missing_links),
+            list(&r.outside_links),
         );
     }
     let _ = writeln!(
@@ -250,7 +300,10 @@ pub fn audit_markdown(a: &Audit) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {:?} |",
-            p.path, p.line, p.kind, p.context
+            c(&p.path),
+            p.line,
+            c(&p.kind),
+            p.context
         );
     }
     let _ = writeln!(
@@ -264,8 +317,24 @@ pub fn audit_markdown(a: &Audit) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {}-{} | {} | {} | {} |",
-            f.path, f.name, f.line_start, f.line_end, f.complexity, f.nesting, f.parameters
+            c(&f.path),
+            c(&f.name),
+            f.line_start,
+            f.line_end,
+            f.complexity,
+            f.nesting,
+            f.parameters
         );
+    }
+    if !a.skipped.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## Not audited ({})\n\n| path | reason |\n|---|---|",
+            a.skipped.len()
+        );
+        for s in &a.skipped {
+            let _ = writeln!(md, "| {} | {} |", c(&s.path), c(&s.reason));
+        }
     }
     if !a.errors.is_empty() {
         let _ = writeln!(
@@ -273,28 +342,41 @@ pub fn audit_markdown(a: &Audit) -> String {
             "\n## Steps that failed\n\n| step | context | error |\n|---|---|---|"
         );
         for e in &a.errors {
-            let _ = writeln!(md, "| {} | {} | {} |", e.step, e.context, e.error);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                c(&e.step),
+                c(&e.context),
+                c(&e.error)
+            );
         }
     }
     md
 }
 
-/// `repo_map.md`.
+/// `repo_map.md`; names from manifests are escaped like `audit.md`'s.
 pub fn repo_map_markdown(m: &RepoMap) -> String {
+    use markdown::cell as c;
     let mut md = String::from("# Repository map\n\n| folder | files |\n|---|---|\n");
     for (f, n) in &m.folders {
-        let _ = writeln!(md, "| {f} | {n} |");
+        let _ = writeln!(md, "| {} | {n} |", c(f));
     }
     let _ = writeln!(md, "\n## Key files\n");
     for k in &m.key_files {
-        let _ = writeln!(md, "- {k}");
+        let _ = writeln!(md, "- {}", c(k));
     }
     let _ = writeln!(
         md,
         "\n## Entry points\n\n| name | declared in | target |\n|---|---|---|"
     );
     for e in &m.entry_points {
-        let _ = writeln!(md, "| {} | {} | {} |", e.name, e.declared_in, e.target);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            c(&e.name),
+            c(&e.declared_in),
+            c(&e.target)
+        );
     }
     md
 }
@@ -304,11 +386,11 @@ pub fn repo_map_markdown(m: &RepoMap) -> String {
 pub fn write_reports(
     a: &Audit,
     out: &Path,
-    formats: &[String],
+    formats: &[ReportFormat],
 ) -> Result<Vec<std::path::PathBuf>, codex_core::Error> {
     std::fs::create_dir_all(out).map_err(|e| codex_core::Error::io("cannot create", out, e))?;
     let mut written = Vec::new();
-    if formats.iter().any(|f| f == "json") {
+    if formats.contains(&ReportFormat::Json) {
         let p = out.join("audit.json");
         // Streamed through the atomic file's buffer: no whole-report string.
         codex_core::write_atomic(&p, |f| {
@@ -320,7 +402,7 @@ pub fn write_reports(
         })?;
         written.push(p);
     }
-    if formats.iter().any(|f| f == "md") {
+    if formats.contains(&ReportFormat::Md) {
         for (name, text) in [
             ("audit.md", audit_markdown(a)),
             ("repo_map.md", repo_map_markdown(&a.repo_map)),
@@ -331,28 +413,4 @@ pub fn write_reports(
         }
     }
     Ok(written)
-}
-
-/// Appends the failed steps to `.codex/errors.ndjson` under `root_out`.
-pub fn append_errors(errors: &[StepError], file: &Path) -> std::io::Result<()> {
-    use std::io::Write as _;
-    if errors.is_empty() {
-        return Ok(());
-    }
-    if let Some(d) = file.parent() {
-        std::fs::create_dir_all(d)?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(file)?;
-    let ts = chrono::Utc::now().to_rfc3339();
-    for e in errors {
-        writeln!(
-            f,
-            "{}",
-            serde_json::json!({ "ts": ts, "step": e.step, "error": e.error, "context": e.context })
-        )?;
-    }
-    Ok(())
 }

@@ -18,27 +18,84 @@ pub struct ReadmeSummary {
     pub first_paragraph: Option<String>,
     /// Command lines from shell code blocks (prompts `$ ` removed).
     pub commands: Vec<String>,
-    /// Relative links whose target does not exist.
+    /// Relative links whose target does not exist in the repository.
     pub missing_links: Vec<String>,
+    /// Links to absolute paths or above the repository's root: not checked,
+    /// since whether they exist says something about the auditor's machine,
+    /// not the repository.
+    pub outside_links: Vec<String>,
     /// Lines with TODO, FIXME or XXX.
     pub todos: Vec<(usize, String)>,
 }
 
+/// README files looked for at the root, in this order.
+const NAMES: [&str; 6] = [
+    "README.md",
+    "README.markdown",
+    "README.rst",
+    "README.txt",
+    "README",
+    "readme.md",
+];
+
+/// READMEs are read up to this size.
+const MAX_README_BYTES: u64 = 4 << 20;
+
+/// `target`, a link in a file at the root, as a path inside the repository;
+/// `None` when it is absolute or climbs above the root.
+fn inside(target: &str) -> Option<std::path::PathBuf> {
+    use std::path::Component;
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in Path::new(target).components() {
+        match c {
+            Component::Normal(p) => parts.push(p),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                parts.pop()?;
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(parts.iter().collect())
+}
+
+/// Whether `rel` names an entry of the tree at `root`. No link is followed on
+/// the way: a path through a link counts as present (it is not checked, since
+/// where the link leads says nothing about the repository).
+fn exists_inside(root: &Path, rel: &Path) -> bool {
+    let mut at = root.to_owned();
+    let mut parts = rel.components().peekable();
+    while let Some(c) = parts.next() {
+        at.push(c);
+        match std::fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(m) if m.file_type().is_symlink() => return true,
+            Ok(_) => return parts.peek().is_none(),
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
 /// Summarizes the README at `root` (README.md, README.rst, README.txt, README).
-pub fn summarize(root: &Path) -> Option<ReadmeSummary> {
-    let name = [
-        "README.md",
-        "README.markdown",
-        "README.rst",
-        "README.txt",
-        "README",
-        "readme.md",
-    ]
-    .into_iter()
-    .find(|n| root.join(n).is_file())?;
+/// The README is read as untrusted input: a link or special file at its name
+/// is not read (an error for the caller to record), and reading stops at 4 MiB.
+pub fn summarize(root: &Path) -> Result<Option<ReadmeSummary>, crate::StepError> {
+    let Some(name) = NAMES
+        .into_iter()
+        .find(|n| std::fs::symlink_metadata(root.join(n)).is_ok())
+    else {
+        return Ok(None);
+    };
     let path = root.join(name);
-    let bytes = std::fs::read(&path).ok()?;
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(4 << 20)]).into_owned();
+    let bytes = codex_core::untrusted::read_regular(&path, MAX_README_BYTES)
+        .map_err(|e| crate::StepError {
+            step: "readme".into(),
+            error: e.to_string(),
+            context: name.to_owned(),
+        })?
+        .bytes;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
     let mut s = ReadmeSummary {
         path: name.to_owned(),
         title: None,
@@ -46,6 +103,7 @@ pub fn summarize(root: &Path) -> Option<ReadmeSummary> {
         first_paragraph: None,
         commands: Vec::new(),
         missing_links: Vec::new(),
+        outside_links: Vec::new(),
         todos: Vec::new(),
     };
     let mut in_code: Option<String> = None;
@@ -115,8 +173,14 @@ pub fn summarize(root: &Path) -> Option<ReadmeSummary> {
             let target = target.split('#').next().unwrap_or("");
             let external =
                 target.contains("://") || target.starts_with("mailto:") || target.is_empty();
-            if !external && !root.join(target).exists() {
-                s.missing_links.push(target.to_owned());
+            if !external {
+                match inside(target) {
+                    None => s.outside_links.push(target.to_owned()),
+                    Some(rel) if !exists_inside(root, &rel) => {
+                        s.missing_links.push(target.to_owned())
+                    }
+                    Some(_) => {}
+                }
             }
             rest = &after[end..];
         }
@@ -124,5 +188,5 @@ pub fn summarize(root: &Path) -> Option<ReadmeSummary> {
     if s.first_paragraph.is_none() && !paragraph.is_empty() {
         s.first_paragraph = Some(paragraph.join(" "));
     }
-    Some(s)
+    Ok(Some(s))
 }

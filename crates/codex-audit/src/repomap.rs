@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::inventory::FileEntry;
+use crate::inventory::{FileEntry, StepError};
 
 /// Files that say how a repository is built, run or released.
 const KEY_FILES: [&str; 16] = [
@@ -49,11 +49,35 @@ pub struct RepoMap {
     pub entry_points: Vec<EntryPoint>,
 }
 
-fn cargo_bins(root: &Path, manifest: &str, out: &mut Vec<EntryPoint>) {
-    let Ok(text) = std::fs::read_to_string(root.join(manifest)) else {
-        return;
+/// Manifests are read up to this size.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// A manifest of the tree, read as untrusted input: never through a link,
+/// never a FIFO or device, at most 1 MiB; anything else is an error of the map.
+fn read_manifest(root: &Path, rel: &str, errors: &mut Vec<StepError>) -> Option<toml::Table> {
+    let text = match codex_core::untrusted::read_regular_text(&root.join(rel), MAX_MANIFEST_BYTES) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            errors.push(StepError {
+                step: "repo map".into(),
+                error: e.to_string(),
+                context: rel.to_owned(),
+            });
+            return None;
+        }
     };
-    let Ok(v) = text.parse::<toml::Table>() else {
+    text.parse::<toml::Table>().ok()
+}
+
+fn cargo_bins(
+    root: &Path,
+    files: &[FileEntry],
+    manifest: &str,
+    out: &mut Vec<EntryPoint>,
+    errors: &mut Vec<StepError>,
+) {
+    let Some(v) = read_manifest(root, manifest, errors) else {
         return;
     };
     let dir = Path::new(manifest).parent().unwrap_or(Path::new(""));
@@ -79,7 +103,9 @@ fn cargo_bins(root: &Path, manifest: &str, out: &mut Vec<EntryPoint>) {
             });
         }
     } else if let Some(name) = package
-        && root.join(dir).join("src/main.rs").is_file()
+        && files
+            .iter()
+            .any(|f| Path::new(&f.path) == dir.join("src/main.rs"))
     {
         out.push(EntryPoint {
             name: name.into(),
@@ -89,11 +115,8 @@ fn cargo_bins(root: &Path, manifest: &str, out: &mut Vec<EntryPoint>) {
     }
 }
 
-fn console_scripts(root: &Path, out: &mut Vec<EntryPoint>) {
-    let Ok(text) = std::fs::read_to_string(root.join("pyproject.toml")) else {
-        return;
-    };
-    let Ok(v) = text.parse::<toml::Table>() else {
+fn console_scripts(root: &Path, out: &mut Vec<EntryPoint>, errors: &mut Vec<StepError>) {
+    let Some(v) = read_manifest(root, "pyproject.toml", errors) else {
         return;
     };
     let tables = [
@@ -115,8 +138,10 @@ fn console_scripts(root: &Path, out: &mut Vec<EntryPoint>) {
     }
 }
 
-/// Builds the map from the inventory; manifests are read, never run.
-pub fn repo_map(root: &Path, files: &[FileEntry]) -> RepoMap {
+/// Builds the map from the inventory; manifests are read, never run. Only
+/// manifests the inventory lists (regular files, never links) are read.
+pub fn repo_map(root: &Path, files: &[FileEntry]) -> (RepoMap, Vec<StepError>) {
+    let mut errors = Vec::new();
     let mut folders = BTreeMap::new();
     for f in files {
         let top = match f.path.split_once('/') {
@@ -135,14 +160,20 @@ pub fn repo_map(root: &Path, files: &[FileEntry]) -> RepoMap {
         .map(|k| (*k).to_owned())
         .collect();
     let mut entry_points = Vec::new();
-    for f in files.iter().filter(|f| f.path.ends_with("Cargo.toml")) {
-        cargo_bins(root, &f.path, &mut entry_points);
+    for f in files
+        .iter()
+        .filter(|f| f.path == "Cargo.toml" || f.path.ends_with("/Cargo.toml"))
+    {
+        cargo_bins(root, files, &f.path, &mut entry_points, &mut errors);
     }
-    console_scripts(root, &mut entry_points);
+    if files.iter().any(|f| f.path == "pyproject.toml") {
+        console_scripts(root, &mut entry_points, &mut errors);
+    }
     entry_points.sort();
-    RepoMap {
+    let map = RepoMap {
         folders,
         key_files,
         entry_points,
-    }
+    };
+    (map, errors)
 }

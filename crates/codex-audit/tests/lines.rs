@@ -11,10 +11,13 @@ fn line_counts_equal_tokei_on_the_fixtures() {
         serde_json::from_str(&std::fs::read_to_string(data.join("lines.tokei.json")).unwrap())
             .unwrap();
     let root = data.join("lines");
-    let (paths, errors) = codex_audit::inventory::walk(&root);
-    assert!(errors.is_empty(), "{errors:?}");
-    let (files, _) =
-        codex_audit::inventory::inventory(&root, &paths, &codex_audit::InventoryOptions::default());
+    let walked = codex_audit::inventory::walk(&root);
+    assert!(walked.errors.is_empty(), "{:?}", walked.errors);
+    let (files, _) = codex_audit::inventory::inventory(
+        &root,
+        &walked.files,
+        &codex_audit::InventoryOptions::default(),
+    );
     let expected = golden["files"].as_object().unwrap();
     assert_eq!(files.len(), expected.len());
     for f in &files {

@@ -1079,7 +1079,16 @@ fn audit_reports_are_byte_identical_across_runs_and_thread_counts() {
         dir.path(),
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("tests/t.py:1 f (1)"), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("  tests/t.py:1 f (1)\n"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        stderr(&o).contains("the audit failed --fail-on complexity>0"),
+        "{}",
+        stderr(&o)
+    );
     let o = codex(
         &["audit", "repo", "--out", "r5", "--fail-on", "complexity>1"],
         &[],

@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-use codex_audit::{InventoryOptions, run_audit_with_progress, write_reports};
+use anyhow::{Context, Result};
+use codex_audit::{AuditError, AuditRequest, InventoryOptions, run_job};
 
-use super::CheckFailed;
+use super::FoundWithOutput;
 use crate::cli::AuditCommand;
 
 /// Trees with at least this many files get a progress bar.
@@ -46,44 +46,39 @@ pub(super) fn run(
 ) -> Result<String> {
     if let Some(AuditCommand::RepoMap { path }) = command {
         if !path.is_dir() {
-            bail!("{}: not a directory", path.display());
+            return Err(AuditError::NotADirectory { path }.into());
         }
-        let (paths, _) = codex_audit::inventory::walk(&path);
+        let walked = codex_audit::inventory::walk(&path);
         let (files, _) = codex_audit::inventory::inventory(
             &path,
-            &paths,
+            &walked.files,
             &InventoryOptions {
                 max_hash_bytes: 0,
                 ..InventoryOptions::default()
             },
         );
         return Ok(codex_audit::repo_map_markdown(
-            &codex_audit::repomap::repo_map(&path, &files),
+            &codex_audit::repomap::repo_map(&path, &files).0,
         ));
     }
-    for f in formats {
-        if !["json", "md"].contains(&f.as_str()) {
-            bail!("--format `{f}`: expected json or md");
-        }
-    }
-    let mut fail_placeholders = false;
-    let mut fail_complexity: Option<u32> = None;
-    for f in fail_on {
-        match f.as_str() {
-            "placeholders" => fail_placeholders = true,
-            c if c.starts_with("complexity>") => {
-                let n = c["complexity>".len()..]
-                    .parse()
-                    .with_context(|| format!("--fail-on `{c}`: N must be a whole number"))?;
-                fail_complexity = Some(n);
-            }
-            other => bail!("--fail-on `{other}`: expected `placeholders` or `complexity>N`"),
-        }
-    }
-    if !path.is_dir() {
-        bail!("{}: not a directory", path.display());
-    }
-    let generated_at = timestamp(stamp)?;
+    let request = AuditRequest {
+        root: path.to_owned(),
+        out: out.to_owned(),
+        formats: formats
+            .iter()
+            .map(|f| f.parse())
+            .collect::<Result<_, _>>()?,
+        options: InventoryOptions {
+            max_hash_bytes,
+            blake3,
+            ..InventoryOptions::default()
+        },
+        generated_at: timestamp(stamp)?,
+        fail_on: fail_on
+            .iter()
+            .map(|f| f.parse())
+            .collect::<Result<_, _>>()?,
+    };
     // A bar on stderr for large trees (indicatif draws only on a terminal).
     let bar = indicatif::ProgressBar::hidden();
     let on_file = |done: usize, total: usize| {
@@ -101,53 +96,43 @@ pub(super) fn run(
             bar.set_position(done as u64);
         }
     };
-    let audit = run_audit_with_progress(
-        path,
-        &InventoryOptions {
-            max_hash_bytes,
-            blake3,
-            ..InventoryOptions::default()
-        },
-        generated_at,
-        &on_file,
-    );
+    let outcome = run_job(&request, &on_file);
     bar.finish_and_clear();
-    let written = write_reports(&audit, out, formats)?;
-    codex_audit::append_errors(&audit.errors, &path.join(".codex/errors.ndjson"))
-        .context("cannot write .codex/errors.ndjson")?;
+    let outcome = outcome?;
+    let audit = &outcome.audit;
     let mut text = format!(
-        "audited {}: {} files, {} languages, {} placeholders, {} failed steps\n",
+        "audited {}: {} files, {} languages, {} placeholders, {} not audited, {} failed steps\n",
         path.display(),
         audit.files.len(),
         audit.languages.len(),
         audit.placeholders.len(),
+        audit.skipped.len(),
         audit.errors.len()
     );
-    for w in written {
+    for w in &outcome.written {
         text.push_str(&format!("wrote {}\n", w.display()));
     }
-    if fail_placeholders && !audit.placeholders.is_empty() {
-        return Err(CheckFailed(format!(
-            "{text}{} placeholders found (--fail-on placeholders)",
-            audit.placeholders.len()
-        ))
-        .into());
+    if outcome.failed_checks.is_empty() {
+        return Ok(text);
     }
-    if let Some(n) = fail_complexity {
-        let over: Vec<String> = audit
-            .functions
-            .iter()
-            .filter(|f| f.complexity > n)
-            .map(|f| format!("{}:{} {} ({})", f.path, f.line_start, f.name, f.complexity))
-            .collect();
-        if !over.is_empty() {
-            return Err(CheckFailed(format!(
-                "{text}{} functions above complexity {n}: {}",
-                over.len(),
-                over.join(", ")
-            ))
-            .into());
+    for failed in &outcome.failed_checks {
+        text.push_str(&format!(
+            "--fail-on {}: {} found\n",
+            failed.rule,
+            failed.found.len()
+        ));
+        for f in &failed.found {
+            text.push_str(&format!("  {f}\n"));
         }
     }
-    Ok(text)
+    let rules: Vec<String> = outcome
+        .failed_checks
+        .iter()
+        .map(|f| f.rule.to_string())
+        .collect();
+    Err(FoundWithOutput {
+        stdout: text,
+        message: format!("the audit failed --fail-on {}", rules.join(", ")),
+    }
+    .into())
 }

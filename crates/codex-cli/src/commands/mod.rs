@@ -54,6 +54,9 @@ impl std::error::Error for FoundWithOutput {}
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if cause.is::<codex_eval::EvalError>()
+            || cause
+                .downcast_ref::<codex_audit::AuditError>()
+                .is_some_and(codex_audit::AuditError::is_bad_input)
             || matches!(
                 cause.downcast_ref::<codex_safety::SafetyError>(),
                 Some(

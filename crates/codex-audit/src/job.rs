@@ -1,0 +1,228 @@
+//! The `codex audit` job: audit a tree, write its reports, apply the checks.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::AuditError;
+use crate::{Audit, InventoryOptions, StepError};
+
+/// A report `codex audit` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// `audit.json`.
+    Json,
+    /// `audit.md` and `repo_map.md`.
+    Md,
+}
+
+impl std::str::FromStr for ReportFormat {
+    type Err = AuditError;
+
+    fn from_str(s: &str) -> Result<Self, AuditError> {
+        match s {
+            "json" => Ok(Self::Json),
+            "md" => Ok(Self::Md),
+            _ => Err(AuditError::Format { format: s.into() }),
+        }
+    }
+}
+
+/// A check that fails the job when the audit finds something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    /// Any placeholder.
+    Placeholders,
+    /// A function whose complexity is above N.
+    Complexity(u32),
+}
+
+impl std::str::FromStr for FailOn {
+    type Err = AuditError;
+
+    fn from_str(s: &str) -> Result<Self, AuditError> {
+        let bad = || AuditError::FailOn { rule: s.into() };
+        match s {
+            "placeholders" => Ok(Self::Placeholders),
+            c => c
+                .strip_prefix("complexity>")
+                .and_then(|n| n.trim().parse().ok())
+                .map(Self::Complexity)
+                .ok_or_else(bad),
+        }
+    }
+}
+
+impl std::fmt::Display for FailOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Placeholders => f.write_str("placeholders"),
+            Self::Complexity(n) => write!(f, "complexity>{n}"),
+        }
+    }
+}
+
+/// What one `codex audit` asks for.
+#[derive(Debug, Clone)]
+pub struct AuditRequest {
+    /// The tree to audit.
+    pub root: PathBuf,
+    /// Where the reports go.
+    pub out: PathBuf,
+    /// Which reports.
+    pub formats: Vec<ReportFormat>,
+    /// Limits and hashes.
+    pub options: InventoryOptions,
+    /// The reports' one time field.
+    pub generated_at: String,
+    /// Checks that fail the job.
+    pub fail_on: Vec<FailOn>,
+}
+
+/// A check that found something: the rule and what it found (`path:line name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFailure {
+    /// The rule.
+    pub rule: FailOn,
+    /// One line per finding.
+    pub found: Vec<String>,
+}
+
+/// What a job did.
+#[derive(Debug)]
+pub struct AuditOutcome {
+    /// The audit.
+    pub audit: Audit,
+    /// Files written, in order.
+    pub written: Vec<PathBuf>,
+    /// Checks of `fail_on` that found something (empty: the job passed).
+    pub failed_checks: Vec<CheckFailure>,
+}
+
+/// `path` made absolute (against the current directory) and lexically normal.
+fn absolute(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let joined = if path.is_absolute() {
+        path.to_owned()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Refuses an output directory whose path goes through a symbolic link that
+/// lies inside the audited tree: the tree is untrusted, and a link it holds
+/// (`reports -> ~/.ssh`) must not decide where the reports land. Links
+/// outside the tree are the user's own and are followed as usual.
+fn check_output_dir(root: &Path, out: &Path) -> Result<(), AuditError> {
+    let Ok(real_root) = root.canonicalize() else {
+        return Ok(());
+    };
+    let mut at = PathBuf::new();
+    for c in absolute(out).components() {
+        at.push(c);
+        let Ok(meta) = std::fs::symlink_metadata(&at) else {
+            break;
+        };
+        if !meta.file_type().is_symlink() {
+            continue;
+        }
+        // Where the link itself lies: its parent, resolved.
+        let parent = at
+            .parent()
+            .and_then(|p| p.canonicalize().ok())
+            .unwrap_or_default();
+        if parent.starts_with(&real_root) {
+            return Err(AuditError::OutputThroughLink {
+                out: out.to_owned(),
+                link: at,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `errors.ndjson`: one record per failed step, stamped with the report's time.
+fn errors_ndjson(errors: &[StepError], ts: &str) -> String {
+    errors
+        .iter()
+        .map(|e| {
+            serde_json::json!({ "ts": ts, "step": e.step, "error": e.error, "context": e.context })
+                .to_string()
+                + "\n"
+        })
+        .collect()
+}
+
+/// Runs `codex audit`: audits `request.root` (calling `on_file(done, total)`
+/// as files are described), writes the reports and, when steps failed,
+/// `errors.ndjson` into `request.out`, and applies the `fail_on` checks.
+///
+/// Nothing is written inside the audited tree unless `out` is there, and
+/// never through a link the tree holds.
+pub fn run_job(
+    request: &AuditRequest,
+    on_file: &(dyn Fn(usize, usize) + Sync),
+) -> Result<AuditOutcome, AuditError> {
+    if !std::fs::metadata(&request.root).is_ok_and(|m| m.is_dir()) {
+        return Err(AuditError::NotADirectory {
+            path: request.root.clone(),
+        });
+    }
+    check_output_dir(&request.root, &request.out)?;
+    let audit = crate::run_audit_with_progress(
+        &request.root,
+        &request.options,
+        request.generated_at.clone(),
+        on_file,
+    );
+    let mut written = crate::write_reports(&audit, &request.out, &request.formats)?;
+    let errors_file = request.out.join("errors.ndjson");
+    if audit.errors.is_empty() {
+        // A record of an earlier audit would describe a tree that is gone.
+        match std::fs::remove_file(&errors_file) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(codex_core::Error::io("cannot remove", &errors_file, e).into()),
+        }
+    } else {
+        codex_core::write_bytes_atomic(
+            &errors_file,
+            errors_ndjson(&audit.errors, &audit.generated_at).as_bytes(),
+        )?;
+        written.push(errors_file);
+    }
+    let failed_checks = request
+        .fail_on
+        .iter()
+        .filter_map(|&rule| {
+            let found: Vec<String> = match rule {
+                FailOn::Placeholders => audit
+                    .placeholders
+                    .iter()
+                    .map(|p| format!("{}:{} {}", p.path, p.line, p.kind))
+                    .collect(),
+                FailOn::Complexity(n) => audit
+                    .functions
+                    .iter()
+                    .filter(|f| f.complexity > n)
+                    .map(|f| format!("{}:{} {} ({})", f.path, f.line_start, f.name, f.complexity))
+                    .collect(),
+            };
+            (!found.is_empty()).then_some(CheckFailure { rule, found })
+        })
+        .collect();
+    Ok(AuditOutcome {
+        audit,
+        written,
+        failed_checks,
+    })
+}

@@ -4,7 +4,7 @@
 //! Linear time: the keyword automaton (Aho-Corasick) and every rule regex
 //! (finite automata, no backtracking) run in time linear in their input, and a
 //! rule only searches windows around its keywords (the line, at most 4 KiB each
-//! side; 16 KiB for multi-line rules), each part of the text at most once per rule.
+//! side; 64 KiB for multi-line rules), each part of the text at most once per rule.
 
 use std::ops::Range;
 
@@ -17,8 +17,9 @@ use crate::policy::{Action, Category, Level, Policy};
 
 /// Search radius around a keyword for single-line rules when the line is long.
 const LINE_RADIUS: usize = 4096;
-/// Search radius for multi-line rules.
-const MULTILINE_RADIUS: usize = 16 * 1024;
+/// Search radius for multi-line rules: room for the largest private keys
+/// (a key block is found whole when it is shorter than this radius).
+const MULTILINE_RADIUS: usize = 64 * 1024;
 /// The inline marker that silences findings on its line.
 pub const ALLOW_MARKER: &str = "codex:allow";
 

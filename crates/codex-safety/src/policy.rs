@@ -188,7 +188,7 @@ pub struct RuleSpec {
     /// A group containing one of these (case-insensitive) is not a finding.
     #[serde(default)]
     pub stopwords: Vec<String>,
-    /// Search up to 16 KiB around a keyword instead of its line.
+    /// Search up to 64 KiB around a keyword instead of its line.
     #[serde(default)]
     pub multiline: bool,
     /// A catch-all rule: its finding is dropped where a rule of the same

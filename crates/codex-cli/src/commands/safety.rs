@@ -119,10 +119,22 @@ pub(super) fn run(cmd: SafetyCommand) -> Result<String> {
                 .iter()
                 .filter(|f| f.severity >= threshold)
                 .count();
-            if reached > 0 {
+            // An input that could not be read may hold anything: it fails the
+            // check as a finding would.
+            let unreadable = report.errors.len();
+            if reached > 0 || unreadable > 0 {
+                let mut parts = Vec::new();
+                if reached > 0 {
+                    parts.push(format!(
+                        "{reached} findings at severity {threshold} or above"
+                    ));
+                }
+                if unreadable > 0 {
+                    parts.push(format!("{unreadable} inputs could not be read"));
+                }
                 return Err(FoundWithOutput {
                     stdout: out,
-                    message: format!("{reached} findings at severity {threshold} or above"),
+                    message: parts.join("; "),
                 }
                 .into());
             }

@@ -8,9 +8,17 @@
 //! records the base's source and fingerprint ([`BaseRef`]), and loading puts
 //! the adapters back on that base only if its weights still match.
 //!
-//! A checkpoint is written into a hidden temporary directory and renamed into
-//! place only when every file is written and synced, so a failure midway (disk
-//! full, SIGKILL) leaves the previous checkpoints as they were.
+//! A checkpoint is written into a hidden temporary directory and put in place
+//! only when every file is written and synced (an existing directory of the
+//! same step is replaced in one step, [`codex_core::replace_dir`]), so a
+//! failure midway (disk full, SIGKILL) leaves the previous checkpoints as they
+//! were.
+//!
+//! Resuming from a checkpoint older than the newest starts a branch
+//! ([`branch_from`]): the later checkpoints belong to a future that was
+//! abandoned, so they move to `checkpoints/abandoned/…` (kept, never deleted)
+//! and can no longer outrank, replace or be resumed instead of the branch's
+//! own checkpoints. Retention never removes the checkpoint it was called for.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -194,13 +202,7 @@ pub fn save(
         return Err(e);
     }
     let target = dir.join(&name);
-    if target.exists() {
-        std::fs::remove_dir_all(&target).map_err(|e| io("cannot replace", &target, e))?;
-    }
-    std::fs::rename(&tmp, &target).map_err(|e| io("cannot rename", &tmp, e))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    codex_core::replace_dir(&tmp, &target)?;
     let mut index = read_index(dir).unwrap_or_default();
     index.checkpoints.retain(|e| e.name != name);
     index.checkpoints.push(IndexEntry {
@@ -210,24 +212,12 @@ pub fn save(
         metric: state.metric,
     });
     index.checkpoints.sort_by_key(|e| e.step);
-    let mut ranked: Vec<(f64, String)> = index
-        .checkpoints
-        .iter()
-        .filter_map(|e| e.metric.map(|v| (v, e.name.clone())))
-        .collect();
-    ranked.sort_by(|a, b| {
-        if retention.larger_is_better {
-            b.0.total_cmp(&a.0)
-        } else {
-            a.0.total_cmp(&b.0)
-        }
-    });
-    let best_k: Vec<String> = ranked
+    let ranked = ranked(&index, retention.larger_is_better);
+    let best_k: Vec<&str> = ranked
         .iter()
         .take(retention.keep_best)
-        .map(|(_, n)| n.clone())
+        .map(String::as_str)
         .collect();
-    let best = ranked.first().map(|(_, n)| n.clone());
     let cut = index
         .checkpoints
         .len()
@@ -236,19 +226,105 @@ pub fn save(
         .iter()
         .filter(|e| {
             let every = retention.keep_every > 0 && e.step.is_multiple_of(retention.keep_every);
-            !(best_k.contains(&e.name) || every)
+            // The checkpoint just written is never dropped, whatever its rank.
+            !(e.name == name || best_k.contains(&e.name.as_str()) || every)
         })
         .map(|e| e.name.clone())
         .collect();
+    index.best = ranked.first().cloned();
     index.checkpoints.retain(|e| !drop.contains(&e.name));
     index.latest = Some(name);
-    index.best = best;
     write_index(dir, &index)?;
     for name in drop {
         let p = dir.join(&name);
         let _ = std::fs::remove_dir_all(&p);
     }
     Ok(target)
+}
+
+/// Names of the indexed checkpoints with a ranking metric, best first.
+fn ranked(index: &Index, larger_is_better: bool) -> Vec<String> {
+    let mut ranked: Vec<(f64, &str)> = index
+        .checkpoints
+        .iter()
+        .filter_map(|e| e.metric.map(|v| (v, e.name.as_str())))
+        .collect();
+    ranked.sort_by(|a, b| {
+        if larger_is_better {
+            b.0.total_cmp(&a.0)
+        } else {
+            a.0.total_cmp(&b.0)
+        }
+    });
+    ranked.into_iter().map(|(_, n)| n.to_owned()).collect()
+}
+
+/// The step of a checkpoint directory name (`step-NNNNNNNN`).
+fn step_of(name: &str) -> Option<u64> {
+    name.strip_prefix("step-")?.parse().ok()
+}
+
+/// Starts a branch at the checkpoint of `step`: every checkpoint under `dir`
+/// with a later step moves, with its index entries, to
+/// `dir/abandoned/after-step-NNNNNNNN[-K]/`, and the index's latest and best
+/// are recomputed from what remains. Returns where they went, or `None` when
+/// there was nothing later (the usual resume from the newest checkpoint).
+pub fn branch_from(
+    dir: &Path,
+    step: u64,
+    larger_is_better: bool,
+) -> Result<Option<PathBuf>, TrainError> {
+    let mut later: Vec<(u64, String)> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                step_of(&name).filter(|&s| s > step).map(|s| (s, name))
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io("cannot list", dir, e)),
+    };
+    if later.is_empty() {
+        return Ok(None);
+    }
+    later.sort();
+    let parent = dir.join("abandoned");
+    std::fs::create_dir_all(&parent).map_err(|e| io("cannot create", &parent, e))?;
+    let base = format!("after-step-{step:08}");
+    let mut to = parent.join(&base);
+    let mut k = 1;
+    while to.exists() {
+        k += 1;
+        to = parent.join(format!("{base}-{k}"));
+    }
+    std::fs::create_dir(&to).map_err(|e| io("cannot create", &to, e))?;
+    let mut index = read_index(dir).unwrap_or_default();
+    let moved: Vec<IndexEntry> = index
+        .checkpoints
+        .iter()
+        .filter(|e| later.iter().any(|(_, n)| *n == e.name))
+        .cloned()
+        .collect();
+    write_index(
+        &to,
+        &Index {
+            latest: later.last().map(|(_, n)| n.clone()),
+            best: None,
+            checkpoints: moved,
+        },
+    )?;
+    for (_, name) in &later {
+        let from = dir.join(name);
+        std::fs::rename(&from, to.join(name)).map_err(|e| io("cannot move", &from, e))?;
+    }
+    index
+        .checkpoints
+        .retain(|e| !later.iter().any(|(_, n)| *n == e.name));
+    index.latest = index.checkpoints.last().map(|e| e.name.clone());
+    index.best = ranked(&index, larger_is_better).first().cloned();
+    write_index(dir, &index)?;
+    Ok(Some(to))
 }
 
 /// Read `index.json` of a checkpoints directory.

@@ -124,6 +124,9 @@ pub struct TrainOutcome {
     pub stop: StopCause,
     /// The last checkpoint written.
     pub checkpoint: Option<PathBuf>,
+    /// Where the checkpoints after the resumed one went, when resuming from
+    /// an earlier checkpoint started a branch ([`checkpoint::branch_from`]).
+    pub abandoned: Option<PathBuf>,
 }
 
 /// Parameter ids and ranks, and which ones take weight decay.
@@ -375,6 +378,8 @@ pub fn train(
     let mut early = None;
     let mut last_metric = None;
     let mut resumed_scale = None;
+    let larger_is_better = t.best_mode == codex_core::config::MetricMode::Max;
+    let mut abandoned = None;
     let (mut step, mut tokens, mut sampler_state, mut train_loss, mut last_eval) = match resume {
         Some(loaded) => {
             let s = loaded.state;
@@ -384,6 +389,8 @@ pub fn train(
                     keys: diff_keys(&s.model, model.config()),
                 });
             }
+            // Checkpoints after this one belong to an abandoned future.
+            abandoned = checkpoint::branch_from(inputs.checkpoints, s.step, larger_is_better)?;
             model = loaded.model.fork(&device);
             optimizer_record = Some(loaded.optimizer);
             early = s.early_stopping;
@@ -584,7 +591,7 @@ pub fn train(
                     keep_last: t.keep_last as usize,
                     keep_best: t.keep_best as usize,
                     keep_every: t.keep_every,
-                    larger_is_better: t.best_mode == codex_core::config::MetricMode::Max,
+                    larger_is_better,
                 },
             )?);
         }
@@ -607,6 +614,7 @@ pub fn train(
         flops_per_second: flops_per_token * (tokens - start_tokens) as f64 / seconds.max(1e-9),
         stop: stop_cause,
         checkpoint: last_checkpoint,
+        abandoned,
     })
 }
 

@@ -276,6 +276,67 @@ fn retention_keeps_the_last_the_best_and_every_mth() {
     assert_eq!(on_disk, expected.len());
 }
 
+/// Resuming from an earlier checkpoint starts a branch: the checkpoint it
+/// writes is kept and is the latest, and the abandoned later ones move aside
+/// where they can neither outrank it nor be resumed by mistake.
+#[test]
+fn resuming_an_earlier_checkpoint_starts_a_branch_that_retention_keeps() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(&[
+        "train.max_steps=6",
+        "train.checkpoint_every=1",
+        "train.eval_every=2",
+        "train.keep_last=1",
+        "train.keep_best=1",
+        "train.keep_every=2",
+    ]);
+    let stores = data(tmp.path(), &cfg);
+    let dir = tmp.path().join("ck");
+    let first = run(&cfg, &cfg.train, &stores, &dir, None).unwrap();
+    assert_eq!(first.abandoned, None);
+    let steps = |i: &checkpoint::Index| i.checkpoints.iter().map(|e| e.step).collect::<Vec<_>>();
+    assert_eq!(steps(&checkpoint::read_index(&dir).unwrap()), [2, 4, 6]);
+
+    let loaded = checkpoint::load(&dir.join("step-00000002"), &device(), no_base).unwrap();
+    let mut short = cfg.train.clone();
+    short.max_steps = 3;
+    let branch = run(&cfg, &short, &stores, &dir, Some(loaded)).unwrap();
+    assert!(
+        dir.join("step-00000003/state.json").is_file(),
+        "the new checkpoint was deleted"
+    );
+    let index = checkpoint::read_index(&dir).unwrap();
+    assert_eq!(index.latest.as_deref(), Some("step-00000003"));
+    assert_eq!(steps(&index), [2, 3]);
+    let best = index.best.clone().unwrap();
+    assert!(
+        index.checkpoints.iter().any(|e| e.name == best),
+        "best {best} is not on the branch"
+    );
+    let aside = dir.join("abandoned/after-step-00000002");
+    assert_eq!(branch.abandoned.as_deref(), Some(aside.as_path()));
+    for s in ["step-00000004", "step-00000006"] {
+        assert!(
+            aside.join(s).join("state.json").is_file(),
+            "{s} was not kept aside"
+        );
+        assert!(!dir.join(s).exists(), "{s} is still on the main line");
+    }
+    assert_eq!(steps(&checkpoint::read_index(&aside).unwrap()), [4, 6]);
+    let (latest, _) = checkpoint::latest_valid(&dir).unwrap();
+    assert_eq!(latest.unwrap(), dir.join("step-00000003"));
+
+    // Resuming the newest checkpoint is not a branch.
+    let loaded = checkpoint::load(&dir.join("step-00000003"), &device(), no_base).unwrap();
+    short.max_steps = 4;
+    let on = run(&cfg, &short, &stores, &dir, Some(loaded)).unwrap();
+    assert_eq!(on.abandoned, None);
+    let index = checkpoint::read_index(&dir).unwrap();
+    assert_eq!(index.latest.as_deref(), Some("step-00000004"));
+    assert!(steps(&index).starts_with(&[2]) && steps(&index).ends_with(&[4]));
+}
+
 fn lora() -> codex_model::LoraConfig {
     codex_model::LoraConfig {
         rank: 2,

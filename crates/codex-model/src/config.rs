@@ -84,6 +84,36 @@ impl ModelConfig {
                 return bad(key, "must be at least 1".into());
             }
         }
+        // Bounds far above any model codex can train, so that the products
+        // below cannot overflow and a hostile config cannot ask for an
+        // allocation the machine would abort on.
+        for (key, value, max) in [
+            ("vocab_size", self.vocab_size, Self::MAX_VOCAB),
+            ("n_layer", self.n_layer, Self::MAX_LAYERS),
+            ("d_model", self.d_model, Self::MAX_WIDTH),
+            ("d_ff", self.d_ff, Self::MAX_WIDTH * 8),
+            ("n_head", self.n_head, self.d_model),
+            ("n_kv_head", self.n_kv_head, self.n_head),
+            ("context_length", self.context_length, Self::MAX_CONTEXT),
+        ] {
+            if value > max {
+                return bad(key, format!("must be at most {max}, got {value}"));
+            }
+        }
+        let total = self.param_counts().total() as u128;
+        if total > Self::MAX_PARAMS {
+            return bad(
+                "n_layer",
+                format!(
+                    "the shape has {total} parameters, more than {} (n_layer {}, d_model {}, d_ff {}, vocab_size {})",
+                    Self::MAX_PARAMS,
+                    self.n_layer,
+                    self.d_model,
+                    self.d_ff,
+                    self.vocab_size
+                ),
+            );
+        }
         if !self.d_model.is_multiple_of(self.n_head) {
             return bad(
                 "d_model",
@@ -140,6 +170,17 @@ impl ModelConfig {
         }
         Ok(())
     }
+
+    /// Largest vocabulary accepted (16 Mi entries).
+    pub const MAX_VOCAB: usize = 1 << 24;
+    /// Most layers accepted.
+    pub const MAX_LAYERS: usize = 1 << 12;
+    /// Widest `d_model` accepted (`d_ff` may be 8 times this).
+    pub const MAX_WIDTH: usize = 1 << 17;
+    /// Longest context accepted.
+    pub const MAX_CONTEXT: usize = 1 << 24;
+    /// Most parameters accepted (2^40, about 1.1 trillion).
+    pub const MAX_PARAMS: u128 = 1 << 40;
 
     /// Width of one attention head.
     pub fn head_dim(&self) -> usize {

@@ -666,6 +666,24 @@ pub fn load_native(path: &Path, device: &Device) -> Result<Transformer, ModelErr
     }
     let meta: Meta = serde_json::from_str(&text)
         .map_err(|e| weights_err(&meta_path, format!("invalid model metadata: {e}")))?;
+    meta.model
+        .validate()
+        .map_err(|e| weights_err(&meta_path, e.to_string()))?;
+    // The record stores every parameter in at least two bytes: a shape the
+    // file cannot hold is refused before anything is allocated for it.
+    let size = std::fs::metadata(path)
+        .map_err(|e| io("cannot read", path, e))?
+        .len();
+    let wanted = meta.model.param_counts().total() as u64;
+    if wanted.saturating_mul(2) > size {
+        return Err(weights_err(
+            &meta_path,
+            format!(
+                "declares a model of {wanted} parameters but `{}` has only {size} bytes",
+                path.display()
+            ),
+        ));
+    }
     let mut model = Transformer::build(&meta.model, &mut crate::params::Placeholder, device)?;
     if let Some(lora) = &meta.lora {
         model = model.attach_lora(lora, 0)?;

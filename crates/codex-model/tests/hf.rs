@@ -181,6 +181,56 @@ fn wrong_shape_and_missing_tensor_are_named() {
     assert!(msg.contains("missing tensor `model.layers.2."), "{msg}");
 }
 
+/// A hostile config.json or model.bpk.json cannot make the process abort on
+/// an allocation: sizes are bounded and named, and a native record's shape is
+/// checked against the bytes on disk before anything is built.
+#[test]
+fn absurd_sizes_are_refused_by_key_before_allocating() {
+    let tmp = copy_fixture("llama-gqa-tied");
+    let path = tmp.path().join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    for layers in ["100000000000", "1152921504606846976"] {
+        std::fs::write(
+            &path,
+            text.replace(
+                "\"num_hidden_layers\": 2",
+                &format!("\"num_hidden_layers\": {layers}"),
+            ),
+        )
+        .unwrap();
+        let msg = import_hf(tmp.path(), &device()).unwrap_err().to_string();
+        assert!(
+            msg.contains("n_layer") && msg.contains(&format!("got {layers}")),
+            "{msg}"
+        );
+    }
+    std::fs::write(
+        &path,
+        text.replace("\"vocab_size\": 96", "\"vocab_size\": 4611686018427387904"),
+    )
+    .unwrap();
+    let msg = import_hf(tmp.path(), &device()).unwrap_err().to_string();
+    assert!(msg.contains("vocab_size"), "{msg}");
+
+    // A native model whose metadata claims far more than its record holds.
+    std::fs::write(&path, &text).unwrap();
+    let model = import_hf(tmp.path(), &device()).unwrap();
+    let native = tmp.path().join("model.bpk");
+    codex_model::save_native(&model, &native).unwrap();
+    let meta = tmp.path().join("model.bpk.json");
+    let m = std::fs::read_to_string(&meta).unwrap();
+    let grown = m.replacen("\"n_layer\": 2", "\"n_layer\": 4000", 1);
+    assert_ne!(grown, m, "{m}");
+    std::fs::write(&meta, grown).unwrap();
+    let msg = codex_model::load_native(&native, &device())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("parameters but") && msg.contains("bytes"),
+        "{msg}"
+    );
+}
+
 #[test]
 fn too_long_a_sequence_is_an_error() {
     let model = import_hf(&fixtures().join("gpt2"), &device()).unwrap();

@@ -187,3 +187,33 @@ fn sentencepiece_ids_and_decodes_match_google() {
         }
     }
 }
+
+/// A byte-fallback model whose piece for byte 0x41 is respelled: `<0x041>`
+/// (the same byte twice) or `<0x4a>` (a spelling SentencePiece does not use)
+/// is refused at load, naming the piece; decoding never panics on it.
+#[test]
+fn respelled_byte_pieces_are_refused_at_load() {
+    let bytes = std::fs::read(data("spm-unigram-bf.model")).unwrap();
+    // The SentencePiece submessage of `<0x41>`: its length, the piece's length
+    // and text (score and type follow unchanged).
+    let piece = |len: u8, text: &[u8]| {
+        let mut p = vec![0x0a, len, 0x0a, text.len() as u8];
+        p.extend_from_slice(text);
+        p
+    };
+    let at = bytes
+        .windows(10)
+        .position(|w| w == piece(0x0f, b"<0x41>").as_slice())
+        .expect("the fixture holds <0x41>");
+    let respell = |with: &[u8]| {
+        let mut b = bytes[..at].to_vec();
+        b.extend(piece(0x0f + (with.len() as u8 - 6), with));
+        b.extend_from_slice(&bytes[at + 10..]);
+        b
+    };
+    assert!(SpmModel::from_bytes(&respell(b"<0x41>")).is_ok());
+    let err = SpmModel::from_bytes(&respell(b"<0x041>")).unwrap_err();
+    assert!(err.contains("`<0x041>` is not of the form <0xXX>"), "{err}");
+    let err = SpmModel::from_bytes(&respell(b"<0x42>")).unwrap_err();
+    assert!(err.contains("piece `<0x42>` appears twice"), "{err}");
+}

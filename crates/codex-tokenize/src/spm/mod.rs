@@ -138,13 +138,17 @@ impl SpmModel {
                         unk_id = Some(id);
                     }
                     if p.kind == PieceType::Byte {
-                        let b = p
-                            .piece
-                            .strip_prefix("<0x")
-                            .and_then(|s| s.strip_suffix('>'))
-                            .and_then(|h| u8::from_str_radix(h, 16).ok())
-                            .ok_or_else(|| format!("byte piece `{}` is not <0xXX>", p.piece))?;
-                        byte_ids[usize::from(b)] = Some(id);
+                        let b = byte_piece_value(&p.piece).ok_or_else(|| {
+                            format!(
+                                "byte piece {id} `{}` is not of the form <0xXX> (two upper-case hex digits)",
+                                p.piece
+                            )
+                        })?;
+                        if let Some(first) = byte_ids[usize::from(b)].replace(id) {
+                            return Err(format!(
+                                "byte 0x{b:02X} has two byte pieces (ids {first} and {id})"
+                            ));
+                        }
                     }
                 }
             }
@@ -561,13 +565,12 @@ impl SpmModel {
                     id,
                     vocab_size: self.pieces.len(),
                 })?;
-            if piece.kind == PieceType::Byte {
-                let b = self
-                    .byte_ids
-                    .iter()
-                    .position(|x| *x == Some(id))
-                    .expect("byte piece");
-                bytes.push(b as u8);
+            // Every byte piece was checked at load to be `<0xXX>` and the only
+            // piece of its byte.
+            if piece.kind == PieceType::Byte
+                && let Some(b) = byte_piece_value(&piece.piece)
+            {
+                bytes.push(b);
                 continue;
             }
             flush_bytes(&mut bytes, &mut text);
@@ -601,6 +604,17 @@ impl SpmModel {
         flush_bytes(&mut bytes, &mut text);
         Ok(text)
     }
+}
+
+/// The byte of a byte piece in SentencePiece's one spelling, `<0xXX>` with
+/// two upper-case hex digits (`<0x41>`; not `<0x041>` or `<0x4a>`).
+fn byte_piece_value(piece: &str) -> Option<u8> {
+    let hex = piece.strip_prefix("<0x")?.strip_suffix('>')?;
+    let ok = hex.len() == 2
+        && hex
+            .bytes()
+            .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c));
+    ok.then(|| u8::from_str_radix(hex, 16).ok()).flatten()
 }
 
 /// Length of the UTF-8 sequence a lead byte starts (1 for invalid lead bytes).

@@ -98,6 +98,45 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
+/// `uri` without its userinfo, and the userinfo (`user:password`) if any.
+fn split_userinfo(uri: &str) -> (String, Option<String>) {
+    let Some(scheme_end) = uri.find("://") else {
+        return (uri.to_owned(), None);
+    };
+    let after = scheme_end + 3;
+    let authority_end = uri[after..]
+        .find(['/', '?', '#'])
+        .map_or(uri.len(), |i| after + i);
+    match uri[after..authority_end].rfind('@') {
+        Some(at) => (
+            format!("{}{}", &uri[..after], &uri[after + at + 1..]),
+            Some(uri[after..after + at].to_owned()),
+        ),
+        None => (uri.to_owned(), None),
+    }
+}
+
+/// `%XX` escapes of a URI's userinfo decoded (invalid escapes kept as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A blocking MLflow REST client.
 #[derive(Clone)]
 pub struct Client {
@@ -129,12 +168,21 @@ impl Client {
                 _ => None,
             },
         };
+        // Credentials in the URI (`http://user:pass@host`) authenticate when
+        // the environment gives none, and never stay in the URI the client
+        // keeps, prints or puts in an error.
+        let (uri, userinfo) = split_userinfo(uri);
+        let auth = auth.or_else(|| {
+            userinfo
+                .filter(|u| !codex_core::redact::is_redacted(u))
+                .map(|u| format!("Basic {}", base64(percent_decode(&u).as_bytes())))
+        });
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(20)))
             .build();
         Self {
-            uri: uri.trim_end_matches('/').to_owned(),
+            uri: codex_core::redact::redact_uri(uri.trim_end_matches('/')).into_owned(),
             agent: config.into(),
             auth,
         }

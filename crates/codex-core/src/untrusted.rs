@@ -1,5 +1,7 @@
 //! Reading a tree codex does not trust (an audited repository, scanned files):
-//! no link followed, nothing but regular files opened, every read capped.
+//! no link followed, nothing but regular files opened, every read capped; and
+//! one directory walk ([`walk`]) that never loops, never recurses on the stack
+//! and never hands out a FIFO or device as a file.
 //!
 //! A path given by the user is the user's choice; a path found *inside* such a
 //! tree is not. Opening one here refuses symbolic links (`O_NOFOLLOW`), never
@@ -103,6 +105,118 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// How [`walk`] treats what it meets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WalkOptions {
+    /// Follow symbolic links (a user's own data, where links into a cache are
+    /// common); each directory is entered once, so a link loop ends. When
+    /// false (untrusted trees), links are listed as skipped.
+    pub follow_links: bool,
+    /// Skip entries whose name starts with `.`.
+    pub skip_hidden: bool,
+    /// Skip (and list) directories named in [`SKIP_DIRS`].
+    pub skip_tool_dirs: bool,
+}
+
+/// What [`walk`] found.
+#[derive(Debug, Default)]
+pub struct Walk {
+    /// Regular files (reached through links too, when followed), sorted.
+    pub files: Vec<std::path::PathBuf>,
+    /// Entries not walked, with why: `symbolic link`, `special file`,
+    /// `tool directory` or `link loop`; sorted by path.
+    pub skipped: Vec<(std::path::PathBuf, &'static str)>,
+    /// Directories or links that could not be read.
+    pub errors: Vec<(std::path::PathBuf, io::Error)>,
+}
+
+/// Every regular file under `root` (which is followed if it is a link: the
+/// caller named it), iteratively, with what was skipped and why.
+pub fn walk(root: &Path, options: WalkOptions) -> Walk {
+    let mut out = Walk::default();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![root.to_owned()];
+    #[cfg(unix)]
+    let id = |m: &std::fs::Metadata| {
+        use std::os::unix::fs::MetadataExt as _;
+        Some((m.dev(), m.ino()))
+    };
+    #[cfg(not(unix))]
+    let id = |_: &std::fs::Metadata| None::<(u64, u64)>;
+    if let Ok(m) = std::fs::metadata(root)
+        && let Some(i) = id(&m)
+    {
+        seen.insert(i);
+    }
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) => {
+                out.errors.push((dir, e));
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    out.errors.push((dir.clone(), e));
+                    continue;
+                }
+            };
+            let path = entry.path();
+            if options.skip_hidden && entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let mut kind = match entry.file_type() {
+                Ok(t) => EntryKind::of(t),
+                Err(e) => {
+                    out.errors.push((path, e));
+                    continue;
+                }
+            };
+            let mut meta = None;
+            if kind == EntryKind::Symlink {
+                if !options.follow_links {
+                    out.skipped.push((path, kind.noun()));
+                    continue;
+                }
+                match std::fs::metadata(&path) {
+                    Ok(m) => {
+                        kind = EntryKind::of(m.file_type());
+                        meta = Some(m);
+                    }
+                    Err(e) => {
+                        out.errors.push((path, e));
+                        continue;
+                    }
+                }
+            }
+            match kind {
+                EntryKind::File => out.files.push(path),
+                EntryKind::Dir => {
+                    if options.skip_tool_dirs && SKIP_DIRS.iter().any(|s| entry.file_name() == *s) {
+                        out.skipped.push((path, "tool directory"));
+                        continue;
+                    }
+                    let m = match meta {
+                        Some(m) => Ok(m),
+                        None => entry.metadata(),
+                    };
+                    match m.ok().and_then(|m| id(&m)) {
+                        Some(i) if !seen.insert(i) => out.skipped.push((path, "link loop")),
+                        _ => stack.push(path),
+                    }
+                }
+                EntryKind::Symlink | EntryKind::Special => out.skipped.push((path, kind.noun())),
+            }
+        }
+    }
+    out.files.sort();
+    out.skipped.sort();
+    out
+}
+
 /// The first bytes of a regular file, read by [`read_regular`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capped {
@@ -160,6 +274,72 @@ mod tests {
         );
         let err = read_regular_text(&p, 3).unwrap_err().to_string();
         assert!(err.contains("larger than 3 bytes"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn walks_end_on_link_loops_and_never_hand_out_fifos() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::write(root.join("a/b/doc.txt"), b"x").unwrap();
+        std::fs::write(root.join(".hidden"), b"x").unwrap();
+        std::os::unix::fs::symlink(&root, root.join("a/b/loop")).unwrap();
+        std::os::unix::fs::symlink(root.join("a/b/doc.txt"), root.join("alias.txt")).unwrap();
+        std::fs::create_dir(root.join("target")).unwrap();
+        let fifo = root.join("pipe");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let names = |w: &Walk| -> (Vec<String>, Vec<(String, &'static str)>) {
+            let rel = |p: &Path| p.strip_prefix(&root).unwrap().display().to_string();
+            (
+                w.files.iter().map(|p| rel(p)).collect(),
+                w.skipped.iter().map(|(p, r)| (rel(p), *r)).collect(),
+            )
+        };
+        let followed = walk(
+            &root,
+            WalkOptions {
+                follow_links: true,
+                skip_hidden: true,
+                skip_tool_dirs: false,
+            },
+        );
+        assert_eq!(
+            names(&followed),
+            (
+                vec!["a/b/doc.txt".into(), "alias.txt".into()],
+                vec![
+                    ("a/b/loop".into(), "link loop"),
+                    ("pipe".into(), "special file")
+                ]
+            )
+        );
+        let strict = walk(
+            &root,
+            WalkOptions {
+                follow_links: false,
+                skip_hidden: false,
+                skip_tool_dirs: true,
+            },
+        );
+        assert_eq!(
+            names(&strict),
+            (
+                vec![".hidden".into(), "a/b/doc.txt".into()],
+                vec![
+                    ("a/b/loop".into(), "symbolic link"),
+                    ("alias.txt".into(), "symbolic link"),
+                    ("pipe".into(), "special file"),
+                    ("target".into(), "tool directory"),
+                ]
+            )
+        );
     }
 
     #[cfg(unix)]

@@ -57,7 +57,7 @@ pub fn expand(sources: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
             }
             files.extend(matches);
         } else if source.is_dir() {
-            walk(source, &mut files)?;
+            files.extend(walk(source)?);
         } else if source.is_file() {
             files.push(source.clone());
         } else {
@@ -75,29 +75,28 @@ pub fn expand(sources: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
     Ok(files)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), DataError> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|source| DataError::Io {
-            path: dir.to_path_buf(),
-            source,
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        let hidden = p
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if hidden {
-            continue;
-        }
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
-        }
+/// The files of a source directory: hidden entries skipped, links followed
+/// (each directory once, so a link loop ends), and a FIFO, socket or device
+/// an error naming it rather than a read that never ends.
+fn walk(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let w = codex_core::untrusted::walk(
+        dir,
+        codex_core::untrusted::WalkOptions {
+            follow_links: true,
+            skip_hidden: true,
+            skip_tool_dirs: false,
+        },
+    );
+    if let Some((path, source)) = w.errors.into_iter().next() {
+        return Err(DataError::Io { path, source });
     }
-    Ok(())
+    if let Some((path, _)) = w.skipped.into_iter().find(|(_, r)| *r == "special file") {
+        return Err(DataError::BadSource {
+            path,
+            problem: "a FIFO, socket or device, not a data file".into(),
+        });
+    }
+    Ok(w.files)
 }
 
 /// The extension that decides the format, under any compression suffix.

@@ -426,3 +426,28 @@ fn resumed_samplers_yield_exactly_the_uninterrupted_batches() {
         assert_eq!(&resumed.next_batch(), b);
     }
 }
+
+/// A source directory with a link back to itself and a FIFO: the walk ends,
+/// the loop's files are read once, and the FIFO is an error naming it rather
+/// than a read that never returns.
+#[cfg(unix)]
+#[test]
+fn a_source_directory_with_a_link_loop_or_a_fifo_neither_loops_nor_hangs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("corpus");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("sub/a.txt"), "one\n").unwrap();
+    std::os::unix::fs::symlink(&data, data.join("sub/loop")).unwrap();
+    let files = codex_data::source::expand(std::slice::from_ref(&data)).unwrap();
+    assert_eq!(files, [data.join("sub/a.txt")]);
+    let fifo = data.join("pipe.txt");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let err = codex_data::source::expand(&[data]).unwrap_err().to_string();
+    assert!(err.contains("pipe.txt") && err.contains("FIFO"), "{err}");
+}

@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use codex_core::untrusted::{EntryKind, SKIP_DIRS};
+use codex_core::untrusted::EntryKind;
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -171,53 +171,29 @@ fn collect(paths: &[PathBuf], report: &mut ScanReport) -> Vec<Target> {
                 continue;
             }
         }
-        let mut stack: Vec<PathBuf> = vec![root.clone()];
-        while let Some(dir) = stack.pop() {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(e) => e,
-                Err(e) => {
-                    report
-                        .errors
-                        .push((dir.display().to_string(), e.to_string()));
-                    continue;
-                }
-            };
-            for entry in entries {
-                let entry = match entry {
-                    Ok(e) => e,
-                    Err(e) => {
-                        report
-                            .errors
-                            .push((dir.display().to_string(), e.to_string()));
-                        continue;
-                    }
-                };
-                let path = entry.path();
-                let kind = match entry.file_type() {
-                    Ok(t) => EntryKind::of(t),
-                    Err(e) => {
-                        report
-                            .errors
-                            .push((path.display().to_string(), e.to_string()));
-                        continue;
-                    }
-                };
-                match kind {
-                    EntryKind::Dir if SKIP_DIRS.iter().any(|s| entry.file_name() == *s) => {
-                        report.skip(&path, "tool directory");
-                    }
-                    EntryKind::Dir => stack.push(path),
-                    EntryKind::File => {
-                        let rel = path.strip_prefix(root).unwrap_or(&path).to_owned();
-                        files.push(Target {
-                            path,
-                            rel,
-                            named: false,
-                        });
-                    }
-                    EntryKind::Symlink | EntryKind::Special => report.skip(&path, kind.noun()),
-                }
-            }
+        let walked = codex_core::untrusted::walk(
+            root,
+            codex_core::untrusted::WalkOptions {
+                follow_links: false,
+                skip_hidden: false,
+                skip_tool_dirs: true,
+            },
+        );
+        for (path, e) in walked.errors {
+            report
+                .errors
+                .push((path.display().to_string(), e.to_string()));
+        }
+        for (path, reason) in walked.skipped {
+            report.skip(&path, reason);
+        }
+        for path in walked.files {
+            let rel = path.strip_prefix(root).unwrap_or(&path).to_owned();
+            files.push(Target {
+                path,
+                rel,
+                named: false,
+            });
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));

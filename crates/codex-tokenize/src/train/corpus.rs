@@ -33,26 +33,34 @@ pub struct InputRecord {
 /// Expands files and directories (recursively, in sorted order, `.txt`, `.text`,
 /// `.jsonl` and `.json` files) into the list of files to read.
 pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, TokenizeError> {
+    // Links are followed (each directory once, so a loop ends); a FIFO,
+    // socket or device inside a directory is an error, not a hang.
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TokenizeError> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|source| TokenizeError::Io {
-                path: dir.to_path_buf(),
-                source,
-            })?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for p in entries {
-            if p.is_dir() {
-                walk(&p, out)?;
-            } else if p
-                .extension()
+        let w = codex_core::untrusted::walk(
+            dir,
+            codex_core::untrusted::WalkOptions {
+                follow_links: true,
+                skip_hidden: false,
+                skip_tool_dirs: false,
+            },
+        );
+        if let Some((path, source)) = w.errors.into_iter().next() {
+            return Err(TokenizeError::Io { path, source });
+        }
+        if let Some((path, _)) = w.skipped.into_iter().find(|(_, r)| *r == "special file") {
+            return Err(TokenizeError::Io {
+                path,
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a FIFO, socket or device, not a corpus file",
+                ),
+            });
+        }
+        out.extend(w.files.into_iter().filter(|p| {
+            p.extension()
                 .and_then(|e| e.to_str())
                 .is_some_and(|e| matches!(e, "txt" | "text" | "jsonl" | "json"))
-            {
-                out.push(p);
-            }
-        }
+        }));
         Ok(())
     }
     let mut files = Vec::new();

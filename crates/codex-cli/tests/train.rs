@@ -284,8 +284,50 @@ fn generate_and_eval_lm_read_a_run() {
         })
         .collect();
     assert_eq!(names, ["loss", "perplexity", "token_accuracy", "tokens"]);
+    // Each row says what it measured: the checkpoint and its step, the
+    // dataset and its hash, the split.
+    let first: serde_json::Value = serde_json::from_str(rows.lines().next().unwrap()).unwrap();
+    assert_eq!(first["step"], 8, "{first}");
+    assert_eq!(first["split"], "validation", "{first}");
+    assert!(
+        first["checkpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("checkpoints/step-00000008"),
+        "{first}"
+    );
+    assert!(
+        first["dataset"].as_str().unwrap().ends_with("data"),
+        "{first}"
+    );
+    assert_eq!(
+        first["dataset_blake3"].as_str().unwrap().len(),
+        64,
+        "{first}"
+    );
+    // A text file is evaluated whole, and says so.
+    std::fs::write(
+        dir.path().join("held-out.txt"),
+        "The river ran past the old mill and down to the sea.\n".repeat(20),
+    )
+    .unwrap();
+    let o = codex(dir.path())
+        .args(["eval", "lm", "--checkpoint"])
+        .arg(&run)
+        .args(["--data", "held-out.txt"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let rows = std::fs::read_to_string(run.join("eval/lm.ndjson")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(rows.lines().last().unwrap()).unwrap();
+    assert_eq!(last["split"], "all", "{last}");
+    assert!(
+        last["dataset"].as_str().unwrap().ends_with("held-out.txt"),
+        "{last}"
+    );
 
-    // A model without a tokenizer beside it is refused with the place looked for.
+    // A model without a tokenizer beside it is refused with the place looked
+    // for, as bad input (exit 2).
     std::fs::create_dir(dir.path().join("bare")).unwrap();
     for f in ["model.bpk", "model.bpk.json"] {
         std::fs::copy(
@@ -298,7 +340,7 @@ fn generate_and_eval_lm_read_a_run() {
         .args(["generate", "--checkpoint", "bare", "--prompt", "x"])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         text(&o.stderr).contains("no tokenizer found"),
         "{}",

@@ -112,3 +112,18 @@ impl Error {
         }
     }
 }
+
+impl Error {
+    /// Whether the error is about the caller's input (a configuration, an
+    /// override, a name) rather than a failure of the machine.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Self::Config { .. }
+                | Self::ConfigParse { .. }
+                | Self::ConfigFormat { .. }
+                | Self::OverrideSyntax { .. }
+                | Self::UnknownName { .. }
+        )
+    }
+}

@@ -92,6 +92,35 @@ pub trait TextFilter: Send + Sync {
     }
 }
 
+/// A text the filter said to drop.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {what} was blocked by the safety policy (rules: {})", rules.join(", "))]
+pub struct Blocked {
+    /// What was filtered, e.g. `prompt`.
+    pub what: String,
+    /// The rules that matched.
+    pub rules: Vec<String>,
+}
+
+/// `text` after `filter` at `stage`: unchanged, redacted, or [`Blocked`]
+/// naming the rules; `what` names the text in the error (`prompt`).
+pub fn apply_filter(
+    filter: &dyn TextFilter,
+    text: String,
+    stage: Stage,
+    what: &str,
+) -> Result<String, Blocked> {
+    let filtered = filter.filter(&text, stage);
+    match filtered.verdict {
+        Verdict::Keep => Ok(text),
+        Verdict::Redact(t) => Ok(t),
+        Verdict::Drop => Err(Blocked {
+            what: what.to_owned(),
+            rules: filtered.findings.into_iter().map(|f| f.rule_id).collect(),
+        }),
+    }
+}
+
 /// Keeps every text unchanged; the filter used when safety filtering is off.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PassThrough;

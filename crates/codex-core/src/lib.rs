@@ -42,7 +42,9 @@ pub mod untrusted;
 pub use atomic::{AtomicFile, replace_dir, write_atomic, write_bytes_atomic};
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use error::{Error, Result};
-pub use filter::{Filtered, Finding, PassThrough, Stage, TextFilter, Verdict};
+pub use filter::{
+    Blocked, Filtered, Finding, PassThrough, Stage, TextFilter, Verdict, apply_filter,
+};
 pub use hash::{Digest, Hasher, ParseDigestError, hash_file, hash_reader};
 pub use metrics::{MetricRecord, MetricSink, SinkError};
 pub use provenance::{

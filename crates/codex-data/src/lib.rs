@@ -38,7 +38,9 @@ pub mod synth;
 pub use error::DataError;
 pub use inspect::{Inspection, inspect};
 pub use manifest::{FORMAT_VERSION, FilterRecord, Manifest, RuleCounts, SourceRecord, SplitRecord};
-pub use prepare::{PrepareInputs, Prepared, SPLITS, prepare, split_of, verify};
+pub use prepare::{
+    PrepareInputs, Prepared, SPLITS, prepare, prepare_with_tokenizer, split_of, verify,
+};
 pub use sampler::{Batch, RandomState, RandomWindows, Sequential, SequentialState};
 pub use shard::{Dtype, ShardRecord};
 pub use store::TokenStore;

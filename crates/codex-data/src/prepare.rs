@@ -47,6 +47,45 @@ pub struct PrepareInputs<'a> {
     pub on_documents: &'a (dyn Fn(u64) + Sync),
 }
 
+/// `codex data prepare` as a call: `tok`, loaded from the file
+/// `tokenizer` (whose BLAKE3 joins the cache key), the document separator
+/// from `tokenizer.special_tokens[0]`, and the `data` section and seed of
+/// `cfg`.
+pub fn prepare_with_tokenizer(
+    cfg: &codex_core::config::AppConfig,
+    tok: &dyn Tokenizer,
+    tokenizer: &Path,
+    filter: &dyn TextFilter,
+    out: &Path,
+    on_documents: &(dyn Fn(u64) + Sync),
+) -> Result<Prepared, DataError> {
+    let (tokenizer_blake3, _) = codex_core::hash_file(tokenizer)?;
+    let eos = cfg
+        .tokenizer
+        .special_tokens
+        .first()
+        .ok_or_else(|| DataError::BadSource {
+            path: tokenizer.to_owned(),
+            problem: "tokenizer.special_tokens is empty: the first one separates documents".into(),
+        })?;
+    let eos_id = tok.token_to_id(eos).ok_or_else(|| DataError::BadSource {
+        path: tokenizer.to_owned(),
+        problem: format!(
+            "the document separator `{eos}` (tokenizer.special_tokens[0]) is not in the tokenizer"
+        ),
+    })?;
+    prepare(&PrepareInputs {
+        data: &cfg.data,
+        seeds: Seeds::new(cfg.run.seed),
+        tokenizer: tok,
+        tokenizer_blake3,
+        eos_id,
+        filter,
+        out,
+        on_documents,
+    })
+}
+
 impl std::fmt::Debug for PrepareInputs<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PrepareInputs")

@@ -59,6 +59,9 @@ pub enum EvalError {
     /// Invalid settings.
     #[error("{0}")]
     Settings(String),
+    /// An unknown metric name, or writing an output directory, failed.
+    #[error(transparent)]
+    Core(#[from] codex_core::Error),
 }
 
 impl EvalError {

@@ -10,7 +10,25 @@
 //!   [`registry`] so that a plugin can add more;
 //! - [`bootstrap`] adds seeded percentile intervals and sacreBLEU's paired test;
 //! - [`runner`] reads inputs ([`input`]) and writes `metrics.ndjson`,
-//!   `metrics.csv`, `summary.json` and per-example records.
+//!   `metrics.csv`, `summary.json` and per-example records;
+//! - [`job`]: the `codex eval text` and `codex eval ppl` jobs as calls.
+//!
+//! ```
+//! use codex_eval::{Corpus, MetricSettings, registry};
+//!
+//! let corpus = Corpus {
+//!     hyps: vec!["the cat sat on the mat".into()],
+//!     refs: vec![vec!["the cat sat on the mat".into()]],
+//! };
+//! let bleu = (registry().get("bleu")?.value)(&MetricSettings::default());
+//! let scored = bleu.score(&corpus)?;
+//! assert_eq!(scored.names()[0], "bleu");
+//! assert!((scored.corpus(&[1])[0] - 100.0).abs() < 1e-9);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The workspace's `score_text` example scores BLEU, chrF and ROUGE from
+//! strings in memory.
 //!
 //! May depend on `codex-core`; never on a tensor backend. Language-model metrics
 //! that need a model are computed by `codex-train` and handed here as numbers.
@@ -21,6 +39,7 @@ pub mod bootstrap;
 pub mod chrf;
 mod error;
 pub mod input;
+pub mod job;
 pub mod metric;
 mod ngram;
 pub mod porter;

@@ -36,6 +36,7 @@ mod error;
 mod fused;
 mod generate;
 mod hf;
+mod inspect;
 mod lora;
 mod model;
 mod norm;
@@ -50,6 +51,10 @@ pub use generate::{GenerateOptions, Generation, StopReason, generate};
 pub use hf::{
     SUPPORTED_MODEL_TYPES, WeightsSummary, export_hf, hf_config_json, import_hf, load_native,
     read_hf_config, save_native, summarize_hf,
+};
+pub use inspect::{
+    Imported, Inspection, NATIVE_FILE, TOKENIZER_FILES, copy_tokenizer_files, import_to_native,
+    inspect, native_path,
 };
 pub use lora::{LoraAdapter, LoraConfig, LoraTarget};
 pub use model::{

@@ -15,7 +15,19 @@
 //!
 //! May depend on `codex-core` and matching libraries; never on a tensor backend,
 //! and no other codex crate depends on it except the binary, which plugs it into
-//! data preparation and generation through the trait. No cargo features.
+//! data preparation and generation through the trait ([`filter_for`]). No
+//! cargo features.
+//!
+//! ```
+//! use codex_core::{Stage, TextFilter, Verdict};
+//! use codex_safety::{Policy, Scanner};
+//!
+//! let scanner = Scanner::new(Policy::default_policy());
+//! let out = scanner.filter("mail me at jane.roe@corp.io", Stage::Prompt);
+//! assert!(matches!(out.verdict, Verdict::Redact(ref t) if t.contains("«REDACTED:email»")));
+//! ```
+//!
+//! The workspace's `safety_policy` example scans text with a custom policy.
 
 mod checks;
 pub mod engine;
@@ -50,4 +62,28 @@ pub fn resolve_policy(configured: Option<&std::path::Path>) -> Result<Policy, Sa
 /// Whether `CODEX_SAFETY_BYPASS=1` is set.
 pub fn bypassed() -> bool {
     std::env::var(BYPASS_ENV).is_ok_and(|v| v == "1")
+}
+
+/// The text filter a run uses for data, prompts and outputs: the policy's
+/// scanner ([`resolve_policy`] of `safety.policy`), logging every decision
+/// to `events` when given; pass-through when `safety.enabled` is false or
+/// [`bypassed`] (the bypass itself is recorded in `events`).
+pub fn filter_for(
+    section: &codex_core::config::SafetySection,
+    events: Option<&std::path::Path>,
+) -> Result<Box<dyn codex_core::TextFilter>, SafetyError> {
+    if bypassed() {
+        if let Some(path) = events {
+            EventLog::open(path)?.record_bypass("CODEX_SAFETY_BYPASS=1")?;
+        }
+        return Ok(Box::new(codex_core::PassThrough));
+    }
+    if !section.enabled {
+        return Ok(Box::new(codex_core::PassThrough));
+    }
+    let scanner = Scanner::new(resolve_policy(section.policy.as_deref())?);
+    Ok(match events {
+        Some(path) => Box::new(LoggedFilter::new(scanner, EventLog::open(path)?)),
+        None => Box::new(scanner),
+    })
 }

@@ -8,7 +8,11 @@
 //!   going when a secondary sink fails;
 //! - [`SystemSampler`]: CPU, memory, disk and (through NVML) GPU samples into
 //!   `system.ndjson` and the sinks;
-//! - [`report`]: `report.md` with SVG curves, and the readers `codex runs` uses.
+//! - [`Tracking`]: the sinks, sampler, report and artifacts of one run, built
+//!   from the `track` section (what a training job writes through);
+//! - [`report`]: `report.md` with SVG curves;
+//! - [`runs`]: reading run directories back — list, details, comparison, and
+//!   replay into MLflow (`codex runs`).
 //!
 //! May depend on `codex-core`; never on a tensor backend. `codex-train` writes
 //! through the trait, so training never depends on how metrics are stored.
@@ -20,8 +24,10 @@ mod line_file;
 pub mod mlflow;
 mod ndjson;
 pub mod report;
+pub mod runs;
 mod system;
 pub mod tensorboard;
+mod tracking;
 
 use std::path::PathBuf;
 
@@ -31,11 +37,27 @@ pub use mlflow::{MlflowReport, MlflowSink, MlflowTarget};
 pub use ndjson::NdjsonSink;
 pub use system::SystemSampler;
 pub use tensorboard::TensorBoardSink;
+pub use tracking::{Tracking, best_checkpoint, config_params, flatten, mlflow_uri};
 
-/// Errors reading run directories.
+/// Errors of tracking and of reading run directories.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrackError {
+    /// A directory that holds no `metrics.ndjson`.
+    #[error("{}: not a run directory (no metrics.ndjson)", path.display())]
+    NotARun {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A sink failed.
+    #[error(transparent)]
+    Sink(#[from] codex_core::SinkError),
+    /// An MLflow request failed.
+    #[error(transparent)]
+    Mlflow(#[from] mlflow::MlflowError),
+    /// Writing a file, or reading a run's configuration, failed.
+    #[error(transparent)]
+    Core(#[from] codex_core::Error),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {

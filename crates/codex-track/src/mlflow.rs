@@ -571,7 +571,7 @@ impl Worker {
         Self {
             client: Client::new(&target.uri),
             report: MlflowReport {
-                uri: target.uri.clone(),
+                uri: codex_core::redact::redact_uri(&target.uri).into_owned(),
                 ..MlflowReport::default()
             },
             target,

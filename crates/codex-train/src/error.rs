@@ -14,9 +14,40 @@ pub enum TrainError {
     #[error(transparent)]
     Data(#[from] codex_data::DataError),
 
-    /// A file operation failed.
+    /// A file operation or the configuration failed.
     #[error(transparent)]
     Core(#[from] codex_core::Error),
+
+    /// The tokenizer failed (loading, training, encoding).
+    #[error(transparent)]
+    Tokenize(#[from] codex_tokenize::TokenizeError),
+
+    /// Tracking failed (a sink, the report, a run directory).
+    #[error(transparent)]
+    Track(#[from] codex_track::TrackError),
+
+    /// The safety filter blocked a prompt or an output.
+    #[error(transparent)]
+    Blocked(#[from] codex_core::Blocked),
+
+    /// The text filter could not be built.
+    #[error("the safety filter: {message}")]
+    Filter {
+        /// Why.
+        message: String,
+        /// Whether the cause is the caller's input (a policy file).
+        bad_input: bool,
+    },
+
+    /// An input the job cannot use: a path that names no model, a run
+    /// without a checkpoint, a tokenizer without the document separator.
+    #[error("{what}: {message}")]
+    Input {
+        /// The path, key or value involved.
+        what: String,
+        /// What is wrong with it.
+        message: String,
+    },
 
     /// A compute precision the loop or the device cannot use.
     #[error("train.precision={precision}: {message}")]
@@ -73,4 +104,29 @@ pub enum TrainError {
         /// Why.
         message: String,
     },
+}
+
+impl TrainError {
+    /// An [`Input`](Self::Input) error about `what`.
+    pub fn input(what: impl std::fmt::Display, message: impl Into<String>) -> Self {
+        Self::Input {
+            what: what.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether the error is the caller's input (configuration, paths, model
+    /// or tokenizer files) rather than a failure while running.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Invalid { .. }
+            | Self::Input { .. }
+            | Self::ShapeChanged { .. }
+            | Self::Precision { .. }
+            | Self::Checkpoint { .. } => true,
+            Self::Core(e) => e.is_bad_input(),
+            Self::Filter { bad_input, .. } => *bad_input,
+            _ => false,
+        }
+    }
 }

@@ -7,6 +7,15 @@ use codex_core::config::{AppConfig, ConfigLoader};
 
 use crate::cli::{ConfigArgs, ConfigCommand, ShowFormat};
 
+/// The layers a command's `--config` and overrides name, with the process environment.
+pub(crate) fn source(args: &ConfigArgs) -> codex_train::ConfigSource {
+    codex_train::ConfigSource {
+        file: args.config.clone(),
+        overrides: args.overrides.clone(),
+        env: true,
+    }
+}
+
 /// The loader for a command's `--config` and overrides, with the process environment.
 pub(crate) fn loader(args: &ConfigArgs) -> ConfigLoader {
     let mut loader = ConfigLoader::new().process_env();
@@ -28,7 +37,11 @@ pub(super) fn run(cmd: ConfigCommand) -> Result<String> {
                 let rows: Vec<(String, String, String)> = loaded
                     .leaves()
                     .into_iter()
-                    .map(|(path, value, origin)| (path, value.to_string(), origin.to_string()))
+                    .map(|(path, value, origin)| {
+                        let value =
+                            codex_core::redact::redact_text(&value.to_string()).into_owned();
+                        (path, value, origin.to_string())
+                    })
                     .collect();
                 let key_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
                 let val_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
@@ -41,7 +54,7 @@ pub(super) fn run(cmd: ConfigCommand) -> Result<String> {
                 Ok(match format {
                     ShowFormat::Yaml => loaded.config.to_yaml(),
                     ShowFormat::Json => {
-                        let mut s = serde_json::to_string_pretty(&loaded.config)?;
+                        let mut s = serde_json::to_string_pretty(&loaded.config.redacted())?;
                         s.push('\n');
                         s
                     }

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 
 use anyhow::{Context, Result, bail};
-use codex_core::{Seeds, write_atomic};
-use codex_data::{PrepareInputs, SPLITS};
+use codex_core::write_atomic;
+use codex_data::SPLITS;
 use codex_tokenize::AnyTokenizer;
 
 use super::config::loader;
@@ -38,19 +38,10 @@ pub(super) fn run(cmd: DataCommand) -> Result<String> {
                 .or(cfg.tokenizer.path.clone())
                 .context("no tokenizer: pass --tokenizer or set tokenizer.path (train one with `codex tokenizer train`)")?;
             let tok = AnyTokenizer::from_file(&tok_path)?;
-            let (tokenizer_blake3, _) = codex_core::hash_file(&tok_path)?;
-            let eos =
-                cfg.tokenizer.special_tokens.first().context(
-                    "tokenizer.special_tokens is empty: the first one separates documents",
-                )?;
-            let eos_id = tok.token_to_id(eos).with_context(|| {
-                format!(
-                    "the document separator `{eos}` (tokenizer.special_tokens[0]) is not in `{}`",
-                    tok_path.display()
-                )
-            })?;
-            let filter =
-                super::safety::filter_for(&cfg, Some(&out.join("safety").join("events.ndjson")))?;
+            let filter = codex_safety::filter_for(
+                &cfg.safety,
+                Some(&out.join("safety").join("events.ndjson")),
+            )?;
             let bar = if std::io::stderr().is_terminal() {
                 indicatif::ProgressBar::new_spinner()
             } else {
@@ -60,16 +51,10 @@ pub(super) fn run(cmd: DataCommand) -> Result<String> {
                 indicatif::ProgressStyle::with_template("{spinner} {pos} documents {per_sec}")
                     .expect("valid template"),
             );
-            let prepared = codex_data::prepare(&PrepareInputs {
-                data: &cfg.data,
-                seeds: Seeds::new(cfg.run.seed),
-                tokenizer: &tok,
-                tokenizer_blake3,
-                eos_id,
-                filter: &*filter,
-                out: &out,
-                on_documents: &|n| bar.set_position(n),
-            })?;
+            let prepared =
+                codex_data::prepare_with_tokenizer(&cfg, &tok, &tok_path, &*filter, &out, &|n| {
+                    bar.set_position(n)
+                })?;
             bar.finish_and_clear();
             for d in &prepared.diagnostics {
                 tracing::warn!("{d}");

@@ -7,6 +7,7 @@ mod data;
 mod eval;
 mod inference;
 mod model;
+mod progress;
 mod registry;
 mod safety;
 mod sweep;
@@ -67,13 +68,12 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
         {
             return 2;
         }
-        if let Some(
-            codex_core::Error::Config { .. }
-            | codex_core::Error::ConfigParse { .. }
-            | codex_core::Error::ConfigFormat { .. }
-            | codex_core::Error::OverrideSyntax { .. }
-            | codex_core::Error::UnknownName { .. },
-        ) = cause.downcast_ref::<codex_core::Error>()
+        if cause
+            .downcast_ref::<codex_core::Error>()
+            .is_some_and(codex_core::Error::is_bad_input)
+            || cause
+                .downcast_ref::<codex_train::TrainError>()
+                .is_some_and(codex_train::TrainError::is_bad_input)
         {
             return 2;
         }

@@ -5,102 +5,56 @@
 //! and safetensors.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result, bail};
-use codex_model::burn::module::Module as _;
-use codex_model::burn::tensor::Device;
-use codex_model::{DeviceSpec, ModelConfig, Transformer};
+use anyhow::Result;
+use codex_model::{DeviceSpec, Inspection, ModelConfig};
 use serde_json::json;
 
 use crate::cli::ModelCommand;
 
-/// File name of a native model inside its directory.
-pub(crate) const NATIVE_FILE: &str = "model.bpk";
-
 pub(super) fn run(cmd: ModelCommand) -> Result<String> {
+    let cpu = DeviceSpec::Cpu.device()?;
     match cmd {
-        ModelCommand::Import { dir, out } => import(&dir, &out),
-        ModelCommand::Export { checkpoint, out } => export(&checkpoint, &out),
-        ModelCommand::Inspect { path, json } => inspect(&path, json),
-    }
-}
-
-fn cpu() -> Result<Device> {
-    Ok(DeviceSpec::Cpu.device()?)
-}
-
-/// The native record a path names: the file itself, or `model.bpk` in a directory.
-pub(crate) fn native_path(path: &Path) -> Option<PathBuf> {
-    if path.is_file() {
-        return Some(path.to_owned());
-    }
-    let inside = path.join(NATIVE_FILE);
-    inside.is_file().then_some(inside)
-}
-
-/// Copy the tokenizer files that travel with a model, if present.
-fn copy_tokenizer(from: &Path, to: &Path) -> Result<Vec<String>> {
-    let mut copied = Vec::new();
-    for name in ["tokenizer.json", "tokenizer.model", "tokenizer_config.json"] {
-        let src = from.join(name);
-        if src.is_file() {
-            let bytes =
-                std::fs::read(&src).with_context(|| format!("cannot read `{}`", src.display()))?;
-            codex_core::write_bytes_atomic(to.join(name), &bytes)?;
-            copied.push(name.to_owned());
+        ModelCommand::Import { dir, out } => {
+            let i = codex_model::import_to_native(&dir, &out, &cpu)?;
+            let mut s = format!(
+                "imported {} ({} parameters) from {} to {}\n",
+                family_name(&i.config),
+                group(i.config.param_counts().total()),
+                dir.display(),
+                i.path.display()
+            );
+            if !i.tokenizer_files.is_empty() {
+                let _ = writeln!(s, "copied {}", i.tokenizer_files.join(", "));
+            }
+            Ok(s)
+        }
+        ModelCommand::Export { checkpoint, out } => {
+            let e = codex_train::load::export(&checkpoint, &out, &cpu)?;
+            let mut s = format!(
+                "exported {} to {} (config.json, model.safetensors{})\n",
+                e.source.display(),
+                out.display(),
+                e.tokenizer_files
+                    .iter()
+                    .map(|c| format!(", {c}"))
+                    .collect::<String>()
+            );
+            if e.merged_lora {
+                s.push_str("LoRA adapters were merged into the exported weights\n");
+            }
+            Ok(s)
+        }
+        ModelCommand::Inspect { path, json } => {
+            let i = codex_model::inspect(&path, &cpu)?;
+            Ok(if json {
+                inspection_json(&path, &i)
+            } else {
+                inspection_table(&path, &i)
+            })
         }
     }
-    Ok(copied)
-}
-
-fn import(dir: &Path, out: &Path) -> Result<String> {
-    let model = codex_model::import_hf(dir, &cpu()?)?;
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
-    let target = out.join(NATIVE_FILE);
-    codex_model::save_native(&model, &target)?;
-    let copied = copy_tokenizer(dir, out)?;
-    let mut s = format!(
-        "imported {} ({} parameters) from {} to {}\n",
-        family_name(model.config()),
-        group(model.config().param_counts().total()),
-        dir.display(),
-        target.display()
-    );
-    if !copied.is_empty() {
-        let _ = writeln!(s, "copied {}", copied.join(", "));
-    }
-    Ok(s)
-}
-
-fn export(checkpoint: &Path, out: &Path) -> Result<String> {
-    // A run, a checkpoint (whole, or adapters on their recorded base) or a native model.
-    let (source, run) = super::inference::model_source(checkpoint).with_context(|| {
-        format!(
-            "`{}` is neither a native model file, a directory containing {NATIVE_FILE}, a checkpoint nor a run",
-            checkpoint.display()
-        )
-    })?;
-    let (model, _) = source.load(&cpu()?)?;
-    codex_model::export_hf(&model, out)?;
-    let from_dir = match (&source, &run) {
-        (super::inference::ModelSource::Checkpoint(_), Some(run)) => run.join("tokenizer"),
-        (super::inference::ModelSource::Checkpoint(ck), None) => ck.clone(),
-        (super::inference::ModelSource::Native(f), _) => {
-            f.parent().unwrap_or(Path::new(".")).to_owned()
-        }
-    };
-    let copied = copy_tokenizer(&from_dir, out)?;
-    let mut s = format!(
-        "exported {} to {} (config.json, model.safetensors{})\n",
-        source.path().display(),
-        out.display(),
-        copied.iter().map(|c| format!(", {c}")).collect::<String>()
-    );
-    if model.lora_config().is_some() {
-        s.push_str("LoRA adapters were merged into the exported weights\n");
-    }
-    Ok(s)
 }
 
 fn family_name(c: &ModelConfig) -> &'static str {
@@ -123,71 +77,26 @@ fn group(n: usize) -> String {
     out
 }
 
-fn inspect(path: &Path, as_json: bool) -> Result<String> {
-    let (kind, config, files, dtypes, measured) = if let Some(native) = native_path(path) {
-        let model: Transformer = codex_model::load_native(&native, &cpu()?)?;
-        let mut meta = native.as_os_str().to_owned();
-        meta.push(".json");
-        let measured = model.num_params();
-        (
-            "native burnpack record",
-            model.config().clone(),
-            vec![native.clone(), PathBuf::from(meta)],
-            json!({"F32": measured}),
-            Some(measured),
-        )
-    } else if path.join("config.json").is_file() {
-        let config = codex_model::read_hf_config(&path.join("config.json"))?;
-        let summary = codex_model::summarize_hf(path)?;
-        let mut files = vec![path.join("config.json")];
-        let index = path.join("model.safetensors.index.json");
-        if index.is_file() {
-            files.push(index);
-        }
-        files.extend(summary.files.iter().cloned());
-        (
-            "hugging face safetensors",
-            config,
-            files,
-            json!(summary.dtypes),
-            Some(summary.values),
-        )
-    } else if let Ok(entry) = codex_model::architectures().get(&path.to_string_lossy()) {
-        (
-            "named architecture",
-            entry.value.clone(),
-            Vec::new(),
-            json!({}),
-            None,
-        )
-    } else {
-        bail!(
-            "`{}` is not a native model, a Hugging Face directory (config.json) or a named architecture",
-            path.display()
-        );
-    };
-    let counts = config.param_counts();
-    let mut hashes = Vec::new();
-    for f in &files {
-        let (digest, size) = codex_core::hash_file(f)?;
-        hashes.push((f.clone(), digest.to_string(), size));
-    }
-    if as_json {
-        let value = json!({
-            "path": path,
-            "format": kind,
-            "config": config,
-            "parameters": {"total": counts.total(), "by_module": counts, "stored_values": measured},
-            "train_flops_per_token": config.flops_per_token(),
-            "dtypes": dtypes,
-            "files": hashes.iter().map(|(p, h, s)| json!({"path": p, "blake3": h, "bytes": s})).collect::<Vec<_>>(),
-        });
-        return Ok(serde_json::to_string_pretty(&value)? + "\n");
-    }
+fn inspection_json(path: &Path, i: &Inspection) -> String {
+    let counts = i.config.param_counts();
+    let value = json!({
+        "path": path,
+        "format": i.format,
+        "config": i.config,
+        "parameters": {"total": counts.total(), "by_module": counts, "stored_values": i.stored_values},
+        "train_flops_per_token": i.config.flops_per_token(),
+        "dtypes": i.dtypes,
+        "files": i.files.iter().map(|(p, h, s)| json!({"path": p, "blake3": h, "bytes": s})).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&value).expect("JSON serializes") + "\n"
+}
+
+fn inspection_table(path: &Path, i: &Inspection) -> String {
+    let c = &i.config;
+    let counts = c.param_counts();
     let mut s = String::new();
-    let c = &config;
     let _ = writeln!(s, "model       {}", path.display());
-    let _ = writeln!(s, "format      {kind}");
+    let _ = writeln!(s, "format      {}", i.format);
     let _ = writeln!(s, "family      {}", family_name(c));
     let _ = writeln!(
         s,
@@ -198,11 +107,11 @@ fn inspect(path: &Path, as_json: bool) -> Result<String> {
         codex_core::config::ModelFamily::Llama => format!(", rope theta {}", c.rope_theta),
         codex_core::config::ModelFamily::Gpt2 => String::new(),
     };
+    let embeddings = if c.tie_embeddings { "tied" } else { "untied" };
     let _ = writeln!(
         s,
-        "numerics    norm eps {}{rope}, embeddings {}",
-        c.norm_eps,
-        if c.tie_embeddings { "tied" } else { "untied" }
+        "numerics    norm eps {}{rope}, embeddings {embeddings}",
+        c.norm_eps
     );
     let _ = writeln!(s, "parameters  {}", group(counts.total()));
     for (name, n) in [
@@ -214,12 +123,8 @@ fn inspect(path: &Path, as_json: bool) -> Result<String> {
         ("lm head", counts.lm_head),
     ] {
         if n > 0 {
-            let _ = writeln!(
-                s,
-                "  {name:<20} {:>14}  {:5.1}%",
-                group(n),
-                100.0 * n as f64 / counts.total() as f64
-            );
+            let share = 100.0 * n as f64 / counts.total() as f64;
+            let _ = writeln!(s, "  {name:<20} {:>14}  {share:5.1}%", group(n));
         }
     }
     let _ = writeln!(
@@ -227,20 +132,19 @@ fn inspect(path: &Path, as_json: bool) -> Result<String> {
         "flops/token {:.3e} (training, 6N + 12·L·d·T)",
         c.flops_per_token()
     );
-    if let Some(obj) = dtypes.as_object()
-        && !obj.is_empty()
-    {
-        let list: Vec<String> = obj
+    if !i.dtypes.is_empty() {
+        let list: Vec<String> = i
+            .dtypes
             .iter()
-            .map(|(k, v)| format!("{k} ({} values)", group(v.as_u64().unwrap_or(0) as usize)))
+            .map(|(k, v)| format!("{k} ({} values)", group(*v)))
             .collect();
         let _ = writeln!(s, "dtype       {}", list.join(", "));
     }
-    if !hashes.is_empty() {
+    if !i.files.is_empty() {
         let _ = writeln!(s, "files");
-        for (p, h, size) in &hashes {
+        for (p, h, size) in &i.files {
             let _ = writeln!(s, "  {h}  {size:>12}  {}", p.display());
         }
     }
-    Ok(s)
+    s
 }

@@ -1,17 +1,35 @@
-//! `codex safety scan | redact`, and the text filter the other commands use.
+//! `codex safety scan | redact`, and the text filter the jobs use.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use codex_core::Stage;
 use codex_core::config::AppConfig;
-use codex_core::{PassThrough, Stage, TextFilter};
 use codex_safety::scan::{sarif, scan_paths, table};
-use codex_safety::{EventLog, Level, LoggedFilter, Policy, Scanner};
+use codex_safety::{Level, Policy, SafetyError, Scanner};
+use codex_train::TrainError;
 
 use super::FoundWithOutput;
 use super::config::loader;
 use crate::cli::{SafetyCommand, ScanFormat};
+
+/// The safety filter of a job: codex-safety's policy for the job's
+/// configuration, its decisions logged where the job says.
+pub(crate) fn filter_maker()
+-> impl Fn(&AppConfig, Option<&Path>) -> Result<Box<dyn codex_core::TextFilter>, TrainError> {
+    |cfg, events| {
+        if codex_safety::bypassed() {
+            tracing::warn!(
+                "CODEX_SAFETY_BYPASS=1: safety filtering is OFF for this command; recorded in the audit trail"
+            );
+        }
+        codex_safety::filter_for(&cfg.safety, events).map_err(|e| TrainError::Filter {
+            bad_input: matches!(e, SafetyError::Policy { .. } | SafetyError::Rule { .. }),
+            message: e.to_string(),
+        })
+    }
+}
 
 /// The policy for a command: `--policy`, else `CODEX_SAFETY_POLICY`, else
 /// `safety.policy`, else the built-in one.
@@ -20,60 +38,6 @@ fn policy(flag: Option<&Path>, cfg: &AppConfig) -> Result<Policy> {
         Some(p) => Policy::load(p)?,
         None => codex_safety::resolve_policy(cfg.safety.policy.as_deref())?,
     })
-}
-
-/// The filter for data, prompts and outputs of a run: the policy's scanner,
-/// logging every decision to `events` when given; pass-through when
-/// `safety.enabled` is false or `CODEX_SAFETY_BYPASS=1` (which is logged loudly).
-pub(crate) fn filter_for(cfg: &AppConfig, events: Option<&Path>) -> Result<Box<dyn TextFilter>> {
-    if codex_safety::bypassed() {
-        tracing::warn!(
-            "CODEX_SAFETY_BYPASS=1: safety filtering is OFF for this command; recorded in the audit trail"
-        );
-        if let Some(path) = events {
-            EventLog::open(path)?.record_bypass("CODEX_SAFETY_BYPASS=1")?;
-        }
-        return Ok(Box::new(PassThrough));
-    }
-    if !cfg.safety.enabled {
-        return Ok(Box::new(PassThrough));
-    }
-    let scanner = Scanner::new(codex_safety::resolve_policy(cfg.safety.policy.as_deref())?);
-    Ok(match events {
-        Some(path) => Box::new(LoggedFilter::new(scanner, EventLog::open(path)?)),
-        None => Box::new(scanner),
-    })
-}
-
-/// `text` after `filter` at `stage`: redacted, kept, or an error naming the
-/// rules that blocked `what`.
-pub(crate) fn apply(
-    filter: &dyn TextFilter,
-    text: String,
-    stage: Stage,
-    what: &str,
-) -> Result<String> {
-    let filtered = filter.filter(&text, stage);
-    Ok(match filtered.verdict {
-        codex_core::Verdict::Keep => text,
-        codex_core::Verdict::Redact(t) => t,
-        codex_core::Verdict::Drop => {
-            let rules: Vec<&str> = filtered
-                .findings
-                .iter()
-                .map(|f| f.rule_id.as_str())
-                .collect();
-            bail!(
-                "{what} was blocked by the safety policy (rules: {})",
-                rules.join(", ")
-            )
-        }
-    })
-}
-
-fn level(s: &str) -> Result<Level> {
-    s.parse::<Level>()
-        .map_err(|e| anyhow::anyhow!("--fail-on: {e}"))
 }
 
 fn stage(s: &str) -> Result<Stage> {
@@ -93,53 +57,7 @@ pub(super) fn run(cmd: SafetyCommand) -> Result<String> {
             fail_on,
             policy: flag,
             config,
-        } => {
-            let cfg = loader(&crate::cli::ConfigArgs {
-                config,
-                overrides: Vec::new(),
-            })
-            .load()?
-            .config;
-            let threshold = level(fail_on.as_deref().unwrap_or(&cfg.safety.fail_on))?;
-            let scanner = Scanner::new(policy(flag.as_deref(), &cfg)?);
-            for p in &paths {
-                if !p.exists() {
-                    bail!("{}: no such file or directory", p.display());
-                }
-            }
-            let report = scan_paths(&scanner, &paths);
-            let mut out = match format {
-                ScanFormat::Table => table(&report),
-                ScanFormat::Json => serde_json::to_string_pretty(&report)?,
-                ScanFormat::Sarif => serde_json::to_string_pretty(&sarif(&report, &scanner))?,
-            };
-            out.push('\n');
-            let reached = report
-                .findings
-                .iter()
-                .filter(|f| f.severity >= threshold)
-                .count();
-            // An input that could not be read may hold anything: it fails the
-            // check as a finding would.
-            let unreadable = report.errors.len();
-            if reached > 0 || unreadable > 0 {
-                let mut parts = Vec::new();
-                if reached > 0 {
-                    parts.push(format!(
-                        "{reached} findings at severity {threshold} or above"
-                    ));
-                }
-                if unreadable > 0 {
-                    parts.push(format!("{unreadable} inputs could not be read"));
-                }
-                return Err(FoundWithOutput {
-                    stdout: out,
-                    message: parts.join("; "),
-                }
-                .into());
-            }
-            Ok(out)
-        }
+        } => scan(&paths, format, fail_on, flag.as_deref(), config),
         SafetyCommand::Redact {
             stage: s,
             policy: flag,
@@ -168,7 +86,60 @@ pub(super) fn run(cmd: SafetyCommand) -> Result<String> {
     }
 }
 
-/// Where a run's safety events go.
-pub(crate) fn events_path(run: &Path) -> PathBuf {
-    run.join("safety").join("events.ndjson")
+fn scan(
+    paths: &[PathBuf],
+    format: ScanFormat,
+    fail_on: Option<String>,
+    flag: Option<&Path>,
+    config: Option<PathBuf>,
+) -> Result<String> {
+    let cfg = loader(&crate::cli::ConfigArgs {
+        config,
+        overrides: Vec::new(),
+    })
+    .load()?
+    .config;
+    let threshold = fail_on
+        .as_deref()
+        .unwrap_or(&cfg.safety.fail_on)
+        .parse::<Level>()
+        .map_err(|e| anyhow::anyhow!("--fail-on: {e}"))?;
+    let scanner = Scanner::new(policy(flag, &cfg)?);
+    for p in paths {
+        if std::fs::symlink_metadata(p).is_err() {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    let report = scan_paths(&scanner, paths);
+    let mut out = match format {
+        ScanFormat::Table => table(&report),
+        ScanFormat::Json => serde_json::to_string_pretty(&report)?,
+        ScanFormat::Sarif => serde_json::to_string_pretty(&sarif(&report, &scanner))?,
+    };
+    out.push('\n');
+    let reached = report
+        .findings
+        .iter()
+        .filter(|f| f.severity >= threshold)
+        .count();
+    // An input that could not be read may hold anything: it fails the check
+    // as a finding would.
+    let unreadable = report.errors.len();
+    if reached == 0 && unreadable == 0 {
+        return Ok(out);
+    }
+    let mut parts = Vec::new();
+    if reached > 0 {
+        parts.push(format!(
+            "{reached} findings at severity {threshold} or above"
+        ));
+    }
+    if unreadable > 0 {
+        parts.push(format!("{unreadable} inputs could not be read"));
+    }
+    Err(FoundWithOutput {
+        stdout: out,
+        message: parts.join("; "),
+    }
+    .into())
 }

@@ -53,9 +53,21 @@ impl AppConfig {
         }
     }
 
-    /// The resolved configuration as YAML, as written to a run's `config.yaml`.
+    /// The configuration with every secret redacted (credentials in URIs,
+    /// values under secret keys): what may be written to a file, shown or
+    /// sent to a tracking server. See [`crate::redact`].
+    pub fn redacted(&self) -> AppConfig {
+        let mut v = serde_json::to_value(self).expect("AppConfig serializes to JSON");
+        crate::redact::redact_json(&mut v);
+        // Redaction only rewrites strings, so the shape still deserializes.
+        serde_json::from_value(v).expect("a redacted AppConfig deserializes")
+    }
+
+    /// The resolved configuration as YAML, as written to a run's
+    /// `config.yaml`: redacted ([`AppConfig::redacted`]), so no credential
+    /// reaches a file or a terminal.
     pub fn to_yaml(&self) -> String {
-        serde_saphyr::to_string(self).expect("AppConfig serializes to YAML")
+        serde_saphyr::to_string(&self.redacted()).expect("AppConfig serializes to YAML")
     }
 
     /// JSON Schema of a configuration file: every key is optional in a file,

@@ -56,6 +56,24 @@ pub struct TrainConfig {
     pub command_line: Vec<String>,
 }
 
+impl TrainConfig {
+    /// The training settings of a resolved configuration (`tokenizer`, and the
+    /// `data` section's JSONL field and error policy), recording `command_line`.
+    pub fn from_config(cfg: &codex_core::config::AppConfig, command_line: Vec<String>) -> Self {
+        Self {
+            kind: cfg.tokenizer.kind,
+            vocab_size: cfg.tokenizer.vocab_size,
+            min_frequency: cfg.tokenizer.min_frequency,
+            special_tokens: cfg.tokenizer.special_tokens.clone(),
+            seed: cfg.run.seed,
+            text_field: cfg.data.text_field.clone(),
+            on_error: cfg.data.on_error,
+            show_progress: false,
+            command_line,
+        }
+    }
+}
+
 /// `manifest.json` beside a trained `tokenizer.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -340,7 +358,8 @@ pub fn train_with_progress(
         inputs: std::mem::take(&mut st.records),
         documents: st.documents,
         libraries: [("tokenizers".to_owned(), TOKENIZERS_VERSION.to_owned())].into(),
-        command_line: config.command_line.clone(),
+        // Never a credential in a file: the command line may carry one.
+        command_line: codex_core::redact::redact_args(config.command_line.clone()),
         duration_secs: start.elapsed().as_secs_f64(),
     };
     Ok(Trained {

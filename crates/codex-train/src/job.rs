@@ -1,0 +1,773 @@
+//! The main job, `codex train`, as a library API: configuration → run
+//! directory → tokenizer → token shards → model → training → sample →
+//! summary and report.
+//!
+//! [`plan`] resolves what to run (a new run, or `--resume` of an existing one
+//! with the run's own configuration under the caller's layers); [`TrainJob`]
+//! carries it with the caller's pieces (build facts for provenance, the
+//! safety filter, extra metric sinks, a stop flag) and [`TrainJob::run`]
+//! runs it, telling an [`Observer`] what happens. Nothing here prints.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use codex_core::config::{AppConfig, ConfigLoader};
+use codex_core::{BuildInfo, MetricSink, PassThrough, RunDir, Seeds, Stage, TextFilter, Verdict};
+use codex_data::{Manifest, PrepareInputs, TokenStore};
+use codex_model::{DeviceSpec, GenerateOptions, ModelConfig, Transformer};
+use codex_tokenize::AnyTokenizer;
+use codex_track::{MlflowReport, SinkHealth, Tracking};
+use serde::Serialize;
+
+use crate::checkpoint::{self, BaseRef};
+use crate::error::TrainError;
+use crate::load;
+use crate::trainer::{EvalMetrics, StepReport, StopCause, TrainInputs, train};
+
+/// Where a configuration comes from, above the embedded default: a file,
+/// the process environment (`CODEX_*`), and `key=value` overrides.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigSource {
+    /// `--config FILE`.
+    pub file: Option<PathBuf>,
+    /// `key.path=value` overrides, applied last.
+    pub overrides: Vec<String>,
+    /// Whether `CODEX_*` environment variables form a layer.
+    pub env: bool,
+}
+
+impl ConfigSource {
+    /// The loader for these layers over `base` (the embedded default, or a
+    /// run's `config.yaml` when resuming).
+    fn loader(&self, base: Option<&Path>) -> ConfigLoader {
+        let mut l = ConfigLoader::new();
+        if let Some(b) = base {
+            l = l.file(b);
+        }
+        if self.env {
+            l = l.process_env();
+        }
+        if let Some(f) = &self.file {
+            l = l.file(f);
+        }
+        l.overrides(self.overrides.iter().cloned())
+    }
+
+    /// The resolved configuration.
+    pub fn load(&self) -> Result<AppConfig, TrainError> {
+        Ok(self.loader(None).load()?.config)
+    }
+}
+
+/// What a job will do: the resolved configuration and, when resuming, the
+/// run and the checkpoint to continue from.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The configuration the run uses.
+    pub config: AppConfig,
+    /// `(run directory, checkpoint)` when resuming.
+    pub resume: Option<(PathBuf, PathBuf)>,
+}
+
+/// Resolves a job: with `resume` (`latest`, a run directory or a
+/// checkpoint), the run's own `config.yaml` is the base layer and the
+/// caller's layers go on top (e.g. a larger `train.max_steps`); `latest`
+/// means the newest run under `run.runs_dir` with a valid checkpoint.
+pub fn plan(source: &ConfigSource, resume: Option<&str>) -> Result<Plan, TrainError> {
+    let Some(target) = resume else {
+        return Ok(Plan {
+            config: source.load()?,
+            resume: None,
+        });
+    };
+    let (run, ck) = if target == "latest" {
+        // Only where runs live matters here; the rest may not validate alone
+        // (`train.max_steps=10` under the default warmup).
+        let only_run = ConfigSource {
+            overrides: source
+                .overrides
+                .iter()
+                .filter(|o| o.starts_with("run."))
+                .cloned()
+                .collect(),
+            ..source.clone()
+        };
+        latest_run(&only_run.load()?.run.runs_dir)?
+    } else {
+        resume_target(Path::new(target))?
+    };
+    let config = source.loader(Some(&run.join("config.yaml"))).load()?.config;
+    Ok(Plan {
+        config,
+        resume: Some((run, ck)),
+    })
+}
+
+/// The newest run under `runs_dir` with a valid checkpoint.
+fn latest_run(runs_dir: &Path) -> Result<(PathBuf, PathBuf), TrainError> {
+    let entries = std::fs::read_dir(runs_dir)
+        .map_err(|e| TrainError::input(runs_dir.display(), format!("cannot list runs: {e}")))?;
+    let mut runs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("checkpoints").is_dir())
+        .collect();
+    runs.sort();
+    for run in runs.iter().rev() {
+        if let (Some(ck), _) = load::latest_checkpoint(run)? {
+            return Ok((run.clone(), ck));
+        }
+    }
+    Err(TrainError::input(
+        runs_dir.display(),
+        "no run here has a valid checkpoint to resume",
+    ))
+}
+
+/// The run and checkpoint a `--resume` path names.
+fn resume_target(path: &Path) -> Result<(PathBuf, PathBuf), TrainError> {
+    if path.join("state.json").is_file() {
+        checkpoint::verify(path)?;
+        let run = path.parent().and_then(Path::parent).ok_or_else(|| {
+            TrainError::input(path.display(), "a checkpoint lives in <run>/checkpoints/")
+        })?;
+        return Ok((run.to_owned(), path.to_owned()));
+    }
+    if path.join("checkpoints").is_dir() {
+        let (ck, _) = load::latest_checkpoint(path)?;
+        let ck =
+            ck.ok_or_else(|| TrainError::input(path.display(), "the run has no valid checkpoint"))?;
+        return Ok((path.to_owned(), ck));
+    }
+    Err(TrainError::input(
+        path.display(),
+        "neither a run directory nor a checkpoint (give `latest`, <run> or <run>/checkpoints/step-N)",
+    ))
+}
+
+/// Makes the text filter of a run from where its decisions are logged
+/// (`<run>/safety/events.ndjson`). The CLI builds codex-safety's policy
+/// filter here; a Rust caller can plug in any [`TextFilter`].
+pub type FilterMaker<'a> =
+    dyn Fn(&AppConfig, Option<&Path>) -> Result<Box<dyn TextFilter>, TrainError> + 'a;
+
+/// Something that happened in a job, for progress displays and logs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// The run directory is ready.
+    RunDir(&'a Path),
+    /// The tokenizer is loaded (or trained).
+    Tokenizer {
+        /// Its file.
+        path: &'a Path,
+        /// Its vocabulary size.
+        vocab: usize,
+    },
+    /// Data preparation found something worth saying (a malformed record).
+    Diagnostic(&'a codex_core::Diagnostic),
+    /// The token shards are ready.
+    Data {
+        /// Training tokens.
+        train_tokens: u64,
+        /// Validation tokens.
+        validation_tokens: u64,
+    },
+    /// Fine-tuning starts from these weights.
+    FineTuning(&'a Path),
+    /// LoRA adapters are attached; only they train.
+    Lora {
+        /// Their rank.
+        rank: u32,
+        /// The projections they adapt.
+        targets: &'a [String],
+    },
+    /// Training continues from a checkpoint.
+    Resuming {
+        /// The checkpoint.
+        checkpoint: &'a Path,
+        /// Its step.
+        step: u64,
+    },
+    /// The model is built.
+    Model {
+        /// Its parameters.
+        parameters: usize,
+        /// The device it trains on.
+        device: String,
+    },
+    /// Training starts.
+    Training {
+        /// The step limit.
+        max_steps: u64,
+    },
+    /// Something the caller should know that does not stop the job.
+    Warning(&'a str),
+}
+
+/// Receives what a job does. Every method has a default that ignores it.
+pub trait Observer {
+    /// A phase of the job.
+    fn event(&mut self, _event: &Event<'_>) {}
+    /// An optimizer step.
+    fn step(&mut self, _report: &StepReport) {}
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Observer for Quiet {}
+
+/// Validation metrics as `summary.json` records them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ValidationSummary {
+    /// Mean cross-entropy (nats per token).
+    pub loss: f64,
+    /// `exp(loss)`.
+    pub perplexity: f64,
+    /// Share of tokens predicted exactly.
+    pub token_accuracy: f64,
+    /// Tokens evaluated.
+    pub tokens: u64,
+}
+
+impl From<EvalMetrics> for ValidationSummary {
+    fn from(e: EvalMetrics) -> Self {
+        Self {
+            loss: e.loss,
+            perplexity: e.perplexity,
+            token_accuracy: e.token_accuracy,
+            tokens: e.tokens,
+        }
+    }
+}
+
+/// `summary.json` of a finished run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// Steps completed in total.
+    pub steps: u64,
+    /// Training tokens consumed in total.
+    pub tokens: u64,
+    /// Training loss of the last step.
+    pub train_loss: f64,
+    /// Validation metrics at the end.
+    pub validation: Option<ValidationSummary>,
+    /// Unigram entropy of the training split (the loss of a context-free model).
+    pub unigram_entropy: f64,
+    /// `exp(unigram_entropy)`.
+    pub unigram_perplexity: f64,
+    /// Training tokens per second in this invocation.
+    pub tokens_per_second: f64,
+    /// Model FLOP/s in this invocation.
+    pub flops_per_second: f64,
+    /// Model FLOP utilisation, when `train.peak_flops` is set.
+    pub mfu: Option<f64>,
+    /// Seconds of training in this invocation.
+    pub train_seconds: f64,
+    /// Seconds of the whole job.
+    pub wall_seconds: f64,
+    /// Parameters of the model.
+    pub parameters: usize,
+    /// The last checkpoint.
+    pub checkpoint: Option<PathBuf>,
+    /// The adapters saved alone, for a LoRA run.
+    pub adapter: Option<PathBuf>,
+    /// Why training stopped.
+    pub stop: String,
+    /// Compute precision.
+    pub precision: codex_core::config::Precision,
+    /// How GPU metrics were sampled, or why not.
+    pub gpu_metrics: String,
+    /// A sample generation, after the safety filter.
+    pub sample: String,
+    /// How the secondary sinks fared.
+    pub sinks: Vec<SinkHealth>,
+    /// What reached MLflow.
+    pub mlflow: Option<MlflowReport>,
+}
+
+/// What a job did.
+#[derive(Debug)]
+pub struct JobOutcome {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// Why training stopped.
+    pub stop: StopCause,
+    /// Steps completed in total.
+    pub steps: u64,
+    /// The last checkpoint written.
+    pub checkpoint: Option<PathBuf>,
+    /// `summary.json`, for a run that finished (`None` when interrupted).
+    pub summary: Option<Summary>,
+    /// Where later checkpoints went when resuming started a branch.
+    pub abandoned: Option<PathBuf>,
+}
+
+/// One training job: what to run and the caller's pieces.
+pub struct TrainJob<'a> {
+    /// What to run.
+    pub plan: Plan,
+    /// The binary's build facts, for `provenance.json`.
+    pub build: BuildInfo,
+    /// The command line, for provenance and the tokenizer manifest (redacted there).
+    pub command_line: Vec<String>,
+    /// The safety filter for data and the sample; `None` passes everything.
+    pub filter: Option<&'a FilterMaker<'a>>,
+    /// Sinks that receive every metric besides the configured ones.
+    pub sinks: Vec<Box<dyn MetricSink>>,
+    /// Set to stop after the current step, with a checkpoint.
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl std::fmt::Debug for TrainJob<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainJob")
+            .field("plan", &self.plan)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> TrainJob<'a> {
+    /// A job for `plan` with nothing plugged in.
+    pub fn new(plan: Plan, build: BuildInfo) -> Self {
+        Self {
+            plan,
+            build,
+            command_line: Vec::new(),
+            filter: None,
+            sinks: Vec::new(),
+            stop: None,
+        }
+    }
+
+    fn filter(
+        &self,
+        cfg: &AppConfig,
+        events: Option<&Path>,
+    ) -> Result<Box<dyn TextFilter>, TrainError> {
+        match self.filter {
+            Some(make) => make(cfg, events),
+            None => Ok(Box::new(PassThrough)),
+        }
+    }
+
+    /// Runs the job.
+    pub fn run(self, observer: &mut dyn Observer) -> Result<JobOutcome, TrainError> {
+        let started = std::time::Instant::now();
+        let cfg = self.plan.config.clone();
+        let (run, resume_from) = match &self.plan.resume {
+            None => {
+                let run = RunDir::create(&cfg.run.runs_dir, &cfg.run.name, chrono::Local::now())?;
+                codex_core::write_bytes_atomic(run.config(), cfg.to_yaml().as_bytes())?;
+                (run, None)
+            }
+            Some((root, ck)) => (RunDir::open(root)?, Some(ck.clone())),
+        };
+        let seeds = Seeds::new(cfg.run.seed);
+        let config_hash = codex_core::Hasher::new()
+            .update(cfg.to_yaml().as_bytes())
+            .finalize();
+        let provenance = match &resume_from {
+            None => run.provenance(),
+            Some(ck) => run.root().join(format!(
+                "provenance.resume-{}.json",
+                ck.file_name().unwrap_or_default().to_string_lossy()
+            )),
+        };
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        codex_core::Provenance::capture(
+            self.build.clone(),
+            seeds,
+            self.command_line.clone(),
+            env,
+            &std::env::current_dir().unwrap_or_default(),
+        )
+        .write(provenance)?;
+        observer.event(&Event::RunDir(run.root()));
+
+        let (tok, tok_path) = tokenizer(&cfg, &run, &seeds, &self.command_line)?;
+        let vocab = tok.vocab_size();
+        observer.event(&Event::Tokenizer {
+            path: &tok_path,
+            vocab,
+        });
+
+        // Token shards.
+        let eos = cfg.tokenizer.special_tokens.first().ok_or_else(|| {
+            TrainError::input(
+                "tokenizer.special_tokens",
+                "is empty: the first one separates documents",
+            )
+        })?;
+        let eos_id = tok.token_to_id(eos).ok_or_else(|| {
+            TrainError::input(
+                "tokenizer.special_tokens[0]",
+                format!(
+                    "the document separator `{eos}` is not in the tokenizer {}",
+                    tok_path.display()
+                ),
+            )
+        })?;
+        let (tokenizer_blake3, _) = codex_core::hash_file(&tok_path)?;
+        let data_dir = run.root().join("data");
+        let events = run.root().join("safety").join("events.ndjson");
+        let filter = self.filter(&cfg, Some(&events))?;
+        let prepared = codex_data::prepare(&PrepareInputs {
+            data: &cfg.data,
+            seeds,
+            tokenizer: &tok,
+            tokenizer_blake3,
+            eos_id,
+            filter: &*filter,
+            out: &data_dir,
+            on_documents: &|_| {},
+        })?;
+        for d in &prepared.diagnostics {
+            observer.event(&Event::Diagnostic(d));
+        }
+        let manifest: Manifest = prepared.manifest;
+        let train_split = manifest.split("train");
+        let val_split = manifest.split("validation");
+        let train_store = TokenStore::open(&data_dir, &train_split.shards, true)?;
+        let val_store = if val_split.tokens > 0 {
+            Some(TokenStore::open(&data_dir, &val_split.shards, true)?)
+        } else {
+            None
+        };
+        observer.event(&Event::Data {
+            train_tokens: train_split.tokens,
+            validation_tokens: val_split.tokens,
+        });
+
+        // Model.
+        let spec: DeviceSpec = cfg.run.device.parse()?;
+        let device = spec.device()?;
+        let train_device = device.clone().autodiff();
+        let (model, base_model, base_ref) = model(&cfg, vocab, &seeds, &train_device, observer)?;
+        let model_config = model.config().clone();
+        let resume_from = match resume_from {
+            Some(ck) => {
+                let loaded =
+                    checkpoint::load(&ck, &train_device, |_| Ok::<_, TrainError>(base_model))?;
+                observer.event(&Event::Resuming {
+                    checkpoint: &ck,
+                    step: loaded.state.step,
+                });
+                Some(loaded)
+            }
+            None => None,
+        };
+        observer.event(&Event::Model {
+            parameters: model_config.param_counts().total(),
+            device: spec.resolve_auto().to_string(),
+        });
+
+        // Train.
+        let mut sink = Tracking::start(
+            &cfg,
+            run.root(),
+            resume_from.as_ref().map(|l| l.state.step),
+            self.sinks,
+        )?;
+        if codex_core::redact::is_redacted(cfg.track.mlflow.uri.as_deref().unwrap_or("")) {
+            observer.event(&Event::Warning(
+                "track.mlflow.uri had credentials, which are never stored: pass them again through MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD",
+            ));
+        }
+        observer.event(&Event::Training {
+            max_steps: cfg.train.max_steps,
+        });
+        let outcome = train(
+            model,
+            resume_from,
+            TrainInputs {
+                train: &cfg.train,
+                data: &train_store,
+                validation: val_store.as_ref(),
+                sampler_seed: seeds.derive("data.sampler"),
+                dropout_seed: seeds.derive("train.dropout"),
+                checkpoints: &run.root().join("checkpoints"),
+                config_hash: config_hash.to_string(),
+                base: base_ref,
+                sink: &mut sink,
+                on_step: &mut |r| observer.step(r),
+                stop: self.stop,
+            },
+        )?;
+        if outcome.stop == StopCause::Interrupted {
+            sink.finish(run.root(), "killed")?;
+            return Ok(JobOutcome {
+                run_dir: run.root().to_owned(),
+                stop: outcome.stop,
+                steps: outcome.steps,
+                checkpoint: outcome.checkpoint,
+                summary: None,
+                abandoned: outcome.abandoned,
+            });
+        }
+
+        // Sample, with the filter's output stage.
+        let baseline = unigram_entropy(&train_store, vocab);
+        let sample = sample(&outcome.model, &tok, eos_id, &seeds, &*filter)?;
+        let mut trained = outcome.model;
+        let adapter = if trained.lora_config().is_some() {
+            let path = run.root().join("adapter.safetensors");
+            trained.save_lora(&path)?;
+            Some(path)
+        } else {
+            None
+        };
+        let mut summary = Summary {
+            run_dir: run.root().to_owned(),
+            steps: outcome.steps,
+            tokens: outcome.tokens,
+            train_loss: outcome.train_loss,
+            validation: outcome.eval.map(Into::into),
+            unigram_entropy: baseline,
+            unigram_perplexity: baseline.exp(),
+            tokens_per_second: outcome.tokens_per_second,
+            flops_per_second: outcome.flops_per_second,
+            mfu: cfg.train.peak_flops.map(|p| outcome.flops_per_second / p),
+            train_seconds: outcome.seconds,
+            wall_seconds: started.elapsed().as_secs_f64(),
+            parameters: model_config.param_counts().total(),
+            checkpoint: outcome.checkpoint.clone(),
+            adapter,
+            stop: format!("{:?}", outcome.stop),
+            precision: cfg.train.precision,
+            gpu_metrics: sink
+                .gpu_note()
+                .map_or_else(|| "sampled through NVML".to_owned(), str::to_owned),
+            sample,
+            sinks: Vec::new(),
+            mlflow: None,
+        };
+        let summary_path = run.root().join("summary.json");
+        write_summary(&summary_path, &summary)?;
+        // Close the sinks (MLflow gets the summary and report as artifacts),
+        // then record how they fared.
+        let (health, mlflow) = sink.finish(run.root(), "finished")?;
+        summary.sinks = health;
+        summary.mlflow = mlflow;
+        write_summary(&summary_path, &summary)?;
+        codex_track::report::write_report(run.root())?;
+        Ok(JobOutcome {
+            run_dir: run.root().to_owned(),
+            stop: outcome.stop,
+            steps: outcome.steps,
+            checkpoint: outcome.checkpoint,
+            summary: Some(summary),
+            abandoned: outcome.abandoned,
+        })
+    }
+}
+
+fn write_summary(path: &Path, summary: &Summary) -> Result<(), TrainError> {
+    let text = serde_json::to_string_pretty(summary).expect("the summary serializes") + "\n";
+    Ok(codex_core::write_bytes_atomic(path, text.as_bytes())?)
+}
+
+/// The run's tokenizer: `tokenizer.path`; the one a resumed run trained;
+/// the base model's, when fine-tuning (copied into the run); else one trained
+/// now on `tokenizer.inputs`, `data.sources` or the synthetic corpus.
+fn tokenizer(
+    cfg: &AppConfig,
+    run: &RunDir,
+    seeds: &Seeds,
+    command_line: &[String],
+) -> Result<(AnyTokenizer, PathBuf), TrainError> {
+    if let Some(path) = &cfg.tokenizer.path {
+        return Ok((AnyTokenizer::from_file(path)?, path.clone()));
+    }
+    let trained = run.root().join("tokenizer/tokenizer.json");
+    if trained.is_file() {
+        return Ok((AnyTokenizer::from_file(&trained)?, trained));
+    }
+    if let Some(base) = &cfg.train.init_from {
+        let candidates = [
+            base.join("tokenizer.json"),
+            base.join("tokenizer/tokenizer.json"),
+            base.join("../../tokenizer/tokenizer.json"),
+            base.with_file_name("tokenizer.json"),
+        ];
+        let found = candidates
+            .into_iter()
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                TrainError::input(
+                    format!("train.init_from `{}`", base.display()),
+                    "has no tokenizer.json beside it; set tokenizer.path",
+                )
+            })?;
+        // A copy travels with the run, so generation and resume find it.
+        let dir = run.subdir("tokenizer")?;
+        let bytes =
+            std::fs::read(&found).map_err(|e| codex_core::Error::io("cannot read", &found, e))?;
+        codex_core::write_bytes_atomic(dir.join("tokenizer.json"), &bytes)?;
+        return Ok((AnyTokenizer::from_file(&trained)?, trained));
+    }
+    let inputs: Vec<PathBuf> = if !cfg.tokenizer.inputs.is_empty() {
+        cfg.tokenizer.inputs.clone()
+    } else if !cfg.data.sources.is_empty() {
+        cfg.data.sources.clone()
+    } else {
+        // The same synthetic corpus data preparation will use (same size and seed).
+        let dir = run.subdir("data")?;
+        let path = dir.join("synthetic.txt");
+        let seed = seeds.derive("data.synth");
+        codex_core::write_atomic(&path, |f| {
+            codex_data::synth::write_corpus(f, cfg.data.synthetic_bytes, seed)
+                .map(|_| ())
+                .map_err(|e| TrainError::from(codex_core::Error::io("cannot write", &path, e)))
+        })?;
+        codex_core::write_bytes_atomic(
+            dir.join("synthetic.json"),
+            serde_json::to_string(&(cfg.data.synthetic_bytes, seed))
+                .expect("a pair serializes")
+                .as_bytes(),
+        )?;
+        vec![path]
+    };
+    let config = codex_tokenize::train::TrainConfig::from_config(cfg, command_line.to_vec());
+    let trained = codex_tokenize::train::train_with_progress(&config, &inputs, &|_| {})?;
+    let out = run.root().join("tokenizer");
+    trained.write(&out)?;
+    let path = out.join("tokenizer.json");
+    Ok((AnyTokenizer::from_file(&path)?, path))
+}
+
+/// The model to train: fresh, or loaded from `train.init_from`, with LoRA
+/// adapters attached when `train.lora` asks; also the base (for checkpoints
+/// of adapters alone) and the reference those checkpoints record.
+fn model(
+    cfg: &AppConfig,
+    vocab: usize,
+    seeds: &Seeds,
+    device: &codex_model::burn::tensor::Device,
+    observer: &mut dyn Observer,
+) -> Result<(Transformer, Transformer, Option<BaseRef>), TrainError> {
+    let (mut model, inherited) = match &cfg.train.init_from {
+        None => {
+            let mc = ModelConfig::from_section(&cfg.model, vocab)?;
+            (
+                Transformer::init(&mc, seeds.derive("model.init"), device)?,
+                None,
+            )
+        }
+        Some(base) => {
+            let loaded = load::load_any_with_base(base, device)?;
+            observer.event(&Event::FineTuning(base));
+            loaded
+        }
+    };
+    let base_model = model.clone();
+    if vocab > model.config().vocab_size {
+        return Err(TrainError::input(
+            "tokenizer",
+            format!(
+                "has {vocab} tokens but the model's vocabulary is {}",
+                model.config().vocab_size
+            ),
+        ));
+    }
+    if let Some(l) = &cfg.train.lora
+        && model.lora_config().is_none()
+    {
+        let targets = l
+            .targets
+            .iter()
+            .map(|t| t.parse())
+            .collect::<Result<Vec<codex_model::LoraTarget>, _>>()?;
+        let lora = codex_model::LoraConfig {
+            rank: l.rank as usize,
+            alpha: l.alpha,
+            dropout: l.dropout,
+            targets,
+        };
+        model = model.attach_lora(&lora, seeds.derive("model.init") ^ 0x4c6f_5241)?;
+        observer.event(&Event::Lora {
+            rank: l.rank,
+            targets: &l.targets,
+        });
+    }
+    // Adapters on a base loaded from elsewhere are checkpointed alone, naming
+    // the base (the first one, when fine-tuning further from adapters).
+    let base_ref = match (&cfg.train.init_from, model.lora_config()) {
+        (Some(init), Some(_)) => Some(match inherited {
+            Some(inherited) => inherited,
+            None => BaseRef {
+                source: std::path::absolute(init)
+                    .map_err(|e| codex_core::Error::io("cannot resolve", init, e))?,
+                fingerprint: base_model.base_fingerprint(),
+            },
+        }),
+        _ => None,
+    };
+    Ok((model, base_model, base_ref))
+}
+
+/// A short generation from "The", through the filter's output stage.
+fn sample(
+    model: &Transformer,
+    tok: &AnyTokenizer,
+    eos_id: u32,
+    seeds: &Seeds,
+    filter: &dyn TextFilter,
+) -> Result<String, TrainError> {
+    let prompt = tok.encode("The", false)?;
+    let len = 48.min(model.config().context_length.saturating_sub(prompt.len()));
+    let generation = codex_model::generate(
+        &codex_model::burn::module::Module::valid(model),
+        std::slice::from_ref(&prompt),
+        &GenerateOptions {
+            max_new_tokens: len,
+            temperature: 0.8,
+            top_k: Some(50),
+            stop_tokens: vec![eos_id],
+            seed: seeds.derive("generate.sampling"),
+            ..GenerateOptions::default()
+        },
+    )?;
+    let mut all = prompt;
+    all.extend(&generation[0].tokens);
+    let text = tok.decode(&all, true)?;
+    Ok(match filter.filter(&text, Stage::Output).verdict {
+        Verdict::Keep => text,
+        Verdict::Redact(redacted) => redacted,
+        Verdict::Drop => "«BLOCKED by the safety policy»".to_owned(),
+    })
+}
+
+/// Unigram entropy (nats per token) of a split: the loss of a model that
+/// ignores context, which a trained model must beat.
+pub fn unigram_entropy(store: &TokenStore, vocab: usize) -> f64 {
+    let mut counts = vec![0u64; vocab];
+    let mut buf = Vec::new();
+    for shard in 0..store.shards() {
+        let total = store.shard_tokens(shard);
+        let mut at = 0;
+        while at < total {
+            let n = (total - at).min(1 << 20) as usize;
+            buf.clear();
+            store.read(shard, at, n, &mut buf);
+            for &t in &buf {
+                if let Some(c) = counts.get_mut(t as usize) {
+                    *c += 1;
+                }
+            }
+            at += n as u64;
+        }
+    }
+    let sum: u64 = counts.iter().sum();
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / sum as f64;
+            -p * p.ln()
+        })
+        .sum()
+}

@@ -1,0 +1,248 @@
+//! Loading a model from wherever codex users keep one: a run directory (its
+//! newest valid checkpoint), a checkpoint (whole, or LoRA adapters on their
+//! recorded base), a native model (`model.bpk`) or a Hugging Face directory
+//! (`config.json` with safetensors), with the tokenizer that goes with it.
+
+use std::path::{Path, PathBuf};
+
+use codex_core::config::{AppConfig, ConfigLoader};
+use codex_model::Transformer;
+use codex_model::burn::tensor::Device;
+use codex_tokenize::AnyTokenizer;
+
+use crate::checkpoint::{self, BaseRef};
+use crate::error::TrainError;
+
+/// The newest checkpoint of the run in `run` whose checksums verify, and a
+/// warning for each newer one that does not.
+pub fn latest_checkpoint(run: &Path) -> Result<(Option<PathBuf>, Vec<String>), TrainError> {
+    checkpoint::latest_valid(&run.join("checkpoints"))
+}
+
+/// A model to load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSource {
+    /// A Hugging Face directory (`config.json` and safetensors).
+    HuggingFace(PathBuf),
+    /// A checkpoint directory (whole model, or adapters on a recorded base).
+    Checkpoint(PathBuf),
+    /// A native model file.
+    Native(PathBuf),
+}
+
+/// A [`ModelSource`] found from a path, with the run it belongs to and any
+/// warnings met on the way (corrupt newer checkpoints skipped).
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// What to load.
+    pub source: ModelSource,
+    /// The run directory, when the model belongs to one.
+    pub run: Option<PathBuf>,
+    /// Checkpoints skipped because they did not verify.
+    pub warnings: Vec<String>,
+}
+
+/// What `path` names: a Hugging Face directory, a run (its newest valid
+/// checkpoint), a checkpoint or a native model.
+pub fn locate(path: &Path) -> Result<Located, TrainError> {
+    let found = |source, run, warnings| {
+        Ok(Located {
+            source,
+            run,
+            warnings,
+        })
+    };
+    if path.join("config.json").is_file() {
+        return found(ModelSource::HuggingFace(path.to_owned()), None, Vec::new());
+    }
+    if path.join("checkpoints").is_dir() {
+        let (ck, warnings) = latest_checkpoint(path)?;
+        let ck =
+            ck.ok_or_else(|| TrainError::input(path.display(), "the run has no valid checkpoint"))?;
+        return found(ModelSource::Checkpoint(ck), Some(path.to_owned()), warnings);
+    }
+    if path.join("state.json").is_file() {
+        checkpoint::verify(path)?;
+        let run = path
+            .parent()
+            .and_then(Path::parent)
+            .filter(|r| r.join("config.yaml").is_file())
+            .map(Path::to_owned);
+        return found(ModelSource::Checkpoint(path.to_owned()), run, Vec::new());
+    }
+    if let Some(native) = codex_model::native_path(path) {
+        return found(ModelSource::Native(native), None, Vec::new());
+    }
+    Err(TrainError::input(
+        path.display(),
+        "not a run directory, a checkpoint, a native model (model.bpk) or a Hugging Face directory (config.json)",
+    ))
+}
+
+impl ModelSource {
+    /// The directory or file loaded.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::HuggingFace(p) | Self::Checkpoint(p) | Self::Native(p) => p,
+        }
+    }
+
+    /// Loads the model on `device`. A checkpoint of adapters alone loads its
+    /// base from where the run recorded it (any source this function
+    /// accepts) and refuses it if its fingerprint changed; the base it names
+    /// is returned too.
+    pub fn load(&self, device: &Device) -> Result<(Transformer, Option<BaseRef>), TrainError> {
+        match self {
+            Self::HuggingFace(dir) => Ok((codex_model::import_hf(dir, device)?, None)),
+            Self::Native(file) => Ok((codex_model::load_native(file, device)?, None)),
+            Self::Checkpoint(ck) => {
+                let (model, state) = checkpoint::load_model(ck, device, |b| {
+                    load_any(&b.source, device).map_err(|e| {
+                        TrainError::input(
+                            b.source.display(),
+                            format!(
+                                "cannot load the base model of the LoRA checkpoint {}: {e}",
+                                ck.display()
+                            ),
+                        )
+                    })
+                })?;
+                let base = if checkpoint::holds_adapters(ck) {
+                    state.base
+                } else {
+                    None
+                };
+                Ok((model, base))
+            }
+        }
+    }
+}
+
+/// Loads any model codex can start from (see [`locate`]).
+pub fn load_any(path: &Path, device: &Device) -> Result<Transformer, TrainError> {
+    Ok(load_any_with_base(path, device)?.0)
+}
+
+/// [`load_any`], with the base a checkpoint of LoRA adapters names.
+pub fn load_any_with_base(
+    path: &Path,
+    device: &Device,
+) -> Result<(Transformer, Option<BaseRef>), TrainError> {
+    locate(path)?.source.load(device)
+}
+
+/// A model ready for inference, with its tokenizer and where both came from.
+#[derive(Debug)]
+pub struct InferenceModel {
+    /// The model.
+    pub model: Transformer,
+    /// Its tokenizer.
+    pub tokenizer: AnyTokenizer,
+    /// Where the tokenizer was read.
+    pub tokenizer_path: PathBuf,
+    /// The run's configuration, when the model came from a run.
+    pub config: Option<AppConfig>,
+    /// The run directory, when there is one.
+    pub run: Option<PathBuf>,
+    /// The checkpoint, model file or directory loaded.
+    pub source: PathBuf,
+    /// The checkpoint's step, when loaded from a checkpoint.
+    pub step: Option<u64>,
+    /// Checkpoints skipped on the way.
+    pub warnings: Vec<String>,
+}
+
+/// The tokenizer that goes with a located model: the run's, else
+/// `tokenizer.json` beside the model (in a checkpoint, a native model's
+/// directory or a Hugging Face directory).
+fn tokenizer_for(path: &Path, located: &Located) -> Result<PathBuf, TrainError> {
+    if let Some(r) = &located.run
+        && r.join("tokenizer/tokenizer.json").is_file()
+    {
+        return Ok(r.join("tokenizer/tokenizer.json"));
+    }
+    let dir = match &located.source {
+        ModelSource::Native(f) => f.parent().unwrap_or(Path::new(".")).to_owned(),
+        ModelSource::Checkpoint(d) | ModelSource::HuggingFace(d) => d.clone(),
+    };
+    let beside = dir.join("tokenizer.json");
+    if beside.is_file() {
+        return Ok(beside);
+    }
+    Err(TrainError::input(
+        path.display(),
+        "no tokenizer found: expected <run>/tokenizer/tokenizer.json or tokenizer.json beside the model",
+    ))
+}
+
+/// Loads the model `path` names (see [`locate`]) with its tokenizer and, for
+/// a run, its configuration.
+pub fn load_for_inference(path: &Path, device: &Device) -> Result<InferenceModel, TrainError> {
+    let located = locate(path)?;
+    let (model, _) = located.source.load(device)?;
+    let tokenizer_path = tokenizer_for(path, &located)?;
+    let tokenizer = AnyTokenizer::from_file(&tokenizer_path)?;
+    if tokenizer.vocab_size() > model.config().vocab_size {
+        return Err(TrainError::input(
+            tokenizer_path.display(),
+            format!(
+                "the tokenizer has {} tokens, more than the model's vocabulary of {}",
+                tokenizer.vocab_size(),
+                model.config().vocab_size
+            ),
+        ));
+    }
+    let config = match &located.run {
+        Some(r) if r.join("config.yaml").is_file() => Some(
+            ConfigLoader::new()
+                .file(r.join("config.yaml"))
+                .load()?
+                .config,
+        ),
+        _ => None,
+    };
+    let step = match &located.source {
+        ModelSource::Checkpoint(ck) => Some(checkpoint::read_state(ck)?.step),
+        _ => None,
+    };
+    Ok(InferenceModel {
+        model,
+        tokenizer,
+        tokenizer_path,
+        config,
+        run: located.run,
+        source: located.source.path().to_owned(),
+        step,
+        warnings: located.warnings,
+    })
+}
+
+/// A model exported as a Hugging Face directory.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    /// The checkpoint, model file or directory exported.
+    pub source: PathBuf,
+    /// Tokenizer files copied beside the weights.
+    pub tokenizer_files: Vec<String>,
+    /// Whether LoRA adapters were merged into the weights.
+    pub merged_lora: bool,
+}
+
+/// Exports the model `path` names (see [`locate`]) as a Hugging Face
+/// directory `out` (`config.json`, `model.safetensors`; adapters merged),
+/// with the tokenizer files of its run or of the directory it came from.
+pub fn export(path: &Path, out: &Path, device: &Device) -> Result<Exported, TrainError> {
+    let located = locate(path)?;
+    let (model, _) = located.source.load(device)?;
+    codex_model::export_hf(&model, out)?;
+    let from = match (&located.source, &located.run) {
+        (ModelSource::Checkpoint(_), Some(run)) => run.join("tokenizer"),
+        (ModelSource::Checkpoint(d) | ModelSource::HuggingFace(d), _) => d.clone(),
+        (ModelSource::Native(f), _) => f.parent().unwrap_or(Path::new(".")).to_owned(),
+    };
+    Ok(Exported {
+        source: located.source.path().to_owned(),
+        tokenizer_files: codex_model::copy_tokenizer_files(&from, out)?,
+        merged_lora: model.lora_config().is_some(),
+    })
+}

@@ -31,6 +31,16 @@ pub enum AuditError {
         /// The format given.
         format: String,
     },
+    /// A report time that does not parse.
+    #[error("{what} `{value}` {why}")]
+    Timestamp {
+        /// `--timestamp` or `SOURCE_DATE_EPOCH`.
+        what: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A `--fail-on` rule that does not parse.
     #[error("fail-on rule `{rule}`: expected `placeholders` or `complexity>N` (N a whole number)")]
     FailOn {

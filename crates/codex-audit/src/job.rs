@@ -60,6 +60,34 @@ impl std::fmt::Display for FailOn {
     }
 }
 
+/// The reports' one time field: `flag` (RFC 3339), else `source_date_epoch`
+/// (seconds, as the `SOURCE_DATE_EPOCH` convention has it), else now.
+pub fn generated_at(
+    flag: Option<&str>,
+    source_date_epoch: Option<&str>,
+) -> Result<String, AuditError> {
+    let bad = |what: &str, value: &str, why: &str| AuditError::Timestamp {
+        what: what.to_owned(),
+        value: value.to_owned(),
+        why: why.to_owned(),
+    };
+    if let Some(t) = flag {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|_| bad("--timestamp", t, "is not RFC 3339"))?;
+        return Ok(t.to_owned());
+    }
+    if let Some(epoch) = source_date_epoch {
+        let secs: i64 = epoch
+            .trim()
+            .parse()
+            .map_err(|_| bad("SOURCE_DATE_EPOCH", epoch, "is not a number of seconds"))?;
+        let t = chrono::DateTime::from_timestamp(secs, 0)
+            .ok_or_else(|| bad("SOURCE_DATE_EPOCH", epoch, "is out of range"))?;
+        return Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    }
+    Ok(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 /// What one `codex audit` asks for.
 #[derive(Debug, Clone)]
 pub struct AuditRequest {

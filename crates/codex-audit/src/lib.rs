@@ -53,7 +53,9 @@ use serde::Serialize;
 
 pub use error::AuditError;
 pub use inventory::{FileEntry, InventoryOptions, Lines, Skipped, StepError, Walked};
-pub use job::{AuditOutcome, AuditRequest, CheckFailure, FailOn, ReportFormat, run_job};
+pub use job::{
+    AuditOutcome, AuditRequest, CheckFailure, FailOn, ReportFormat, generated_at, run_job,
+};
 pub use placeholders::{Context, Placeholder};
 pub use readme::ReadmeSummary;
 pub use repomap::{EntryPoint, RepoMap};

@@ -411,7 +411,7 @@ fn tokenizer_encode_reports_invalid_utf8_by_line() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("invalid UTF-8 in stdin at line 2"),
+        stderr(&o).contains("invalid UTF-8 in `stdin` at line 2"),
         "{}",
         stderr(&o)
     );

@@ -44,3 +44,33 @@ pub use prepare::{
 pub use sampler::{Batch, RandomState, RandomWindows, Sequential, SequentialState};
 pub use shard::{Dtype, ShardRecord};
 pub use store::TokenStore;
+
+/// The corpus formats data preparation reads, by the names a configuration
+/// uses (`data.format`), for `codex registry list`.
+pub fn formats() -> codex_core::Registry<codex_core::config::DataFormat> {
+    use codex_core::config::DataFormat;
+    let mut r = codex_core::Registry::new("data-format");
+    for (name, format, description) in [
+        ("lines", DataFormat::Lines, "one document per line"),
+        (
+            "blocks",
+            DataFormat::Blocks,
+            "whole files split by data.separator",
+        ),
+        (
+            "jsonl",
+            DataFormat::Jsonl,
+            "JSON lines: text fields or chat messages",
+        ),
+        ("csv", DataFormat::Csv, "a CSV column or several"),
+        (
+            "auto",
+            DataFormat::Auto,
+            "by extension; .gz and .zst are decompressed",
+        ),
+    ] {
+        r.register(name, description, format)
+            .expect("format names are distinct");
+    }
+    r
+}

@@ -60,6 +60,49 @@ impl Backend {
     }
 }
 
+/// A device this machine shows, and whether this build can use it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VisibleDevice {
+    /// How to ask for it (`cpu`, `cuda:0`).
+    pub device: String,
+    /// Its model name, when known.
+    pub name: Option<String>,
+    /// Whether a compiled backend can run on it.
+    pub usable: bool,
+    /// The backend that would, if compiled in.
+    pub backend: Option<&'static str>,
+}
+
+/// The CPU and every NVIDIA GPU in `host`, with the backend that can use each.
+pub fn visible_devices(host: &codex_core::HostInfo) -> Vec<VisibleDevice> {
+    let cpu = DeviceSpec::Cpu.backend().ok();
+    let mut devices = vec![VisibleDevice {
+        device: "cpu".into(),
+        name: host.cpu_model.clone(),
+        usable: cpu.is_some(),
+        backend: cpu.map(Backend::feature),
+    }];
+    for (i, gpu) in host.gpus.iter().enumerate() {
+        devices.push(VisibleDevice {
+            device: format!("cuda:{i}"),
+            name: Some(gpu.clone()),
+            usable: Backend::Cuda.is_compiled(),
+            backend: Backend::Cuda.is_compiled().then_some("cuda"),
+        });
+    }
+    devices
+}
+
+/// The compiled backends as a registry, for `codex registry list`.
+pub fn backend_registry() -> codex_core::Registry<Backend> {
+    let mut r = codex_core::Registry::new("backend");
+    for b in compiled_backends() {
+        r.register(b.feature(), b.description(), b)
+            .expect("backend names are distinct");
+    }
+    r
+}
+
 /// The backends compiled into this build, in order of preference for `auto`.
 pub fn compiled_backends() -> Vec<Backend> {
     Backend::ALL

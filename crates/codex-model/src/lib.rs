@@ -45,7 +45,9 @@ mod params;
 mod st;
 
 pub use config::{ModelConfig, ParamCounts, architectures};
-pub use device::{Backend, DeviceSpec, compiled_backends};
+pub use device::{
+    Backend, DeviceSpec, VisibleDevice, backend_registry, compiled_backends, visible_devices,
+};
 pub use error::ModelError;
 pub use generate::{GenerateOptions, Generation, StopReason, generate};
 pub use hf::{

@@ -101,6 +101,27 @@ impl ScanReport {
             .map(|s| s.path.as_str())
     }
 
+    /// Why the scan fails a `--fail-on threshold` check: findings at or
+    /// above the threshold, and inputs that could not be read (they may hold
+    /// anything); `None` when it passes.
+    pub fn failure(&self, threshold: Level) -> Option<String> {
+        let reached = self
+            .findings
+            .iter()
+            .filter(|f| f.severity >= threshold)
+            .count();
+        let mut parts = Vec::new();
+        if reached > 0 {
+            parts.push(format!(
+                "{reached} findings at severity {threshold} or above"
+            ));
+        }
+        if !self.errors.is_empty() {
+            parts.push(format!("{} inputs could not be read", self.errors.len()));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     fn skip(&mut self, path: &Path, reason: &str) {
         self.skipped.push(Skipped {
             path: path.display().to_string(),

@@ -40,7 +40,9 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use analyze::{CorpusStats, Mismatch, RoundTrip, corpus_stats, round_trip};
-pub use encoding::{EncodeOptions, Encoding, PadTo, Padding, Side, Truncation};
+pub use encoding::{
+    EncodeOptions, Encoding, PadTo, Padding, Side, Truncation, documents_from_bytes, parse_ids,
+};
 pub use error::TokenizeError;
 pub use hf::HfTokenizer;
 #[cfg(feature = "sentencepiece")]
@@ -209,4 +211,33 @@ impl codex_core::Tokenizer for AnyTokenizer {
     fn id_to_token(&self, id: u32) -> Option<String> {
         AnyTokenizer::id_to_token(self, id)
     }
+}
+
+/// The tokenizer kinds codex trains and the formats it loads, by the names a
+/// configuration uses (`tokenizer.kind`), for `codex registry list`.
+pub fn registry() -> codex_core::Registry<()> {
+    use codex_core::config::TokenizerKind;
+    let mut r = codex_core::Registry::new("tokenizer");
+    for (kind, description) in [
+        (
+            TokenizerKind::Bpe,
+            "byte-level BPE (GPT-2 style), reproducible training",
+        ),
+        (
+            TokenizerKind::Unigram,
+            "Unigram language model (SentencePiece style), exportable as .model",
+        ),
+        (TokenizerKind::Wordpiece, "WordPiece (BERT style)"),
+        (TokenizerKind::Wordlevel, "whole-word vocabulary"),
+    ] {
+        r.register(train::kind_name(kind), description, ())
+            .expect("kind names are distinct");
+    }
+    r.register(
+        "sentencepiece",
+        "load Google SentencePiece .model files (Unigram, BPE) in pure Rust",
+        (),
+    )
+    .expect("names are distinct");
+    r
 }

@@ -1,9 +1,10 @@
-//! `codex audit [PATH]` and `codex audit repo-map [PATH]`.
+//! `codex audit [PATH]` and `codex audit repo-map [PATH]`: `codex_audit::run_job`
+//! with a progress bar and a summary.
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use codex_audit::{AuditError, AuditRequest, InventoryOptions, run_job};
+use anyhow::Result;
+use codex_audit::{AuditError, AuditOutcome, AuditRequest, InventoryOptions, run_job};
 
 use super::FoundWithOutput;
 use crate::cli::AuditCommand;
@@ -11,23 +12,21 @@ use crate::cli::AuditCommand;
 /// Trees with at least this many files get a progress bar.
 const PROGRESS_MIN_FILES: usize = 2_000;
 
-/// The report's time field: the flag, else `SOURCE_DATE_EPOCH`, else now.
-fn timestamp(flag: Option<String>) -> Result<String> {
-    if let Some(t) = flag {
-        chrono::DateTime::parse_from_rfc3339(&t)
-            .with_context(|| format!("--timestamp `{t}` is not RFC 3339"))?;
-        return Ok(t);
+fn repo_map(path: &Path) -> Result<String> {
+    if !path.is_dir() {
+        return Err(AuditError::NotADirectory {
+            path: path.to_owned(),
+        }
+        .into());
     }
-    if let Ok(epoch) = std::env::var("SOURCE_DATE_EPOCH") {
-        let secs: i64 = epoch
-            .trim()
-            .parse()
-            .with_context(|| format!("SOURCE_DATE_EPOCH `{epoch}` is not a number of seconds"))?;
-        let t = chrono::DateTime::from_timestamp(secs, 0)
-            .with_context(|| format!("SOURCE_DATE_EPOCH `{epoch}` is out of range"))?;
-        return Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    }
-    Ok(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    let walked = codex_audit::inventory::walk(path);
+    let options = InventoryOptions {
+        max_hash_bytes: 0,
+        ..InventoryOptions::default()
+    };
+    let (files, _) = codex_audit::inventory::inventory(path, &walked.files, &options);
+    let (map, _) = codex_audit::repomap::repo_map(path, &files);
+    Ok(codex_audit::repo_map_markdown(&map))
 }
 
 #[allow(
@@ -45,21 +44,7 @@ pub(super) fn run(
     fail_on: &[String],
 ) -> Result<String> {
     if let Some(AuditCommand::RepoMap { path }) = command {
-        if !path.is_dir() {
-            return Err(AuditError::NotADirectory { path }.into());
-        }
-        let walked = codex_audit::inventory::walk(&path);
-        let (files, _) = codex_audit::inventory::inventory(
-            &path,
-            &walked.files,
-            &InventoryOptions {
-                max_hash_bytes: 0,
-                ..InventoryOptions::default()
-            },
-        );
-        return Ok(codex_audit::repo_map_markdown(
-            &codex_audit::repomap::repo_map(&path, &files).0,
-        ));
+        return repo_map(&path);
     }
     let request = AuditRequest {
         root: path.to_owned(),
@@ -73,7 +58,10 @@ pub(super) fn run(
             blake3,
             ..InventoryOptions::default()
         },
-        generated_at: timestamp(stamp)?,
+        generated_at: codex_audit::generated_at(
+            stamp.as_deref(),
+            std::env::var("SOURCE_DATE_EPOCH").ok().as_deref(),
+        )?,
         fail_on: fail_on
             .iter()
             .map(|f| f.parse())
@@ -82,32 +70,36 @@ pub(super) fn run(
     // A bar on stderr for large trees (indicatif draws only on a terminal).
     let bar = indicatif::ProgressBar::hidden();
     let on_file = |done: usize, total: usize| {
-        if total >= PROGRESS_MIN_FILES {
-            if bar.is_hidden() && done == 1 {
-                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                bar.set_style(
-                    indicatif::ProgressStyle::with_template(
-                        "{spinner} audit {pos}/{len} files {wide_bar} {per_sec} eta {eta}",
-                    )
-                    .expect("valid template"),
-                );
-                bar.set_length(total as u64);
-            }
-            bar.set_position(done as u64);
+        if total < PROGRESS_MIN_FILES {
+            return;
         }
+        if bar.is_hidden() && done == 1 {
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} audit {pos}/{len} files {wide_bar} {per_sec} eta {eta}",
+                )
+                .expect("valid template"),
+            );
+            bar.set_length(total as u64);
+        }
+        bar.set_position(done as u64);
     };
     let outcome = run_job(&request, &on_file);
     bar.finish_and_clear();
-    let outcome = outcome?;
-    let audit = &outcome.audit;
+    render(path, &outcome?)
+}
+
+fn render(path: &Path, outcome: &AuditOutcome) -> Result<String> {
+    let a = &outcome.audit;
     let mut text = format!(
         "audited {}: {} files, {} languages, {} placeholders, {} not audited, {} failed steps\n",
         path.display(),
-        audit.files.len(),
-        audit.languages.len(),
-        audit.placeholders.len(),
-        audit.skipped.len(),
-        audit.errors.len()
+        a.files.len(),
+        a.languages.len(),
+        a.placeholders.len(),
+        a.skipped.len(),
+        a.errors.len()
     );
     for w in &outcome.written {
         text.push_str(&format!("wrote {}\n", w.display()));

@@ -1,7 +1,6 @@
 //! `codex generate` and `codex eval lm`: a trained model used through
 //! `codex_train::{generate_text, evaluate_lm}`.
 
-use std::fmt::Write as _;
 use std::io::Read as _;
 use std::path::Path;
 
@@ -9,6 +8,7 @@ use anyhow::{Context, Result};
 use codex_model::{DeviceSpec, GenerateOptions};
 use codex_train::{GenerateRequest, LmEvalRequest};
 
+use super::text::Report;
 use crate::cli::GenerateArgs;
 
 pub(crate) fn generate(args: GenerateArgs) -> Result<String> {
@@ -56,20 +56,23 @@ pub(crate) fn eval_lm(model: &Path, data: &Path, split: &str, batches: u32) -> R
     let filter = super::safety::filter_maker();
     let e = codex_train::evaluate_lm(&request, &DeviceSpec::Auto.device()?, Some(&filter))?;
     let split = &e.records[0].metric.split;
-    let mut out = String::new();
-    if let Some(path) = &e.written {
-        writeln!(out, "records    {}", path.display())?;
-    }
     let step = e.step.map_or_else(String::new, |s| format!(" (step {s})"));
-    writeln!(out, "model      {}{step}", e.source.display())?;
-    writeln!(
-        out,
-        "data       {} split `{split}`, {} tokens evaluated",
-        data.display(),
-        e.metrics.tokens
-    )?;
-    writeln!(out, "loss       {:.4}", e.metrics.loss)?;
-    writeln!(out, "perplexity {:.3}", e.metrics.perplexity)?;
-    writeln!(out, "accuracy   {:.2}%", 100.0 * e.metrics.token_accuracy)?;
-    Ok(out)
+    Ok(Report::new(10)
+        .opt("records", e.written.as_ref().map(|p| p.display()))
+        .kv("model", format_args!("{}{step}", e.source.display()))
+        .kv(
+            "data",
+            format_args!(
+                "{} split `{split}`, {} tokens evaluated",
+                data.display(),
+                e.metrics.tokens
+            ),
+        )
+        .kv("loss", format_args!("{:.4}", e.metrics.loss))
+        .kv("perplexity", format_args!("{:.3}", e.metrics.perplexity))
+        .kv(
+            "accuracy",
+            format_args!("{:.2}%", 100.0 * e.metrics.token_accuracy),
+        )
+        .finish())
 }

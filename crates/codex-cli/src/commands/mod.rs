@@ -12,6 +12,7 @@ mod registry;
 mod safety;
 mod sweep;
 mod system;
+mod text;
 mod tokenizer;
 mod track;
 mod train;

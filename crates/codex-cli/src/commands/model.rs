@@ -11,6 +11,7 @@ use anyhow::Result;
 use codex_model::{DeviceSpec, Inspection, ModelConfig};
 use serde_json::json;
 
+use super::text::Report;
 use crate::cli::ModelCommand;
 
 pub(super) fn run(cmd: ModelCommand) -> Result<String> {
@@ -94,26 +95,27 @@ fn inspection_json(path: &Path, i: &Inspection) -> String {
 fn inspection_table(path: &Path, i: &Inspection) -> String {
     let c = &i.config;
     let counts = c.param_counts();
-    let mut s = String::new();
-    let _ = writeln!(s, "model       {}", path.display());
-    let _ = writeln!(s, "format      {}", i.format);
-    let _ = writeln!(s, "family      {}", family_name(c));
-    let _ = writeln!(
-        s,
-        "shape       {} layers, {} heads ({} key/value), d_model {}, d_ff {}, context {}, vocab {}",
-        c.n_layer, c.n_head, c.n_kv_head, c.d_model, c.d_ff, c.context_length, c.vocab_size
-    );
     let rope = match c.family {
         codex_core::config::ModelFamily::Llama => format!(", rope theta {}", c.rope_theta),
         codex_core::config::ModelFamily::Gpt2 => String::new(),
     };
     let embeddings = if c.tie_embeddings { "tied" } else { "untied" };
-    let _ = writeln!(
-        s,
-        "numerics    norm eps {}{rope}, embeddings {embeddings}",
-        c.norm_eps
-    );
-    let _ = writeln!(s, "parameters  {}", group(counts.total()));
+    let mut r = Report::new(11);
+    r.kv("model", path.display())
+        .kv("format", i.format)
+        .kv("family", family_name(c))
+        .kv(
+            "shape",
+            format_args!(
+                "{} layers, {} heads ({} key/value), d_model {}, d_ff {}, context {}, vocab {}",
+                c.n_layer, c.n_head, c.n_kv_head, c.d_model, c.d_ff, c.context_length, c.vocab_size
+            ),
+        )
+        .kv(
+            "numerics",
+            format_args!("norm eps {}{rope}, embeddings {embeddings}", c.norm_eps),
+        )
+        .kv("parameters", group(counts.total()));
     for (name, n) in [
         ("token embedding", counts.token_embedding),
         ("position embedding", counts.position_embedding),
@@ -124,13 +126,12 @@ fn inspection_table(path: &Path, i: &Inspection) -> String {
     ] {
         if n > 0 {
             let share = 100.0 * n as f64 / counts.total() as f64;
-            let _ = writeln!(s, "  {name:<20} {:>14}  {share:5.1}%", group(n));
+            r.line(format_args!("  {name:<20} {:>14}  {share:5.1}%", group(n)));
         }
     }
-    let _ = writeln!(
-        s,
-        "flops/token {:.3e} (training, 6N + 12·L·d·T)",
-        c.flops_per_token()
+    r.kv(
+        "flops/token",
+        format_args!("{:.3e} (training, 6N + 12·L·d·T)", c.flops_per_token()),
     );
     if !i.dtypes.is_empty() {
         let list: Vec<String> = i
@@ -138,13 +139,13 @@ fn inspection_table(path: &Path, i: &Inspection) -> String {
             .iter()
             .map(|(k, v)| format!("{k} ({} values)", group(*v)))
             .collect();
-        let _ = writeln!(s, "dtype       {}", list.join(", "));
+        r.kv("dtype", list.join(", "));
     }
     if !i.files.is_empty() {
-        let _ = writeln!(s, "files");
+        r.line("files");
         for (p, h, size) in &i.files {
-            let _ = writeln!(s, "  {h}  {size:>12}  {}", p.display());
+            r.line(format_args!("  {h}  {size:>12}  {}", p.display()));
         }
     }
-    s
+    r.finish()
 }

@@ -2,27 +2,21 @@
 
 use std::fmt::Write;
 
-use anyhow::{Context, Result};
-use codex_core::config::{DataFormat, TokenizerKind};
+use anyhow::Result;
 use codex_core::{PassThrough, Registry, TextFilter};
 use codex_model::Backend;
 
 use crate::cli::RegistryCommand;
 
-/// The name a configuration uses for an enum value (its serde form).
-fn enum_name(value: &impl serde::Serialize) -> Result<String> {
-    Ok(serde_json::to_value(value)?
-        .as_str()
-        .context("a config enum serializes to a string")?
-        .to_owned())
-}
-
-/// The registries of this build. Each library crate adds its own kinds as it
-/// grows (metrics, architectures, tokenizers, sinks); the binary assembles them.
+/// Every registry of this build: each library crate lists its own kinds;
+/// the binary adds the text filters it plugs in.
 pub(crate) fn catalog() -> Result<Vec<Registry<()>>> {
-    let mut backends = Registry::new("backend");
-    for b in codex_model::compiled_backends() {
-        backends.register(b.feature(), b.description(), ())?;
+    fn names<T>(r: &Registry<T>) -> Result<Registry<()>> {
+        let mut out = Registry::new(r.kind());
+        for e in r.iter() {
+            out.register(e.name.clone(), e.description.clone(), ())?;
+        }
+        Ok(out)
     }
     let mut filters = Registry::new("text-filter");
     filters.register(
@@ -35,57 +29,13 @@ pub(crate) fn catalog() -> Result<Vec<Registry<()>>> {
         "secrets, personal data and prompt injection by policy (configs/safety/default.yaml)",
         (),
     )?;
-    let mut tokenizers = Registry::new("tokenizer");
-    for (kind, description) in [
-        (
-            TokenizerKind::Bpe,
-            "byte-level BPE (GPT-2 style), reproducible training",
-        ),
-        (
-            TokenizerKind::Unigram,
-            "Unigram language model (SentencePiece style), exportable as .model",
-        ),
-        (TokenizerKind::Wordpiece, "WordPiece (BERT style)"),
-        (TokenizerKind::Wordlevel, "whole-word vocabulary"),
-    ] {
-        tokenizers.register(enum_name(&kind)?, description, ())?;
-    }
-    tokenizers.register(
-        "sentencepiece",
-        "load Google SentencePiece .model files (Unigram, BPE) in pure Rust",
-        (),
-    )?;
-    let mut formats = Registry::new("data-format");
-    for (format, description) in [
-        (DataFormat::Lines, "one document per line"),
-        (DataFormat::Blocks, "whole files split by data.separator"),
-        (
-            DataFormat::Jsonl,
-            "JSON lines: text fields or chat messages",
-        ),
-        (DataFormat::Csv, "a CSV column or several"),
-        (
-            DataFormat::Auto,
-            "by extension; .gz and .zst are decompressed",
-        ),
-    ] {
-        formats.register(enum_name(&format)?, description, ())?;
-    }
-    let mut architectures = Registry::new("architecture");
-    for entry in codex_model::architectures().iter() {
-        architectures.register(entry.name.clone(), entry.description.clone(), ())?;
-    }
-    let mut metrics = Registry::new("metric");
-    for entry in codex_eval::registry().iter() {
-        metrics.register(entry.name.clone(), entry.description.clone(), ())?;
-    }
     Ok(vec![
-        backends,
+        names(&codex_model::backend_registry())?,
         filters,
-        tokenizers,
-        formats,
-        architectures,
-        metrics,
+        codex_tokenize::registry(),
+        names(&codex_data::formats())?,
+        names(&codex_model::architectures())?,
+        names(&codex_eval::registry())?,
     ])
 }
 

@@ -117,29 +117,12 @@ fn scan(
         ScanFormat::Sarif => serde_json::to_string_pretty(&sarif(&report, &scanner))?,
     };
     out.push('\n');
-    let reached = report
-        .findings
-        .iter()
-        .filter(|f| f.severity >= threshold)
-        .count();
-    // An input that could not be read may hold anything: it fails the check
-    // as a finding would.
-    let unreadable = report.errors.len();
-    if reached == 0 && unreadable == 0 {
-        return Ok(out);
+    match report.failure(threshold) {
+        None => Ok(out),
+        Some(message) => Err(FoundWithOutput {
+            stdout: out,
+            message,
+        }
+        .into()),
     }
-    let mut parts = Vec::new();
-    if reached > 0 {
-        parts.push(format!(
-            "{reached} findings at severity {threshold} or above"
-        ));
-    }
-    if unreadable > 0 {
-        parts.push(format!("{unreadable} inputs could not be read"));
-    }
-    Err(FoundWithOutput {
-        stdout: out,
-        message: parts.join("; "),
-    }
-    .into())
 }

@@ -3,10 +3,12 @@
 use std::fmt::Write;
 
 use anyhow::Result;
-use codex_model::{Backend, DeviceSpec};
+use codex_core::{BuildInfo, HostInfo};
+use codex_model::{Backend, DeviceSpec, VisibleDevice};
 use serde_json::json;
 
 use super::build_info;
+use super::text::Report;
 
 const GIB: f64 = (1u64 << 30) as f64;
 
@@ -21,27 +23,8 @@ pub(super) fn run(as_json: bool) -> Result<String> {
         .map(|s| s.available_memory())
         .ok()
     };
-    let cpu_backend = DeviceSpec::Cpu.backend().ok();
-    let auto = DeviceSpec::Auto.resolve_auto();
-
-    // Visible devices: the CPU, and every NVIDIA GPU the driver reports, with
-    // whether this build can use it.
-    let mut devices = Vec::new();
-    devices.push(json!({
-        "device": "cpu",
-        "name": host.cpu_model,
-        "usable": cpu_backend.is_some(),
-        "backend": cpu_backend.map(Backend::feature),
-    }));
-    for (i, gpu) in host.gpus.iter().enumerate() {
-        devices.push(json!({
-            "device": format!("cuda:{i}"),
-            "name": gpu,
-            "usable": Backend::Cuda.is_compiled(),
-            "backend": Backend::Cuda.is_compiled().then_some("cuda"),
-        }));
-    }
-
+    let devices = codex_model::visible_devices(&host);
+    let auto = DeviceSpec::Auto.resolve_auto().to_string();
     if as_json {
         let value = json!({
             "codex": build,
@@ -53,75 +36,90 @@ pub(super) fn run(as_json: bool) -> Result<String> {
                 "description": b.description(),
             })).collect::<Vec<_>>(),
             "devices": devices,
-            "auto_device": auto.to_string(),
+            "auto_device": auto,
         });
-        let mut s = serde_json::to_string_pretty(&value)?;
-        s.push('\n');
-        return Ok(s);
+        return Ok(serde_json::to_string_pretty(&value)? + "\n");
     }
-
     let mut out = String::new();
-    writeln!(
-        out,
-        "codex     {} ({}, {} build, {})",
-        build.version,
-        build
-            .git_commit
-            .as_deref()
-            .map_or("no git commit", |c| &c[..12.min(c.len())]),
-        build.profile,
-        build.target
-    )?;
-    writeln!(
-        out,
-        "cpu       {} ({} logical, {} physical)",
-        host.cpu_model.as_deref().unwrap_or("unknown model"),
-        host.cpu_logical,
-        host.cpu_physical.map_or("?".into(), |n| n.to_string())
-    )?;
-    writeln!(
-        out,
-        "memory    {:.1} GiB total{}",
-        host.memory_bytes as f64 / GIB,
-        available.map_or(String::new(), |a| format!(
-            ", {:.1} GiB available",
-            a as f64 / GIB
-        ))
-    )?;
-    writeln!(
-        out,
-        "os        {} (kernel {}, {})",
-        host.os.as_deref().unwrap_or("unknown"),
-        host.kernel.as_deref().unwrap_or("?"),
-        host.arch
-    )?;
-    let compiled: Vec<_> = Backend::ALL
+    machine(&mut out, &build, &host, available)?;
+    device_lines(&mut out, &host, &devices)?;
+    writeln!(out, "auto      resolves to `{auto}`")?;
+    Ok(out)
+}
+
+fn machine(
+    out: &mut String,
+    build: &BuildInfo,
+    host: &HostInfo,
+    available: Option<u64>,
+) -> Result<()> {
+    let commit = build
+        .git_commit
+        .as_deref()
+        .map_or("no git commit", |c| &c[..12.min(c.len())]);
+    let available = available.map_or(String::new(), |a| {
+        format!(", {:.1} GiB available", a as f64 / GIB)
+    });
+    let compiled: Vec<String> = Backend::ALL
         .iter()
         .map(|b| {
-            format!(
-                "{} [{}]",
-                b.feature(),
-                if b.is_compiled() {
-                    "compiled"
-                } else {
-                    "not compiled"
-                }
-            )
+            let state = if b.is_compiled() {
+                "compiled"
+            } else {
+                "not compiled"
+            };
+            format!("{} [{state}]", b.feature())
         })
         .collect();
-    writeln!(out, "backends  {}", compiled.join(", "))?;
+    out.push_str(
+        &Report::new(9)
+            .kv(
+                "codex",
+                format_args!(
+                    "{} ({commit}, {} build, {})",
+                    build.version, build.profile, build.target
+                ),
+            )
+            .kv(
+                "cpu",
+                format_args!(
+                    "{} ({} logical, {} physical)",
+                    host.cpu_model.as_deref().unwrap_or("unknown model"),
+                    host.cpu_logical,
+                    host.cpu_physical.map_or("?".into(), |n| n.to_string())
+                ),
+            )
+            .kv(
+                "memory",
+                format_args!("{:.1} GiB total{available}", host.memory_bytes as f64 / GIB),
+            )
+            .kv(
+                "os",
+                format_args!(
+                    "{} (kernel {}, {})",
+                    host.os.as_deref().unwrap_or("unknown"),
+                    host.kernel.as_deref().unwrap_or("?"),
+                    host.arch
+                ),
+            )
+            .kv("backends", compiled.join(", "))
+            .finish(),
+    );
+    Ok(())
+}
+
+fn device_lines(out: &mut String, host: &HostInfo, devices: &[VisibleDevice]) -> Result<()> {
     writeln!(out, "devices")?;
-    for d in &devices {
-        let usable = if d["usable"].as_bool() == Some(true) {
-            format!("usable via {}", d["backend"].as_str().unwrap_or("?"))
-        } else {
-            "not usable: backend not compiled in".to_owned()
+    for d in devices {
+        let usable = match (d.usable, d.backend) {
+            (true, Some(b)) => format!("usable via {b}"),
+            _ => "not usable: backend not compiled in".to_owned(),
         };
         writeln!(
             out,
             "  {:8}  {}  ({usable})",
-            d["device"].as_str().unwrap_or("?"),
-            d["name"].as_str().unwrap_or("unknown")
+            d.device,
+            d.name.as_deref().unwrap_or("unknown")
         )?;
     }
     if host.gpus.is_empty() {
@@ -136,6 +134,5 @@ pub(super) fn run(as_json: bool) -> Result<String> {
             "  wgpu adapters are chosen by wgpu when first used (device `wgpu`)"
         )?;
     }
-    writeln!(out, "auto      resolves to `{auto}`")?;
-    Ok(out)
+    Ok(())
 }

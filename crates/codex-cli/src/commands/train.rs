@@ -1,14 +1,14 @@
 //! `codex train`: the main job (`codex_train::TrainJob`) with a progress bar,
 //! log lines and a summary table.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
-use codex_train::{JobOutcome, Summary, TrainJob};
+use codex_train::{JobOutcome, TrainJob};
 
 use super::config::source;
 use super::progress::Progress;
+use super::text::Report;
 use crate::cli::ConfigArgs;
 
 /// Set by SIGINT or SIGTERM: training finishes its step, checkpoints and returns.
@@ -40,64 +40,53 @@ pub(super) fn run(config: &ConfigArgs, resume: Option<String>) -> Result<String>
 /// The summary table of a finished run, or how to resume an interrupted one.
 fn render(outcome: &JobOutcome) -> String {
     let Some(s) = &outcome.summary else {
+        let checkpoint = outcome.checkpoint.as_ref().map(|p| p.display().to_string());
         return format!(
             "interrupted after step {}; checkpoint {}\nresume with: codex train --resume {}\n",
             outcome.steps,
-            outcome
-                .checkpoint
-                .as_ref()
-                .map_or_else(|| "none".into(), |p| p.display().to_string()),
+            checkpoint.as_deref().unwrap_or("none"),
             outcome.run_dir.display()
         );
     };
-    let mut out = String::new();
-    let _ = writeln!(out, "run        {}", s.run_dir.display());
-    let _ = writeln!(
-        out,
-        "trained    {} steps, {} tokens in {:.1}s ({:.0} tokens/s, {:.2} GFLOP/s{})",
-        s.steps,
-        s.tokens,
-        s.train_seconds,
-        s.tokens_per_second,
-        s.flops_per_second / 1e9,
-        s.mfu
-            .map_or_else(String::new, |m| format!(", MFU {:.1}%", 100.0 * m))
+    let mfu = s
+        .mfu
+        .map_or_else(String::new, |m| format!(", MFU {:.1}%", 100.0 * m));
+    let mut r = Report::new(10);
+    r.kv("run", s.run_dir.display()).kv(
+        "trained",
+        format_args!(
+            "{} steps, {} tokens in {:.1}s ({:.0} tokens/s, {:.2} GFLOP/s{mfu})",
+            s.steps,
+            s.tokens,
+            s.train_seconds,
+            s.tokens_per_second,
+            s.flops_per_second / 1e9
+        ),
     );
     if let Some(v) = s.validation {
-        let _ = writeln!(
-            out,
+        r.line(format_args!(
             "validation loss {:.4} (perplexity {:.2}), token accuracy {:.1}%",
             v.loss,
             v.perplexity,
             100.0 * v.token_accuracy
-        );
+        ));
     }
-    let _ = writeln!(
-        out,
-        "baseline   unigram entropy {:.4} (perplexity {:.2})",
-        s.unigram_entropy, s.unigram_perplexity
-    );
-    if let Some(p) = &s.checkpoint {
-        let _ = writeln!(out, "checkpoint {}", p.display());
-    }
-    if let Some(p) = &s.adapter {
-        let _ = writeln!(out, "adapter    {} (LoRA adapters alone)", p.display());
-    }
-    let _ = writeln!(out, "sample     {}", s.sample);
-    let _ = writeln!(out, "report     {}", s.run_dir.join("report.md").display());
-    render_sinks(s, &mut out);
-    if let Some(a) = &outcome.abandoned {
-        let _ = writeln!(
-            out,
-            "branch     resumed from an earlier checkpoint; the later ones moved to {}",
-            a.display()
-        );
-    }
-    let _ = writeln!(out, "wall time  {:.1}s", s.wall_seconds);
-    out
-}
-
-fn render_sinks(s: &Summary, out: &mut String) {
+    r.kv(
+        "baseline",
+        format_args!(
+            "unigram entropy {:.4} (perplexity {:.2})",
+            s.unigram_entropy, s.unigram_perplexity
+        ),
+    )
+    .opt("checkpoint", s.checkpoint.as_ref().map(|p| p.display()))
+    .opt(
+        "adapter",
+        s.adapter
+            .as_ref()
+            .map(|p| format!("{} (LoRA adapters alone)", p.display())),
+    )
+    .kv("sample", &s.sample)
+    .kv("report", s.run_dir.join("report.md").display());
     if let Some(m) = &s.mlflow {
         let unsent = if m.metrics_unsent > 0 {
             format!(
@@ -108,21 +97,31 @@ fn render_sinks(s: &Summary, out: &mut String) {
         } else {
             String::new()
         };
-        let _ = writeln!(
-            out,
-            "mlflow     {} run {} ({} metrics sent{unsent})",
-            m.uri,
-            m.run_id.as_deref().unwrap_or("not created"),
-            m.metrics_sent
+        let run = m.run_id.as_deref().unwrap_or("not created");
+        r.kv(
+            "mlflow",
+            format_args!(
+                "{} run {run} ({} metrics sent{unsent})",
+                m.uri, m.metrics_sent
+            ),
         );
     }
     for h in s.sinks.iter().filter(|h| h.failures > 0) {
-        let _ = writeln!(
-            out,
-            "warning    sink {} failed {} times: {}",
-            h.sink,
-            h.failures,
-            h.last_error.as_deref().unwrap_or("")
+        let last = h.last_error.as_deref().unwrap_or("");
+        r.kv(
+            "warning",
+            format_args!("sink {} failed {} times: {last}", h.sink, h.failures),
         );
     }
+    r.opt(
+        "branch",
+        outcome.abandoned.as_ref().map(|a| {
+            format!(
+                "resumed from an earlier checkpoint; the later ones moved to {}",
+                a.display()
+            )
+        }),
+    )
+    .kv("wall time", format_args!("{:.1}s", s.wall_seconds))
+    .finish()
 }

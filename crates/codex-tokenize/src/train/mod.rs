@@ -148,7 +148,7 @@ impl Trained {
     }
 }
 
-fn kind_name(kind: TokenizerKind) -> &'static str {
+pub(crate) fn kind_name(kind: TokenizerKind) -> &'static str {
     match kind {
         TokenizerKind::Bpe => "bpe",
         TokenizerKind::Unigram => "unigram",

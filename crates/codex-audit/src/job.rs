@@ -125,6 +125,37 @@ pub struct AuditOutcome {
     pub failed_checks: Vec<CheckFailure>,
 }
 
+impl AuditOutcome {
+    /// What the audit found and wrote, and each failed check with its findings.
+    pub fn to_text(&self, path: &Path) -> String {
+        let a = &self.audit;
+        let mut r = codex_core::TextReport::new(0);
+        r.line(format_args!(
+            "audited {}: {} files, {} languages, {} placeholders, {} not audited, {} failed steps",
+            path.display(),
+            a.files.len(),
+            a.languages.len(),
+            a.placeholders.len(),
+            a.skipped.len(),
+            a.errors.len()
+        ));
+        for w in &self.written {
+            r.line(format_args!("wrote {}", w.display()));
+        }
+        for failed in &self.failed_checks {
+            r.line(format_args!(
+                "--fail-on {}: {} found",
+                failed.rule,
+                failed.found.len()
+            ));
+            for f in &failed.found {
+                r.line(format_args!("  {f}"));
+            }
+        }
+        r.finish()
+    }
+}
+
 /// `path` made absolute (against the current directory) and lexically normal.
 fn absolute(path: &Path) -> PathBuf {
     use std::path::Component;

@@ -36,6 +36,7 @@ mod registry;
 mod rng;
 mod rundir;
 mod seed;
+pub mod text;
 mod tokenizer;
 pub mod untrusted;
 
@@ -48,11 +49,13 @@ pub use filter::{
 pub use hash::{Digest, Hasher, ParseDigestError, hash_file, hash_reader};
 pub use metrics::{MetricRecord, MetricSink, SinkError};
 pub use provenance::{
-    BuildInfo, ENV_ALLOW_LIST, GitState, HostInfo, Provenance, git_state, host_info, nvidia_gpus,
+    BuildInfo, ENV_ALLOW_LIST, GitState, HostInfo, Provenance, git_state, host_info,
+    memory_available, nvidia_gpus,
 };
 pub use redact::REDACTED;
-pub use registry::{Entry, Registry, nearest};
+pub use registry::{Entry, Registry, catalog_json, catalog_text, nearest};
 pub use rng::Rng;
 pub use rundir::RunDir;
 pub use seed::Seeds;
+pub use text::{TextReport, group_digits};
 pub use tokenizer::{Tokenizer, TokenizerError};

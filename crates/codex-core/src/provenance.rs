@@ -183,6 +183,16 @@ pub fn git_state(dir: &Path) -> GitState {
     }
 }
 
+/// Memory the operating system says is available now, in bytes.
+pub fn memory_available() -> Option<u64> {
+    use sysinfo::{MemoryRefreshKind, RefreshKind, System};
+    System::new_with_specifics(
+        RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()),
+    )
+    .map(|s| s.available_memory())
+    .ok()
+}
+
 /// Facts about this machine.
 pub fn host_info() -> HostInfo {
     use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};

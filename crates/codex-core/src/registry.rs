@@ -117,6 +117,40 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c.to_owned())
 }
 
+/// Several registries as one aligned `KIND NAME DESCRIPTION` table.
+pub fn catalog_text<T>(registries: &[Registry<T>]) -> String {
+    let kind_w = registries.iter().map(|r| r.kind().len()).max().unwrap_or(0);
+    let name_w = registries
+        .iter()
+        .flat_map(|r| r.iter().map(|e| e.name.len()))
+        .max()
+        .unwrap_or(0);
+    let mut out = format!("{:kind_w$}  {:name_w$}  DESCRIPTION\n", "KIND", "NAME");
+    for r in registries {
+        for e in r.iter() {
+            out.push_str(&format!(
+                "{:kind_w$}  {:name_w$}  {}\n",
+                r.kind(),
+                e.name,
+                e.description
+            ));
+        }
+    }
+    out
+}
+
+/// Several registries as JSON rows `{kind, name, description}`.
+pub fn catalog_json<T>(registries: &[Registry<T>]) -> serde_json::Value {
+    registries
+        .iter()
+        .flat_map(|r| {
+            r.iter().map(|e| {
+                serde_json::json!({"kind": r.kind(), "name": e.name, "description": e.description})
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,35 @@ pub struct Inspection {
     pub samples: Vec<Vec<u32>>,
 }
 
+impl Inspection {
+    /// Splits, the length histogram and the samples (decoded when a
+    /// tokenizer is given, else as ids).
+    pub fn to_text(
+        &self,
+        tokenizer: Option<&dyn codex_core::Tokenizer>,
+    ) -> Result<String, codex_core::TokenizerError> {
+        let mut r = codex_core::TextReport::new(0);
+        for (name, (docs, tokens, shards)) in &self.splits {
+            r.line(format_args!(
+                "{name:<10} {docs:>9} documents {tokens:>11} tokens {shards:>3} shards"
+            ));
+        }
+        r.line("training documents by length in tokens:")
+            .histogram(&self.length_histogram);
+        for (i, ids) in self.samples.iter().enumerate() {
+            match tokenizer {
+                Some(t) => r.line(format_args!("sample {i}: {}", t.decode(ids, false)?)),
+                None => r.line(format_args!(
+                    "sample {i}: {} tokens {:?}",
+                    ids.len(),
+                    &ids[..ids.len().min(24)]
+                )),
+            };
+        }
+        Ok(r.finish())
+    }
+}
+
 /// Scans the training split once (verifying sizes, not hashes) and summarizes it.
 pub fn inspect(dir: &Path, samples: usize) -> Result<Inspection, DataError> {
     let manifest = Manifest::load(dir)?;

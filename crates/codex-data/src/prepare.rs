@@ -105,6 +105,43 @@ pub struct Prepared {
     pub diagnostics: Vec<Diagnostic>,
 }
 
+impl Prepared {
+    /// What was prepared into `out`: per split documents, tokens and shards,
+    /// duplicates and malformed records.
+    pub fn to_text(&self, out: &Path) -> String {
+        let m = &self.manifest;
+        let mut r = codex_core::TextReport::new(0);
+        if self.cached {
+            r.line(format_args!(
+                "{} is up to date (same sources, tokenizer and settings); nothing to do",
+                out.display()
+            ));
+        } else {
+            r.line(format_args!(
+                "prepared {} in {:.1}s",
+                out.display(),
+                m.duration_secs
+            ));
+        }
+        for name in SPLITS {
+            let s = m.split(name);
+            r.line(format_args!(
+                "  {name:<10} {:>9} documents {:>11} tokens {:>3} shards",
+                s.documents,
+                s.tokens,
+                s.shards.len()
+            ));
+        }
+        if m.duplicates_removed > 0 || m.records_skipped > 0 {
+            r.line(format_args!(
+                "  {} duplicates removed, {} malformed records skipped",
+                m.duplicates_removed, m.records_skipped
+            ));
+        }
+        r.finish()
+    }
+}
+
 /// Which split a text belongs to, from its content and the split seed alone.
 pub fn split_of(text: &str, seed: u64, validation: f64, test: f64) -> usize {
     let mut h = blake3::Hasher::new();

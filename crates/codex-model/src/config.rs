@@ -182,6 +182,14 @@ impl ModelConfig {
     /// Most parameters accepted (2^40, about 1.1 trillion).
     pub const MAX_PARAMS: u128 = 1 << 40;
 
+    /// The family's name as configurations and `config.json` spell it.
+    pub fn family_name(&self) -> &'static str {
+        match self.family {
+            ModelFamily::Gpt2 => "gpt2",
+            ModelFamily::Llama => "llama",
+        }
+    }
+
     /// Width of one attention head.
     pub fn head_dim(&self) -> usize {
         self.d_model / self.n_head

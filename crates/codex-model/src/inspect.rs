@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use burn::module::Module as _;
 use burn::tensor::Device;
 
+use codex_core::group_digits as group;
+
 use crate::config::ModelConfig;
 use crate::error::ModelError;
 
@@ -87,6 +89,93 @@ pub struct Inspection {
     pub dtypes: BTreeMap<String, usize>,
     /// Values stored in all (`None` for a named architecture).
     pub stored_values: Option<usize>,
+}
+
+impl Inspection {
+    /// The inspection as JSON (`codex model inspect --json`).
+    pub fn to_json(&self, path: &Path) -> String {
+        let i = self;
+        let counts = i.config.param_counts();
+        let value = serde_json::json!({
+            "path": path,
+            "format": i.format,
+            "config": i.config,
+            "parameters": {"total": counts.total(), "by_module": counts, "stored_values": i.stored_values},
+            "train_flops_per_token": i.config.flops_per_token(),
+            "dtypes": i.dtypes,
+            "files": i.files.iter().map(|(p, h, s)| serde_json::json!({"path": p, "blake3": h, "bytes": s})).collect::<Vec<_>>(),
+        });
+        serde_json::to_string_pretty(&value).expect("JSON serializes") + "\n"
+    }
+
+    /// The inspection as `key value` lines.
+    pub fn to_text(&self, path: &Path) -> String {
+        let i = self;
+        let c = &i.config;
+        let counts = c.param_counts();
+        let rope = match c.family {
+            codex_core::config::ModelFamily::Llama => format!(", rope theta {}", c.rope_theta),
+            codex_core::config::ModelFamily::Gpt2 => String::new(),
+        };
+        let embeddings = if c.tie_embeddings { "tied" } else { "untied" };
+        let mut r = codex_core::TextReport::new(11);
+        r.kv("model", path.display())
+            .kv("format", i.format)
+            .kv("family", c.family_name())
+            .kv(
+                "shape",
+                format_args!(
+                    "{} layers, {} heads ({} key/value), d_model {}, d_ff {}, context {}, vocab {}",
+                    c.n_layer,
+                    c.n_head,
+                    c.n_kv_head,
+                    c.d_model,
+                    c.d_ff,
+                    c.context_length,
+                    c.vocab_size
+                ),
+            )
+            .kv(
+                "numerics",
+                format_args!("norm eps {}{rope}, embeddings {embeddings}", c.norm_eps),
+            )
+            .kv("parameters", group(counts.total() as u64));
+        for (name, n) in [
+            ("token embedding", counts.token_embedding),
+            ("position embedding", counts.position_embedding),
+            ("attention", counts.attention),
+            ("mlp", counts.mlp),
+            ("norms", counts.norms),
+            ("lm head", counts.lm_head),
+        ] {
+            if n > 0 {
+                let share = 100.0 * n as f64 / counts.total() as f64;
+                r.line(format_args!(
+                    "  {name:<20} {:>14}  {share:5.1}%",
+                    group(n as u64)
+                ));
+            }
+        }
+        r.kv(
+            "flops/token",
+            format_args!("{:.3e} (training, 6N + 12·L·d·T)", c.flops_per_token()),
+        );
+        if !i.dtypes.is_empty() {
+            let list: Vec<String> = i
+                .dtypes
+                .iter()
+                .map(|(k, v)| format!("{k} ({} values)", group(*v as u64)))
+                .collect();
+            r.kv("dtype", list.join(", "));
+        }
+        if !i.files.is_empty() {
+            r.line("files");
+            for (p, h, size) in &i.files {
+                r.line(format_args!("  {h}  {size:>12}  {}", p.display()));
+            }
+        }
+        r.finish()
+    }
 }
 
 /// Inspects a native model (file or directory), a Hugging Face directory or

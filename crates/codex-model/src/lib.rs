@@ -43,6 +43,7 @@ mod norm;
 mod optim;
 mod params;
 mod st;
+mod system;
 
 pub use config::{ModelConfig, ParamCounts, architectures};
 pub use device::{
@@ -66,3 +67,4 @@ pub use model::{
 pub use norm::squared_norm;
 pub use optim::AdamW;
 pub use params::{Init, ParamSource, Placeholder, RandomInit};
+pub use system::SystemReport;

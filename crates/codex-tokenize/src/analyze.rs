@@ -86,6 +86,58 @@ fn bucket(n: usize) -> u64 {
     (n.max(1) as u64).next_power_of_two()
 }
 
+impl CorpusStats {
+    /// Vocabulary, sizes, rates and the length histogram as `key value` lines.
+    pub fn to_text(&self) -> String {
+        let s = self;
+        let mut r = codex_core::TextReport::new(17);
+        r.kv("vocabulary", s.vocab_size)
+            .kv("documents", s.documents)
+            .kv("bytes", s.bytes)
+            .kv("tokens", s.tokens)
+            .kv("bytes/token", format_args!("{:.3}", s.bytes_per_token))
+            .kv("chars/token", format_args!("{:.3}", s.chars_per_token))
+            .kv(
+                "unknown tokens",
+                format_args!("{} ({:.4}%)", s.unknown_tokens, s.unknown_rate * 100.0),
+            )
+            .line("tokens per document:");
+        r.histogram(&s.length_histogram);
+        for d in &s.diagnostics {
+            r.line(d);
+        }
+        r.finish()
+    }
+}
+
+impl RoundTrip {
+    /// How many documents round-trip, and where the first mismatches differ.
+    pub fn to_text(&self) -> String {
+        let r = self;
+        let mut out = format!(
+            "{} of {} documents round-trip exactly\n",
+            r.checked - r.failed,
+            r.checked
+        );
+        for m in &r.mismatches {
+            let show = |s: &str| {
+                let chars: Vec<char> = s.chars().collect();
+                let from = m.first_difference.saturating_sub(20);
+                let to = (m.first_difference + 20).min(chars.len());
+                format!("{:?}", chars[from.min(to)..to].iter().collect::<String>())
+            };
+            out.push_str(&format!(
+                "document {} differs at character {}:\n  original {}\n  decoded  {}\n",
+                m.document,
+                m.first_difference,
+                show(&m.original),
+                show(&m.decoded)
+            ));
+        }
+        out
+    }
+}
+
 /// Encodes every document of `inputs` and summarises how the tokenizer fits the corpus.
 pub fn corpus_stats(
     tokenizer: &AnyTokenizer,

@@ -70,6 +70,33 @@ pub struct TokenizerInfo {
     pub byte_fallback: bool,
 }
 
+impl TokenizerInfo {
+    /// Format, model, chains and special tokens as `key value` lines.
+    pub fn to_text(&self) -> String {
+        let info = self;
+        let join = |items: &[String]| {
+            if items.is_empty() {
+                "(none)".into()
+            } else {
+                items.join(" → ")
+            }
+        };
+        let mut r = codex_core::TextReport::new(15);
+        r.kv("format", &info.format)
+            .kv("model", &info.model)
+            .kv("vocabulary", info.vocab_size)
+            .kv("byte fallback", info.byte_fallback)
+            .kv("normalizers", join(&info.normalizers))
+            .kv("pre-tokenizers", join(&info.pre_tokenizers))
+            .kv("decoders", join(&info.decoders))
+            .line("special tokens");
+        for (id, t) in &info.special_tokens {
+            r.line(format_args!("  {id:>6}  {t}"));
+        }
+        r.finish()
+    }
+}
+
 /// A tokenizer of either supported format.
 #[derive(Debug, Clone)]
 pub enum AnyTokenizer {

@@ -175,6 +175,36 @@ pub struct LmEvaluation {
     pub source: PathBuf,
     /// Its step, when it is a checkpoint.
     pub step: Option<u64>,
+    /// The dataset as given.
+    pub data: PathBuf,
+}
+
+impl LmEvaluation {
+    /// What was evaluated and the results, one `key value` line each.
+    pub fn to_text(&self) -> String {
+        let split = self.records.first().map_or("", |r| r.metric.split.as_str());
+        let step = self
+            .step
+            .map_or_else(String::new, |s| format!(" (step {s})"));
+        codex_core::TextReport::new(10)
+            .opt("records", self.written.as_ref().map(|p| p.display()))
+            .kv("model", format_args!("{}{step}", self.source.display()))
+            .kv(
+                "data",
+                format_args!(
+                    "{} split `{split}`, {} tokens evaluated",
+                    self.data.display(),
+                    self.metrics.tokens
+                ),
+            )
+            .kv("loss", format_args!("{:.4}", self.metrics.loss))
+            .kv("perplexity", format_args!("{:.3}", self.metrics.perplexity))
+            .kv(
+                "accuracy",
+                format_args!("{:.2}%", 100.0 * self.metrics.token_accuracy),
+            )
+            .finish()
+    }
 }
 
 /// The split name recorded for a text file evaluated whole.
@@ -288,6 +318,7 @@ pub fn evaluate_lm(
         written,
         source: loaded.source,
         step: loaded.step,
+        data: data.clone(),
     })
 }
 

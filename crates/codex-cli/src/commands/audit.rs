@@ -91,31 +91,9 @@ pub(super) fn run(
 }
 
 fn render(path: &Path, outcome: &AuditOutcome) -> Result<String> {
-    let a = &outcome.audit;
-    let mut text = format!(
-        "audited {}: {} files, {} languages, {} placeholders, {} not audited, {} failed steps\n",
-        path.display(),
-        a.files.len(),
-        a.languages.len(),
-        a.placeholders.len(),
-        a.skipped.len(),
-        a.errors.len()
-    );
-    for w in &outcome.written {
-        text.push_str(&format!("wrote {}\n", w.display()));
-    }
+    let text = outcome.to_text(path);
     if outcome.failed_checks.is_empty() {
         return Ok(text);
-    }
-    for failed in &outcome.failed_checks {
-        text.push_str(&format!(
-            "--fail-on {}: {} found\n",
-            failed.rule,
-            failed.found.len()
-        ));
-        for f in &failed.found {
-            text.push_str(&format!("  {f}\n"));
-        }
     }
     let rules: Vec<String> = outcome
         .failed_checks

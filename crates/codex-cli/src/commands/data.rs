@@ -1,11 +1,10 @@
 //! `codex data synth | prepare | inspect | verify`.
 
-use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use codex_data::{Inspection, Prepared, SPLITS};
+
 use codex_tokenize::AnyTokenizer;
 
 use super::config::loader;
@@ -44,7 +43,8 @@ pub(super) fn run(cmd: DataCommand) -> Result<String> {
                 return Ok(serde_json::to_string_pretty(&ins)? + "\n");
             }
             let tok = tokenizer.map(AnyTokenizer::from_file).transpose()?;
-            inspection_table(&ins, tok.as_ref())
+            let tok = tok.as_ref().map(|t| t as &dyn codex_core::Tokenizer);
+            ins.to_text(tok).map_err(|e| anyhow::anyhow!(e))
         }
         DataCommand::Verify { dir } => {
             let m = codex_data::verify(&dir)?;
@@ -85,65 +85,5 @@ fn prepare(config: &ConfigArgs, out: &Path, tokenizer: Option<PathBuf>) -> Resul
     for d in &prepared.diagnostics {
         tracing::warn!("{d}");
     }
-    Ok(prepared_table(out, &prepared))
-}
-
-fn prepared_table(out: &Path, prepared: &Prepared) -> String {
-    let m = &prepared.manifest;
-    let mut text = if prepared.cached {
-        format!(
-            "{} is up to date (same sources, tokenizer and settings); nothing to do\n",
-            out.display()
-        )
-    } else {
-        format!("prepared {} in {:.1}s\n", out.display(), m.duration_secs)
-    };
-    for name in SPLITS {
-        let s = m.split(name);
-        let _ = writeln!(
-            text,
-            "  {name:<10} {:>9} documents {:>11} tokens {:>3} shards",
-            s.documents,
-            s.tokens,
-            s.shards.len()
-        );
-    }
-    if m.duplicates_removed > 0 || m.records_skipped > 0 {
-        let _ = writeln!(
-            text,
-            "  {} duplicates removed, {} malformed records skipped",
-            m.duplicates_removed, m.records_skipped
-        );
-    }
-    text
-}
-
-fn inspection_table(ins: &Inspection, tok: Option<&AnyTokenizer>) -> Result<String> {
-    let mut out = String::new();
-    for (name, (docs, tokens, shards)) in &ins.splits {
-        writeln!(
-            out,
-            "{name:<10} {docs:>9} documents {tokens:>11} tokens {shards:>3} shards"
-        )?;
-    }
-    writeln!(out, "training documents by length in tokens:")?;
-    let max = ins.length_histogram.iter().map(|b| b.1).max().unwrap_or(1);
-    let mut lower = 1;
-    for (upper, count) in &ins.length_histogram {
-        let bar = "#".repeat(((count * 40).div_ceil(max)) as usize);
-        writeln!(out, "  {lower:>6}-{upper:<6} {count:>9}  {bar}")?;
-        lower = upper + 1;
-    }
-    for (i, ids) in ins.samples.iter().enumerate() {
-        match tok {
-            Some(t) => writeln!(out, "sample {i}: {}", t.decode(ids, false)?)?,
-            None => writeln!(
-                out,
-                "sample {i}: {} tokens {:?}",
-                ids.len(),
-                &ids[..ids.len().min(24)]
-            )?,
-        }
-    }
-    Ok(out)
+    Ok(prepared.to_text(out))
 }

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use codex_model::{DeviceSpec, GenerateOptions};
 use codex_train::{GenerateRequest, LmEvalRequest};
 
-use super::text::Report;
 use crate::cli::GenerateArgs;
 
 pub(crate) fn generate(args: GenerateArgs) -> Result<String> {
@@ -55,24 +54,5 @@ pub(crate) fn eval_lm(model: &Path, data: &Path, split: &str, batches: u32) -> R
     };
     let filter = super::safety::filter_maker();
     let e = codex_train::evaluate_lm(&request, &DeviceSpec::Auto.device()?, Some(&filter))?;
-    let split = &e.records[0].metric.split;
-    let step = e.step.map_or_else(String::new, |s| format!(" (step {s})"));
-    Ok(Report::new(10)
-        .opt("records", e.written.as_ref().map(|p| p.display()))
-        .kv("model", format_args!("{}{step}", e.source.display()))
-        .kv(
-            "data",
-            format_args!(
-                "{} split `{split}`, {} tokens evaluated",
-                data.display(),
-                e.metrics.tokens
-            ),
-        )
-        .kv("loss", format_args!("{:.4}", e.metrics.loss))
-        .kv("perplexity", format_args!("{:.3}", e.metrics.perplexity))
-        .kv(
-            "accuracy",
-            format_args!("{:.2}%", 100.0 * e.metrics.token_accuracy),
-        )
-        .finish())
+    Ok(e.to_text())
 }

@@ -12,7 +12,6 @@ mod registry;
 mod safety;
 mod sweep;
 mod system;
-mod text;
 mod tokenizer;
 mod track;
 mod train;

@@ -43,37 +43,9 @@ pub(super) fn run(cmd: RegistryCommand) -> Result<String> {
     let RegistryCommand::List { json } = cmd;
     let catalog = catalog()?;
     if json {
-        let rows: Vec<_> = catalog
-            .iter()
-            .flat_map(|r| {
-                r.iter().map(|e| {
-                    serde_json::json!({"kind": r.kind(), "name": e.name, "description": e.description})
-                })
-            })
-            .collect();
-        let mut s = serde_json::to_string_pretty(&rows)?;
-        s.push('\n');
-        return Ok(s);
+        return Ok(serde_json::to_string_pretty(&codex_core::catalog_json(&catalog))? + "\n");
     }
-    let kind_w = catalog.iter().map(|r| r.kind().len()).max().unwrap_or(0);
-    let name_w = catalog
-        .iter()
-        .flat_map(|r| r.iter().map(|e| e.name.len()))
-        .max()
-        .unwrap_or(0);
-    let mut out = String::new();
-    writeln!(out, "{:kind_w$}  {:name_w$}  DESCRIPTION", "KIND", "NAME")?;
-    for r in &catalog {
-        for e in r.iter() {
-            writeln!(
-                out,
-                "{:kind_w$}  {:name_w$}  {}",
-                r.kind(),
-                e.name,
-                e.description
-            )?;
-        }
-    }
+    let mut out = codex_core::catalog_text(&catalog);
     let missing: Vec<_> = Backend::ALL
         .iter()
         .filter(|b| !b.is_compiled())

@@ -6,11 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use codex_core::config::ConfigLoader;
+use codex_tokenize::AnyTokenizer;
 use codex_tokenize::train::{TrainConfig, input_bytes, train_with_progress};
-use codex_tokenize::{AnyTokenizer, CorpusStats, RoundTrip};
 
 use super::CheckFailed;
-use super::text::Report;
 use crate::cli::{IdsFormat, TokenizerCommand};
 
 fn load(path: &Path) -> Result<AnyTokenizer> {
@@ -67,7 +66,7 @@ pub(super) fn run(cmd: TokenizerCommand) -> Result<String> {
             Ok(if json {
                 serde_json::to_string_pretty(&s)? + "\n"
             } else {
-                stats_table(&s)
+                s.to_text()
             })
         }
         TokenizerCommand::Validate {
@@ -79,13 +78,20 @@ pub(super) fn run(cmd: TokenizerCommand) -> Result<String> {
         } => {
             let tok = load(&tokenizer)?;
             let r = codex_tokenize::round_trip(&tok, &inputs, &text_field, sample, show)?;
-            let out = round_trip_report(&r);
+            let out = r.to_text();
             if r.failed > 0 {
                 return Err(CheckFailed(out.trim_end().to_owned()).into());
             }
             Ok(out)
         }
-        TokenizerCommand::Inspect { tokenizer, json } => inspect(&tokenizer, json),
+        TokenizerCommand::Inspect { tokenizer, json } => {
+            let info = load(&tokenizer)?.describe()?;
+            Ok(if json {
+                serde_json::to_string_pretty(&info)? + "\n"
+            } else {
+                info.to_text()
+            })
+        }
     }
 }
 
@@ -119,84 +125,6 @@ fn encode(
         }
     }
     Ok(out)
-}
-
-fn stats_table(s: &CorpusStats) -> String {
-    let mut r = Report::new(17);
-    r.kv("vocabulary", s.vocab_size)
-        .kv("documents", s.documents)
-        .kv("bytes", s.bytes)
-        .kv("tokens", s.tokens)
-        .kv("bytes/token", format_args!("{:.3}", s.bytes_per_token))
-        .kv("chars/token", format_args!("{:.3}", s.chars_per_token))
-        .kv(
-            "unknown tokens",
-            format_args!("{} ({:.4}%)", s.unknown_tokens, s.unknown_rate * 100.0),
-        )
-        .line("tokens per document:");
-    let max = s.length_histogram.iter().map(|b| b.1).max().unwrap_or(1);
-    let mut lower = 1;
-    for (upper, count) in &s.length_histogram {
-        let bar = "#".repeat(((count * 40).div_ceil(max)) as usize);
-        r.line(format_args!("  {lower:>6}-{upper:<6} {count:>9}  {bar}"));
-        lower = upper + 1;
-    }
-    for d in &s.diagnostics {
-        r.line(d);
-    }
-    r.finish()
-}
-
-fn round_trip_report(r: &RoundTrip) -> String {
-    let mut out = format!(
-        "{} of {} documents round-trip exactly\n",
-        r.checked - r.failed,
-        r.checked
-    );
-    for m in &r.mismatches {
-        let show = |s: &str| {
-            let chars: Vec<char> = s.chars().collect();
-            let from = m.first_difference.saturating_sub(20);
-            let to = (m.first_difference + 20).min(chars.len());
-            format!("{:?}", chars[from.min(to)..to].iter().collect::<String>())
-        };
-        let _ = writeln!(
-            out,
-            "document {} differs at character {}:\n  original {}\n  decoded  {}",
-            m.document,
-            m.first_difference,
-            show(&m.original),
-            show(&m.decoded)
-        );
-    }
-    out
-}
-
-fn inspect(tokenizer: &Path, json: bool) -> Result<String> {
-    let info = load(tokenizer)?.describe()?;
-    if json {
-        return Ok(serde_json::to_string_pretty(&info)? + "\n");
-    }
-    let join = |items: &[String]| {
-        if items.is_empty() {
-            "(none)".into()
-        } else {
-            items.join(" → ")
-        }
-    };
-    let mut r = Report::new(15);
-    r.kv("format", &info.format)
-        .kv("model", &info.model)
-        .kv("vocabulary", info.vocab_size)
-        .kv("byte fallback", info.byte_fallback)
-        .kv("normalizers", join(&info.normalizers))
-        .kv("pre-tokenizers", join(&info.pre_tokenizers))
-        .kv("decoders", join(&info.decoders))
-        .line("special tokens");
-    for (id, t) in &info.special_tokens {
-        r.line(format_args!("  {id:>6}  {t}"));
-    }
-    Ok(r.finish())
 }
 
 fn train(args: Vec<String>, out: &Path, config: Option<PathBuf>) -> Result<String> {

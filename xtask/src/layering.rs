@@ -45,6 +45,20 @@ const ALLOWED_EDGES: &[(&str, &[&str])] = &[
             "codex-audit",
         ],
     ),
+    (
+        "codex",
+        &[
+            "codex-core",
+            "codex-tokenize",
+            "codex-data",
+            "codex-model",
+            "codex-train",
+            "codex-eval",
+            "codex-safety",
+            "codex-track",
+            "codex-audit",
+        ],
+    ),
     ("xtask", &[]),
 ];
 

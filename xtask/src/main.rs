@@ -2,6 +2,9 @@
 //!
 //! - `cargo xtask gates [--skip STEP]…`: every gate, cheapest first, each timed.
 //! - `cargo xtask layering`: only the dependency-layering check.
+//! - `cargo xtask examples [--release]`: every example of the `codex` crate, timed.
+//! - `cargo xtask dist [--features F]`: the release archive (binary, configs,
+//!   completions, man pages, SHA-256 sums) from the `dist` profile.
 //! - `cargo xtask bench tokenize [--size-mb N]`: tokenizer speed against the references.
 //! - `cargo xtask bench data [--size-mb N]`: data preparation against a nanoGPT-style script.
 //! - `cargo xtask bench model [ARGS]`: model training and generation throughput.
@@ -20,6 +23,7 @@
 mod bench;
 mod gates;
 mod layering;
+mod release;
 
 use std::process::ExitCode;
 
@@ -50,6 +54,16 @@ fn run() -> Result<()> {
             gates::run(&skip)
         }
         Some("layering") => gates::layering(),
+        Some("examples") => match args.get(1).map(String::as_str) {
+            None => release::examples(false),
+            Some("--release") => release::examples(true),
+            Some(other) => bail!("unknown argument `{other}` for examples (use --release)"),
+        },
+        Some("dist") => match (args.get(1).map(String::as_str), args.get(2)) {
+            (None, _) => release::dist(None),
+            (Some("--features"), Some(f)) => release::dist(Some(f)),
+            _ => bail!("usage: cargo xtask dist [--features F]"),
+        },
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("tokenize") => {
                 let size_mb = match args.get(2).map(String::as_str) {
@@ -107,6 +121,8 @@ fn run() -> Result<()> {
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  gates [--skip STEP]  fmt, layering, clippy, test, doc, deny (cheapest first)\n  \
                  layering             check crate dependencies against the brief's invariants\n  \
+                 examples [--release] run every example of the codex crate, timed\n  \
+                 dist [--features F]  build the release archive into target/dist\n  \
                  bench tokenize [--size-mb N]  codex-tokenize against Python tokenizers and sentencepiece\n  \
                  bench data [--size-mb N]      codex-data preparation against a nanoGPT-style Python one\n  \
                  bench model [ARGS]            codex-model training and generation throughput (ARGS go to the\n  \

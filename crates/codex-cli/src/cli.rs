@@ -16,7 +16,7 @@ pub(crate) const LONG_VERSION: &str = concat!(
 
 /// Offline-first, reproducible training, evaluation and auditing of decoder-only language models.
 #[derive(Debug, Parser)]
-#[command(name = "codex", version = LONG_VERSION, propagate_version = true)]
+#[command(name = "codex", version = LONG_VERSION, disable_version_flag = true)]
 #[command(
     after_help = "Run `codex train` with no arguments for the embedded default job.\n\
 Configuration layers, later wins: embedded default → --config FILE → CODEX_<SECTION>__<KEY> → key.path=value."
@@ -28,8 +28,12 @@ pub(crate) struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+    /// Print the version; with --verbose, the build: commit, compiler, target,
+    /// profile, compiled backends and features.
+    #[arg(short = 'V', long)]
+    pub(crate) version: bool,
     #[command(subcommand)]
-    pub(crate) command: Command,
+    pub(crate) command: Option<Command>,
 }
 
 /// `--config FILE` and `key.path=value` overrides, shared by every command that resolves a config.
@@ -141,6 +145,12 @@ pub(crate) enum Command {
     Completions {
         /// Shell to generate for.
         shell: clap_complete::Shell,
+    },
+    /// Write man pages for codex and every subcommand into a directory.
+    #[command(hide = true)]
+    Man {
+        /// Output directory.
+        out: PathBuf,
     },
 }
 

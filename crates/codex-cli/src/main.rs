@@ -54,7 +54,15 @@ fn main() -> ExitCode {
     keep_freed_memory();
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
-    match commands::run(cli.command) {
+    let result = match cli.command {
+        _ if cli.version => Ok(commands::version(cli.verbose > 0)),
+        Some(command) => commands::run(command),
+        None => {
+            let _ = <Cli as clap::CommandFactory>::command().print_help();
+            return ExitCode::from(2);
+        }
+    };
+    match result {
         Ok(output) => {
             let mut stdout = std::io::stdout().lock();
             match stdout

@@ -81,6 +81,38 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
     1
 }
 
+/// `codex --version`, and with `--verbose` the whole build.
+pub(crate) fn version(verbose: bool) -> String {
+    if !verbose {
+        return format!("codex {}\n", crate::cli::LONG_VERSION);
+    }
+    let b = build_info();
+    let features: Vec<&str> = [
+        ("flex", cfg!(feature = "flex")),
+        ("ndarray", cfg!(feature = "ndarray")),
+        ("wgpu", cfg!(feature = "wgpu")),
+        ("cuda", cfg!(feature = "cuda")),
+    ]
+    .into_iter()
+    .filter_map(|(f, on)| on.then_some(f))
+    .collect();
+    let commit = match (&b.git_commit, b.git_dirty) {
+        (Some(c), Some(true)) => format!("{c} (uncommitted changes)"),
+        (Some(c), _) => c.clone(),
+        (None, _) => "unknown (not built from a git checkout)".into(),
+    };
+    codex_core::TextReport::new(10)
+        .kv("codex", &b.version)
+        .kv("commit", commit)
+        .kv("rustc", &b.rustc)
+        .kv("target", &b.target)
+        .kv("profile", &b.profile)
+        .kv("backends", b.backends.join(", "))
+        .kv("features", features.join(", "))
+        .opt("Cargo.lock", b.cargo_lock_blake3.as_deref().map(|h| format!("blake3 {h}")))
+        .finish()
+}
+
 /// Facts about this binary, for `--version`, `codex system` and provenance.
 pub(crate) fn build_info() -> codex_core::BuildInfo {
     let non_empty = |s: &'static str| (!s.is_empty()).then(|| s.to_owned());
@@ -105,6 +137,7 @@ pub(crate) fn run(command: Command) -> Result<String> {
         Command::Registry(cmd) => registry::run(cmd),
         Command::System { json } => system::run(json),
         Command::Completions { shell } => completions::run(shell),
+        Command::Man { out } => completions::man(&out),
         Command::Train { config, resume } => train::run(&config, resume),
         Command::Sweep {
             config,

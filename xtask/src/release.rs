@@ -24,7 +24,9 @@ fn cargo() -> String {
 
 fn run(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot run {shown}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {shown}"))?;
     if !status.success() {
         bail!("{shown} failed ({status})");
     }
@@ -61,7 +63,9 @@ fn target_dir() -> PathBuf {
 
 fn output(cmd: &mut Command) -> Result<String> {
     let shown = format!("{cmd:?}");
-    let out = cmd.output().with_context(|| format!("cannot run {shown}"))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run {shown}"))?;
     if !out.status.success() {
         bail!(
             "{shown} failed ({}): {}",
@@ -111,7 +115,11 @@ pub(crate) fn dist(features: Option<&str>) -> Result<()> {
         stage.join("configs/safety/default.yaml"),
     )?;
     std::fs::copy("README.md", stage.join("README.md"))?;
-    for (shell, file) in [("bash", "codex.bash"), ("zsh", "_codex"), ("fish", "codex.fish")] {
+    for (shell, file) in [
+        ("bash", "codex.bash"),
+        ("zsh", "_codex"),
+        ("fish", "codex.fish"),
+    ] {
         let script = output(Command::new(&binary).args(["completions", shell]))?;
         std::fs::write(stage.join("completions").join(file), script)?;
     }

@@ -35,6 +35,8 @@
 //! assert_eq!(audit.functions[0].complexity, 2);
 //! # Ok::<(), std::io::Error>(())
 //! ```
+//!
+//! The workspace's `audit_repo` example runs the whole job with reports.
 
 pub mod complexity;
 mod error;

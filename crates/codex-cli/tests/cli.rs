@@ -301,7 +301,15 @@ fn version_names_the_build() {
     assert!(out.contains("rustc "), "{out}");
     // With --verbose: every fact of the build, backends and features included.
     let out = stdout(&codex(&["--version", "--verbose"], &[], dir.path()));
-    for key in ["codex ", "commit ", "rustc ", "target ", "profile ", "backends ", "features "] {
+    for key in [
+        "codex ",
+        "commit ",
+        "rustc ",
+        "target ",
+        "profile ",
+        "backends ",
+        "features ",
+    ] {
         assert!(out.lines().any(|l| l.starts_with(key)), "{key}: {out}");
     }
     assert!(out.contains("flex"), "{out}");
@@ -312,7 +320,12 @@ fn man_pages_cover_every_command() {
     let dir = tempfile::tempdir().unwrap();
     let o = codex(&["man", "man1"], &[], dir.path());
     assert!(o.status.success(), "{}", stderr(&o));
-    for page in ["codex.1", "codex-train.1", "codex-eval-text.1", "codex-runs-compare.1"] {
+    for page in [
+        "codex.1",
+        "codex-train.1",
+        "codex-eval-text.1",
+        "codex-runs-compare.1",
+    ] {
         let text = std::fs::read_to_string(dir.path().join("man1").join(page)).unwrap();
         assert!(text.contains(".TH"), "{page}");
     }

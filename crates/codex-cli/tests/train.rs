@@ -864,3 +864,74 @@ fn f16_loss_scaling_resumes_exactly() {
         "f16 weights differ after resuming at step 20"
     );
 }
+
+/// Every file of a run directory, recursively, with its bytes.
+fn every_file(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// Credentials given on the command line (in an MLflow URI's userinfo and
+/// query) and in the environment reach no file of the run and no line of
+/// stderr; settings whose names merely contain "token" are not blanked.
+#[test]
+fn no_planted_secret_reaches_a_run_directory_or_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = [
+        "hunter2-planted",
+        "abc-planted-token",
+        "pw-planted-secret",
+        "hf_planted_value",
+    ];
+    let o = codex(dir.path())
+        .arg("train")
+        .args(TINY)
+        .args([
+            "train.max_steps=6",
+            "train.eval_every=3",
+            "track.tensorboard=true",
+            "track.mlflow.close_timeout_secs=1",
+            "track.mlflow.uri=http://alice:hunter2-planted@127.0.0.1:9/?token=abc-planted-token",
+        ])
+        .env("MLFLOW_TRACKING_PASSWORD", "pw-planted-secret")
+        .env("MLFLOW_TRACKING_USERNAME", "bob")
+        .env("HF_TOKEN", "hf_planted_value")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let run = only_run(dir.path());
+    let files = every_file(&run);
+    assert!(files.len() > 10, "{files:?}");
+    for (path, bytes) in &files {
+        let body = String::from_utf8_lossy(bytes);
+        for s in secrets {
+            assert!(!body.contains(s), "{s} leaked into {}", path.display());
+        }
+    }
+    for s in secrets {
+        assert!(!text(&o.stderr).contains(s), "{s} leaked into stderr");
+        assert!(!text(&o.stdout).contains(s), "{s} leaked into stdout");
+    }
+    // Redaction is by key and by URI part, not by substring.
+    let provenance = std::fs::read_to_string(run.join("provenance.json")).unwrap();
+    assert!(
+        provenance.contains("tokenizer.vocab_size=320"),
+        "{provenance}"
+    );
+    let config = std::fs::read_to_string(run.join("config.yaml")).unwrap();
+    assert!(
+        config.contains("uri: http://«REDACTED»@127.0.0.1:9/?token=«REDACTED»"),
+        "{config}"
+    );
+}

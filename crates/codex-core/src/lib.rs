@@ -22,6 +22,9 @@
 //! assert_eq!(loaded.config.train.lr, 1e-3);
 //! # Ok::<(), codex_core::Error>(())
 //! ```
+//!
+//! The workspace's `plugins` example implements [`MetricSink`] and
+//! [`TextFilter`] and plugs them into a training job.
 
 mod atomic;
 pub mod config;

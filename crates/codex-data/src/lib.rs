@@ -24,6 +24,9 @@
 //! assert_eq!(batch.inputs.len(), 8 * 128);
 //! # Ok::<(), codex_data::DataError>(())
 //! ```
+//!
+//! The workspace's `train_tiny` example prepares the synthetic corpus and
+//! trains on it through a whole job.
 
 mod error;
 mod inspect;

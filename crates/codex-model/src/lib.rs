@@ -25,6 +25,9 @@
 //! assert_eq!(spec, DeviceSpec::Cuda(Some(1)));
 //! # Ok::<(), codex_model::ModelError>(())
 //! ```
+//!
+//! The workspace's `lora_finetune` example imports a Hugging Face model,
+//! fine-tunes it with LoRA adapters and exports it back.
 
 /// The Burn version codex-model is built on, for crates that pass tensors and devices through.
 pub use burn;

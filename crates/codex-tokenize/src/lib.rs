@@ -24,6 +24,8 @@
 //! assert_eq!(tok.decode(&ids, true)?, "Hello world");
 //! # Ok::<(), codex_tokenize::TokenizeError>(())
 //! ```
+//!
+//! The workspace's `tokenizer` example trains a tokenizer and uses it.
 
 mod analyze;
 mod encoding;

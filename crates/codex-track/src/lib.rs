@@ -17,6 +17,30 @@
 //! May depend on `codex-core`; never on a tensor backend. `codex-train` writes
 //! through the trait, so training never depends on how metrics are stored.
 //! No cargo features.
+//!
+//! ```
+//! use codex_core::{MetricRecord, MetricSink};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("metrics.ndjson");
+//! let mut sink = codex_track::NdjsonSink::create(&path)?;
+//! let row = |step, value| MetricRecord {
+//!     step,
+//!     epoch: 0,
+//!     split: "train".into(),
+//!     name: "loss".into(),
+//!     value,
+//!     wall_time: 0.0,
+//! };
+//! sink.log_metrics(&[row(1, 2.5), row(2, 2.0)])?;
+//! sink.close("finished")?;
+//! let back = codex_track::report::read_metrics(&path)?;
+//! assert_eq!(back.len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The workspace's `plugins` example writes a sink of its own and plugs it
+//! into a training job.
 
 mod csv_sink;
 mod fanout;

@@ -61,6 +61,10 @@
 //! println!("{} steps", outcome.steps);
 //! # Ok::<(), codex_train::TrainError>(())
 //! ```
+//!
+//! The workspace's examples go further: `train_tiny` (an observer that
+//! prints progress), `lora_finetune` (import, LoRA fine-tune, export) and
+//! `plugins` (a custom metric sink and text filter plugged into a job).
 
 pub mod checkpoint;
 mod error;

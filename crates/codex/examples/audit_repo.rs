@@ -11,7 +11,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => {
             let r = scratch.path().join("repo");
             std::fs::create_dir_all(r.join("src"))?;
-            std::fs::write(r.join("README.md"), "# Demo\n\nA demo package.\n\n```sh\npython -m demo\n```\n")?;
+            std::fs::write(
+                r.join("README.md"),
+                "# Demo\n\nA demo package.\n\n```sh\npython -m demo\n```\n",
+            )?;
             std::fs::write(
                 r.join("src/demo.py"),
                 "def grade(x):\n    if x > 90:\n        return 'A'\n    elif x > 80:\n        return 'B'\n    # TODO: the other grades\n    raise NotImplementedError\n",
@@ -34,7 +37,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("README title {:?}, {} commands", r.title, r.commands.len());
     }
     for f in a.functions.iter().take(5) {
-        println!("  {}:{} {} complexity {}", f.path, f.line_start, f.name, f.complexity);
+        println!(
+            "  {}:{} {} complexity {}",
+            f.path, f.line_start, f.name, f.complexity
+        );
     }
     for p in a.placeholders.iter().take(5) {
         println!("  placeholder {}:{} {}", p.path, p.line, p.kind);

@@ -32,7 +32,8 @@ impl Observer for Print {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/model/llama-gqa-tied");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/model/llama-gqa-tied");
     let base = dir.path().join("base");
     std::fs::create_dir_all(&base)?;
     for f in ["config.json", "model.safetensors"] {

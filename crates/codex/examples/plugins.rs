@@ -23,13 +23,20 @@ impl MetricSink for LastLoss {
         "last-loss"
     }
     fn log_params(&mut self, params: &BTreeMap<String, String>) -> Result<(), SinkError> {
-        println!("sink: {} parameters, lr = {}", params.len(), params["train.lr"]);
+        println!(
+            "sink: {} parameters, lr = {}",
+            params.len(),
+            params["train.lr"]
+        );
         Ok(())
     }
     fn log_metrics(&mut self, records: &[MetricRecord]) -> Result<(), SinkError> {
         let mut seen = self.seen.lock().expect("not poisoned");
         seen.0 += records.len();
-        for r in records.iter().filter(|r| r.split == "train" && r.name == "loss") {
+        for r in records
+            .iter()
+            .filter(|r| r.split == "train" && r.name == "loss")
+        {
             seen.1 = Some(r.value);
         }
         Ok(())
@@ -110,7 +117,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     job.sinks.push(Box::new(sink));
     let outcome = job.run(&mut Quiet)?;
     let (rows, loss) = *seen.lock().expect("not poisoned");
-    println!("sink: {rows} rows, last training loss {:.3}", loss.unwrap_or(f64::NAN));
+    println!(
+        "sink: {rows} rows, last training loss {:.3}",
+        loss.unwrap_or(f64::NAN)
+    );
     let manifest = codex::data::Manifest::load(&outcome.run_dir.join("data"))?;
     println!(
         "filter `{}`: {} documents rewritten",

@@ -16,16 +16,25 @@ impl Observer for Print {
             Event::Data {
                 train_tokens,
                 validation_tokens,
-            } => println!("data           {train_tokens} train / {validation_tokens} validation tokens"),
-            Event::Model { parameters, device } => println!("model          {parameters} parameters on {device}"),
+            } => println!(
+                "data           {train_tokens} train / {validation_tokens} validation tokens"
+            ),
+            Event::Model { parameters, device } => {
+                println!("model          {parameters} parameters on {device}")
+            }
             _ => {}
         }
     }
 
     fn step(&mut self, r: &StepReport) {
         if r.step % 5 == 0 || r.eval.is_some() {
-            let val = r.eval.map_or_else(String::new, |e| format!("  validation {:.3}", e.loss));
-            println!("step {:>3}/{}   loss {:.3}{val}", r.step, r.max_steps, r.loss);
+            let val = r
+                .eval
+                .map_or_else(String::new, |e| format!("  validation {:.3}", e.loss));
+            println!(
+                "step {:>3}/{}   loss {:.3}{val}",
+                r.step, r.max_steps, r.loss
+            );
         }
     }
 }

@@ -63,7 +63,12 @@ pub fn build_info() -> codex_core::BuildInfo {
         rustc: "unknown (library build)".to_owned(),
         cargo_lock_blake3: None,
         target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
-        profile: if cfg!(debug_assertions) { "debug" } else { "release" }.to_owned(),
+        profile: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+        .to_owned(),
         #[cfg(feature = "model")]
         backends: codex_model::compiled_backends()
             .iter()

@@ -109,7 +109,12 @@ pub(crate) fn version(verbose: bool) -> String {
         .kv("profile", &b.profile)
         .kv("backends", b.backends.join(", "))
         .kv("features", features.join(", "))
-        .opt("Cargo.lock", b.cargo_lock_blake3.as_deref().map(|h| format!("blake3 {h}")))
+        .opt(
+            "Cargo.lock",
+            b.cargo_lock_blake3
+                .as_deref()
+                .map(|h| format!("blake3 {h}")),
+        )
         .finish()
 }
 

@@ -250,7 +250,7 @@ pub fn run_audit_with_progress(
 }
 
 /// `audit.md`: readable tables. Every name from the tree (paths, functions,
-/// README text, error messages) is escaped with [`markdown::cell`], so a file
+/// README text, error messages) is escaped (`markdown::cell`), so a file
 /// name cannot add headings, links or HTML.
 pub fn audit_markdown(a: &Audit) -> String {
     use markdown::cell as c;

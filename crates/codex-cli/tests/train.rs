@@ -195,6 +195,22 @@ fn sigterm_finishes_the_step_and_checkpoints() {
     let run = only_run(dir.path());
     let step = latest_step(&run);
     assert!(step > 0 && step < 80, "checkpoint at {step}");
+    // The checkpoint written on the interrupt records what was measured at
+    // its step: a validation loss only if that step evaluated (every 10th).
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("checkpoints/index.json")).unwrap())
+            .unwrap();
+    let entry = index["checkpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["step"] == step)
+        .unwrap();
+    assert_eq!(
+        entry["val_loss"].is_null(),
+        !step.is_multiple_of(10),
+        "step {step}: {entry}"
+    );
 }
 
 #[test]
@@ -406,6 +422,12 @@ fn lora_fine_tuning_trains_and_saves_only_the_adapters() {
         "{}",
         text(&o.stdout)
     );
+    // What trains is said, on the console and in the summary.
+    assert!(
+        text(&o.stdout).contains("(trainable "),
+        "{}",
+        text(&o.stdout)
+    );
     let lora_run = std::fs::read_dir(dir.path().join("runs"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -421,6 +443,16 @@ fn lora_fine_tuning_trains_and_saves_only_the_adapters() {
     // Checkpoints hold the adapters and their optimizer state, not the base.
     let ck = lora_run.join("checkpoints/step-00000006");
     assert!(!ck.join("model.bpk").exists());
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lora_run.join("summary.json")).unwrap()).unwrap();
+    let (total, trainable) = (
+        summary["parameters"].as_u64().unwrap(),
+        summary["trainable_parameters"].as_u64().unwrap(),
+    );
+    assert!(
+        trainable > 0 && trainable * 10 < total,
+        "{trainable} of {total}"
+    );
     let stored: u64 = std::fs::read_dir(&ck)
         .unwrap()
         .map(|e| e.unwrap().metadata().unwrap().len())
@@ -933,5 +965,277 @@ fn no_planted_secret_reaches_a_run_directory_or_stderr() {
     assert!(
         config.contains("uri: http://«REDACTED»@127.0.0.1:9/?token=«REDACTED»"),
         "{config}"
+    );
+}
+
+/// Resuming a run that already reached its limits changes nothing and says so.
+#[test]
+fn resuming_a_complete_run_is_a_no_op_that_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = train(dir.path(), &["train.max_steps=8", "train.warmup_steps=2"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let run = only_run(dir.path());
+    let before: Vec<(PathBuf, Vec<u8>)> = every_file(&run);
+    let o = codex(dir.path())
+        .args(["train", "--resume"])
+        .arg(&run)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stdout).contains("is complete: step 8"),
+        "{}",
+        text(&o.stdout)
+    );
+    let mut after = every_file(&run);
+    let mut before = before;
+    before.sort();
+    after.sort();
+    assert!(before == after, "resuming a complete run changed its files");
+    // A larger limit continues it, and the report tells the invocation apart.
+    let o = codex(dir.path())
+        .args(["train", "--resume"])
+        .arg(&run)
+        .arg("train.max_steps=12")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = summary(&run);
+    assert_eq!(
+        (s["steps"].as_u64(), s["invocation_steps"].as_u64()),
+        (Some(12), Some(4))
+    );
+    assert_eq!(s["started_at_step"], 8);
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(
+        report.contains("| last invocation: steps | 4 |"),
+        "{report}"
+    );
+}
+
+/// A Hugging Face directory with a tokenizer whose `tokenizer_config.json`
+/// names its own end-of-sequence token (not codex's default separator).
+fn hf_base(dir: &Path) -> PathBuf {
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/model/llama-gqa-tied");
+    let base = dir.join("base");
+    std::fs::create_dir_all(&base).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixture.join(f), base.join(f)).unwrap();
+    }
+    let corpus = dir.join("corpus.txt");
+    let o = codex(dir)
+        .args(["data", "synth", "--size", "60KB", "--out"])
+        .arg(&corpus)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = codex(dir)
+        .args(["tokenizer", "train"])
+        .arg(&corpus)
+        .arg("--out")
+        .arg(dir.join("tok"))
+        .args([
+            "tokenizer.kind=wordlevel",
+            "tokenizer.vocab_size=90",
+            "tokenizer.min_frequency=1",
+            "tokenizer.special_tokens=[\"</s>\", \"<pad>\", \"[UNK]\"]",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    std::fs::copy(dir.join("tok/tokenizer.json"), base.join("tokenizer.json")).unwrap();
+    std::fs::write(
+        base.join("tokenizer_config.json"),
+        r#"{"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "[UNK]"}"#,
+    )
+    .unwrap();
+    base
+}
+
+/// Fine-tuning an imported model records the model and separator that ran,
+/// refuses settings that contradict them, and exports what transformers needs.
+#[test]
+fn an_imported_model_is_recorded_used_and_exported_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = hf_base(dir.path());
+    let init = format!("train.init_from={}", base.display());
+    let common = [
+        init.as_str(),
+        "data.synthetic_bytes=60000",
+        "train.batch_size=4",
+        "train.max_steps=4",
+        "train.warmup_steps=1",
+        "train.eval_every=2",
+        "train.eval_batches=1",
+        "train.lora={rank: 2, alpha: 4, dropout: 0.0, targets: [q, v]}",
+    ];
+    // A setting that contradicts the loaded model is an error naming both.
+    let o = codex(dir.path())
+        .arg("train")
+        .args(common)
+        .arg("model.d_model=64")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("model.d_model: is 64") && text(&o.stderr).contains("has 32"),
+        "{}",
+        text(&o.stderr)
+    );
+    // So is a separator the tokenizer does not declare.
+    let o = codex(dir.path())
+        .arg("train")
+        .args(common)
+        .arg("tokenizer.special_tokens=[\"<pad>\"]")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("eos_token `</s>`"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    for run in std::fs::read_dir(dir.path().join("runs"))
+        .into_iter()
+        .flatten()
+    {
+        std::fs::remove_dir_all(run.unwrap().path()).unwrap();
+    }
+    let o = codex(dir.path())
+        .arg("train")
+        .args(common)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let run = only_run(dir.path());
+    let config = std::fs::read_to_string(run.join("config.yaml")).unwrap();
+    for line in [
+        "d_model: 32",
+        "n_layer: 2",
+        "context_length: 32",
+        "n_kv_head: 2",
+    ] {
+        assert!(config.contains(line), "{line}: {config}");
+    }
+    assert!(config.contains("- </s>"), "{config}");
+    // The tokenizer files travel unchanged.
+    assert_eq!(
+        std::fs::read(run.join("tokenizer/tokenizer_config.json")).unwrap(),
+        std::fs::read(base.join("tokenizer_config.json")).unwrap()
+    );
+
+    let out = dir.path().join("export");
+    let o = codex(dir.path())
+        .args(["model", "export"])
+        .arg(&run)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let tokens: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(base.join("tokenizer.json")).unwrap()).unwrap();
+    let id_of = |t: &str| tokens["model"]["vocab"][t].as_u64().unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(
+        config["eos_token_id"].as_u64(),
+        Some(id_of("</s>")),
+        "{config}"
+    );
+    assert_eq!(
+        config["pad_token_id"].as_u64(),
+        Some(id_of("<pad>")),
+        "{config}"
+    );
+    let generation: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("generation_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(generation["eos_token_id"].as_u64(), Some(id_of("</s>")));
+    assert_eq!(
+        std::fs::read(out.join("tokenizer_config.json")).unwrap(),
+        std::fs::read(base.join("tokenizer_config.json")).unwrap()
+    );
+}
+
+/// `data.prepared` trains on a dataset `codex data prepare` wrote, checked
+/// against the run's tokenizer; given as a source it says where it belongs.
+#[test]
+fn a_prepared_dataset_is_trained_on_with_data_prepared() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = codex(d)
+        .args(["data", "synth", "--size", "150KB", "--out", "corpus.txt"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = codex(d)
+        .args([
+            "tokenizer",
+            "train",
+            "corpus.txt",
+            "--out",
+            "tok",
+            "tokenizer.vocab_size=320",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = codex(d)
+        .args([
+            "data",
+            "prepare",
+            "--tokenizer",
+            "tok/tokenizer.json",
+            "--out",
+            "ds",
+            "data.sources=[corpus.txt]",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = train(
+        d,
+        &[
+            "data.prepared=ds",
+            "tokenizer.path=tok/tokenizer.json",
+            "train.max_steps=4",
+            "train.warmup_steps=1",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let run = only_run(d);
+    assert!(
+        !run.join("data/manifest.json").exists(),
+        "the dataset was prepared again"
+    );
+    assert_eq!(summary(&run)["steps"], 4);
+    // As a source: an error that names the right key.
+    let o = train(
+        d,
+        &["data.sources=[ds]", "tokenizer.path=tok/tokenizer.json"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("data.prepared"),
+        "{}",
+        text(&o.stderr)
+    );
+    // With another tokenizer: refused by key.
+    let o = train(
+        d,
+        &[
+            "data.prepared=ds",
+            "train.max_steps=4",
+            "train.warmup_steps=1",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("data.prepared"),
+        "{}",
+        text(&o.stderr)
     );
 }

@@ -56,6 +56,11 @@ pub fn expand(sources: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
                 });
             }
             files.extend(matches);
+        } else if source.join("manifest.json").is_file() {
+            return Err(DataError::BadSource {
+                path: source.clone(),
+                problem: "is a prepared dataset (manifest.json): train on it with data.prepared, not data.sources".into(),
+            });
         } else if source.is_dir() {
             files.extend(walk(source)?);
         } else if source.is_file() {

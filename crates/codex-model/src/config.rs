@@ -63,6 +63,24 @@ impl ModelConfig {
         Ok(config)
     }
 
+    /// The `model` section that describes this shape (what a run's
+    /// `config.yaml` records when the model came from elsewhere).
+    pub fn section(&self) -> ModelSection {
+        let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        ModelSection {
+            family: self.family,
+            n_layer: n(self.n_layer),
+            n_head: n(self.n_head),
+            n_kv_head: n(self.n_kv_head),
+            d_model: n(self.d_model),
+            d_ff: n(self.d_ff),
+            context_length: n(self.context_length),
+            dropout: self.dropout,
+            rope_theta: self.rope_theta,
+            tie_embeddings: self.tie_embeddings,
+        }
+    }
+
     /// Check the invariants the modules rely on, naming the offending key.
     pub fn validate(&self) -> Result<(), ModelError> {
         let bad = |key: &str, message: String| {

@@ -30,6 +30,10 @@ pub struct GenerateOptions {
     pub use_cache: bool,
     /// Token fed to sequences that already stopped and used to left-pad prompts.
     pub pad_token: u32,
+    /// Ids at or above this are never chosen: a tokenizer smaller than the
+    /// embedding (checkpoints often round their vocabulary up) cannot decode
+    /// them. `None` lets every row of the logits compete, as transformers does.
+    pub vocab_limit: Option<usize>,
 }
 
 impl Default for GenerateOptions {
@@ -44,6 +48,7 @@ impl Default for GenerateOptions {
             seed: 0,
             use_cache: true,
             pad_token: 0,
+            vocab_limit: None,
         }
     }
 }
@@ -207,7 +212,8 @@ pub fn generate(
             let next = if out[r].is_some() {
                 options.pad_token
             } else {
-                let mut row = last[r * v..(r + 1) * v].to_vec();
+                let limit = options.vocab_limit.map_or(v, |l| l.clamp(1, v));
+                let mut row = last[r * v..r * v + limit].to_vec();
                 let history = prompts[r].iter().chain(&generated[r]);
                 let token = choose(&mut row, history, options, &mut rng);
                 if options.stop_tokens.contains(&token) {
@@ -253,7 +259,7 @@ fn choose<'a>(
         let mut seen = vec![false; logits.len()];
         for &t in history {
             let t = t as usize;
-            if !seen[t] {
+            if t < seen.len() && !seen[t] {
                 seen[t] = true;
                 let l = logits[t];
                 logits[t] = if l > 0.0 { l / p } else { l * p };

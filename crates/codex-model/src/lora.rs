@@ -235,6 +235,24 @@ impl Transformer {
         self.lora.as_ref()
     }
 
+    /// Parameters that training updates: the adapters' when LoRA is
+    /// attached (the base is frozen), else every parameter.
+    pub fn trainable_params(&self) -> usize {
+        if self.lora.is_none() {
+            return Module::num_params(self);
+        }
+        let mut model = self.clone();
+        model
+            .projections_mut()
+            .into_iter()
+            .filter_map(|(_, p)| p.lora.as_ref())
+            .map(|l| {
+                l.a.val().dims().iter().product::<usize>()
+                    + l.b.val().dims().iter().product::<usize>()
+            })
+            .sum()
+    }
+
     /// Write the adapters alone (safetensors, `<proj>.lora_a` / `<proj>.lora_b`,
     /// with the LoRA config in the metadata), atomically.
     pub fn save_lora(&mut self, path: &Path) -> Result<(), ModelError> {

@@ -34,6 +34,7 @@ mod fast_bpe;
 mod hf;
 #[cfg(feature = "sentencepiece")]
 mod native;
+mod special;
 mod spm;
 pub mod train;
 
@@ -49,6 +50,7 @@ pub use error::TokenizeError;
 pub use hf::HfTokenizer;
 #[cfg(feature = "sentencepiece")]
 pub use native::NativeSpm;
+pub use special::SpecialTokens;
 pub use spm::{SpmModel, SpmPiece, unigram_to_spm};
 
 /// What `codex tokenizer inspect` shows.

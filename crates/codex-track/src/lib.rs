@@ -36,7 +36,7 @@
 //! sink.close("finished")?;
 //! let back = codex_track::report::read_metrics(&path)?;
 //! assert_eq!(back.len(), 2);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
 //!
 //! The workspace's `plugins` example writes a sink of its own and plugs it

@@ -273,14 +273,18 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
             .filter(|v| !v.is_null())
             .map(|v| v.to_string().trim_matches('"').to_owned())
     };
+    // The whole run's totals, then what the last invocation did (a resumed
+    // run's time and speed are its own, not the run's).
     for (label, key) in [
         ("status", "status"),
         ("stopped by", "stop"),
         ("steps", "steps"),
         ("tokens", "tokens"),
-        ("seconds", "seconds"),
-        ("tokens per second", "tokens_per_second"),
         ("final train loss", "train_loss"),
+        ("last invocation: resumed at step", "started_at_step"),
+        ("last invocation: steps", "invocation_steps"),
+        ("last invocation: seconds", "train_seconds"),
+        ("last invocation: tokens per second", "tokens_per_second"),
     ] {
         if let Some(v) = field(key) {
             let _ = writeln!(md, "| {label} | {v} |");

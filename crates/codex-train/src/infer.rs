@@ -105,20 +105,14 @@ pub fn generate_text(
             ),
         ));
     }
-    let stop_tokens: Vec<u32> = loaded
-        .config
-        .as_ref()
-        .and_then(|c| c.tokenizer.special_tokens.first().cloned())
-        .or_else(|| Some("<|endoftext|>".to_owned()))
-        .and_then(|t| loaded.tokenizer.token_to_id(&t))
-        .into_iter()
-        .collect();
+    let stop_tokens: Vec<u32> = loaded.separator().into_iter().collect();
     let out = codex_model::generate(
         &loaded.model,
         std::slice::from_ref(&ids),
         &GenerateOptions {
             max_new_tokens: max_new,
             stop_tokens,
+            vocab_limit: Some(loaded.tokenizer.vocab_size()),
             ..request.options.clone()
         },
     )?;
@@ -232,17 +226,12 @@ pub fn evaluate_lm(
         section.validation_fraction = 0.0;
         section.test_fraction = 0.0;
         section.dedup = false;
-        let eos = cfg
-            .tokenizer
-            .special_tokens
-            .first()
-            .and_then(|t| loaded.tokenizer.token_to_id(t))
-            .ok_or_else(|| {
-                TrainError::input(
-                    loaded.tokenizer_path.display(),
-                    "the tokenizer has no document separator (tokenizer.special_tokens[0])",
-                )
-            })?;
+        let eos = loaded.separator().ok_or_else(|| {
+            TrainError::input(
+                loaded.tokenizer_path.display(),
+                "the tokenizer has no document separator (tokenizer.special_tokens[0])",
+            )
+        })?;
         let (tokenizer_blake3, _) = codex_core::hash_file(&loaded.tokenizer_path)?;
         let filter = filter_of(&loaded, &cfg, filter, false)?;
         codex_data::prepare(&PrepareInputs {

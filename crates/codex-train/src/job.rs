@@ -67,6 +67,40 @@ pub struct Plan {
     pub config: AppConfig,
     /// `(run directory, checkpoint)` when resuming.
     pub resume: Option<(PathBuf, PathBuf)>,
+    /// Keys this invocation set itself (above the embedded default, or above
+    /// the run's own `config.yaml` when resuming), with the layer that set
+    /// each: a model loaded from `train.init_from` must agree with them.
+    pub explicit: std::collections::BTreeMap<String, String>,
+}
+
+impl Plan {
+    /// A plan for `config` as it is (no resume, nothing set explicitly).
+    pub fn new(config: AppConfig) -> Self {
+        Self {
+            config,
+            resume: None,
+            explicit: Default::default(),
+        }
+    }
+}
+
+/// The keys of `loaded` set by a layer other than the embedded default and
+/// `base` (a run's own `config.yaml`), with the layer's description.
+fn explicit_keys(
+    loaded: &codex_core::config::LoadedConfig,
+    base: Option<&Path>,
+) -> std::collections::BTreeMap<String, String> {
+    use codex_core::config::Origin;
+    loaded
+        .leaves()
+        .into_iter()
+        .filter(|(_, _, origin)| match origin {
+            Origin::Embedded => false,
+            Origin::File(f) => base != Some(f.as_path()),
+            _ => true,
+        })
+        .map(|(key, _, origin)| (key, origin.to_string()))
+        .collect()
 }
 
 /// Resolves a job: with `resume` (`latest`, a run directory or a
@@ -75,8 +109,10 @@ pub struct Plan {
 /// means the newest run under `run.runs_dir` with a valid checkpoint.
 pub fn plan(source: &ConfigSource, resume: Option<&str>) -> Result<Plan, TrainError> {
     let Some(target) = resume else {
+        let loaded = source.loader(None).load()?;
         return Ok(Plan {
-            config: source.load()?,
+            explicit: explicit_keys(&loaded, None),
+            config: loaded.config,
             resume: None,
         });
     };
@@ -96,9 +132,11 @@ pub fn plan(source: &ConfigSource, resume: Option<&str>) -> Result<Plan, TrainEr
     } else {
         resume_target(Path::new(target))?
     };
-    let config = source.loader(Some(&run.join("config.yaml"))).load()?.config;
+    let base = run.join("config.yaml");
+    let loaded = source.loader(Some(&base)).load()?;
     Ok(Plan {
-        config,
+        explicit: explicit_keys(&loaded, Some(&base)),
+        config: loaded.config,
         resume: Some((run, ck)),
     })
 }
@@ -192,6 +230,8 @@ pub enum Event<'a> {
     Model {
         /// Its parameters.
         parameters: usize,
+        /// The parameters training updates (the adapters alone under LoRA).
+        trainable: usize,
         /// The device it trains on.
         device: String,
     },
@@ -259,6 +299,12 @@ pub struct Summary {
     pub unigram_entropy: f64,
     /// `exp(unigram_entropy)`.
     pub unigram_perplexity: f64,
+    /// The step this invocation started from (0 for a new run).
+    pub started_at_step: u64,
+    /// Steps trained in this invocation.
+    pub invocation_steps: u64,
+    /// Tokens trained in this invocation.
+    pub invocation_tokens: u64,
     /// Training tokens per second in this invocation.
     pub tokens_per_second: f64,
     /// Model FLOP/s in this invocation.
@@ -269,8 +315,10 @@ pub struct Summary {
     pub train_seconds: f64,
     /// Seconds of the whole job.
     pub wall_seconds: f64,
-    /// Parameters of the model.
+    /// Parameters of the model (the base's and any adapters').
     pub parameters: usize,
+    /// Parameters training updated: the adapters alone under LoRA.
+    pub trainable_parameters: usize,
     /// The last checkpoint.
     pub checkpoint: Option<PathBuf>,
     /// The adapters saved alone, for a LoRA run.
@@ -304,12 +352,24 @@ pub struct JobOutcome {
     pub summary: Option<Summary>,
     /// Where later checkpoints went when resuming started a branch.
     pub abandoned: Option<PathBuf>,
+    /// Resuming found the run already complete and changed nothing.
+    pub already_complete: bool,
 }
 
 impl JobOutcome {
     /// The summary table of a finished run, or how to resume an interrupted one.
     pub fn to_text(&self) -> String {
         let outcome = self;
+        if outcome.already_complete {
+            return format!(
+                "{} is complete: step {} ({:?}); nothing was changed\nto train further, raise the limit, e.g. codex train --resume {} train.max_steps={}\n",
+                outcome.run_dir.display(),
+                outcome.steps,
+                outcome.stop,
+                outcome.run_dir.display(),
+                outcome.steps * 2
+            );
+        }
         let Some(s) = &outcome.summary else {
             let checkpoint = outcome.checkpoint.as_ref().map(|p| p.display().to_string());
             return format!(
@@ -327,13 +387,22 @@ impl JobOutcome {
             "trained",
             format_args!(
                 "{} steps, {} tokens in {:.1}s ({:.0} tokens/s, {:.2} GFLOP/s{mfu})",
-                s.steps,
-                s.tokens,
+                s.invocation_steps,
+                s.invocation_tokens,
                 s.train_seconds,
                 s.tokens_per_second,
                 s.flops_per_second / 1e9
             ),
         );
+        if s.started_at_step > 0 {
+            r.kv(
+                "whole run",
+                format_args!(
+                    "{} steps, {} tokens (resumed at step {})",
+                    s.steps, s.tokens, s.started_at_step
+                ),
+            );
+        }
         if let Some(v) = s.validation {
             r.line(format_args!(
                 "validation loss {:.4} (perplexity {:.2}), token accuracy {:.1}%",
@@ -348,6 +417,10 @@ impl JobOutcome {
                 "unigram entropy {:.4} (perplexity {:.2})",
                 s.unigram_entropy, s.unigram_perplexity
             ),
+        )
+        .kv(
+            "parameters",
+            parameter_line(s.parameters, s.trainable_parameters),
         )
         .opt("checkpoint", s.checkpoint.as_ref().map(|p| p.display()))
         .opt(
@@ -449,19 +522,32 @@ impl<'a> TrainJob<'a> {
     /// Runs the job.
     pub fn run(self, observer: &mut dyn Observer) -> Result<JobOutcome, TrainError> {
         let started = std::time::Instant::now();
-        let cfg = self.plan.config.clone();
+        let mut cfg = self.plan.config.clone();
         let (run, resume_from) = match &self.plan.resume {
             None => {
                 let run = RunDir::create(&cfg.run.runs_dir, &cfg.run.name, chrono::Local::now())?;
                 codex_core::write_bytes_atomic(run.config(), cfg.to_yaml().as_bytes())?;
                 (run, None)
             }
-            Some((root, ck)) => (RunDir::open(root)?, Some(ck.clone())),
+            Some((root, ck)) => {
+                // A run that already reached its limits is left as it is:
+                // no provenance, no truncated metrics, no rewritten summary.
+                let state = checkpoint::read_state(ck)?;
+                if let Some(stop) = crate::trainer::already_finished(&cfg.train, &state) {
+                    return Ok(JobOutcome {
+                        run_dir: root.clone(),
+                        stop,
+                        steps: state.step,
+                        checkpoint: Some(ck.clone()),
+                        summary: None,
+                        abandoned: None,
+                        already_complete: true,
+                    });
+                }
+                (RunDir::open(root)?, Some(ck.clone()))
+            }
         };
         let seeds = Seeds::new(cfg.run.seed);
-        let config_hash = codex_core::Hasher::new()
-            .update(cfg.to_yaml().as_bytes())
-            .finalize();
         let provenance = match &resume_from {
             None => run.provenance(),
             Some(ck) => run.root().join(format!(
@@ -488,35 +574,30 @@ impl<'a> TrainJob<'a> {
         });
 
         // Token shards.
-        let eos = cfg.tokenizer.special_tokens.first().ok_or_else(|| {
-            TrainError::input(
-                "tokenizer.special_tokens",
-                "is empty: the first one separates documents",
-            )
-        })?;
-        let eos_id = tok.token_to_id(eos).ok_or_else(|| {
-            TrainError::input(
-                "tokenizer.special_tokens[0]",
-                format!(
-                    "the document separator `{eos}` is not in the tokenizer {}",
-                    tok_path.display()
-                ),
-            )
-        })?;
+        let eos_id = separator(&mut cfg, &self.plan.explicit, &tok, &tok_path)?;
         let (tokenizer_blake3, _) = codex_core::hash_file(&tok_path)?;
-        let data_dir = run.root().join("data");
         let events = run.root().join("safety").join("events.ndjson");
         let filter = self.filter(&cfg, Some(&events))?;
-        let prepared = codex_data::prepare(&PrepareInputs {
-            data: &cfg.data,
-            seeds,
-            tokenizer: &tok,
-            tokenizer_blake3,
-            eos_id,
-            filter: &*filter,
-            out: &data_dir,
-            on_documents: &|_| {},
-        })?;
+        let (data_dir, prepared) = match &cfg.data.prepared {
+            Some(dir) => (
+                dir.clone(),
+                prepared_dataset(dir, tokenizer_blake3, eos_id, &tok_path)?,
+            ),
+            None => {
+                let data_dir = run.root().join("data");
+                let prepared = codex_data::prepare(&PrepareInputs {
+                    data: &cfg.data,
+                    seeds,
+                    tokenizer: &tok,
+                    tokenizer_blake3,
+                    eos_id,
+                    filter: &*filter,
+                    out: &data_dir,
+                    on_documents: &|_| {},
+                })?;
+                (data_dir, prepared)
+            }
+        };
         for d in &prepared.diagnostics {
             observer.event(&Event::Diagnostic(d));
         }
@@ -539,7 +620,20 @@ impl<'a> TrainJob<'a> {
         let device = spec.device()?;
         let train_device = device.clone().autodiff();
         let (model, base_model, base_ref) = model(&cfg, vocab, &seeds, &train_device, observer)?;
-        let model_config = model.config().clone();
+        if let Some(base) = cfg.train.init_from.clone() {
+            // The run records the model it trains, not the default shape.
+            let loaded = base_model.config().section();
+            check_loaded_shape(&self.plan.explicit, &cfg.model, &loaded, &base)?;
+            cfg.model = loaded;
+        }
+        if resume_from.is_none() && cfg != self.plan.config {
+            // What ran, not what was asked for: the loaded model's shape and
+            // the tokenizer's own separator.
+            codex_core::write_bytes_atomic(run.config(), cfg.to_yaml().as_bytes())?;
+        }
+        let config_hash = codex_core::Hasher::new()
+            .update(cfg.to_yaml().as_bytes())
+            .finalize();
         let resume_from = match resume_from {
             Some(ck) => {
                 let loaded =
@@ -552,10 +646,18 @@ impl<'a> TrainJob<'a> {
             }
             None => None,
         };
+        let trained_model = resume_from.as_ref().map_or(&model, |l| &l.model);
+        let parameters = codex_model::burn::module::Module::num_params(trained_model);
+        let trainable = trained_model.trainable_params();
         observer.event(&Event::Model {
-            parameters: model_config.param_counts().total(),
+            parameters,
+            trainable,
             device: spec.resolve_auto().to_string(),
         });
+
+        let (start_step, start_tokens) = resume_from
+            .as_ref()
+            .map_or((0, 0), |l| (l.state.step, l.state.tokens));
 
         // Train.
         let mut sink = Tracking::start(
@@ -598,6 +700,7 @@ impl<'a> TrainJob<'a> {
                 checkpoint: outcome.checkpoint,
                 summary: None,
                 abandoned: outcome.abandoned,
+                already_complete: false,
             });
         }
 
@@ -620,12 +723,16 @@ impl<'a> TrainJob<'a> {
             validation: outcome.eval.map(Into::into),
             unigram_entropy: baseline,
             unigram_perplexity: baseline.exp(),
+            started_at_step: start_step,
+            invocation_steps: outcome.steps - start_step,
+            invocation_tokens: outcome.tokens - start_tokens,
             tokens_per_second: outcome.tokens_per_second,
             flops_per_second: outcome.flops_per_second,
             mfu: cfg.train.peak_flops.map(|p| outcome.flops_per_second / p),
             train_seconds: outcome.seconds,
             wall_seconds: started.elapsed().as_secs_f64(),
-            parameters: model_config.param_counts().total(),
+            parameters,
+            trainable_parameters: trainable,
             checkpoint: outcome.checkpoint.clone(),
             adapter,
             stop: format!("{:?}", outcome.stop),
@@ -653,8 +760,60 @@ impl<'a> TrainJob<'a> {
             checkpoint: outcome.checkpoint,
             summary: Some(summary),
             abandoned: outcome.abandoned,
+            already_complete: false,
         })
     }
+}
+
+/// `N` when every parameter trains, `N (trainable M, x.xx%)` otherwise.
+pub fn parameter_line(total: usize, trainable: usize) -> String {
+    if trainable == total {
+        return codex_core::group_digits(total as u64);
+    }
+    format!(
+        "{} (trainable {}, {:.2}%)",
+        codex_core::group_digits(total as u64),
+        codex_core::group_digits(trainable as u64),
+        100.0 * trainable as f64 / total.max(1) as f64
+    )
+}
+
+/// A dataset prepared earlier (`data.prepared`), checked against its
+/// manifest (every shard verified) and against this run's tokenizer and
+/// document separator.
+fn prepared_dataset(
+    dir: &Path,
+    tokenizer_blake3: codex_core::Digest,
+    eos_id: u32,
+    tok_path: &Path,
+) -> Result<codex_data::Prepared, TrainError> {
+    let manifest = codex_data::verify(dir)?;
+    if manifest.tokenizer_blake3 != tokenizer_blake3 {
+        return Err(TrainError::input(
+            "data.prepared",
+            format!(
+                "`{}` was tokenized with tokenizer {}, but this run's tokenizer {} is {tokenizer_blake3}; set tokenizer.path to the one it was prepared with",
+                dir.display(),
+                manifest.tokenizer_blake3,
+                tok_path.display()
+            ),
+        ));
+    }
+    if manifest.eos_id != eos_id {
+        return Err(TrainError::input(
+            "data.prepared",
+            format!(
+                "`{}` separates documents with id {}, but this run's separator is id {eos_id}",
+                dir.display(),
+                manifest.eos_id
+            ),
+        ));
+    }
+    Ok(codex_data::Prepared {
+        manifest,
+        cached: true,
+        diagnostics: Vec::new(),
+    })
 }
 
 fn write_summary(path: &Path, summary: &Summary) -> Result<(), TrainError> {
@@ -694,11 +853,16 @@ fn tokenizer(
                     "has no tokenizer.json beside it; set tokenizer.path",
                 )
             })?;
-        // A copy travels with the run, so generation and resume find it.
+        // A copy travels with the run, byte for byte with the files beside
+        // it (tokenizer_config.json and the rest), so generation, resume and
+        // export find the same tokenizer and special tokens.
         let dir = run.subdir("tokenizer")?;
         let bytes =
             std::fs::read(&found).map_err(|e| codex_core::Error::io("cannot read", &found, e))?;
         codex_core::write_bytes_atomic(dir.join("tokenizer.json"), &bytes)?;
+        if let Some(from) = found.parent() {
+            codex_model::copy_tokenizer_files(from, &dir)?;
+        }
         return Ok((AnyTokenizer::from_file(&trained)?, trained));
     }
     let inputs: Vec<PathBuf> = if !cfg.tokenizer.inputs.is_empty() {
@@ -727,13 +891,113 @@ fn tokenizer(
     let trained = codex_tokenize::train::train_with_progress(&config, &inputs, &|_| {})?;
     let out = run.root().join("tokenizer");
     trained.write(&out)?;
+    // Its roles, as transformers reads them: the first special token ends a
+    // document, one named like padding pads.
+    let specials = &cfg.tokenizer.special_tokens;
+    let roles = codex_tokenize::SpecialTokens {
+        bos: None,
+        eos: specials.first().cloned(),
+        pad: specials.iter().find(|t| t.contains("pad")).cloned(),
+        unk: None,
+    };
+    let config = roles.tokenizer_config(cfg.model.context_length as usize);
+    codex_core::write_bytes_atomic(
+        out.join("tokenizer_config.json"),
+        (serde_json::to_string_pretty(&config).expect("JSON serializes") + "\n").as_bytes(),
+    )?;
     let path = out.join("tokenizer.json");
     Ok((AnyTokenizer::from_file(&path)?, path))
+}
+
+/// The document separator's id. A tokenizer whose directory declares an
+/// `eos_token` (an imported one) separates documents with it, and
+/// `tokenizer.special_tokens` is set to match unless this invocation set it
+/// to something else (an error naming both); otherwise the first of
+/// `tokenizer.special_tokens` separates them.
+fn separator(
+    cfg: &mut AppConfig,
+    explicit: &std::collections::BTreeMap<String, String>,
+    tok: &AnyTokenizer,
+    tok_path: &Path,
+) -> Result<u32, TrainError> {
+    let dir = tok_path.parent().unwrap_or(Path::new("."));
+    let declared = codex_tokenize::SpecialTokens::read(dir)?.and_then(|s| s.eos);
+    if let Some(eos) = declared {
+        let key = "tokenizer.special_tokens";
+        match (explicit.get(key), cfg.tokenizer.special_tokens.first()) {
+            (Some(origin), Some(first)) if *first != eos => {
+                return Err(TrainError::input(
+                    key,
+                    format!(
+                        "names `{first}` first ({origin}), but the tokenizer {} declares eos_token `{eos}` in tokenizer_config.json; drop the setting or name `{eos}` first",
+                        tok_path.display()
+                    ),
+                ));
+            }
+            (Some(_), _) => {}
+            (None, _) => {
+                let mut specials = vec![eos.clone()];
+                specials.extend(
+                    cfg.tokenizer
+                        .special_tokens
+                        .iter()
+                        .filter(|t| **t != eos && tok.token_to_id(t).is_some())
+                        .cloned(),
+                );
+                cfg.tokenizer.special_tokens = specials;
+            }
+        }
+    }
+    let eos = cfg.tokenizer.special_tokens.first().ok_or_else(|| {
+        TrainError::input(
+            "tokenizer.special_tokens",
+            "is empty: the first one separates documents",
+        )
+    })?;
+    tok.token_to_id(eos).ok_or_else(|| {
+        TrainError::input(
+            "tokenizer.special_tokens[0]",
+            format!(
+                "the document separator `{eos}` is not in the tokenizer {}; name one of its special tokens first",
+                tok_path.display()
+            ),
+        )
+    })
 }
 
 /// The model to train: fresh, or loaded from `train.init_from`, with LoRA
 /// adapters attached when `train.lora` asks; also the base (for checkpoints
 /// of adapters alone) and the reference those checkpoints record.
+/// A model loaded from `train.init_from` must agree with every `model.*`
+/// key this invocation set itself; a conflict names the key, both values and
+/// where each came from.
+fn check_loaded_shape(
+    explicit: &std::collections::BTreeMap<String, String>,
+    configured: &codex_core::config::ModelSection,
+    loaded: &codex_core::config::ModelSection,
+    base: &Path,
+) -> Result<(), TrainError> {
+    let want = serde_json::to_value(configured).expect("a section serializes");
+    let got = serde_json::to_value(loaded).expect("a section serializes");
+    for (key, origin) in explicit {
+        let Some(field) = key.strip_prefix("model.") else {
+            continue;
+        };
+        if want.get(field) != got.get(field) {
+            return Err(TrainError::input(
+                key,
+                format!(
+                    "is {} ({origin}) but the model loaded from train.init_from `{}` has {}; drop the setting or load another model",
+                    want[field],
+                    base.display(),
+                    got[field]
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn model(
     cfg: &AppConfig,
     vocab: usize,
@@ -820,6 +1084,7 @@ fn sample(
             top_k: Some(50),
             stop_tokens: vec![eos_id],
             seed: seeds.derive("generate.sampling"),
+            vocab_limit: Some(tok.vocab_size()),
             ..GenerateOptions::default()
         },
     )?;

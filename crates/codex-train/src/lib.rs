@@ -82,9 +82,10 @@ pub use infer::{
 };
 pub use job::{
     ConfigSource, Event, FilterMaker, JobOutcome, Observer, Plan, Quiet, Summary, TrainJob,
-    ValidationSummary, plan, unigram_entropy,
+    ValidationSummary, parameter_line, plan, unigram_entropy,
 };
 pub use schedule::lr_at;
 pub use trainer::{
-    EvalMetrics, StepReport, StopCause, TrainInputs, TrainOutcome, evaluate, optimizer, train,
+    EvalMetrics, StepReport, StopCause, TrainInputs, TrainOutcome, already_finished, evaluate,
+    optimizer, train,
 };

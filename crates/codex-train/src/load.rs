@@ -152,6 +152,27 @@ pub struct InferenceModel {
     pub warnings: Vec<String>,
 }
 
+impl InferenceModel {
+    /// The document separator, where generation stops: the `eos_token` the
+    /// tokenizer's directory declares (an imported tokenizer, or one codex
+    /// trained), else the run's first special token, else `<|endoftext|>`.
+    pub fn separator(&self) -> Option<u32> {
+        let dir = self.tokenizer_path.parent().unwrap_or(Path::new("."));
+        let declared = codex_tokenize::SpecialTokens::read(dir)
+            .ok()
+            .flatten()
+            .and_then(|s| s.eos);
+        declared
+            .or_else(|| {
+                self.config
+                    .as_ref()
+                    .and_then(|c| c.tokenizer.special_tokens.first().cloned())
+            })
+            .or_else(|| Some("<|endoftext|>".to_owned()))
+            .and_then(|t| self.tokenizer.token_to_id(&t))
+    }
+}
+
 /// The tokenizer that goes with a located model: the run's, else
 /// `tokenizer.json` beside the model (in a checkpoint, a native model's
 /// directory or a Hugging Face directory).
@@ -222,15 +243,40 @@ pub fn load_for_inference(path: &Path, device: &Device) -> Result<InferenceModel
 pub struct Exported {
     /// The checkpoint, model file or directory exported.
     pub source: PathBuf,
-    /// Tokenizer files copied beside the weights.
+    /// Tokenizer files copied beside the weights (byte for byte).
     pub tokenizer_files: Vec<String>,
+    /// Files written for `transformers` that the source did not have
+    /// (`tokenizer_config.json` for a tokenizer codex trained,
+    /// `generation_config.json`).
+    pub generated: Vec<String>,
+    /// The special tokens' ids written into `config.json`.
+    pub special_ids: SpecialIds,
     /// Whether LoRA adapters were merged into the weights.
     pub merged_lora: bool,
 }
 
+/// Ids of a tokenizer's special tokens, as `config.json` names them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SpecialIds {
+    /// `bos_token_id`.
+    pub bos_token_id: Option<u32>,
+    /// `eos_token_id`.
+    pub eos_token_id: Option<u32>,
+    /// `pad_token_id`.
+    pub pad_token_id: Option<u32>,
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), TrainError> {
+    let text = serde_json::to_string_pretty(value).expect("JSON serializes") + "\n";
+    Ok(codex_core::write_bytes_atomic(path, text.as_bytes())?)
+}
+
 /// Exports the model `path` names (see [`locate`]) as a Hugging Face
-/// directory `out` (`config.json`, `model.safetensors`; adapters merged),
-/// with the tokenizer files of its run or of the directory it came from.
+/// directory `out` that `transformers` uses as trained: `config.json` (with
+/// the special tokens' ids) and `model.safetensors` (adapters merged), the
+/// tokenizer files of its run or source directory unchanged, a
+/// `tokenizer_config.json` when the tokenizer is codex's own, and a
+/// `generation_config.json` that stops at the end-of-sequence token.
 pub fn export(path: &Path, out: &Path, device: &Device) -> Result<Exported, TrainError> {
     let located = locate(path)?;
     let (model, _) = located.source.load(device)?;
@@ -240,9 +286,73 @@ pub fn export(path: &Path, out: &Path, device: &Device) -> Result<Exported, Trai
         (ModelSource::Checkpoint(d) | ModelSource::HuggingFace(d), _) => d.clone(),
         (ModelSource::Native(f), _) => f.parent().unwrap_or(Path::new(".")).to_owned(),
     };
+    let tokenizer_files = codex_model::copy_tokenizer_files(&from, out)?;
+    let mut generated = Vec::new();
+    let roles = match codex_tokenize::SpecialTokens::read(out)? {
+        Some(r) => r,
+        None => {
+            // A codex-trained tokenizer from before tokenizer_config.json was
+            // written: its roles come from the run's configuration.
+            let cfg = match &located.run {
+                Some(r) if r.join("config.yaml").is_file() => Some(
+                    ConfigLoader::new()
+                        .file(r.join("config.yaml"))
+                        .load()?
+                        .config,
+                ),
+                _ => None,
+            };
+            let specials = cfg.map(|c| c.tokenizer.special_tokens).unwrap_or_default();
+            let roles = codex_tokenize::SpecialTokens {
+                bos: None,
+                eos: specials.first().cloned(),
+                pad: specials.iter().find(|t| t.contains("pad")).cloned(),
+                unk: None,
+            };
+            if out.join("tokenizer.json").is_file() {
+                let config = roles.tokenizer_config(model.config().context_length);
+                write_json(&out.join("tokenizer_config.json"), &config)?;
+                generated.push("tokenizer_config.json".to_owned());
+            }
+            roles
+        }
+    };
+    let tokenizer = match out.join("tokenizer.json") {
+        p if p.is_file() => Some(AnyTokenizer::from_file(&p)?),
+        _ => None,
+    };
+    let id = |t: &Option<String>| {
+        t.as_ref()
+            .and_then(|t| tokenizer.as_ref().and_then(|k| k.token_to_id(t)))
+    };
+    let ids = SpecialIds {
+        bos_token_id: id(&roles.bos),
+        eos_token_id: id(&roles.eos),
+        pad_token_id: id(&roles.pad),
+    };
+    let config_path = out.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&config_path)
+            .map_err(|e| codex_core::Error::io("cannot read", &config_path, e))?,
+    )
+    .map_err(|e| TrainError::input(config_path.display(), format!("not valid JSON: {e}")))?;
+    let ids_json = serde_json::to_value(ids).expect("ids serialize");
+    for (k, v) in ids_json.as_object().expect("an object") {
+        config[k] = v.clone();
+    }
+    write_json(&config_path, &config)?;
+    if !tokenizer_files
+        .iter()
+        .any(|f| f == "generation_config.json")
+    {
+        write_json(&out.join("generation_config.json"), &ids_json)?;
+        generated.push("generation_config.json".to_owned());
+    }
     Ok(Exported {
         source: located.source.path().to_owned(),
-        tokenizer_files: codex_model::copy_tokenizer_files(&from, out)?,
+        tokenizer_files,
+        generated,
+        special_ids: ids,
         merged_lora: model.lora_config().is_some(),
     })
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use codex_core::BuildInfo;
 
 use crate::error::TrainError;
-use crate::job::{ConfigSource, FilterMaker, Observer, Plan, TrainJob};
+use crate::job::{ConfigSource, FilterMaker, Observer, TrainJob};
 
 /// One axis of a grid: a key and the values it takes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,14 +223,8 @@ impl Sweep<'_> {
             }
             on_point(i + 1, combos.len(), c);
             let name = format!("run.name={}-sweep{}", base.run.name, i + 1);
-            let result = self.point(c, Some(name)).load().and_then(|config| {
-                let mut job = TrainJob::new(
-                    Plan {
-                        config,
-                        resume: None,
-                    },
-                    self.build.clone(),
-                );
+            let result = crate::job::plan(&self.point(c, Some(name)), None).and_then(|plan| {
+                let mut job = TrainJob::new(plan, self.build.clone());
                 job.command_line = self.command_line.clone();
                 job.filter = self.filter;
                 job.stop = self.stop;

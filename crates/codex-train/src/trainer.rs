@@ -376,11 +376,10 @@ pub fn train(
     let batch_size = t.batch_size as usize;
     let mut optimizer_record = None;
     let mut early = None;
-    let mut last_metric = None;
     let mut resumed_scale = None;
     let larger_is_better = t.best_mode == codex_core::config::MetricMode::Max;
     let mut abandoned = None;
-    let (mut step, mut tokens, mut sampler_state, mut train_loss, mut last_eval) = match resume {
+    let (mut step, mut tokens, mut sampler_state, mut train_loss) = match resume {
         Some(loaded) => {
             let s = loaded.state;
             if s.model != *model.config() {
@@ -395,7 +394,7 @@ pub fn train(
             optimizer_record = Some(loaded.optimizer);
             early = s.early_stopping;
             resumed_scale = s.loss_scale;
-            (s.step, s.tokens, s.sampler, s.train_loss, s.val_loss)
+            (s.step, s.tokens, s.sampler, s.train_loss)
         }
         None => (
             0,
@@ -405,7 +404,6 @@ pub fn train(
                 batches: 0,
             },
             f64::NAN,
-            None,
         ),
     };
     // Parameter ids come from the model actually trained (a loaded checkpoint
@@ -546,8 +544,6 @@ pub fn train(
             rows.push(row("validation", "loss", m.loss));
             rows.push(row("validation", "perplexity", m.perplexity));
             rows.push(row("validation", "token_accuracy", m.token_accuracy));
-            last_eval = Some(m.loss);
-            last_metric = Some(metric_value(&t.best_metric, &m));
             eval = Some(m);
             if let Some(es) = &t.early_stopping {
                 early = Some(early_update(es, early, &m));
@@ -575,8 +571,11 @@ pub fn train(
                 config_hash: inputs.config_hash.clone(),
                 model: model.config().clone(),
                 train_loss,
-                val_loss: last_eval,
-                metric: last_metric,
+                // Only what was measured at this step: a checkpoint written
+                // between evaluations (an interrupt, say) records none, and
+                // so is never ranked on an older step's loss.
+                val_loss: eval.map(|m| m.loss),
+                metric: eval.map(|m| metric_value(&t.best_metric, &m)),
                 early_stopping: early,
                 loss_scale: scaler.map(|s| (s.scale, s.good)),
                 base: inputs.base.clone(),
@@ -616,6 +615,17 @@ pub fn train(
         checkpoint: last_checkpoint,
         abandoned,
     })
+}
+
+/// Whether a run whose checkpoint holds `state` has nothing left to do under
+/// `t`: its step, token or early-stopping limit is already reached (epoch
+/// limits need the data and are checked by the loop).
+pub fn already_finished(t: &TrainSection, state: &TrainState) -> Option<StopCause> {
+    if state.step >= t.max_steps {
+        return Some(StopCause::MaxSteps);
+    }
+    limit_reached(t, state.tokens, u64::MAX, state.early_stopping)
+        .filter(|c| *c != StopCause::MaxEpochs)
 }
 
 /// The stop condition other than steps, time and signals that holds, if any.

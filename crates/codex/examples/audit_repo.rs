@@ -2,6 +2,11 @@
 //! and the repo map, written as reports. Audits the directory given (or a
 //! small generated one). `cargo run --release --example audit_repo [PATH]`
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows what it did on the terminal"
+)]
+
 use codex::audit::{AuditRequest, FailOn, InventoryOptions, ReportFormat, run_job};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -7,6 +7,11 @@
 //! vocabulary); a word-level tokenizer of that size is trained first and put
 //! beside it, as a real checkpoint directory would have one.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows what it did on the terminal"
+)]
+
 use std::path::Path;
 
 use codex::core::config::{OnError, TokenizerKind};
@@ -19,12 +24,19 @@ impl Observer for Print {
         match event {
             Event::FineTuning(from) => println!("base       {}", from.display()),
             Event::Lora { rank, targets } => println!("lora       rank {rank} on {targets:?}"),
-            Event::Model { parameters, .. } => println!("model      {parameters} parameters"),
+            Event::Model {
+                parameters,
+                trainable,
+                ..
+            } => println!(
+                "model      {}",
+                codex::train::parameter_line(*parameters, *trainable)
+            ),
             _ => {}
         }
     }
     fn step(&mut self, r: &StepReport) {
-        if r.step % 10 == 0 {
+        if r.step.is_multiple_of(10) {
             println!("step {:>3}  loss {:.3}", r.step, r.loss);
         }
     }

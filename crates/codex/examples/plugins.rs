@@ -2,6 +2,11 @@
 //! every row the run logs, and a text filter that rewrites training documents.
 //! `cargo run --release --example plugins`
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows what it did on the terminal"
+)]
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 

@@ -2,6 +2,11 @@
 //! built-in detectors' kinds, and what each stage does with a match.
 //! `cargo run --release --example safety_policy`
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows what it did on the terminal"
+)]
+
 use codex::core::{Stage, TextFilter, Verdict};
 use codex::safety::{Policy, PolicyFile, Scanner};
 

@@ -1,6 +1,11 @@
 //! Score BLEU, chrF and ROUGE from strings in memory, as sacreBLEU and
 //! rouge-score compute them. `cargo run --release --example score_text`
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows what it did on the terminal"
+)]
+
 use codex::eval::{Corpus, MetricSettings, registry};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,6 +2,11 @@
 //! Hugging Face `tokenizer.json`, load it back and use it.
 //! `cargo run --release --example tokenizer`
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows what it did on the terminal"
+)]
+
 use codex::core::config::{OnError, TokenizerKind};
 use codex::tokenize::AnyTokenizer;
 use codex::tokenize::train::{TrainConfig, train};

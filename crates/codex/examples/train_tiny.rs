@@ -3,6 +3,11 @@
 //! `cargo run --release --example train_tiny` — a few seconds on a CPU. The
 //! run directory goes to a temporary directory (printed).
 
+#![allow(
+    clippy::print_stdout,
+    reason = "an example shows what it did on the terminal"
+)]
+
 use codex::train::{ConfigSource, Event, Observer, StepReport, TrainJob, plan};
 
 /// Prints the job's phases and every fifth step.
@@ -19,7 +24,9 @@ impl Observer for Print {
             } => println!(
                 "data           {train_tokens} train / {validation_tokens} validation tokens"
             ),
-            Event::Model { parameters, device } => {
+            Event::Model {
+                parameters, device, ..
+            } => {
                 println!("model          {parameters} parameters on {device}")
             }
             _ => {}
@@ -27,7 +34,7 @@ impl Observer for Print {
     }
 
     fn step(&mut self, r: &StepReport) {
-        if r.step % 5 == 0 || r.eval.is_some() {
+        if r.step.is_multiple_of(5) || r.eval.is_some() {
             let val = r
                 .eval
                 .map_or_else(String::new, |e| format!("  validation {:.3}", e.loss));

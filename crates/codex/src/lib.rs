@@ -28,9 +28,9 @@
 //!
 //! ```
 //! let loaded = codex::core::config::ConfigLoader::new()
-//!     .overrides(["train.max_steps=10"])
+//!     .overrides(["train.max_steps=100"])
 //!     .load()?;
-//! assert_eq!(loaded.config.train.max_steps, 10);
+//! assert_eq!(loaded.config.train.max_steps, 100);
 //! # Ok::<(), codex::core::Error>(())
 //! ```
 

@@ -36,6 +36,7 @@ pub(super) fn run(cmd: ModelCommand) -> Result<String> {
                 out.display(),
                 e.tokenizer_files
                     .iter()
+                    .chain(&e.generated)
                     .map(|c| format!(", {c}"))
                     .collect::<String>()
             );

@@ -41,8 +41,13 @@ impl Observer for Progress {
             Event::Resuming { checkpoint, step } => {
                 tracing::info!("resuming from {} (step {step})", checkpoint.display());
             }
-            Event::Model { parameters, device } => {
-                tracing::info!("model {parameters} parameters on {device}");
+            Event::Model {
+                parameters,
+                trainable,
+                device,
+            } => {
+                let line = codex_train::parameter_line(*parameters, *trainable);
+                tracing::info!("model {line} parameters on {device}");
             }
             Event::Training { max_steps } => {
                 self.finish();

@@ -88,6 +88,10 @@ pub struct DataSection {
     /// Files, directories or globs (`.gz` and `.zst` are decompressed); empty
     /// means the built-in synthetic corpus.
     pub sources: Vec<PathBuf>,
+    /// A dataset `codex data prepare` wrote (a directory with
+    /// `manifest.json`) to train on as it is, instead of preparing `sources`;
+    /// its tokenizer must be the run's.
+    pub prepared: Option<PathBuf>,
     /// How the source files hold documents.
     pub format: DataFormat,
     /// Document separator for the `blocks` format.

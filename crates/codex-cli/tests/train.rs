@@ -756,6 +756,18 @@ rules:
         !events.contains("bob@corp.io"),
         "the audit trail leaks a match"
     );
+    // Each data event names the file and line it came from.
+    for line in events.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["stage"] == "data" {
+            let source = e["source"].as_str().unwrap_or("");
+            assert!(
+                source.contains("corpus.txt:")
+                    && source.rsplit(':').next().unwrap().parse::<u64>().is_ok(),
+                "{e}"
+            );
+        }
+    }
 
     let generate = |env: &[(&str, &str)]| {
         codex(d)

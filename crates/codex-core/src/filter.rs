@@ -85,6 +85,14 @@ pub trait TextFilter: Send + Sync {
     /// Decides about one text.
     fn filter(&self, text: &str, stage: Stage) -> Filtered;
 
+    /// [`filter`](Self::filter) for a text whose origin is known (a file
+    /// and line, `path:line`), so a filter that keeps an audit trail can say
+    /// where each decision came from. The default ignores the origin.
+    fn filter_at(&self, text: &str, stage: Stage, origin: &str) -> Filtered {
+        let _ = origin;
+        self.filter(text, stage)
+    }
+
     /// Identifies the filter's behaviour (its name and, e.g., a hash of its
     /// policy), so that cached results made with another filter are rebuilt.
     fn fingerprint(&self) -> String {

@@ -21,10 +21,24 @@ pub struct SourceRecord {
     pub bytes: u64,
     /// BLAKE3 of the file.
     pub blake3: Digest,
-    /// Records read.
+    /// Records read (lines, JSONL objects, CSV rows or blocks). Every one is
+    /// accounted for: `records = documents + skipped + dropped_empty +
+    /// duplicates + filtered`.
     pub records: u64,
-    /// Records skipped as malformed.
+    /// Records skipped as malformed (reported by line in the diagnostics).
     pub skipped: u64,
+    /// Records that became documents in a split.
+    #[serde(default)]
+    pub documents: u64,
+    /// Records with no text (blank lines, empty fields).
+    #[serde(default)]
+    pub dropped_empty: u64,
+    /// Documents dropped as exact duplicates of an earlier one.
+    #[serde(default)]
+    pub duplicates: u64,
+    /// Documents the safety filter dropped.
+    #[serde(default)]
+    pub filtered: u64,
 }
 
 /// One split's documents, tokens and shards.
@@ -38,14 +52,16 @@ pub struct SplitRecord {
     pub shards: Vec<ShardRecord>,
 }
 
-/// How often one safety rule acted.
+/// How often one safety rule acted, in documents. A document that several
+/// rules matched counts once under each of them (and once in the filter's
+/// totals), so the per-rule counts can add up to more than the totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleCounts {
-    /// Documents dropped.
+    /// Documents dropped that this rule matched.
     pub dropped: u64,
-    /// Documents redacted.
+    /// Documents redacted that this rule matched.
     pub redacted: u64,
-    /// Documents kept but flagged.
+    /// Documents kept but flagged that this rule matched.
     pub flagged: u64,
 }
 

@@ -292,6 +292,10 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
                 blake3,
                 records: 0,
                 skipped: 0,
+                documents: 0,
+                dropped_empty: 0,
+                duplicates: 0,
+                filtered: 0,
             })
         })
         .collect::<Result<_, DataError>>()?;
@@ -333,6 +337,7 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
             .collect(),
         on_error: data.on_error,
     };
+    let paths = files.clone();
     let mut docs = Documents::new(files, options);
     let mut read = 0u64;
     while let Some(doc) = docs.next_document()? {
@@ -340,7 +345,8 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
         if read.is_multiple_of(4096) {
             (inputs.on_documents)(read);
         }
-        let filtered = inputs.filter.filter(&doc.text, Stage::Data);
+        let origin = format!("{}:{}", paths[doc.file].display(), doc.line);
+        let filtered = inputs.filter.filter_at(&doc.text, Stage::Data, &origin);
         let mut rules: Vec<&str> = filtered
             .findings
             .iter()
@@ -369,16 +375,21 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
             }
             Verdict::Drop => {
                 filter.dropped += 1;
-                String::new()
+                sources[doc.file].filtered += 1;
+                continue;
             }
         };
-        if text.is_empty() {
+        if text.trim().is_empty() {
+            // Redacted down to nothing.
+            sources[doc.file].dropped_empty += 1;
             continue;
         }
         if data.dedup && !seen.insert(dedup_key(&text)) {
             duplicates += 1;
+            sources[doc.file].duplicates += 1;
             continue;
         }
+        sources[doc.file].documents += 1;
         let split = split_of(
             &text,
             split_seed,
@@ -391,9 +402,10 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
             b.flush(inputs, shuffle_seed)?;
         }
     }
-    for (s, (records, skipped)) in sources.iter_mut().zip(&docs.counts) {
-        s.records = *records;
-        s.skipped = *skipped;
+    for (s, c) in sources.iter_mut().zip(&docs.counts) {
+        s.records = c.records;
+        s.skipped = c.skipped;
+        s.dropped_empty += c.empty;
     }
     let mut splits = BTreeMap::new();
     for (name, mut b) in SPLITS.iter().zip(builders) {
@@ -425,7 +437,7 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
         splits,
         duplicates_removed: duplicates,
         filter,
-        records_skipped: docs.counts.iter().map(|c| c.1).sum(),
+        records_skipped: docs.counts.iter().map(|c| c.skipped).sum(),
         duration_secs: start.elapsed().as_secs_f64(),
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| DataError::BadManifest {

@@ -200,8 +200,37 @@ pub struct Documents {
     current: Option<Reader>,
     /// Problems met so far.
     pub diagnostics: Vec<Diagnostic>,
-    /// Records read and skipped per file, in file order.
-    pub counts: Vec<(u64, u64)>,
+    /// What each file held, in file order.
+    pub counts: Vec<FileCounts>,
+}
+
+/// What the reader made of one file's records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileCounts {
+    /// Records read (lines, JSONL objects, CSV rows, blocks).
+    pub records: u64,
+    /// Malformed records skipped (each reported by line).
+    pub skipped: u64,
+    /// Records without text.
+    pub empty: u64,
+}
+
+/// Counts the `"` bytes passing through: a CSV file with an odd number of
+/// them has a quote that is never closed, which the `csv` reader would
+/// otherwise hand out as one field running to the end of the file.
+struct QuoteCount {
+    inner: Box<dyn Read + Send>,
+    quotes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Read for QuoteCount {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let q = buf[..n].iter().filter(|&&b| b == b'"').count() as u64;
+        self.quotes
+            .fetch_add(q, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 impl std::fmt::Debug for Documents {
@@ -213,10 +242,19 @@ impl std::fmt::Debug for Documents {
     }
 }
 
+/// A CSV file being read one record behind, so that the last record can be
+/// checked against the file's quote count before it becomes a document.
+struct CsvReader {
+    reader: csv::Reader<QuoteCount>,
+    columns: Vec<usize>,
+    pending: Option<csv::StringRecord>,
+    quotes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
 enum Reader {
     Lines(BufReader<Box<dyn Read + Send>>, DataFormat, u64),
     Blocks(std::vec::IntoIter<(u64, String)>),
-    Csv(csv::Reader<Box<dyn Read + Send>>, Vec<usize>),
+    Csv(Box<CsvReader>),
 }
 
 impl Documents {
@@ -229,10 +267,11 @@ impl Documents {
             next_file: 0,
             current: None,
             diagnostics: Vec::new(),
-            counts: vec![(0, 0); n],
+            counts: vec![FileCounts::default(); n],
         }
     }
 
+    /// A malformed record: skipped (and counted) or, under `fail`, an error.
     fn problem(
         &mut self,
         file: usize,
@@ -240,7 +279,18 @@ impl Documents {
         code: &str,
         message: String,
     ) -> Result<(), DataError> {
-        self.counts[file].1 += 1;
+        self.counts[file].skipped += 1;
+        self.note(file, line, code, message)
+    }
+
+    /// A problem that skips no record (damaged bytes replaced in a block).
+    fn note(
+        &mut self,
+        file: usize,
+        line: u64,
+        code: &str,
+        message: String,
+    ) -> Result<(), DataError> {
         let path = self.files[file].clone();
         match self.options.on_error {
             OnError::Skip => {
@@ -265,7 +315,16 @@ impl Documents {
         let reader = open(&path)?;
         self.current = Some(match format {
             DataFormat::Csv => {
-                let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(reader);
+                let quotes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+                let counted = QuoteCount {
+                    inner: reader,
+                    quotes: std::sync::Arc::clone(&quotes),
+                };
+                // Not flexible: a row with more or fewer fields than the
+                // header is malformed, never silently accepted.
+                let mut r = csv::ReaderBuilder::new()
+                    .flexible(false)
+                    .from_reader(counted);
                 let headers = r.headers().map_err(|e| DataError::BadSource {
                     path: path.clone(),
                     problem: format!("cannot read the CSV header: {e}"),
@@ -286,7 +345,12 @@ impl Documents {
                             })
                         })
                         .collect::<Result<Vec<_>, _>>()?;
-                Reader::Csv(r, columns)
+                Reader::Csv(Box::new(CsvReader {
+                    reader: r,
+                    columns,
+                    pending: None,
+                    quotes,
+                }))
             }
             DataFormat::Blocks => {
                 let mut bytes = Vec::new();
@@ -303,7 +367,12 @@ impl Documents {
                     Err(e) => {
                         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
                         let line = 1 + valid.iter().filter(|&&b| b == b'\n').count() as u64;
-                        self.problem(file, line, "data.invalid-utf8", "invalid UTF-8".into())?;
+                        self.note(
+                            file,
+                            line,
+                            "data.invalid-utf8",
+                            "invalid UTF-8, replaced".into(),
+                        )?;
                         String::from_utf8_lossy(e.as_bytes()).into_owned()
                     }
                 };
@@ -335,54 +404,74 @@ impl Documents {
             match self.current.as_mut().expect("open reader") {
                 Reader::Blocks(blocks) => match blocks.next() {
                     Some((line, text)) => {
-                        self.counts[file].0 += 1;
+                        self.counts[file].records += 1;
                         return Ok(Some(Document { text, file, line }));
                     }
                     None => self.current = None,
                 },
-                Reader::Csv(reader, columns) => {
+                Reader::Csv(csv) => {
                     let mut record = csv::StringRecord::new();
-                    match reader.read_record(&mut record) {
-                        Ok(false) => self.current = None,
-                        Ok(true) => {
-                            let line = record.position().map_or(0, |p| p.line());
-                            let texts: Vec<&str> =
-                                columns.iter().filter_map(|&c| record.get(c)).collect();
-                            self.counts[file].0 += 1;
-                            if texts.len() != columns.len() {
-                                self.problem(
-                                    file,
-                                    line,
-                                    "data.short-row",
-                                    "the row has fewer columns than the header".into(),
-                                )?;
-                                continue;
-                            }
-                            let text = texts.join("\n");
-                            if text.trim().is_empty() {
-                                continue;
-                            }
-                            return Ok(Some(Document { text, file, line }));
-                        }
+                    let (emit, at_end) = match csv.reader.read_record(&mut record) {
+                        Ok(true) => (csv.pending.replace(record), false),
+                        Ok(false) => (csv.pending.take(), true),
                         Err(e) => {
                             let line = e.position().map_or(0, |p| p.line());
-                            let utf8 = matches!(e.kind(), csv::ErrorKind::Utf8 { .. });
-                            self.problem(
-                                file,
-                                line,
-                                if utf8 {
-                                    "data.invalid-utf8"
-                                } else {
-                                    "data.malformed-csv"
-                                },
-                                if utf8 {
-                                    "invalid UTF-8".into()
-                                } else {
-                                    e.to_string()
-                                },
-                            )?;
+                            let (code, message) = match e.kind() {
+                                csv::ErrorKind::Utf8 { .. } => {
+                                    ("data.invalid-utf8", "invalid UTF-8".to_owned())
+                                }
+                                csv::ErrorKind::UnequalLengths {
+                                    expected_len, len, ..
+                                } => (
+                                    "data.csv-columns",
+                                    format!("the row has {len} fields, the header {expected_len}"),
+                                ),
+                                _ => ("data.malformed-csv", e.to_string()),
+                            };
+                            self.counts[file].records += 1;
+                            self.problem(file, line, code, message)?;
+                            continue;
                         }
+                    };
+                    let Some(record) = emit else {
+                        if at_end {
+                            self.current = None;
+                        }
+                        continue;
+                    };
+                    let open_quote =
+                        at_end && csv.quotes.load(std::sync::atomic::Ordering::Relaxed) % 2 == 1;
+                    let texts: Option<Vec<String>> = csv
+                        .columns
+                        .iter()
+                        .map(|&c| record.get(c).map(str::to_owned))
+                        .collect();
+                    let line = record.position().map_or(0, |p| p.line());
+                    self.counts[file].records += 1;
+                    if open_quote {
+                        self.problem(
+                            file,
+                            line,
+                            "data.csv-unterminated-quote",
+                            "a quote opened in this row is never closed: every row after it would be one field".into(),
+                        )?;
+                        continue;
                     }
+                    let Some(texts) = texts else {
+                        self.problem(
+                            file,
+                            line,
+                            "data.short-row",
+                            "the row has fewer columns than the header".into(),
+                        )?;
+                        continue;
+                    };
+                    let text = texts.join("\n");
+                    if text.trim().is_empty() {
+                        self.counts[file].empty += 1;
+                        continue;
+                    }
+                    return Ok(Some(Document { text, file, line }));
                 }
                 Reader::Lines(reader, format, line) => {
                     buf.clear();
@@ -398,7 +487,7 @@ impl Documents {
                     }
                     *line += 1;
                     let (line, format) = (*line, *format);
-                    self.counts[file].0 += 1;
+                    self.counts[file].records += 1;
                     let mut bytes = &buf[..];
                     if let Some(b) = bytes.strip_suffix(b"\n") {
                         bytes = b.strip_suffix(b"\r").unwrap_or(b);
@@ -408,6 +497,7 @@ impl Documents {
                         continue;
                     };
                     if text.trim().is_empty() {
+                        self.counts[file].empty += 1;
                         continue;
                     }
                     if format == DataFormat::Jsonl {
@@ -431,7 +521,10 @@ impl Documents {
                                     line,
                                 }));
                             }
-                            Ok(_) => continue,
+                            Ok(_) => {
+                                self.counts[file].empty += 1;
+                                continue;
+                            }
                             Err(message) => {
                                 self.problem(file, line, "data.missing-field", message)?;
                                 continue;

@@ -451,3 +451,85 @@ fn a_source_directory_with_a_link_loop_or_a_fifo_neither_loops_nor_hangs() {
     let err = codex_data::source::expand(&[data]).unwrap_err().to_string();
     assert!(err.contains("pipe.txt") && err.contains("FIFO"), "{err}");
 }
+
+/// Every record of every source is accounted for, malformed CSV rows are
+/// reported by file and line, and the filter learns where each text came from.
+#[test]
+fn every_record_is_accounted_for_per_source() {
+    use std::sync::Mutex;
+
+    /// Drops texts with "drop" and remembers the origins it was told.
+    struct Recording(Mutex<Vec<String>>);
+    impl TextFilter for Recording {
+        fn name(&self) -> &str {
+            "recording"
+        }
+        fn filter(&self, text: &str, _: Stage) -> Filtered {
+            if text.contains("drop") {
+                Filtered {
+                    verdict: Verdict::Drop,
+                    findings: Vec::new(),
+                }
+            } else {
+                Filtered::keep()
+            }
+        }
+        fn filter_at(&self, text: &str, stage: Stage, origin: &str) -> Filtered {
+            self.0.lock().unwrap().push(origin.to_owned());
+            self.filter(text, stage)
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let lines = dir.path().join("a.txt");
+    std::fs::write(&lines, b"one\n\n   \ntwo\none\nplease drop\n\xff\xfe\nthree\n").unwrap();
+    let csv = dir.path().join("b.csv");
+    std::fs::write(
+        &csv,
+        "id,text\n1,alpha\n2,beta,extra\n3\n4,\n5,gamma\n6,\"open quote\n7,swallowed\n8,too\n",
+    )
+    .unwrap();
+    let data = data_section(&[
+        &format!("data.sources=[{}, {}]", lines.display(), csv.display()),
+        "data.validation_fraction=0",
+    ]);
+    let filter = Recording(Mutex::new(Vec::new()));
+    let p = run(&data, &dir.path().join("o"), &filter).unwrap();
+    let m = &p.manifest;
+    let by_name = |name: &str| m.sources.iter().find(|s| s.path.ends_with(name)).unwrap();
+    for s in &m.sources {
+        assert_eq!(
+            s.records,
+            s.documents + s.skipped + s.dropped_empty + s.duplicates + s.filtered,
+            "{s:?}"
+        );
+    }
+    let a = by_name("a.txt");
+    assert_eq!(
+        (a.records, a.documents, a.skipped, a.dropped_empty, a.duplicates, a.filtered),
+        (8, 3, 1, 2, 1, 1)
+    );
+    let b = by_name("b.csv");
+    assert_eq!(
+        (b.records, b.documents, b.skipped, b.dropped_empty),
+        (6, 2, 3, 1),
+        "{b:?}"
+    );
+    let problems: Vec<(String, Option<u64>)> = p
+        .diagnostics
+        .iter()
+        .filter(|d| d.location.as_ref().is_some_and(|l| l.path.ends_with("b.csv")))
+        .map(|d| (d.code.clone(), d.location.as_ref().and_then(|l| l.line)))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            ("data.csv-columns".to_owned(), Some(3)),
+            ("data.csv-columns".to_owned(), Some(4)),
+            ("data.csv-unterminated-quote".to_owned(), Some(7)),
+        ]
+    );
+    let origins = filter.0.into_inner().unwrap();
+    assert!(origins.iter().any(|o| o.ends_with("a.txt:6")), "{origins:?}");
+    assert!(origins.iter().any(|o| o.ends_with("b.csv:6")), "{origins:?}");
+}

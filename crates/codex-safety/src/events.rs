@@ -155,8 +155,22 @@ impl TextFilter for LoggedFilter {
     }
 
     fn filter(&self, text: &str, stage: Stage) -> Filtered {
+        self.decide_and_log(text, stage, None)
+    }
+
+    fn filter_at(&self, text: &str, stage: Stage, origin: &str) -> Filtered {
+        self.decide_and_log(text, stage, Some(origin))
+    }
+
+    fn fingerprint(&self) -> String {
+        self.scanner.fingerprint()
+    }
+}
+
+impl LoggedFilter {
+    fn decide_and_log(&self, text: &str, stage: Stage, origin: Option<&str>) -> Filtered {
         let (filtered, matches) = self.scanner.decide(text, stage);
-        if let Err(e) = self.log.record(text, &matches, Some(stage), None) {
+        if let Err(e) = self.log.record(text, &matches, Some(stage), origin) {
             // The decision stands; losing the trail is reported, not hidden.
             tracing_free_warning(&e);
         }
@@ -165,10 +179,6 @@ impl TextFilter for LoggedFilter {
             Verdict::Keep | Verdict::Redact(_) | Verdict::Drop
         ));
         filtered
-    }
-
-    fn fingerprint(&self) -> String {
-        self.scanner.fingerprint()
     }
 }
 

@@ -1132,6 +1132,13 @@ fn an_imported_model_is_recorded_used_and_exported_as_it_is() {
         assert!(config.contains(line), "{line}: {config}");
     }
     assert!(config.contains("- </s>"), "{config}");
+    let provenance: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("provenance.json")).unwrap()).unwrap();
+    assert_eq!(provenance["model"]["config"]["d_model"], 32, "{provenance}");
+    assert_eq!(
+        provenance["model"]["config"]["vocab_size"], 96,
+        "{provenance}"
+    );
     // The tokenizer files travel unchanged.
     assert_eq!(
         std::fs::read(run.join("tokenizer/tokenizer_config.json")).unwrap(),

@@ -109,6 +109,10 @@ pub struct Provenance {
     pub command_line: Vec<String>,
     /// Allow-listed environment variables that were set.
     pub env: BTreeMap<String, String>,
+    /// The model trained, as its owner records it (for a training run: its
+    /// shape, vocabulary included, and where it was loaded from), once known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<serde_json::Value>,
 }
 
 impl Provenance {
@@ -138,6 +142,7 @@ impl Provenance {
                 .collect(),
             command_line: redact_args(args),
             env,
+            model: None,
         }
     }
 

@@ -482,7 +482,11 @@ fn every_record_is_accounted_for_per_source() {
 
     let dir = tempfile::tempdir().unwrap();
     let lines = dir.path().join("a.txt");
-    std::fs::write(&lines, b"one\n\n   \ntwo\none\nplease drop\n\xff\xfe\nthree\n").unwrap();
+    std::fs::write(
+        &lines,
+        b"one\n\n   \ntwo\none\nplease drop\n\xff\xfe\nthree\n",
+    )
+    .unwrap();
     let csv = dir.path().join("b.csv");
     std::fs::write(
         &csv,
@@ -506,7 +510,14 @@ fn every_record_is_accounted_for_per_source() {
     }
     let a = by_name("a.txt");
     assert_eq!(
-        (a.records, a.documents, a.skipped, a.dropped_empty, a.duplicates, a.filtered),
+        (
+            a.records,
+            a.documents,
+            a.skipped,
+            a.dropped_empty,
+            a.duplicates,
+            a.filtered
+        ),
         (8, 3, 1, 2, 1, 1)
     );
     let b = by_name("b.csv");
@@ -518,7 +529,11 @@ fn every_record_is_accounted_for_per_source() {
     let problems: Vec<(String, Option<u64>)> = p
         .diagnostics
         .iter()
-        .filter(|d| d.location.as_ref().is_some_and(|l| l.path.ends_with("b.csv")))
+        .filter(|d| {
+            d.location
+                .as_ref()
+                .is_some_and(|l| l.path.ends_with("b.csv"))
+        })
         .map(|d| (d.code.clone(), d.location.as_ref().and_then(|l| l.line)))
         .collect();
     assert_eq!(
@@ -530,6 +545,12 @@ fn every_record_is_accounted_for_per_source() {
         ]
     );
     let origins = filter.0.into_inner().unwrap();
-    assert!(origins.iter().any(|o| o.ends_with("a.txt:6")), "{origins:?}");
-    assert!(origins.iter().any(|o| o.ends_with("b.csv:6")), "{origins:?}");
+    assert!(
+        origins.iter().any(|o| o.ends_with("a.txt:6")),
+        "{origins:?}"
+    );
+    assert!(
+        origins.iter().any(|o| o.ends_with("b.csv:6")),
+        "{origins:?}"
+    );
 }

@@ -556,14 +556,14 @@ impl<'a> TrainJob<'a> {
             )),
         };
         let env: Vec<(String, String)> = std::env::vars().collect();
-        codex_core::Provenance::capture(
+        let mut record = codex_core::Provenance::capture(
             self.build.clone(),
             seeds,
             self.command_line.clone(),
             env,
             &std::env::current_dir().unwrap_or_default(),
-        )
-        .write(provenance)?;
+        );
+        record.write(&provenance)?;
         observer.event(&Event::RunDir(run.root()));
 
         let (tok, tok_path) = tokenizer(&cfg, &run, &seeds, &self.command_line)?;
@@ -626,6 +626,13 @@ impl<'a> TrainJob<'a> {
             check_loaded_shape(&self.plan.explicit, &cfg.model, &loaded, &base)?;
             cfg.model = loaded;
         }
+        // Provenance names the model that trains: its shape and its origin.
+        record.model = Some(serde_json::json!({
+            "config": base_model.config(),
+            "init_from": cfg.train.init_from,
+            "lora": cfg.train.lora,
+        }));
+        record.write(&provenance)?;
         if resume_from.is_none() && cfg != self.plan.config {
             // What ran, not what was asked for: the loaded model's shape and
             // the tokenizer's own separator.

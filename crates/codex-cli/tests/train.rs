@@ -654,6 +654,12 @@ fn a_diverging_run_stops_with_an_error_record_and_keeps_its_checkpoint() {
     )
     .unwrap();
     assert_eq!(record["kind"], "non_finite_loss");
+    // A run that fails after writing checkpoints keeps them and shows as failed.
+    let o = codex(dir.path())
+        .args(["runs", "list", "runs"])
+        .output()
+        .unwrap();
+    assert!(text(&o.stdout).contains("failed"), "{}", text(&o.stdout));
     let failed_at = record["step"].as_u64().unwrap();
     assert!(failed_at >= 2, "{record}");
     // Every step before the failure was checkpointed and the latest still verifies.
@@ -1257,4 +1263,21 @@ fn a_prepared_dataset_is_trained_on_with_data_prepared() {
         "{}",
         text(&o.stderr)
     );
+}
+
+/// A run that fails before writing anything leaves no directory behind.
+#[test]
+fn a_run_that_fails_early_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = train(dir.path(), &["data.sources=[missing.txt]"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("missing.txt"),
+        "{}",
+        text(&o.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("runs"))
+        .map(|e| e.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
 }

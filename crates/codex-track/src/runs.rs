@@ -184,6 +184,12 @@ fn num(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".into(), |x| format!("{x:.digits$}"))
 }
 
+/// Whether a run recorded a failure in `errors.ndjson`.
+fn failed(run: &Path) -> bool {
+    std::fs::read_to_string(run.join("errors.ndjson"))
+        .is_ok_and(|t| t.lines().any(|l| l.contains("\"kind\":\"failed\"")))
+}
+
 /// `codex runs list`: one line per run under `dir` with its key numbers.
 pub fn list_text(dir: &Path) -> Result<String, TrackError> {
     let runs = list_runs(dir)?;
@@ -207,7 +213,11 @@ pub fn list_text(dir: &Path) -> Result<String, TrackError> {
                     num(loss, 4),
                     num(i.best_val, 4),
                     num(i.summary["tokens_per_second"].as_f64(), 0),
-                    i.summary["stop"].as_str().unwrap_or("(running or killed)")
+                    i.summary["stop"].as_str().unwrap_or(if failed(path) {
+                        "failed"
+                    } else {
+                        "(running or killed)"
+                    })
                 );
             }
             Err(e) => {

@@ -126,6 +126,25 @@ impl TrainError {
             | Self::Checkpoint { .. } => true,
             Self::Core(e) => e.is_bad_input(),
             Self::Filter { bad_input, .. } => *bad_input,
+            Self::Data(e) => {
+                matches!(
+                    e,
+                    codex_data::DataError::BadSource { .. }
+                        | codex_data::DataError::BadRecord { .. }
+                        | codex_data::DataError::EmptyCorpus { .. }
+                        | codex_data::DataError::BadManifest { .. }
+                ) || matches!(e, codex_data::DataError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+            }
+            Self::Tokenize(e) => {
+                matches!(
+                    e,
+                    codex_tokenize::TokenizeError::Load { .. }
+                        | codex_tokenize::TokenizeError::InvalidUtf8 { .. }
+                        | codex_tokenize::TokenizeError::BadRecord { .. }
+                        | codex_tokenize::TokenizeError::EmptyCorpus { .. }
+                        | codex_tokenize::TokenizeError::VocabTooSmall { .. }
+                ) || matches!(e, codex_tokenize::TokenizeError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+            }
             _ => false,
         }
     }

@@ -522,7 +522,7 @@ impl<'a> TrainJob<'a> {
     /// Runs the job.
     pub fn run(self, observer: &mut dyn Observer) -> Result<JobOutcome, TrainError> {
         let started = std::time::Instant::now();
-        let mut cfg = self.plan.config.clone();
+        let cfg = self.plan.config.clone();
         let (run, resume_from) = match &self.plan.resume {
             None => {
                 let run = RunDir::create(&cfg.run.runs_dir, &cfg.run.name, chrono::Local::now())?;
@@ -547,6 +547,23 @@ impl<'a> TrainJob<'a> {
                 (RunDir::open(root)?, Some(ck.clone()))
             }
         };
+        let root = run.root().to_owned();
+        let fresh = resume_from.is_none();
+        let result = self.execute(observer, started, cfg, run, resume_from);
+        if let Err(e) = &result {
+            record_failure(&root, fresh, e);
+        }
+        result
+    }
+
+    fn execute(
+        self,
+        observer: &mut dyn Observer,
+        started: std::time::Instant,
+        mut cfg: AppConfig,
+        run: RunDir,
+        resume_from: Option<PathBuf>,
+    ) -> Result<JobOutcome, TrainError> {
         let seeds = Seeds::new(cfg.run.seed);
         let provenance = match &resume_from {
             None => run.provenance(),
@@ -821,6 +838,26 @@ fn prepared_dataset(
         cached: true,
         diagnostics: Vec::new(),
     })
+}
+
+/// After a failed job: a new run that wrote no checkpoint holds nothing
+/// worth keeping and is removed; any other keeps its files and gains an
+/// `errors.ndjson` record of the failure (redacted), which `codex runs list`
+/// shows as a failed status. Cleaning up never hides the original error.
+fn record_failure(root: &Path, fresh: bool, error: &TrainError) {
+    if fresh && !root.join("checkpoints").exists() {
+        let _ = std::fs::remove_dir_all(root);
+        return;
+    }
+    let path = root.join("errors.ndjson");
+    let record = serde_json::json!({
+        "time": chrono::Utc::now().to_rfc3339(),
+        "kind": "failed",
+        "message": codex_core::redact::redact_text(&error.to_string()),
+    });
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    text.push_str(&format!("{record}\n"));
+    let _ = codex_core::write_bytes_atomic(&path, text.as_bytes());
 }
 
 fn write_summary(path: &Path, summary: &Summary) -> Result<(), TrainError> {

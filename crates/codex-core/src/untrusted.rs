@@ -217,6 +217,37 @@ pub fn walk(root: &Path, options: WalkOptions) -> Walk {
     out
 }
 
+/// The files of a user's input directory (data sources, corpora): links
+/// followed, each directory once, hidden entries skipped when asked; the
+/// first unreadable entry or special file (a FIFO, socket or device, which
+/// would block or never end) is an error with its path.
+pub fn input_files(
+    dir: &Path,
+    skip_hidden: bool,
+) -> Result<Vec<std::path::PathBuf>, (std::path::PathBuf, io::Error)> {
+    let w = walk(
+        dir,
+        WalkOptions {
+            follow_links: true,
+            skip_hidden,
+            skip_tool_dirs: false,
+        },
+    );
+    if let Some(e) = w.errors.into_iter().next() {
+        return Err(e);
+    }
+    if let Some((path, _)) = w.skipped.into_iter().find(|(_, r)| *r == "special file") {
+        return Err((
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a FIFO, socket or device, not a file to read",
+            ),
+        ));
+    }
+    Ok(w.files)
+}
+
 /// The first bytes of a regular file, read by [`read_regular`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capped {

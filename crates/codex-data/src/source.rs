@@ -84,24 +84,16 @@ pub fn expand(sources: &[PathBuf]) -> Result<Vec<PathBuf>, DataError> {
 /// (each directory once, so a link loop ends), and a FIFO, socket or device
 /// an error naming it rather than a read that never ends.
 fn walk(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
-    let w = codex_core::untrusted::walk(
-        dir,
-        codex_core::untrusted::WalkOptions {
-            follow_links: true,
-            skip_hidden: true,
-            skip_tool_dirs: false,
-        },
-    );
-    if let Some((path, source)) = w.errors.into_iter().next() {
-        return Err(DataError::Io { path, source });
-    }
-    if let Some((path, _)) = w.skipped.into_iter().find(|(_, r)| *r == "special file") {
-        return Err(DataError::BadSource {
-            path,
-            problem: "a FIFO, socket or device, not a data file".into(),
-        });
-    }
-    Ok(w.files)
+    codex_core::untrusted::input_files(dir, true).map_err(|(path, source)| {
+        if source.kind() == std::io::ErrorKind::InvalidInput {
+            DataError::BadSource {
+                path,
+                problem: source.to_string(),
+            }
+        } else {
+            DataError::Io { path, source }
+        }
+    })
 }
 
 /// The extension that decides the format, under any compression suffix.

@@ -63,6 +63,18 @@ impl SpecialTokens {
         Ok(found)
     }
 
+    /// The roles of a tokenizer codex trained with `specials` (the
+    /// configuration's `tokenizer.special_tokens`): the first ends a
+    /// document, one named like padding pads.
+    pub fn from_specials(specials: &[String]) -> Self {
+        Self {
+            bos: None,
+            eos: specials.first().cloned(),
+            pad: specials.iter().find(|t| t.contains("pad")).cloned(),
+            unk: None,
+        }
+    }
+
     /// `tokenizer_config.json` for a tokenizer codex trained: the fast
     /// tokenizer class and these roles, so `transformers` knows them.
     pub fn tokenizer_config(&self, model_max_length: usize) -> serde_json::Value {

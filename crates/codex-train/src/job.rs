@@ -935,15 +935,8 @@ fn tokenizer(
     let trained = codex_tokenize::train::train_with_progress(&config, &inputs, &|_| {})?;
     let out = run.root().join("tokenizer");
     trained.write(&out)?;
-    // Its roles, as transformers reads them: the first special token ends a
-    // document, one named like padding pads.
-    let specials = &cfg.tokenizer.special_tokens;
-    let roles = codex_tokenize::SpecialTokens {
-        bos: None,
-        eos: specials.first().cloned(),
-        pad: specials.iter().find(|t| t.contains("pad")).cloned(),
-        unk: None,
-    };
+    // Its roles, as transformers reads them.
+    let roles = codex_tokenize::SpecialTokens::from_specials(&cfg.tokenizer.special_tokens);
     let config = roles.tokenizer_config(cfg.model.context_length as usize);
     codex_core::write_bytes_atomic(
         out.join("tokenizer_config.json"),

@@ -118,6 +118,19 @@ impl ModelSource {
     }
 }
 
+/// The configuration a run recorded (`config.yaml`), when there is a run.
+fn run_config(run: Option<&Path>) -> Result<Option<AppConfig>, TrainError> {
+    match run {
+        Some(r) if r.join("config.yaml").is_file() => Ok(Some(
+            ConfigLoader::new()
+                .file(r.join("config.yaml"))
+                .load()?
+                .config,
+        )),
+        _ => Ok(None),
+    }
+}
+
 /// Loads any model codex can start from (see [`locate`]).
 pub fn load_any(path: &Path, device: &Device) -> Result<Transformer, TrainError> {
     Ok(load_any_with_base(path, device)?.0)
@@ -213,15 +226,7 @@ pub fn load_for_inference(path: &Path, device: &Device) -> Result<InferenceModel
             ),
         ));
     }
-    let config = match &located.run {
-        Some(r) if r.join("config.yaml").is_file() => Some(
-            ConfigLoader::new()
-                .file(r.join("config.yaml"))
-                .load()?
-                .config,
-        ),
-        _ => None,
-    };
+    let config = run_config(located.run.as_deref())?;
     let step = match &located.source {
         ModelSource::Checkpoint(ck) => Some(checkpoint::read_state(ck)?.step),
         _ => None,
@@ -293,22 +298,10 @@ pub fn export(path: &Path, out: &Path, device: &Device) -> Result<Exported, Trai
         None => {
             // A codex-trained tokenizer from before tokenizer_config.json was
             // written: its roles come from the run's configuration.
-            let cfg = match &located.run {
-                Some(r) if r.join("config.yaml").is_file() => Some(
-                    ConfigLoader::new()
-                        .file(r.join("config.yaml"))
-                        .load()?
-                        .config,
-                ),
-                _ => None,
-            };
-            let specials = cfg.map(|c| c.tokenizer.special_tokens).unwrap_or_default();
-            let roles = codex_tokenize::SpecialTokens {
-                bos: None,
-                eos: specials.first().cloned(),
-                pad: specials.iter().find(|t| t.contains("pad")).cloned(),
-                unk: None,
-            };
+            let specials = run_config(located.run.as_deref())?
+                .map(|c| c.tokenizer.special_tokens)
+                .unwrap_or_default();
+            let roles = codex_tokenize::SpecialTokens::from_specials(&specials);
             if out.join("tokenizer.json").is_file() {
                 let config = roles.tokenizer_config(model.config().context_length);
                 write_json(&out.join("tokenizer_config.json"), &config)?;

@@ -36,27 +36,9 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, TokenizeError> 
     // Links are followed (each directory once, so a loop ends); a FIFO,
     // socket or device inside a directory is an error, not a hang.
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), TokenizeError> {
-        let w = codex_core::untrusted::walk(
-            dir,
-            codex_core::untrusted::WalkOptions {
-                follow_links: true,
-                skip_hidden: false,
-                skip_tool_dirs: false,
-            },
-        );
-        if let Some((path, source)) = w.errors.into_iter().next() {
-            return Err(TokenizeError::Io { path, source });
-        }
-        if let Some((path, _)) = w.skipped.into_iter().find(|(_, r)| *r == "special file") {
-            return Err(TokenizeError::Io {
-                path,
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "a FIFO, socket or device, not a corpus file",
-                ),
-            });
-        }
-        out.extend(w.files.into_iter().filter(|p| {
+        let files = codex_core::untrusted::input_files(dir, false)
+            .map_err(|(path, source)| TokenizeError::Io { path, source })?;
+        out.extend(files.into_iter().filter(|p| {
             p.extension()
                 .and_then(|e| e.to_str())
                 .is_some_and(|e| matches!(e, "txt" | "text" | "jsonl" | "json"))

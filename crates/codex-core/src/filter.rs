@@ -29,6 +29,19 @@ impl fmt::Display for Stage {
     }
 }
 
+impl std::str::FromStr for Stage {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "data" => Ok(Stage::Data),
+            "prompt" => Ok(Stage::Prompt),
+            "output" => Ok(Stage::Output),
+            _ => Err(format!("a stage is data, prompt or output, got `{s}`")),
+        }
+    }
+}
+
 /// What a filter decided about one text as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

@@ -54,6 +54,33 @@ pub struct BuildInfo {
     pub backends: Vec<String>,
 }
 
+impl BuildInfo {
+    /// Every fact of the build as `key value` lines, with the cargo
+    /// `features` it was compiled with (`codex --version --verbose`).
+    pub fn to_text(&self, features: &[&str]) -> String {
+        let commit = match (&self.git_commit, self.git_dirty) {
+            (Some(c), Some(true)) => format!("{c} (uncommitted changes)"),
+            (Some(c), _) => c.clone(),
+            (None, _) => "unknown (not built from a git checkout)".into(),
+        };
+        crate::TextReport::new(10)
+            .kv("codex", &self.version)
+            .kv("commit", commit)
+            .kv("rustc", &self.rustc)
+            .kv("target", &self.target)
+            .kv("profile", &self.profile)
+            .kv("backends", self.backends.join(", "))
+            .kv("features", features.join(", "))
+            .opt(
+                "Cargo.lock",
+                self.cargo_lock_blake3
+                    .as_deref()
+                    .map(|h| format!("blake3 {h}")),
+            )
+            .finish()
+    }
+}
+
 /// The git state of a directory at run time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GitState {

@@ -59,6 +59,19 @@ pub fn resolve_policy(configured: Option<&std::path::Path>) -> Result<Policy, Sa
     }
 }
 
+/// The policy a command uses: `flag` (its `--policy`), else
+/// `CODEX_SAFETY_POLICY`, else `configured` (`safety.policy`), else the
+/// built-in one.
+pub fn policy_for(
+    flag: Option<&std::path::Path>,
+    configured: Option<&std::path::Path>,
+) -> Result<Policy, SafetyError> {
+    match flag {
+        Some(p) => Policy::load(p),
+        None => resolve_policy(configured),
+    }
+}
+
 /// Whether `CODEX_SAFETY_BYPASS=1` is set.
 pub fn bypassed() -> bool {
     std::env::var(BYPASS_ENV).is_ok_and(|v| v == "1")

@@ -1,7 +1,5 @@
 //! `codex config show | validate | schema`.
 
-use std::fmt::Write;
-
 use anyhow::{Context, Result};
 use codex_core::config::{AppConfig, ConfigLoader};
 
@@ -34,22 +32,7 @@ pub(super) fn run(cmd: ConfigCommand) -> Result<String> {
         } => {
             let loaded = loader(&config).load()?;
             if origin {
-                let rows: Vec<(String, String, String)> = loaded
-                    .leaves()
-                    .into_iter()
-                    .map(|(path, value, origin)| {
-                        let value =
-                            codex_core::redact::redact_text(&value.to_string()).into_owned();
-                        (path, value, origin.to_string())
-                    })
-                    .collect();
-                let key_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-                let val_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
-                let mut out = String::new();
-                for (k, v, o) in rows {
-                    writeln!(out, "{k:key_w$}  {v:val_w$}  {o}")?;
-                }
-                Ok(out)
+                Ok(loaded.origin_table())
             } else {
                 Ok(match format {
                     ShowFormat::Yaml => loaded.config.to_yaml(),

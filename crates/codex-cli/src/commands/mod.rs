@@ -86,7 +86,6 @@ pub(crate) fn version(verbose: bool) -> String {
     if !verbose {
         return format!("codex {}\n", crate::cli::LONG_VERSION);
     }
-    let b = build_info();
     let features: Vec<&str> = [
         ("flex", cfg!(feature = "flex")),
         ("ndarray", cfg!(feature = "ndarray")),
@@ -96,26 +95,7 @@ pub(crate) fn version(verbose: bool) -> String {
     .into_iter()
     .filter_map(|(f, on)| on.then_some(f))
     .collect();
-    let commit = match (&b.git_commit, b.git_dirty) {
-        (Some(c), Some(true)) => format!("{c} (uncommitted changes)"),
-        (Some(c), _) => c.clone(),
-        (None, _) => "unknown (not built from a git checkout)".into(),
-    };
-    codex_core::TextReport::new(10)
-        .kv("codex", &b.version)
-        .kv("commit", commit)
-        .kv("rustc", &b.rustc)
-        .kv("target", &b.target)
-        .kv("profile", &b.profile)
-        .kv("backends", b.backends.join(", "))
-        .kv("features", features.join(", "))
-        .opt(
-            "Cargo.lock",
-            b.cargo_lock_blake3
-                .as_deref()
-                .map(|h| format!("blake3 {h}")),
-        )
-        .finish()
+    build_info().to_text(&features)
 }
 
 /// Facts about this binary, for `--version`, `codex system` and provenance.

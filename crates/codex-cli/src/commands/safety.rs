@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use codex_core::Stage;
 use codex_core::config::AppConfig;
 use codex_safety::scan::{sarif, scan_paths, table};
-use codex_safety::{Level, Policy, SafetyError, Scanner};
+use codex_safety::{Level, SafetyError, Scanner};
 use codex_train::TrainError;
 
 use super::FoundWithOutput;
@@ -31,24 +31,6 @@ pub(crate) fn filter_maker()
     }
 }
 
-/// The policy for a command: `--policy`, else `CODEX_SAFETY_POLICY`, else
-/// `safety.policy`, else the built-in one.
-fn policy(flag: Option<&Path>, cfg: &AppConfig) -> Result<Policy> {
-    Ok(match flag {
-        Some(p) => Policy::load(p)?,
-        None => codex_safety::resolve_policy(cfg.safety.policy.as_deref())?,
-    })
-}
-
-fn stage(s: &str) -> Result<Stage> {
-    Ok(match s {
-        "data" => Stage::Data,
-        "prompt" => Stage::Prompt,
-        "output" => Stage::Output,
-        _ => bail!("--stage must be data, prompt or output, got `{s}`"),
-    })
-}
-
 pub(super) fn run(cmd: SafetyCommand) -> Result<String> {
     match cmd {
         SafetyCommand::Scan {
@@ -64,8 +46,13 @@ pub(super) fn run(cmd: SafetyCommand) -> Result<String> {
             config,
         } => {
             let cfg = loader(&config).load()?.config;
-            let stage = stage(&s)?;
-            let scanner = Scanner::new(policy(flag.as_deref(), &cfg)?);
+            let stage: Stage = s
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("--stage: {e}"))?;
+            let scanner = Scanner::new(codex_safety::policy_for(
+                flag.as_deref(),
+                cfg.safety.policy.as_deref(),
+            )?);
             let mut bytes = Vec::new();
             std::io::stdin()
                 .read_to_end(&mut bytes)
@@ -104,7 +91,10 @@ fn scan(
         .unwrap_or(&cfg.safety.fail_on)
         .parse::<Level>()
         .map_err(|e| anyhow::anyhow!("--fail-on: {e}"))?;
-    let scanner = Scanner::new(policy(flag, &cfg)?);
+    let scanner = Scanner::new(codex_safety::policy_for(
+        flag,
+        cfg.safety.policy.as_deref(),
+    )?);
     for p in paths {
         if std::fs::symlink_metadata(p).is_err() {
             bail!("{}: no such file or directory", p.display());

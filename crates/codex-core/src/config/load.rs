@@ -166,6 +166,24 @@ impl LoadedConfig {
         origin_from_name(&name)
     }
 
+    /// `key  value  layer` for every leaf, aligned, values redacted
+    /// (`codex config show --origin`).
+    pub fn origin_table(&self) -> String {
+        let rows: Vec<(String, String, String)> = self
+            .leaves()
+            .into_iter()
+            .map(|(path, value, origin)| {
+                let value = crate::redact::redact_text(&value.to_string()).into_owned();
+                (path, value, origin.to_string())
+            })
+            .collect();
+        let key_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        let val_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+        rows.into_iter()
+            .map(|(k, v, o)| format!("{k:key_w$}  {v:val_w$}  {o}\n"))
+            .collect()
+    }
+
     /// Every leaf of the resolved configuration (scalars and whole lists) in key
     /// order, with its value as JSON and the layer that set it.
     pub fn leaves(&self) -> Vec<(String, serde_json::Value, Origin)> {

@@ -366,13 +366,21 @@ pub fn repo_map_markdown(m: &RepoMap) -> String {
         let _ = writeln!(md, "| {} | {n} |", c(f));
     }
     let _ = writeln!(md, "\n## Key files\n");
+    if m.key_files.is_empty() {
+        let _ = writeln!(md, "None of the usual build, test or release files.");
+    }
     for k in &m.key_files {
         let _ = writeln!(md, "- {}", c(k));
     }
-    let _ = writeln!(
-        md,
-        "\n## Entry points\n\n| name | declared in | target |\n|---|---|---|"
-    );
+    let _ = writeln!(md, "\n## Entry points\n");
+    if m.entry_points.is_empty() {
+        let _ = writeln!(
+            md,
+            "None declared (no Cargo `[[bin]]` or `src/main.rs`, no pyproject scripts)."
+        );
+        return md;
+    }
+    let _ = writeln!(md, "| name | declared in | target |\n|---|---|---|");
     for e in &m.entry_points {
         let _ = writeln!(
             md,

@@ -88,6 +88,47 @@ fn is_word_at(line: &str, at: usize, word: &str) -> bool {
     !w(before) && !w(after)
 }
 
+/// Whether line `i` of a Python file is in the body of an abstract method:
+/// its `def` is decorated with `abstractmethod` (or `abstractproperty`, …),
+/// or its class derives from `ABC`, uses `ABCMeta` or is a `Protocol`.
+fn in_abstract_method(lines: &[&str], i: usize) -> bool {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut limit = indent(lines[i]);
+    let mut def_at = None;
+    for j in (0..i).rev() {
+        let t = lines[j].trim_start();
+        if t.is_empty() || t.starts_with('#') || indent(lines[j]) >= limit {
+            continue;
+        }
+        limit = indent(lines[j]);
+        if def_at.is_none() {
+            if !(t.starts_with("def ") || t.starts_with("async def ")) {
+                return false;
+            }
+            def_at = Some(j);
+            // Decorators sit right above the `def`, at its indentation.
+            let decorated = lines[..j]
+                .iter()
+                .rev()
+                .map(|l| l.trim())
+                .take_while(|l| l.starts_with('@'))
+                .any(|d| d.contains("abstract"));
+            if decorated {
+                return true;
+            }
+        } else if t.starts_with("class ") {
+            let head = t.split(':').next().unwrap_or("");
+            return ["ABC", "ABCMeta", "Protocol"].iter().any(|b| {
+                head.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .any(|w| w == *b)
+            });
+        } else {
+            return false;
+        }
+    }
+    false
+}
+
 /// Every placeholder in one file's text.
 pub fn scan(path: &str, text: &str, language: Option<&str>) -> Vec<Placeholder> {
     let comment: &[&str] = match language {
@@ -127,6 +168,10 @@ pub fn scan(path: &str, text: &str, language: Option<&str>) -> Vec<Placeholder> 
         }
         for marker in CODE {
             if let Some(at) = line.find(marker) {
+                // An abstract method's body is meant to raise: not a placeholder.
+                if python && marker == "NotImplementedError" && in_abstract_method(&lines, i) {
+                    continue;
+                }
                 out.push(Placeholder {
                     path: path.to_owned(),
                     line: i + 1,
@@ -181,6 +226,16 @@ pub fn scan(path: &str, text: &str, language: Option<&str>) -> Vec<Placeholder> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn abstract_methods_may_raise_not_implemented() {
+        let py = "import abc\nclass Base(abc.ABC):\n    def f(self):\n        raise NotImplementedError\n\nclass P(Protocol):\n    def g(self): ...\n    def h(self):\n        raise NotImplementedError()\n\nclass C:\n    @abc.abstractmethod\n    def i(self):\n        raise NotImplementedError\n\n    def j(self):\n        raise NotImplementedError\n\ndef k():\n    raise NotImplementedError\n";
+        let found: Vec<usize> = scan("a.py", py, Some("Python"))
+            .iter()
+            .map(|p| p.line)
+            .collect();
+        assert_eq!(found, [17, 20]);
+    }
 
     #[test]
     fn markers_with_their_context() {

@@ -28,12 +28,26 @@ pub(crate) struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub(crate) quiet: bool,
+    /// Colour in log lines: auto (a terminal without NO_COLOR), always, never.
+    #[arg(long, value_enum, global = true, default_value_t = Color::Auto)]
+    pub(crate) color: Color,
     /// Print the version; with --verbose, the build: commit, compiler, target,
     /// profile, compiled backends and features.
     #[arg(short = 'V', long)]
     pub(crate) version: bool,
     #[command(subcommand)]
     pub(crate) command: Option<Command>,
+}
+
+/// When log lines are coloured.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum Color {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// `--config FILE` and `key.path=value` overrides, shared by every command that resolves a config.
@@ -595,7 +609,7 @@ pub(crate) struct GenerateArgs {
     /// Sampling temperature; 0 is greedy.
     #[arg(long, default_value_t = 1.0)]
     pub(crate) temperature: f64,
-    /// Keep only the k most likely tokens.
+    /// Keep only the k most likely tokens (0: all, as in transformers).
     #[arg(long)]
     pub(crate) top_k: Option<u32>,
     /// Keep the smallest set of tokens whose probability reaches p.

@@ -53,7 +53,7 @@ fn keep_freed_memory() {
 fn main() -> ExitCode {
     keep_freed_memory();
     let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    init_logging(cli.verbose, cli.quiet, cli.color);
     let result = match cli.command {
         _ if cli.version => Ok(commands::version(cli.verbose > 0)),
         Some(command) => commands::run(command),
@@ -82,24 +82,58 @@ fn main() -> ExitCode {
             if let Some(found) = err.downcast_ref::<commands::FoundWithOutput>() {
                 let _ = std::io::stdout().lock().write_all(found.stdout.as_bytes());
             }
+            if let Some(stopped) = err.downcast_ref::<commands::Interrupted>() {
+                let _ = std::io::stdout()
+                    .lock()
+                    .write_all(stopped.stdout.as_bytes());
+            }
             eprintln!("error: {err:#}");
             ExitCode::from(commands::exit_code(&err))
         }
     }
 }
 
-fn init_logging(verbose: u8, quiet: bool) {
+/// The workspace's own crates: `-v` and `-vv` raise their level, never a
+/// dependency's (`RUST_LOG` can).
+const OUR_CRATES: [&str; 11] = [
+    "codex",
+    "codex_cli",
+    "codex_core",
+    "codex_tokenize",
+    "codex_data",
+    "codex_model",
+    "codex_train",
+    "codex_eval",
+    "codex_safety",
+    "codex_track",
+    "codex_audit",
+];
+
+fn init_logging(verbose: u8, quiet: bool, color: cli::Color) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "info",
-        (false, 1) => "debug",
-        (false, _) => "trace",
+        (true, _) => "error".to_owned(),
+        (false, v) => {
+            let level = ["info", "debug", "trace"][usize::from(v.min(2))];
+            let ours: Vec<String> = OUR_CRATES.iter().map(|c| format!("{c}={level}")).collect();
+            format!("warn,{}", ours.join(","))
+        }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour only on a terminal, and never when NO_COLOR is set (no-color.org).
+    let ansi = match color {
+        cli::Color::Always => true,
+        cli::Color::Never => false,
+        cli::Color::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(ansi)
         .init();
 }

@@ -156,6 +156,14 @@ fn sigkill_then_resume_ends_bit_identical() {
 
 #[test]
 fn sigterm_finishes_the_step_and_checkpoints() {
+    for (signal, code) in [("TERM", 143), ("INT", 130)] {
+        stop_by_signal(signal, code);
+    }
+}
+
+/// A signal stops the run after its step with a checkpoint; the exit status
+/// is the shell's 128 + signal number.
+fn stop_by_signal(signal: &str, code: i32) {
     let dir = tempfile::tempdir().unwrap();
     let child = codex(dir.path())
         .arg("train")
@@ -181,12 +189,17 @@ fn sigterm_finishes_the_step_and_checkpoints() {
         std::thread::sleep(Duration::from_millis(5));
     }
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "SIG{signal}: {}",
+        text(&o.stderr)
+    );
     let out = text(&o.stdout);
     assert!(
         out.contains("interrupted after step") && out.contains("--resume"),
@@ -1280,4 +1293,52 @@ fn a_run_that_fails_early_leaves_nothing_behind() {
         .map(|e| e.map(|e| e.unwrap().path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// Through a pipe: plain log lines (no escape codes), one every twentieth of
+/// the run and one per validation. On a terminal (a pty from `script`):
+/// colour, unless NO_COLOR says otherwise.
+#[test]
+fn log_lines_follow_where_they_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = train(dir.path(), &["run.name=pipe"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(
+        !err.contains('\u{1b}'),
+        "escape codes in piped output: {err:?}"
+    );
+    assert!(err.contains("step 4/80  loss "), "{err}");
+    assert!(err.contains("step 80/80  loss "), "{err}");
+    assert!(err.contains("step 10  validation loss "), "{err}");
+    assert!(
+        !err.contains("libnvidia"),
+        "a missing GPU driver is not news: {err}"
+    );
+
+    let script = |extra_env: &str| {
+        let cmd = format!(
+            "{extra_env} {} train run.name=pty {}",
+            env!("CARGO_BIN_EXE_codex"),
+            TINY.join(" ")
+        );
+        Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    };
+    let o = script("");
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    assert!(
+        text(&o.stdout).contains("\u{1b}[32m"),
+        "no colour on a terminal"
+    );
+    let o = script("NO_COLOR=1");
+    assert!(o.status.success(), "{}", text(&o.stdout));
+    assert!(
+        !text(&o.stdout).contains("\u{1b}[32m"),
+        "colour despite NO_COLOR"
+    );
 }

@@ -123,7 +123,8 @@ impl SystemSampler {
             Err(e) => (None, Some(format!("no GPU metrics: {e}"))),
         };
         if let Some(n) = &gpu_note {
-            tracing::info!("{n}");
+            // The usual case on a machine without an NVIDIA driver: not news.
+            tracing::debug!("{n}");
         }
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);

@@ -467,6 +467,22 @@ impl JobOutcome {
             }),
         )
         .kv("wall time", format_args!("{:.1}s", s.wall_seconds))
+        .line("")
+        .kv(
+            "next",
+            format_args!(
+                "codex generate --checkpoint {} --prompt \"The\"",
+                s.run_dir.display()
+            ),
+        )
+        .kv(
+            "",
+            format_args!("the report: {}", s.run_dir.join("report.md").display()),
+        )
+        .kv(
+            "",
+            "your own data: codex train data.sources=[notes.txt] (text, JSONL, CSV or a directory)",
+        )
         .finish()
     }
 }
@@ -589,6 +605,12 @@ impl<'a> TrainJob<'a> {
             path: &tok_path,
             vocab,
         });
+        let asked = cfg.tokenizer.vocab_size as usize;
+        if cfg.tokenizer.path.is_none() && cfg.train.init_from.is_none() && vocab < asked {
+            observer.event(&Event::Warning(&format!(
+                "the tokenizer has {vocab} tokens, fewer than tokenizer.vocab_size {asked}: the corpus has no more to merge"
+            )));
+        }
 
         // Token shards.
         let eos_id = separator(&mut cfg, &self.plan.explicit, &tok, &tok_path)?;
@@ -631,6 +653,13 @@ impl<'a> TrainJob<'a> {
             train_tokens: train_split.tokens,
             validation_tokens: val_split.tokens,
         });
+        if val_split.tokens == 0 {
+            observer.event(&Event::Warning(&format!(
+                "the validation split is empty (data.validation_fraction {} of {} documents): no validation loss will be measured",
+                cfg.data.validation_fraction,
+                train_split.documents + val_split.documents
+            )));
+        }
 
         // Model.
         let spec: DeviceSpec = cfg.run.device.parse()?;

@@ -27,7 +27,8 @@ pub(crate) fn generate(args: GenerateArgs) -> Result<String> {
         max_new_tokens: args.max_new_tokens as usize,
         options: GenerateOptions {
             temperature: args.temperature,
-            top_k: args.top_k.map(|k| k as usize),
+            // 0 disables top-k, as in transformers.
+            top_k: args.top_k.filter(|&k| k > 0).map(|k| k as usize),
             top_p: args.top_p,
             repetition_penalty: args.repetition_penalty,
             seed: args.seed,

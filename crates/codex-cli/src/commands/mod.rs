@@ -51,8 +51,28 @@ impl fmt::Display for FoundWithOutput {
 
 impl std::error::Error for FoundWithOutput {}
 
-/// Exit status for an error: 2 for bad input, 1 for other failures.
+/// A job stopped by a signal after saving its state: its report goes to
+/// stdout and the exit status is the shell's 128 + signal number.
+#[derive(Debug)]
+pub(crate) struct Interrupted {
+    pub(crate) stdout: String,
+    pub(crate) code: u8,
+}
+
+impl fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stopped by a signal; the checkpoint above resumes it")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Exit status for an error: 2 for bad input, 1 for other failures and
+/// findings, 130/143 after SIGINT/SIGTERM.
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
+    if let Some(i) = err.downcast_ref::<Interrupted>() {
+        return i.code;
+    }
     for cause in err.chain() {
         if cause.is::<codex_eval::EvalError>()
             || cause

@@ -7,11 +7,11 @@ use codex_train::sweep::{Axis, Sweep};
 
 use super::config::source;
 use super::progress::Progress;
-use super::train::{STOP, install_signal_handler};
+use super::train::signals;
 use crate::cli::ConfigArgs;
 
 pub(super) fn run(config: &ConfigArgs, grid: &[String], metric: &str) -> Result<String> {
-    install_signal_handler();
+    let signals = signals();
     let filter = super::safety::filter_maker();
     let sweep = Sweep {
         source: source(config),
@@ -23,7 +23,7 @@ pub(super) fn run(config: &ConfigArgs, grid: &[String], metric: &str) -> Result<
         build: super::build_info(),
         command_line: std::env::args().collect(),
         filter: Some(&filter),
-        stop: Some(&STOP),
+        stop: Some(&signals.stop),
     };
     let mut progress = Progress::default();
     let outcome = sweep.run(&mut progress, &mut |i, n, overrides| {

@@ -172,6 +172,42 @@ fn unknown_variant_lists_choices_and_suggests() {
 }
 
 #[test]
+fn one_load_names_every_wrong_key_not_only_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "bad.yaml",
+        "train:\n  lr: abc\n  max_steps: -3\n  warmup_steps: 100000\nmodel:\n  n_layr: 2\n",
+    );
+    let found = issues(
+        ConfigLoader::new()
+            .file(&file)
+            .overrides(["data.foo=1", "model.family=gpt3"]),
+    );
+    let paths: Vec<&str> = found.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "data.foo",
+            "model.family",
+            "model.n_layr",
+            "train.lr",
+            "train.max_steps",
+            "train.warmup_steps",
+        ],
+        "{found:#?}"
+    );
+    let last = found.last().unwrap().to_string();
+    assert!(last.contains("must not exceed train.max_steps"), "{last}");
+    assert!(last.contains("bad.yaml"), "{last}");
+    assert!(
+        found[0].to_string().contains("`data.foo=1`"),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
 fn semantic_rules_report_every_failing_key() {
     let found = issues(ConfigLoader::new().overrides([
         "train.lr=0",

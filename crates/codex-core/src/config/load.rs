@@ -133,9 +133,14 @@ impl ConfigLoader {
             });
         }
 
-        let config: AppConfig = figment.extract().map_err(|e| Error::Config {
-            issues: issues_from_figment(e),
-        })?;
+        let config: AppConfig = match figment.extract() {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(Error::Config {
+                    issues: every_issue(&figment, issues_from_figment(e)),
+                });
+            }
+        };
         let loaded = LoadedConfig { config, figment };
         if let Err(mut issues) = loaded.config.validate() {
             for issue in &mut issues {
@@ -303,6 +308,106 @@ fn nest(key: &str, value: Value, source: &str) -> Result<Dict> {
     let mut top = Dict::new();
     top.insert(segments[0].to_owned(), value);
     Ok(top)
+}
+
+/// Every problem of a configuration whose extraction failed with `first`:
+/// the offending keys are taken out (an unknown key) or put back to their
+/// default (a bad value) and extraction is tried again, until it passes;
+/// then the rules are checked on what remains. So one `codex config
+/// validate` names every wrong key, not only the first.
+fn every_issue(figment: &Figment, first: Vec<ConfigIssue>) -> Vec<ConfigIssue> {
+    let Ok(mut merged) = figment.extract::<Dict>() else {
+        return first;
+    };
+    let defaults = parse_yaml(DEFAULT_YAML, Path::new("configs/default.yaml")).unwrap_or_default();
+    let origin = |path: &str| {
+        let name = figment.find_metadata(path).map(|m| m.name.to_string());
+        name.unwrap_or_else(|| Origin::Embedded.to_string())
+    };
+    let mut issues: Vec<ConfigIssue> = Vec::new();
+    let mut pending = first;
+    for _ in 0..64 {
+        if pending.is_empty() {
+            break;
+        }
+        for issue in pending.drain(..) {
+            let path: Vec<&str> = issue.path.split('.').collect();
+            match lookup(&defaults, &path) {
+                Some(default) if !matches!(issue.problem, Problem::UnknownKey { .. }) => {
+                    set_path(&mut merged, &path, default.clone());
+                }
+                _ => remove_path(&mut merged, &path),
+            }
+            if !issues.iter().any(|i| i.path == issue.path) {
+                issues.push(issue);
+            }
+        }
+        match Figment::from(figment::providers::Serialized::defaults(&merged))
+            .extract::<AppConfig>()
+        {
+            Ok(config) => {
+                for mut issue in config.validate().err().unwrap_or_default() {
+                    if !issues.iter().any(|i| i.path == issue.path) {
+                        issue.origin = Some(origin(&issue.path));
+                        issues.push(issue);
+                    }
+                }
+                break;
+            }
+            Err(e) => {
+                pending = issues_from_figment(e)
+                    .into_iter()
+                    .map(|mut i| {
+                        i.origin = Some(origin(&i.path));
+                        i
+                    })
+                    .filter(|i| !issues.iter().any(|j| j.path == i.path))
+                    .collect();
+            }
+        }
+    }
+    issues.sort_by(|a, b| a.path.cmp(&b.path));
+    issues
+}
+
+fn lookup<'a>(dict: &'a Dict, path: &[&str]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let v = dict.get(*first)?;
+    if rest.is_empty() {
+        return Some(v);
+    }
+    match v {
+        Value::Dict(_, d) => lookup(d, rest),
+        _ => None,
+    }
+}
+
+fn remove_path(dict: &mut Dict, path: &[&str]) {
+    match path {
+        [] => {}
+        [last] => {
+            dict.remove(*last);
+        }
+        [first, rest @ ..] => {
+            if let Some(Value::Dict(_, d)) = dict.get_mut(*first) {
+                remove_path(d, rest);
+            }
+        }
+    }
+}
+
+fn set_path(dict: &mut Dict, path: &[&str], value: Value) {
+    match path {
+        [] => {}
+        [last] => {
+            dict.insert((*last).to_owned(), value);
+        }
+        [first, rest @ ..] => {
+            if let Some(Value::Dict(_, d)) = dict.get_mut(*first) {
+                set_path(d, rest, value);
+            }
+        }
+    }
 }
 
 fn describe_expected(expected: &str) -> String {

@@ -208,6 +208,26 @@ fn one_load_names_every_wrong_key_not_only_the_first() {
 }
 
 #[test]
+fn a_single_value_where_a_list_belongs_is_a_one_item_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "one.yaml", "data:\n  sources: docs.jsonl\n");
+    let loaded = ConfigLoader::new()
+        .file(&file)
+        .env(env(&[("CODEX_EVAL__DISTINCT_ORDERS", "3")]))
+        .overrides(["tokenizer.inputs=notes.txt"])
+        .load()
+        .unwrap();
+    let c = &loaded.config;
+    assert_eq!(c.data.sources, [PathBuf::from("docs.jsonl")]);
+    assert_eq!(c.eval.distinct_orders, [3]);
+    assert_eq!(c.tokenizer.inputs, [PathBuf::from("notes.txt")]);
+    assert_eq!(loaded.origin("data.sources"), Origin::File(file));
+    // A mapping is still not a list.
+    let found = issues(ConfigLoader::new().overrides(["data.sources={a: 1}"]));
+    assert_eq!(found[0].path, "data.sources", "{found:?}");
+}
+
+#[test]
 fn semantic_rules_report_every_failing_key() {
     let found = issues(ConfigLoader::new().overrides([
         "train.lr=0",

@@ -102,15 +102,17 @@ impl ConfigLoader {
 
     /// Parses every layer, merges them and checks the result, types and rules both.
     pub fn load(&self) -> Result<LoadedConfig> {
+        let defaults = parse_yaml(DEFAULT_YAML, Path::new("configs/default.yaml"))?;
+        let layer = |origin: Origin, mut dict: Dict| {
+            lists_stay_lists(&mut dict, &defaults);
+            Layer { origin, dict }
+        };
         let mut figment = Figment::new().merge(Layer {
             origin: Origin::Embedded,
-            dict: parse_yaml(DEFAULT_YAML, Path::new("configs/default.yaml"))?,
+            dict: defaults.clone(),
         });
         if let Some(path) = &self.file {
-            figment = figment.merge(Layer {
-                origin: Origin::File(path.clone()),
-                dict: read_file(path)?,
-            });
+            figment = figment.merge(layer(Origin::File(path.clone()), read_file(path)?));
         }
         for (var, text) in &self.env {
             let key = var[ENV_PREFIX.len()..]
@@ -118,19 +120,15 @@ impl ConfigLoader {
                 .map(str::to_ascii_lowercase)
                 .collect::<Vec<_>>()
                 .join(".");
-            figment = figment.merge(Layer {
-                origin: Origin::Env(var.clone()),
-                dict: nest(&key, parse_value(text), var)?,
-            });
+            let dict = nest(&key, parse_value(text), var)?;
+            figment = figment.merge(layer(Origin::Env(var.clone()), dict));
         }
         for text in &self.overrides {
             let (key, value) = text
                 .split_once('=')
                 .ok_or_else(|| Error::OverrideSyntax { text: text.clone() })?;
-            figment = figment.merge(Layer {
-                origin: Origin::Override(text.clone()),
-                dict: nest(key.trim(), parse_value(value), text)?,
-            });
+            let dict = nest(key.trim(), parse_value(value), text)?;
+            figment = figment.merge(layer(Origin::Override(text.clone()), dict));
         }
 
         let config: AppConfig = match figment.extract() {
@@ -308,6 +306,24 @@ fn nest(key: &str, value: Value, source: &str) -> Result<Dict> {
     let mut top = Dict::new();
     top.insert(segments[0].to_owned(), value);
     Ok(top)
+}
+
+/// A single value where the default holds a list is read as a one-item
+/// list, so `data.sources=docs.jsonl` means `[docs.jsonl]`.
+fn lists_stay_lists(dict: &mut Dict, defaults: &Dict) {
+    for (key, value) in dict.iter_mut() {
+        match (defaults.get(key), value) {
+            (Some(Value::Dict(_, d)), Value::Dict(_, inner)) => lists_stay_lists(inner, d),
+            (Some(Value::Array(..)), value)
+                if !matches!(value, Value::Array(..) | Value::Dict(..) | Value::Empty(..)) =>
+            {
+                let tag = value.tag();
+                let one = std::mem::replace(value, Value::Empty(tag, figment::value::Empty::None));
+                *value = Value::Array(tag, vec![one]);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Every problem of a configuration whose extraction failed with `first`:

@@ -88,9 +88,9 @@ pub(crate) enum Command {
         #[arg(long, default_value = "validation/loss")]
         metric: String,
     },
-    /// Generate text from a checkpoint.
+    /// Generate text from a run, a checkpoint or a model.
     #[command(
-        after_help = "Example:\n  codex generate --checkpoint runs/20261121-090000-default --prompt 'The river'"
+        after_help = "Example:\n  codex generate runs/20261121-090000-default --prompt 'The river'\n  codex generate hf-gpt2/ --prompt 'The river' --temperature 0"
     )]
     Generate(GenerateArgs),
     /// Evaluate generated text against references, or a language model on a dataset.
@@ -196,14 +196,13 @@ pub(crate) enum EvalCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
-    /// Perplexity and token accuracy of a checkpoint on a dataset.
+    /// Perplexity and token accuracy of a model on a dataset.
     #[command(
-        after_help = "Example:\n  codex eval lm --checkpoint runs/20261121-090000-default --data valid.txt"
+        after_help = "Example:\n  codex eval lm runs/20261121-090000-default --data valid.txt"
     )]
     Lm {
-        /// Run directory or checkpoint directory.
-        #[arg(long)]
-        checkpoint: PathBuf,
+        #[command(flatten)]
+        model: ModelArg,
         /// A prepared dataset (directory with manifest.json) or a text file.
         #[arg(long)]
         data: PathBuf,
@@ -426,7 +425,9 @@ pub(crate) enum ModelCommand {
     /// Export to config.json + model.safetensors that transformers loads.
     #[command(after_help = "Example:\n  codex model export runs/20261121-090000-default --out hf/")]
     Export {
-        /// Native model: a model.bpk file or a directory holding one.
+        /// A run (its newest checkpoint), a checkpoint, a native model
+        /// (model.bpk or its directory) or a Hugging Face directory.
+        #[arg(value_name = "MODEL")]
         checkpoint: PathBuf,
         /// Output directory.
         #[arg(long)]
@@ -434,11 +435,12 @@ pub(crate) enum ModelCommand {
     },
     /// Architecture, parameter count by module, dtype, file hashes.
     #[command(
-        after_help = "Example:\n  codex model inspect model/\n  codex model inspect hf-gpt2/ --json\n  codex model inspect gpt2-small"
+        after_help = "Example:\n  codex model inspect runs/<run>\n  codex model inspect hf-gpt2/ --json\n  codex model inspect gpt2-small"
     )]
     Inspect {
-        /// Native model (model.bpk or its directory), Hugging Face directory, or
-        /// a named architecture (`codex registry list`).
+        /// A run (its newest checkpoint), a checkpoint, a native model
+        /// (model.bpk or its directory), a Hugging Face directory, or a named
+        /// architecture (`codex registry list`).
         path: PathBuf,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -594,12 +596,33 @@ pub(crate) enum ConfigCommand {
     Schema,
 }
 
+/// The model a command reads: positional, or `--checkpoint` as earlier
+/// versions spelled it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ModelArg {
+    /// A run (its newest checkpoint), a checkpoint, a native model
+    /// (model.bpk or its directory) or a Hugging Face directory.
+    #[arg(value_name = "MODEL", required_unless_present = "checkpoint")]
+    model: Option<PathBuf>,
+    /// The same as MODEL.
+    #[arg(long, value_name = "PATH", hide = true, conflicts_with = "model")]
+    checkpoint: Option<PathBuf>,
+}
+
+impl ModelArg {
+    /// The path given, whichever way.
+    pub(crate) fn into_path(self) -> PathBuf {
+        self.model
+            .or(self.checkpoint)
+            .expect("clap requires MODEL or --checkpoint")
+    }
+}
+
 /// Options of `codex generate`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct GenerateArgs {
-    /// Run directory, checkpoint directory, or native model (model.bpk).
-    #[arg(long, value_name = "PATH")]
-    pub(crate) checkpoint: PathBuf,
+    #[command(flatten)]
+    pub(crate) model: ModelArg,
     /// Prompt text; read from stdin when absent.
     #[arg(long)]
     pub(crate) prompt: Option<String>,

@@ -227,7 +227,7 @@ fn model_import_export_inspect_round_trip() {
 fn model_commands_name_what_is_wrong() {
     let dir = tempfile::tempdir().unwrap();
     let o = codex(&["model", "inspect", "no-such-thing"], &[], dir.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no-such-thing"), "{}", stderr(&o));
     std::fs::create_dir(dir.path().join("bad")).unwrap();
     std::fs::write(
@@ -236,7 +236,7 @@ fn model_commands_name_what_is_wrong() {
     )
     .unwrap();
     let o = codex(&["model", "import", "bad", "--out", "x"], &[], dir.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "a model codex cannot read is bad input");
     let err = stderr(&o);
     assert!(
         err.contains("unsupported model_type `bert`") && err.contains("gpt2, llama"),

@@ -128,7 +128,6 @@ fn an_exported_fine_tune_generates_in_transformers_as_in_codex() {
                 d,
                 &[
                     "generate",
-                    "--checkpoint",
                     "export",
                     "--prompt",
                     p,

@@ -267,7 +267,6 @@ fn generate_and_eval_lm_read_a_run() {
     let generate = |seed: &str| {
         codex(dir.path())
             .arg("generate")
-            .arg("--checkpoint")
             .arg(&run)
             .args([
                 "--prompt",
@@ -290,7 +289,7 @@ fn generate_and_eval_lm_read_a_run() {
     assert_eq!(a.stdout, generate("1").stdout, "seeded sampling repeats");
 
     let o = codex(dir.path())
-        .args(["eval", "lm", "--checkpoint"])
+        .args(["eval", "lm"])
         .arg(&run)
         .arg("--data")
         .arg(run.join("data"))
@@ -341,7 +340,7 @@ fn generate_and_eval_lm_read_a_run() {
     )
     .unwrap();
     let o = codex(dir.path())
-        .args(["eval", "lm", "--checkpoint"])
+        .args(["eval", "lm"])
         .arg(&run)
         .args(["--data", "held-out.txt"])
         .output()
@@ -355,6 +354,77 @@ fn generate_and_eval_lm_read_a_run() {
         "{last}"
     );
 
+    // Every command that reads a model takes the run, its checkpoint and a
+    // Hugging Face directory exported from it, the same way.
+    let o = codex(dir.path())
+        .args(["model", "export"])
+        .arg(&run)
+        .args(["--out", "hf"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let checkpoint = run.join("checkpoints/step-00000008");
+    let greedy = |model: &Path| {
+        let o = codex(dir.path())
+            .arg("generate")
+            .arg(model)
+            .args([
+                "--prompt",
+                "The",
+                "--max-new-tokens",
+                "6",
+                "--temperature",
+                "0",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            model.display(),
+            text(&o.stderr)
+        );
+        o.stdout
+    };
+    let hf = dir.path().join("hf");
+    assert_eq!(greedy(&run), greedy(&hf));
+    assert_eq!(greedy(&checkpoint), greedy(&hf));
+    for model in [&run, &checkpoint, &hf] {
+        let o = codex(dir.path())
+            .args(["model", "inspect"])
+            .arg(model)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            model.display(),
+            text(&o.stderr)
+        );
+        assert!(
+            text(&o.stdout).contains("family      llama"),
+            "{}",
+            text(&o.stdout)
+        );
+        let o = codex(dir.path())
+            .args(["eval", "lm"])
+            .arg(model)
+            .args(["--data", "held-out.txt"])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            model.display(),
+            text(&o.stderr)
+        );
+    }
+    let o = codex(dir.path())
+        .args(["model", "inspect", "no-such-model"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+
     // A model without a tokenizer beside it is refused with the place looked
     // for, as bad input (exit 2).
     std::fs::create_dir(dir.path().join("bare")).unwrap();
@@ -366,7 +436,7 @@ fn generate_and_eval_lm_read_a_run() {
         .unwrap();
     }
     let o = codex(dir.path())
-        .args(["generate", "--checkpoint", "bare", "--prompt", "x"])
+        .args(["generate", "bare", "--prompt", "x"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
@@ -510,6 +580,7 @@ fn lora_fine_tuning_trains_and_saves_only_the_adapters() {
             "The",
             "--max-new-tokens",
             "4",
+            // The earlier spelling still works.
             "--checkpoint",
         ])
         .arg(&lora_run)
@@ -791,7 +862,6 @@ rules:
     let generate = |env: &[(&str, &str)]| {
         codex(d)
             .arg("generate")
-            .arg("--checkpoint")
             .arg(&run)
             .args([
                 "--prompt",

@@ -104,3 +104,25 @@ pub enum ModelError {
     #[error(transparent)]
     Io(codex_core::Error),
 }
+
+impl ModelError {
+    /// Whether the error is the input's fault (a model directory, weights
+    /// file or setting that cannot be used, a path that does not exist)
+    /// rather than the machine's: `codex` exits 2 for these.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::DeviceSyntax { .. }
+            | Self::InvalidConfig { .. }
+            | Self::MissingTensor { .. }
+            | Self::ShapeMismatch { .. }
+            | Self::UnsupportedModelType { .. }
+            | Self::Weights { .. } => true,
+            Self::Io(e) => {
+                e.is_bad_input()
+                    || matches!(e, codex_core::Error::Io { source, .. }
+                        if source.kind() == std::io::ErrorKind::NotFound)
+            }
+            _ => false,
+        }
+    }
+}

@@ -125,6 +125,7 @@ impl TrainError {
             | Self::Precision { .. }
             | Self::Checkpoint { .. } => true,
             Self::Core(e) => e.is_bad_input(),
+            Self::Model(e) => e.is_bad_input(),
             Self::Filter { bad_input, .. } => *bad_input,
             Self::Data(e) => {
                 matches!(

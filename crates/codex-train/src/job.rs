@@ -470,10 +470,7 @@ impl JobOutcome {
         .line("")
         .kv(
             "next",
-            format_args!(
-                "codex generate --checkpoint {} --prompt \"The\"",
-                s.run_dir.display()
-            ),
+            format_args!("codex generate {} --prompt \"The\"", s.run_dir.display()),
         )
         .kv(
             "",

@@ -243,6 +243,45 @@ pub fn load_for_inference(path: &Path, device: &Device) -> Result<InferenceModel
     })
 }
 
+/// What the model `path` names is (`codex model inspect`): anything
+/// [`locate`] accepts (a run is its newest valid checkpoint; a checkpoint of
+/// LoRA adapters is inspected merged on its base), or a named architecture.
+pub fn inspect(path: &Path, device: &Device) -> Result<codex_model::Inspection, TrainError> {
+    let located = match locate(path) {
+        Ok(l) => l,
+        Err(e) if path.exists() => return Err(e),
+        Err(_) => {
+            return codex_model::inspect(path, device).map_err(|_| {
+                TrainError::input(
+                    path.display(),
+                    "no such file, and not a named architecture (`codex registry list`)",
+                )
+            });
+        }
+    };
+    let ck = match &located.source {
+        ModelSource::Checkpoint(ck) if checkpoint::holds_adapters(ck) => ck,
+        other => return Ok(codex_model::inspect(other.path(), device)?),
+    };
+    let (model, _) = located.source.load(device)?;
+    let mut files = Vec::new();
+    for name in ["adapter.safetensors", "state.json", "checksums.json"] {
+        let f = ck.join(name);
+        if f.is_file() {
+            let (digest, size) = codex_core::hash_file(&f)?;
+            files.push((f, digest.to_string(), size));
+        }
+    }
+    let n = model.config().param_counts().total();
+    Ok(codex_model::Inspection {
+        format: "checkpoint of LoRA adapters, merged on its base",
+        config: model.config().clone(),
+        files,
+        dtypes: std::collections::BTreeMap::from([("F32".to_owned(), n)]),
+        stored_values: Some(n),
+    })
+}
+
 /// A model exported as a Hugging Face directory.
 #[derive(Debug, Clone)]
 pub struct Exported {

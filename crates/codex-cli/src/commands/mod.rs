@@ -94,6 +94,9 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<codex_train::TrainError>()
                 .is_some_and(codex_train::TrainError::is_bad_input)
+            || cause
+                .downcast_ref::<codex_model::ModelError>()
+                .is_some_and(codex_model::ModelError::is_bad_input)
         {
             return 2;
         }
@@ -160,11 +163,11 @@ pub(crate) fn run(command: Command) -> Result<String> {
             config,
         }) => eval::ppl(&nll, bootstrap, out, dataset, split, &config),
         Command::Eval(EvalCommand::Lm {
-            checkpoint,
+            model,
             data,
             split,
             batches,
-        }) => inference::eval_lm(&checkpoint, &data, &split, batches),
+        }) => inference::eval_lm(&model.into_path(), &data, &split, batches),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Data(cmd) => data::run(cmd),
         Command::Model(cmd) => model::run(cmd),

@@ -46,7 +46,7 @@ pub(super) fn run(cmd: ModelCommand) -> Result<String> {
             Ok(s)
         }
         ModelCommand::Inspect { path, json } => {
-            let i = codex_model::inspect(&path, &cpu)?;
+            let i = codex_train::load::inspect(&path, &cpu)?;
             Ok(if json {
                 i.to_json(&path)
             } else {

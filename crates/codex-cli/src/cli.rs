@@ -511,25 +511,26 @@ pub(crate) enum AuditCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum RunsCommand {
     /// A table of runs with their key metrics.
-    #[command(after_help = "Example:\n  codex runs list runs/")]
+    #[command(after_help = "Example:\n  codex runs list\n  codex runs list other-runs/")]
     List {
-        /// Directory holding run directories.
-        #[arg(default_value = "runs")]
-        dir: PathBuf,
+        /// Directory holding run directories (default: run.runs_dir).
+        dir: Option<PathBuf>,
     },
-    /// Config, provenance, metrics summary and checkpoints of one run.
-    #[command(after_help = "Example:\n  codex runs show runs/20261121-090000-default")]
+    /// Provenance, summary, last values, checkpoints and configuration of one run.
+    #[command(
+        after_help = "Example:\n  codex runs show 20261121-090000-default\n  codex runs show default   # the one run whose name contains it"
+    )]
     Show {
-        /// Run directory.
+        /// A run directory, or a run's name (or part of it) in run.runs_dir.
         run: PathBuf,
     },
-    /// Aligned table and overlaid curves of several runs.
-    #[command(after_help = "Example:\n  codex runs compare runs/a runs/b")]
+    /// Aligned table, differing configuration and overlaid curves of several runs.
+    #[command(after_help = "Example:\n  codex runs compare lr-0.001 lr-0.003 --out cmp/")]
     Compare {
-        /// Run directories.
+        /// Run directories or names in run.runs_dir.
         #[arg(required = true)]
         runs: Vec<PathBuf>,
-        /// Directory for the overlaid curves (default: the current directory).
+        /// Directory for the overlaid curves (default: the first run's directory).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -538,7 +539,7 @@ pub(crate) enum RunsCommand {
         after_help = "Example:\n  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 codex runs sync-mlflow runs/a"
     )]
     SyncMlflow {
-        /// Run directory.
+        /// A run directory, or a run's name in run.runs_dir.
         run: PathBuf,
         /// Tracking server (default: MLFLOW_TRACKING_URI).
         #[arg(long)]

@@ -236,7 +236,11 @@ fn model_commands_name_what_is_wrong() {
     )
     .unwrap();
     let o = codex(&["model", "import", "bad", "--out", "x"], &[], dir.path());
-    assert_eq!(o.status.code(), Some(2), "a model codex cannot read is bad input");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a model codex cannot read is bad input"
+    );
     let err = stderr(&o);
     assert!(
         err.contains("unsupported model_type `bert`") && err.contains("gpt2, llama"),
@@ -981,13 +985,22 @@ fn runs_commands_name_what_is_wrong_with_a_run_directory() {
     )
     .unwrap();
     let o = codex(&["runs", "show", "runs/empty"], &[], d);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("runs/empty: not a run directory (no metrics.ndjson)"),
         "{}",
         stderr(&o)
     );
-    let o = codex(&["runs", "show", "runs/torn"], &[], d);
+    // A name is looked up in run.runs_dir; one that names nothing says where
+    // it looked.
+    let o = codex(&["runs", "show", "nothing"], &[], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no run `nothing`: neither a directory nor a run in runs"),
+        "{}",
+        stderr(&o)
+    );
+    let o = codex(&["runs", "show", "torn"], &[], d);
     assert!(
         stderr(&o).contains("runs/torn/metrics.ndjson:2:"),
         "{}",

@@ -463,7 +463,11 @@ fn early_stopping_and_token_limits_end_the_run() {
     let s = summary(&only_run(dir.path()));
     assert_eq!(
         (s["stop"].as_str(), s["steps"].as_u64()),
-        (Some("EarlyStopped"), Some(20))
+        (Some("early_stopping"), Some(20))
+    );
+    assert_eq!(
+        s["stopped_because"],
+        "early stopping: validation loss did not improve for 1 evaluation"
     );
 
     let dir = tempfile::tempdir().unwrap();
@@ -474,7 +478,13 @@ fn early_stopping_and_token_limits_end_the_run() {
     let s = summary(&run);
     assert_eq!(
         (s["stop"].as_str(), s["steps"].as_u64()),
-        (Some("MaxTokens"), Some(4))
+        (Some("max_tokens"), Some(4))
+    );
+    assert_eq!(s["stopped_because"], "reached train.max_tokens = 2048");
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(
+        report.contains("| stopped | reached train.max_tokens = 2048 |"),
+        "{report}"
     );
     assert_eq!(latest_step(&run), 4, "a run ending on a limit checkpoints");
 }
@@ -661,6 +671,51 @@ fn sweep_runs_the_grid_and_ranks_it() {
         std::fs::read_to_string(sweep.join("comparison.md"))
             .unwrap()
             .contains("| 1 |")
+    );
+
+    // Two points compared by name: the numbers, the configuration keys that
+    // differ and the curves, written into the first run's directory.
+    let o = codex(dir.path())
+        .args(["runs", "compare", "sweep1", "sweep4"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let table = text(&o.stdout);
+    let differs = table
+        .split("configuration that differs")
+        .nth(1)
+        .expect(&table);
+    assert!(
+        differs.contains("model.n_layer  1  |  2") && differs.contains("train.lr"),
+        "{table}"
+    );
+    assert!(!differs.contains("run.name"), "{table}");
+    let first = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-sweep1"))
+        .unwrap();
+    assert!(first.join("compare-loss.svg").is_file(), "{table}");
+    assert!(!dir.path().join("compare-loss.svg").exists());
+    // One speed figure: the list and the comparison print the same.
+    let list = text(
+        &codex(dir.path())
+            .args(["runs", "list"])
+            .output()
+            .unwrap()
+            .stdout,
+    );
+    let speed = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("-sweep1 "))
+            .and_then(|l| l.split_whitespace().nth(4).map(str::to_owned))
+            .unwrap()
+    };
+    let row = table.lines().find(|l| l.contains("-sweep1 ")).unwrap();
+    assert_eq!(
+        row.split_whitespace().last().unwrap(),
+        speed(&list),
+        "{table}\n{list}"
     );
 }
 
@@ -1109,7 +1164,8 @@ fn resuming_a_complete_run_is_a_no_op_that_says_so() {
     assert_eq!(s["started_at_step"], 8);
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(
-        report.contains("| last invocation: steps | 4 |"),
+        report.contains("| resumed at step | 8 |")
+            && report.contains("| steps since resuming | 4 |"),
         "{report}"
     );
 }

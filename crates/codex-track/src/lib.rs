@@ -100,4 +100,50 @@ pub enum TrackError {
         /// What is wrong.
         message: String,
     },
+    /// A run name that names no run, or several.
+    #[error("{}", no_such_run(name, runs_dir, matches))]
+    NoSuchRun {
+        /// The name as given.
+        name: String,
+        /// Where runs were looked for.
+        runs_dir: PathBuf,
+        /// The runs whose names contain it (more than one), if any.
+        matches: Vec<String>,
+    },
+}
+
+fn no_such_run(name: &str, runs_dir: &std::path::Path, matches: &[String]) -> String {
+    if matches.is_empty() {
+        format!(
+            "no run `{name}`: neither a directory nor a run in {} (`codex runs list`)",
+            runs_dir.display()
+        )
+    } else {
+        let shown: Vec<&str> = matches.iter().take(10).map(String::as_str).collect();
+        let more = matches.len().saturating_sub(shown.len());
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        format!(
+            "`{name}` matches {} runs in {}: {}{more}; give more of the name",
+            matches.len(),
+            runs_dir.display(),
+            shown.join(", ")
+        )
+    }
+}
+
+impl TrackError {
+    /// Whether the error is the input's fault (a path that is not a run, a
+    /// run name that names none, a malformed run file): `codex` exits 2.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::NotARun { .. } | Self::NoSuchRun { .. } | Self::Malformed { .. } => true,
+            Self::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            Self::Core(e) => e.is_bad_input(),
+            _ => false,
+        }
+    }
 }

@@ -61,10 +61,34 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     out
 }
 
-/// A line chart as a standalone SVG document.
+/// The x axis of every training curve.
+pub const STEP_AXIS: &str = "optimizer step";
+/// The y axis of loss curves: cross-entropy in natural-log units.
+pub const LOSS_AXIS: &str = "loss (nats per token)";
+
+/// Width in pixels a 12 px sans-serif label needs, erring wide (no font
+/// metrics are at hand, so every character counts as a wide one).
+fn label_width(s: &str) -> f64 {
+    7.5 * s.chars().count() as f64
+}
+
+/// A line chart as a standalone SVG document. The legend sits below the
+/// plot, one full label per line, and the image widens to fit the longest,
+/// so no label is clipped and none covers the data.
 pub fn svg_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
-    let (w, h) = (720.0, 400.0);
-    let (left, right, top, bottom) = (70.0, 20.0, 40.0, 60.0);
+    let (left, right, top, bottom) = (70.0, 20.0, 40.0, 50.0);
+    let legend_line = 18.0;
+    let legend = if series.is_empty() {
+        0.0
+    } else {
+        12.0 + legend_line * series.len() as f64
+    };
+    let widest = series
+        .iter()
+        .map(|s| label_width(&s.label) + 30.0)
+        .fold(0.0, f64::max);
+    let w = f64::max(720.0, left + widest + right);
+    let h = 400.0 + legend;
     let finite = series
         .iter()
         .flat_map(|s| s.points.iter())
@@ -102,8 +126,13 @@ pub fn svg_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -
         let pad = if y0 == 0.0 { 1.0 } else { y0.abs() * 0.05 };
         y0 -= pad;
         y1 += pad;
+    } else {
+        // A little air, so no curve runs along the frame.
+        let pad = (y1 - y0) * 0.04;
+        y0 -= pad;
+        y1 += pad;
     }
-    let (pw, ph) = (w - left - right, h - top - bottom);
+    let (pw, ph) = (w - left - right, h - top - bottom - legend);
     let sx = |x: f64| left + (x - x0) / (x1 - x0) * pw;
     let sy = |y: f64| top + ph - (y - y0) / (y1 - y0) * ph;
     let _ = writeln!(
@@ -136,7 +165,7 @@ pub fn svg_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -
         svg,
         "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
         left + pw / 2.0,
-        h - 18.0,
+        top + ph + 36.0,
         escape(x_label)
     );
     let _ = writeln!(
@@ -168,20 +197,112 @@ pub fn svg_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -
                 "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"1.5\" points=\"{}\"/>",
                 pts.join(" ")
             );
+            // Sparse series (validation every N steps) show their points.
+            if pts.len() <= 30 {
+                for p in &pts {
+                    let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
+                    let _ = writeln!(
+                        svg,
+                        "<circle cx=\"{x}\" cy=\"{y}\" r=\"2.5\" fill=\"{color}\"/>"
+                    );
+                }
+            }
         }
-        let ly = top + 14.0 + 16.0 * k as f64;
+        let ly = top + ph + bottom + 6.0 + legend_line * k as f64;
         let _ = writeln!(
             svg,
-            "<line x1=\"{}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{color}\" stroke-width=\"2\"/><text x=\"{}\" y=\"{}\">{}</text>",
-            left + pw - 150.0,
-            left + pw - 130.0,
-            left + pw - 125.0,
+            "<line x1=\"{left}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{color}\" stroke-width=\"2\"/><text x=\"{}\" y=\"{}\">{}</text>",
+            left + 20.0,
+            left + 26.0,
             ly + 4.0,
             escape(&s.label)
         );
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+/// A metric's value rounded to what it means: a loss to 4 decimals, a
+/// perplexity to 2, an accuracy as a percentage, a count or a rate whole.
+pub fn metric_text(key: &str, v: f64) -> String {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    match name {
+        "loss" => format!("{v:.4}"),
+        "perplexity" => format!("{v:.2}"),
+        n if n.ends_with("accuracy") => format!("{:.2}%", 100.0 * v),
+        "tokens_per_second" | "tokens" | "steps" => codex_core::group_digits(v.round() as u64),
+        _ => {
+            let s = format!("{v:.4}");
+            if v.abs() < 1e-3 && v != 0.0 {
+                format!("{v:.3e}")
+            } else {
+                s
+            }
+        }
+    }
+}
+
+/// The summary table of a run for people: totals, why it stopped, and what
+/// the last invocation did (a resumed run's time and speed are its own).
+/// `summary` is `summary.json` (`null` for a run that has not finished).
+pub fn summary_rows(summary: &serde_json::Value) -> Vec<(&'static str, String)> {
+    let get = |k: &str| summary.get(k).filter(|v| !v.is_null());
+    let count = |k: &str| {
+        get(k)
+            .and_then(serde_json::Value::as_u64)
+            .map(codex_core::group_digits)
+    };
+    let mut rows = Vec::new();
+    if let Some(status) = get("status").and_then(|v| v.as_str()) {
+        rows.push(("status", status.to_owned()));
+    }
+    if let Some(stop) = get("stopped_because")
+        .or_else(|| get("stop"))
+        .and_then(|v| v.as_str())
+    {
+        rows.push(("stopped", stop.to_owned()));
+    }
+    if let Some(v) = count("steps") {
+        rows.push(("steps", v));
+    }
+    if let Some(v) = count("tokens") {
+        rows.push(("tokens", v));
+    }
+    if let Some(v) = get("train_loss").and_then(serde_json::Value::as_f64) {
+        rows.push(("final train loss", format!("{v:.4}")));
+    }
+    let resumed = count("started_at_step").filter(|s| s != "0");
+    let since = if resumed.is_some() {
+        " since resuming"
+    } else {
+        ""
+    };
+    if let Some(v) = resumed {
+        rows.push(("resumed at step", v));
+        if let Some(n) = count("invocation_steps") {
+            rows.push(("steps since resuming", n));
+        }
+    }
+    if let Some(v) = get("train_seconds").and_then(serde_json::Value::as_f64) {
+        let label = if since.is_empty() {
+            "training time"
+        } else {
+            "training time since resuming"
+        };
+        rows.push((label, format!("{v:.1} s")));
+    }
+    if let Some(v) = get("tokens_per_second").and_then(serde_json::Value::as_f64) {
+        let label = if since.is_empty() {
+            "tokens per second"
+        } else {
+            "tokens per second since resuming"
+        };
+        rows.push((label, metric_text("tokens_per_second", v)));
+    }
+    rows
 }
 
 /// Reads `metrics.ndjson`; a malformed line names the file and line.
@@ -252,7 +373,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
         (
             "loss",
             "Loss",
-            "loss",
+            LOSS_AXIS,
             pick(&["train/loss", "validation/loss"]),
         ),
         ("lr", "Learning rate", "learning rate", pick(&["train/lr"])),
@@ -267,37 +388,20 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
         .file_name()
         .map_or_else(|| "run".to_owned(), |n| n.to_string_lossy().into_owned());
     let mut md = format!("# Run `{name}`\n\n| | |\n|---|---|\n");
-    let field = |k: &str| {
-        summary
-            .get(k)
-            .filter(|v| !v.is_null())
-            .map(|v| v.to_string().trim_matches('"').to_owned())
-    };
-    // The whole run's totals, then what the last invocation did (a resumed
-    // run's time and speed are its own, not the run's).
-    for (label, key) in [
-        ("status", "status"),
-        ("stopped by", "stop"),
-        ("steps", "steps"),
-        ("tokens", "tokens"),
-        ("final train loss", "train_loss"),
-        ("last invocation: resumed at step", "started_at_step"),
-        ("last invocation: steps", "invocation_steps"),
-        ("last invocation: seconds", "train_seconds"),
-        ("last invocation: tokens per second", "tokens_per_second"),
-    ] {
-        if let Some(v) = field(key) {
-            let _ = writeln!(md, "| {label} | {v} |");
-        }
+    for (label, value) in summary_rows(&summary) {
+        let _ = writeln!(md, "| {label} | {value} |");
     }
     let last = last_values(&records);
-    for key in [
-        "validation/loss",
-        "validation/perplexity",
-        "validation/token_accuracy",
+    for (key, label) in [
+        ("validation/loss", "last validation loss"),
+        ("validation/perplexity", "last validation perplexity"),
+        (
+            "validation/token_accuracy",
+            "last validation token accuracy",
+        ),
     ] {
-        if let Some(v) = last.get(key) {
-            let _ = writeln!(md, "| last {key} | {v:.6} |");
+        if let Some(&v) = last.get(key) {
+            let _ = writeln!(md, "| {label} | {} |", metric_text(key, v));
         }
     }
     if let Some(best) = by_key.get("validation/loss").and_then(|p| {
@@ -306,14 +410,14 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
             .filter(|v| v.is_finite())
             .reduce(f64::min)
     }) {
-        let _ = writeln!(md, "| best validation/loss | {best:.6} |");
+        let _ = writeln!(md, "| best validation loss | {best:.4} |");
     }
     md.push('\n');
     for (file, title, y, series) in figures {
         if series.is_empty() {
             continue;
         }
-        let svg = svg_chart(title, "step", y, &series);
+        let svg = svg_chart(title, STEP_AXIS, y, &series);
         let path = charts.join(format!("{file}.svg"));
         codex_core::write_bytes_atomic(&path, svg.as_bytes()).map_err(|e| TrackError::Io {
             path: path.clone(),
@@ -375,5 +479,45 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.contains("Loss &lt;1&gt;"));
         assert!(svg_chart("empty", "x", "y", &[]).contains("no data"));
+    }
+
+    #[test]
+    fn legends_sit_below_the_plot_and_long_labels_widen_the_image() {
+        let label = "20261206-085756-a-sweep-point-with-a-long-name-lr-0.003".to_owned();
+        let s = vec![Series {
+            label: label.clone(),
+            points: vec![(0.0, 1.0), (1.0, 2.0)],
+        }];
+        let svg = svg_chart("Loss", STEP_AXIS, LOSS_AXIS, &s);
+        let attr = |name: &str, after: &str| -> f64 {
+            let tail = &svg[svg.find(after).unwrap()..];
+            let start = tail.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+            let end = start + tail[start..].find('"').unwrap();
+            tail[start..end].parse().unwrap()
+        };
+        let width = attr("width", "<svg");
+        let frame_bottom = attr("y", "<rect x=") + attr("height", "<rect x=");
+        let text_at = svg.find(&format!(">{label}</text>")).unwrap();
+        let text_tag = &svg[svg[..text_at].rfind("<text").unwrap()..text_at];
+        let y: f64 = text_tag
+            .split("y=\"")
+            .nth(1)
+            .and_then(|t| t.split('"').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let x: f64 = text_tag
+            .split("x=\"")
+            .nth(1)
+            .and_then(|t| t.split('"').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            y > frame_bottom + 30.0,
+            "legend at {y}, plot ends at {frame_bottom}"
+        );
+        assert!(x + label_width(&label) <= width, "{x} + label > {width}");
+        assert!(svg.contains(LOSS_AXIS) && svg.contains(STEP_AXIS));
     }
 }

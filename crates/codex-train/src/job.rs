@@ -323,8 +323,11 @@ pub struct Summary {
     pub checkpoint: Option<PathBuf>,
     /// The adapters saved alone, for a LoRA run.
     pub adapter: Option<PathBuf>,
-    /// Why training stopped.
+    /// Why training stopped: `max_steps`, `max_seconds`, `max_tokens`,
+    /// `max_epochs`, `early_stopping` or `interrupted`.
     pub stop: String,
+    /// The same in words, with the limit reached.
+    pub stopped_because: String,
     /// Compute precision.
     pub precision: codex_core::config::Precision,
     /// How GPU metrics were sampled, or why not.
@@ -362,10 +365,10 @@ impl JobOutcome {
         let outcome = self;
         if outcome.already_complete {
             return format!(
-                "{} is complete: step {} ({:?}); nothing was changed\nto train further, raise the limit, e.g. codex train --resume {} train.max_steps={}\n",
+                "{} is complete: step {} ({}); nothing was changed\nto train further, raise the limit, e.g. codex train --resume {} train.max_steps={}\n",
                 outcome.run_dir.display(),
                 outcome.steps,
-                outcome.stop,
+                outcome.stop.name(),
                 outcome.run_dir.display(),
                 outcome.steps * 2
             );
@@ -394,6 +397,7 @@ impl JobOutcome {
                 s.flops_per_second / 1e9
             ),
         );
+        r.kv("stopped", &s.stopped_because);
         if s.started_at_step > 0 {
             r.kv(
                 "whole run",
@@ -478,7 +482,7 @@ impl JobOutcome {
         )
         .kv(
             "",
-            "your own data: codex train data.sources=[notes.txt] (text, JSONL, CSV or a directory)",
+            "your own data: codex train data.sources=notes.txt (a text, JSONL or CSV file, or a directory)",
         )
         .finish()
     }
@@ -785,7 +789,8 @@ impl<'a> TrainJob<'a> {
             trainable_parameters: trainable,
             checkpoint: outcome.checkpoint.clone(),
             adapter,
-            stop: format!("{:?}", outcome.stop),
+            stop: outcome.stop.name().to_owned(),
+            stopped_because: outcome.stop.describe(&cfg.train),
             precision: cfg.train.precision,
             gpu_metrics: sink
                 .gpu_note()

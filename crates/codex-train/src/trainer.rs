@@ -101,6 +101,45 @@ pub enum StopCause {
     Interrupted,
 }
 
+impl StopCause {
+    /// The cause as `summary.json` records it: `max_steps`, `max_seconds`,
+    /// `max_tokens`, `max_epochs`, `early_stopping` or `interrupted`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::MaxSteps => "max_steps",
+            Self::MaxSeconds => "max_seconds",
+            Self::MaxTokens => "max_tokens",
+            Self::MaxEpochs => "max_epochs",
+            Self::EarlyStopped => "early_stopping",
+            Self::Interrupted => "interrupted",
+        }
+    }
+
+    /// The cause in words, with the limit that was reached.
+    pub fn describe(self, train: &TrainSection) -> String {
+        let limit = |key: &str, value: Option<String>| match value {
+            Some(v) => format!("reached train.{key} = {v}"),
+            None => format!("reached train.{key}"),
+        };
+        match self {
+            Self::MaxSteps => limit("max_steps", Some(train.max_steps.to_string())),
+            Self::MaxSeconds => limit("max_seconds", train.max_seconds.map(|s| s.to_string())),
+            Self::MaxTokens => limit("max_tokens", train.max_tokens.map(|t| t.to_string())),
+            Self::MaxEpochs => limit("max_epochs", train.max_epochs.map(|e| e.to_string())),
+            Self::EarlyStopped => match &train.early_stopping {
+                Some(e) => format!(
+                    "early stopping: validation {} did not improve for {} evaluation{}",
+                    e.metric,
+                    e.patience,
+                    if e.patience == 1 { "" } else { "s" }
+                ),
+                None => "early stopping".to_owned(),
+            },
+            Self::Interrupted => "stopped by a signal".to_owned(),
+        }
+    }
+}
+
 /// The result of [`train`].
 #[derive(Debug)]
 pub struct TrainOutcome {

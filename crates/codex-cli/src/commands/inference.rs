@@ -22,7 +22,7 @@ pub(crate) fn generate(args: GenerateArgs) -> Result<String> {
         }
     };
     let request = GenerateRequest {
-        model: args.model.into_path(),
+        model: super::model_path(args.model.into_path()),
         prompt,
         max_new_tokens: args.max_new_tokens as usize,
         options: GenerateOptions {

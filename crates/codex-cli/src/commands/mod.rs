@@ -67,6 +67,30 @@ impl fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// `run.runs_dir` as the environment configures it (default `runs`).
+pub(crate) fn runs_dir() -> Result<std::path::PathBuf> {
+    Ok(codex_core::config::ConfigLoader::new()
+        .process_env()
+        .load()?
+        .config
+        .run
+        .runs_dir)
+}
+
+/// The model a MODEL argument names: the path itself when it exists, else a
+/// run of that name (or the one run whose name contains it) in
+/// `run.runs_dir`; otherwise the path as given, for the loader to refuse or
+/// to read as a named architecture.
+pub(crate) fn model_path(given: std::path::PathBuf) -> std::path::PathBuf {
+    if given.exists() {
+        return given;
+    }
+    runs_dir()
+        .ok()
+        .and_then(|dir| codex_track::runs::resolve(&given, &dir).ok())
+        .unwrap_or(given)
+}
+
 /// Exit status for an error: 2 for bad input, 1 for other failures and
 /// findings, 130/143 after SIGINT/SIGTERM.
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
@@ -97,6 +121,9 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<codex_model::ModelError>()
                 .is_some_and(codex_model::ModelError::is_bad_input)
+            || cause
+                .downcast_ref::<codex_track::TrackError>()
+                .is_some_and(codex_track::TrackError::is_bad_input)
         {
             return 2;
         }
@@ -167,7 +194,7 @@ pub(crate) fn run(command: Command) -> Result<String> {
             data,
             split,
             batches,
-        }) => inference::eval_lm(&model.into_path(), &data, &split, batches),
+        }) => inference::eval_lm(&model_path(model.into_path()), &data, &split, batches),
         Command::Tokenizer(cmd) => tokenizer::run(cmd),
         Command::Data(cmd) => data::run(cmd),
         Command::Model(cmd) => model::run(cmd),

@@ -29,7 +29,7 @@ pub(super) fn run(cmd: ModelCommand) -> Result<String> {
             Ok(s)
         }
         ModelCommand::Export { checkpoint, out } => {
-            let e = codex_train::load::export(&checkpoint, &out, &cpu)?;
+            let e = codex_train::load::export(&super::model_path(checkpoint), &out, &cpu)?;
             let mut s = format!(
                 "exported {} to {} (config.json, model.safetensors{})\n",
                 e.source.display(),
@@ -46,6 +46,7 @@ pub(super) fn run(cmd: ModelCommand) -> Result<String> {
             Ok(s)
         }
         ModelCommand::Inspect { path, json } => {
+            let path = super::model_path(path);
             let i = codex_train::load::inspect(&path, &cpu)?;
             Ok(if json {
                 i.to_json(&path)

@@ -472,8 +472,10 @@ pub(crate) enum SafetyCommand {
         #[arg(long, short = 'c', value_name = "FILE")]
         config: Option<PathBuf>,
     },
-    /// Redact stdin to stdout with the policy's redact and block rules.
-    #[command(after_help = "Example:\n  codex safety redact --stage prompt < prompt.txt")]
+    /// Redact files (or stdin) to stdout with the policy's redact and block rules.
+    #[command(
+        after_help = "Example:\n  codex safety redact notes.txt > notes.redacted.txt\n  codex safety redact --stage prompt < prompt.txt"
+    )]
     Redact {
         /// Stage whose rules apply: data, prompt or output.
         #[arg(long, default_value = "output")]
@@ -481,8 +483,13 @@ pub(crate) enum SafetyCommand {
         /// Policy file, YAML or gitleaks TOML.
         #[arg(long)]
         policy: Option<PathBuf>,
-        #[command(flatten)]
-        config: ConfigArgs,
+        /// YAML (.yaml, .yml) or TOML (.toml) file layered over the embedded default.
+        #[arg(long, short = 'c', value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Files to redact, in order (stdin when none, or `-`), and overrides
+        /// such as `safety.policy=strict.yaml`.
+        #[arg(value_name = "FILE|KEY=VALUE")]
+        inputs: Vec<String>,
     },
 }
 

@@ -910,6 +910,52 @@ fn safety_redact_filters_stdin() {
 }
 
 #[test]
+fn safety_redact_reads_files_and_says_what_it_let_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("a.txt"),
+        "docs: AKIAIOSFODNN7EXAMPLE, jane.doe@example.com\nreal: bob@corp.io\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("b.txt"), "nothing here\n").unwrap();
+    // Files are positional, in order, beside overrides.
+    let o = codex(
+        &["safety", "redact", "a.txt", "b.txt", "safety.enabled=true"],
+        &[],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "docs: AKIAIOSFODNN7EXAMPLE, jane.doe@example.com\nreal: «REDACTED:email»\nnothing here\n"
+    );
+    assert!(
+        stderr(&o).contains("a.txt: 1 span redacted; 2 matches allowlisted by the policy"),
+        "{}",
+        stderr(&o)
+    );
+    // The scanner says the same, so a user testing it with the canonical
+    // example key knows it was seen.
+    let o = codex(
+        &["safety", "scan", "a.txt", "--fail-on", "critical"],
+        &[],
+        d,
+    );
+    assert!(
+        stdout(&o).contains("2 matches allowlisted by the policy"),
+        "{}",
+        stdout(&o)
+    );
+    let o = codex(&["safety", "scan", "a.txt", "--format", "json"], &[], d);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["allowlisted"], 2, "{v}");
+    let o = codex(&["safety", "redact", "missing.txt"], &[], d);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("missing.txt"), "{}", stderr(&o));
+}
+
+#[test]
 fn safety_policy_errors_name_the_key_or_rule() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

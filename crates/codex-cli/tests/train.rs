@@ -865,6 +865,7 @@ rules:
             0 => "write to bob@corp.io now\n",
             1 => "DROPME this line\n",
             2 => "FLAGME this line\n",
+            3 => "write to docs@corp.io (codex:allow)\n",
             _ => "the key is SECRET4242 .\n",
         });
     }
@@ -895,7 +896,25 @@ rules:
         "{f}"
     );
     assert_eq!(f["rules"]["banned"]["dropped"], 30, "{f}");
+    // What the policy let through is counted, logged and said.
+    assert_eq!(f["allowlisted"], 30, "{f}");
+    assert!(
+        text(&o.stderr).contains("30 matches allowlisted by the policy"),
+        "{}",
+        text(&o.stderr)
+    );
     let events = std::fs::read_to_string(run.join("safety/events.ndjson")).unwrap();
+    assert_eq!(
+        events
+            .lines()
+            .filter(|l| l.contains("\"event\":\"allowlisted\""))
+            .count(),
+        30
+    );
+    assert!(
+        !events.contains("docs@corp.io"),
+        "the audit trail leaks a match"
+    );
     assert!(events.lines().count() >= 90, "{events}");
     assert!(
         !events.contains("bob@corp.io"),

@@ -78,15 +78,24 @@ pub struct Filtered {
     pub verdict: Verdict,
     /// The matches that led to the verdict, in text order.
     pub findings: Vec<Finding>,
+    /// Matches the policy saw and deliberately let through (an allowlist, a
+    /// documentation example, an inline marker), so the user can be told.
+    pub allowlisted: usize,
 }
 
 impl Filtered {
+    /// A verdict with the findings behind it, nothing allowlisted.
+    pub fn new(verdict: Verdict, findings: Vec<Finding>) -> Self {
+        Self {
+            verdict,
+            findings,
+            allowlisted: 0,
+        }
+    }
+
     /// Keep the text, nothing found.
     pub fn keep() -> Self {
-        Self {
-            verdict: Verdict::Keep,
-            findings: Vec::new(),
-        }
+        Self::new(Verdict::Keep, Vec::new())
     }
 }
 

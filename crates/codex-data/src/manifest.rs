@@ -78,6 +78,35 @@ pub struct FilterRecord {
     pub redacted: u64,
     /// Documents flagged.
     pub flagged: u64,
+    /// Matches the policy saw and let through (its allowlists, documentation
+    /// examples, `codex:allow`); each is an `allowlisted` event in the
+    /// safety audit trail.
+    #[serde(default)]
+    pub allowlisted: u64,
+}
+
+impl FilterRecord {
+    /// One line of what the filter did, e.g. `safety (codex-safety): 2
+    /// documents redacted, 1 match allowlisted`; `None` when it did nothing.
+    pub fn summary_line(&self) -> Option<String> {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let parts: Vec<String> = [
+            (self.dropped, "document dropped", "documents dropped"),
+            (self.redacted, "document redacted", "documents redacted"),
+            (self.flagged, "document flagged", "documents flagged"),
+            (
+                self.allowlisted,
+                "match allowlisted by the policy",
+                "matches allowlisted by the policy",
+            ),
+        ]
+        .into_iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| plural(n, one, many))
+        .collect();
+        (!parts.is_empty()).then(|| format!("safety ({}): {}", self.name, parts.join(", ")))
+    }
 }
 
 /// Everything `data/manifest.json` records.

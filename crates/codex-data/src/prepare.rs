@@ -138,6 +138,9 @@ impl Prepared {
                 m.duplicates_removed, m.records_skipped
             ));
         }
+        if let Some(line) = m.filter.summary_line() {
+            r.line(format_args!("  {line}"));
+        }
         r.finish()
     }
 }
@@ -347,6 +350,7 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
         }
         let origin = format!("{}:{}", paths[doc.file].display(), doc.line);
         let filtered = inputs.filter.filter_at(&doc.text, Stage::Data, &origin);
+        filter.allowlisted += filtered.allowlisted as u64;
         let mut rules: Vec<&str> = filtered
             .findings
             .iter()

@@ -304,20 +304,14 @@ impl TextFilter for TestFilter {
             match_hash: Digest::of(word.as_bytes()).to_hex(),
         };
         if text.contains("drop") {
-            Filtered {
-                verdict: Verdict::Drop,
-                findings: vec![finding("no-drop", "drop")],
-            }
+            Filtered::new(Verdict::Drop, vec![finding("no-drop", "drop")])
         } else if text.contains("secret") {
-            Filtered {
-                verdict: Verdict::Redact(text.replace("secret", "«REDACTED:TEST»")),
-                findings: vec![finding("secrets", "secret")],
-            }
+            Filtered::new(
+                Verdict::Redact(text.replace("secret", "«REDACTED:TEST»")),
+                vec![finding("secrets", "secret")],
+            )
         } else if text.contains("flag") {
-            Filtered {
-                verdict: Verdict::Keep,
-                findings: vec![finding("flags", "flag")],
-            }
+            Filtered::new(Verdict::Keep, vec![finding("flags", "flag")])
         } else {
             Filtered::keep()
         }
@@ -466,10 +460,7 @@ fn every_record_is_accounted_for_per_source() {
         }
         fn filter(&self, text: &str, _: Stage) -> Filtered {
             if text.contains("drop") {
-                Filtered {
-                    verdict: Verdict::Drop,
-                    findings: Vec::new(),
-                }
+                Filtered::new(Verdict::Drop, Vec::new())
             } else {
                 Filtered::keep()
             }

@@ -42,6 +42,28 @@ pub struct Match {
     pub(crate) fallback: bool,
 }
 
+/// What one scan found: the findings, and the matches the policy let
+/// through (a stopword, an allowlist entry, an allow rule or a `codex:allow`
+/// marker), so
+/// a user can be told that something was seen and deliberately passed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scanned {
+    /// Findings, in text order (see [`Scanner::scan`]).
+    pub findings: Vec<Match>,
+    /// Matches allowlisted, one per distinct span, in text order.
+    pub allowlisted: Vec<Match>,
+}
+
+/// Why a regex match is or is not a finding.
+enum Check {
+    Finding,
+    /// Too little entropy or a failed checksum: not what the rule looks for.
+    NotASecret,
+    /// A rule's stopword (`@example.com`), the policy's allowlist or a
+    /// `codex:allow` marker lets it through.
+    Allowlisted,
+}
+
 impl Match {
     /// The core finding: the span and a BLAKE3 of the matched bytes, never the text.
     pub fn finding(&self, text: &str) -> Finding {
@@ -146,6 +168,11 @@ impl Scanner {
     /// Every finding in `text` for `stage` (all stages when `None`), in text order.
     /// Allow rules and allowlists are applied; allow matches are not returned.
     pub fn scan(&self, text: &str, stage: Option<Stage>) -> Vec<Match> {
+        self.scan_all(text, stage).findings
+    }
+
+    /// [`scan`](Self::scan), with the matches the policy allowlisted.
+    pub fn scan_all(&self, text: &str, stage: Option<Stage>) -> Scanned {
         let applies = |stages: &[Stage]| stage.is_none_or(|s| stages.contains(&s));
         let rules = &self.policy.rules;
         let mut windows: Vec<Vec<Range<usize>>> = vec![Vec::new(); rules.len()];
@@ -188,6 +215,7 @@ impl Scanner {
         }
 
         let mut found: Vec<Match> = Vec::new();
+        let mut allowed: Vec<Match> = Vec::new();
         for (r, rule) in rules.iter().enumerate() {
             for win in &windows[r] {
                 let slice = &text[win.clone()];
@@ -206,10 +234,12 @@ impl Scanner {
                         continue;
                     }
                     let m = g.as_str();
-                    if rule.spec.action != Action::Allow && !self.passes(rule, m, text, &span) {
-                        continue;
-                    }
-                    found.push(Match {
+                    let check = if rule.spec.action == Action::Allow {
+                        Check::Finding
+                    } else {
+                        self.check(rule, m, text, &span)
+                    };
+                    let hit = Match {
                         rule_id: rule.spec.id.clone(),
                         kind: rule.kind.clone(),
                         category: rule.spec.category,
@@ -217,7 +247,12 @@ impl Scanner {
                         level: rule.spec.severity,
                         span,
                         fallback: rule.spec.fallback,
-                    });
+                    };
+                    match check {
+                        Check::Finding => found.push(hit),
+                        Check::Allowlisted => allowed.push(hit),
+                        Check::NotASecret => {}
+                    }
                 }
             }
         }
@@ -234,10 +269,8 @@ impl Scanner {
                     continue;
                 }
                 let span = n.original(s..e);
-                if on_allowed_line(text, &span) {
-                    continue;
-                }
-                found.push(Match {
+                let allowed_here = on_allowed_line(text, &span);
+                let hit = Match {
                     rule_id: inj.id.clone(),
                     kind: inj.kind.clone().unwrap_or_else(|| inj.id.clone()),
                     category: Category::Injection,
@@ -245,7 +278,12 @@ impl Scanner {
                     level: inj.severity,
                     span,
                     fallback: false,
-                });
+                };
+                if allowed_here {
+                    allowed.push(hit);
+                } else {
+                    found.push(hit);
+                }
             }
         }
 
@@ -256,7 +294,20 @@ impl Scanner {
             .map(|m| m.span.clone())
             .collect();
         let overlaps = |a: &Range<usize>, b: &Range<usize>| a.start < b.end && b.start < a.end;
-        found.retain(|m| m.action != Action::Allow && !allows.iter().any(|a| overlaps(a, &m.span)));
+        let (suppressed, kept): (Vec<Match>, Vec<Match>) = found
+            .into_iter()
+            .filter(|m| m.action != Action::Allow)
+            .partition(|m| allows.iter().any(|a| overlaps(a, &m.span)));
+        found = kept;
+        allowed.extend(suppressed);
+        allowed.sort_by(|a, b| {
+            a.span
+                .start
+                .cmp(&b.span.start)
+                .then(a.span.end.cmp(&b.span.end))
+        });
+        // One per stretch of text, however many rules matched it.
+        allowed.dedup_by(|a, b| overlaps(&a.span, &b.span));
         found.sort_by(|a, b| {
             a.span
                 .start
@@ -293,33 +344,37 @@ impl Scanner {
         let mut drop = drop.into_iter();
         found.retain(|_| !drop.next().unwrap_or(false));
         found.dedup_by(|a, b| a.rule_id == b.rule_id && a.span == b.span);
-        found
+        Scanned {
+            findings: found,
+            allowlisted: allowed,
+        }
     }
 
     /// Stopwords, entropy, validator, allowlists and the inline marker.
-    fn passes(&self, rule: &crate::policy::Rule, m: &str, text: &str, span: &Range<usize>) -> bool {
+    fn check(&self, rule: &crate::policy::Rule, m: &str, text: &str, span: &Range<usize>) -> Check {
         if !rule.stopwords.is_empty() {
             let lower = m.to_lowercase();
             if rule.stopwords.iter().any(|s| lower.contains(s.as_str())) {
-                return false;
+                return Check::Allowlisted;
             }
         }
         if let Some(min) = rule.spec.min_entropy
             && shannon_entropy(m) < min
         {
-            return false;
+            return Check::NotASecret;
         }
         if let Some(v) = rule.spec.validate
             && !validate(v, m)
         {
-            return false;
+            return Check::NotASecret;
         }
         if self.policy.allow_literals.iter().any(|l| l == m)
             || self.policy.allow_regexes.iter().any(|r| r.is_match(m))
+            || on_allowed_line(text, span)
         {
-            return false;
+            return Check::Allowlisted;
         }
-        !on_allowed_line(text, span)
+        Check::Finding
     }
 
     /// `text` with every redact or block finding replaced by `«REDACTED:KIND»`
@@ -353,16 +408,25 @@ impl Scanner {
 
     /// The verdict on `text` at `stage`, with its matches.
     pub fn decide(&self, text: &str, stage: Stage) -> (Filtered, Vec<Match>) {
-        let matches = self.scan(text, Some(stage));
+        let (filtered, scanned) = self.decide_all(text, stage);
+        (filtered, scanned.findings)
+    }
+
+    /// [`decide`](Self::decide), with the matches the policy allowlisted.
+    pub fn decide_all(&self, text: &str, stage: Stage) -> (Filtered, Scanned) {
+        let scanned = self.scan_all(text, Some(stage));
+        let matches = &scanned.findings;
         let findings: Vec<Finding> = matches.iter().map(|m| m.finding(text)).collect();
         let verdict = if matches.iter().any(|m| m.action == Action::Block) {
             Verdict::Drop
         } else if matches.iter().any(|m| m.action == Action::Redact) {
-            Verdict::Redact(Self::redact(text, &matches))
+            Verdict::Redact(Self::redact(text, matches))
         } else {
             Verdict::Keep
         };
-        (Filtered { verdict, findings }, matches)
+        let mut filtered = Filtered::new(verdict, findings);
+        filtered.allowlisted = scanned.allowlisted.len();
+        (filtered, scanned)
     }
 }
 
@@ -444,6 +508,35 @@ mod tests {
             kinds("token = ghp_R8x2LmQ9vT4kZ7bN1cW5yH3jF6dS0aP2uE8r"),
             ["github-token"]
         );
+    }
+
+    #[test]
+    fn what_the_policy_lets_through_is_counted_not_reported() {
+        let s = scanner();
+        let text = "key AKIAIOSFODNN7EXAMPLE, mail jane@example.com, \
+                    token = ghp_R8x2LmQ9vT4kZ7bN1cW5yH3jF6dS0aP2uE8r # codex:allow\n\
+                    real bob@corp.io, card 4111 1111 1111 1112";
+        let scanned = s.scan_all(text, None);
+        let found: Vec<&str> = scanned.findings.iter().map(|m| m.kind.as_str()).collect();
+        assert_eq!(found, ["email"]);
+        // The example key (an allow rule), the example.com address (a
+        // stopword) and the marked token; a card failing Luhn is not a
+        // card at all, so not allowlisted either.
+        let allowed: Vec<&str> = scanned
+            .allowlisted
+            .iter()
+            .map(|m| &text[m.span.clone()])
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                "AKIAIOSFODNN7EXAMPLE",
+                "jane@example.com",
+                "ghp_R8x2LmQ9vT4kZ7bN1cW5yH3jF6dS0aP2uE8r"
+            ]
+        );
+        let (filtered, _) = s.decide(text, Stage::Data);
+        assert_eq!(filtered.allowlisted, 3);
     }
 
     #[test]

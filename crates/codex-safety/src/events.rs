@@ -18,7 +18,9 @@ use crate::error::SafetyError;
 pub struct Event<'a> {
     /// RFC 3339 time.
     pub ts: String,
-    /// `finding`, or `bypass` when filtering was switched off.
+    /// `finding`; `allowlisted` for a match the policy let through (its
+    /// `action` is what the rule would have done); `bypass` when filtering
+    /// was switched off.
     pub event: &'a str,
     /// Rule id.
     pub rule_id: &'a str,
@@ -80,6 +82,29 @@ impl EventLog {
         stage: Option<Stage>,
         source: Option<&str>,
     ) -> Result<(), SafetyError> {
+        self.record_as(text, matches, "finding", stage, source)
+    }
+
+    /// Appends one `allowlisted` event for each match the policy let
+    /// through, with the rule that matched and the action it would have taken.
+    pub fn record_allowlisted(
+        &self,
+        text: &str,
+        matches: &[Match],
+        stage: Option<Stage>,
+        source: Option<&str>,
+    ) -> Result<(), SafetyError> {
+        self.record_as(text, matches, "allowlisted", stage, source)
+    }
+
+    fn record_as(
+        &self,
+        text: &str,
+        matches: &[Match],
+        event: &str,
+        stage: Option<Stage>,
+        source: Option<&str>,
+    ) -> Result<(), SafetyError> {
         if matches.is_empty() {
             return Ok(());
         }
@@ -89,7 +114,7 @@ impl EventLog {
             let f = m.finding(text);
             let e = Event {
                 ts: ts.clone(),
-                event: "finding",
+                event,
                 rule_id: &m.rule_id,
                 kind: &m.kind,
                 stage,
@@ -169,8 +194,15 @@ impl TextFilter for LoggedFilter {
 
 impl LoggedFilter {
     fn decide_and_log(&self, text: &str, stage: Stage, origin: Option<&str>) -> Filtered {
-        let (filtered, matches) = self.scanner.decide(text, stage);
-        if let Err(e) = self.log.record(text, &matches, Some(stage), origin) {
+        let (filtered, scanned) = self.scanner.decide_all(text, stage);
+        let logged = self
+            .log
+            .record(text, &scanned.findings, Some(stage), origin)
+            .and_then(|()| {
+                self.log
+                    .record_allowlisted(text, &scanned.allowlisted, Some(stage), origin)
+            });
+        if let Err(e) = logged {
             // The decision stands; losing the trail is reported, not hidden.
             tracing_free_warning(&e);
         }

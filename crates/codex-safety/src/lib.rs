@@ -38,7 +38,7 @@ pub mod policy;
 pub mod scan;
 
 pub use checks::{iban, luhn, shannon_entropy, ssn};
-pub use engine::{Match, Scanner};
+pub use engine::{Match, Scanned, Scanner};
 pub use error::SafetyError;
 pub use events::{EventLog, LoggedFilter};
 pub use policy::{Action, Level, Policy, PolicyFile};

@@ -85,6 +85,10 @@ pub struct ScanReport {
     pub skipped: Vec<Skipped>,
     /// Files and directories that could not be read, with the reason.
     pub errors: Vec<(String, String)>,
+    /// Matches the policy saw and let through (stopwords such as
+    /// `@example.com`, documentation examples such as
+    /// `AKIAIOSFODNN7EXAMPLE`, allowlists, `codex:allow`); not findings.
+    pub allowlisted: usize,
 }
 
 impl ScanReport {
@@ -300,10 +304,17 @@ fn sanitize(mut bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).expect("every invalid byte was replaced")
 }
 
+/// A file's findings, and how many matches the policy allowlisted.
+#[derive(Default)]
+struct Found {
+    findings: Vec<FileFinding>,
+    allowlisted: usize,
+}
+
 /// What scanning one file gave.
 enum Scanned {
     /// Findings and bytes scanned.
-    Text(Vec<FileFinding>, u64),
+    Text(Found, u64),
     /// Not scanned, for this reason.
     Skipped(&'static str),
 }
@@ -323,14 +334,21 @@ fn findings_in(
     shown: &str,
     w: &Window<'_>,
     locate: &dyn Fn(usize) -> usize,
-    out: &mut Vec<FileFinding>,
+    found: &mut Found,
 ) {
     let text = w.text;
     let newlines: Vec<usize> = memchr::memchr_iter(b'\n', text.as_bytes()).collect();
     // Columns are counted from the previous finding on the same line, so a
     // long line with many findings is walked once.
     let mut cursor: Option<(usize, usize, usize)> = None; // (line index, byte, column)
-    for m in scanner.scan(text, None) {
+    let scanned = scanner.scan_all(text, None);
+    found.allowlisted += scanned
+        .allowlisted
+        .iter()
+        .filter(|m| w.own.contains(&m.span.start))
+        .count();
+    let out = &mut found.findings;
+    for m in scanned.findings {
         if !w.own.contains(&m.span.start) {
             continue;
         }
@@ -368,9 +386,9 @@ fn scan_utf8(
     len: usize,
     shown: &str,
     options: ScanOptions,
-) -> std::io::Result<Vec<FileFinding>> {
+) -> std::io::Result<Found> {
     let (window_bytes, overlap) = (options.window_bytes.max(1), options.overlap_bytes);
-    let mut findings = Vec::new();
+    let mut findings = Found::default();
     let mut own_start = 0usize;
     // Line breaks in the file before `own_start`.
     let mut lines_to_own = 0usize;
@@ -408,7 +426,7 @@ fn scan_utf16(
     big_endian: bool,
     bom: bool,
     shown: &str,
-) -> std::io::Result<Vec<FileFinding>> {
+) -> std::io::Result<Found> {
     let mut bytes = Vec::new();
     file.seek(SeekFrom::Start(0))?;
     file.read_to_end(&mut bytes)?;
@@ -439,7 +457,7 @@ fn scan_utf16(
         let i = starts.partition_point(|&(t, _)| t < o);
         starts.get(i).map_or(at, |&(_, f)| f)
     };
-    let mut findings = Vec::new();
+    let mut findings = Found::default();
     let window = Window {
         text: &text,
         own: 0..text.len(),
@@ -505,7 +523,8 @@ pub fn scan_paths_with(scanner: &Scanner, paths: &[PathBuf], options: ScanOption
             Ok(Scanned::Text(found, bytes)) => {
                 report.files += 1;
                 report.bytes += bytes;
-                report.findings.extend(found);
+                report.findings.extend(found.findings);
+                report.allowlisted += found.allowlisted;
             }
             Ok(Scanned::Skipped(reason)) => report.skip(&p, reason),
             Err(e) => report.errors.push((p.display().to_string(), e.to_string())),
@@ -536,6 +555,16 @@ pub fn table(report: &ScanReport) -> String {
         report.skipped.len(),
         report.errors.len()
     );
+    if report.allowlisted > 0 {
+        let _ = write!(
+            out,
+            "\n{} match{} allowlisted by the policy (documentation examples such as \
+             AKIAIOSFODNN7EXAMPLE, @example.com addresses, allowlists, codex:allow): \
+             not reported",
+            report.allowlisted,
+            if report.allowlisted == 1 { "" } else { "es" }
+        );
+    }
     for s in &report.skipped {
         let _ = write!(out, "\n  skipped ({}): {}", s.reason, s.path);
     }

@@ -242,6 +242,9 @@ pub enum Event<'a> {
     },
     /// Something the caller should know that does not stop the job.
     Warning(&'a str),
+    /// Something worth telling that needs no action (what the safety
+    /// filter did to the data, for one).
+    Note(&'a str),
 }
 
 /// Receives what a job does. Every method has a default that ignores it.
@@ -654,6 +657,11 @@ impl<'a> TrainJob<'a> {
             train_tokens: train_split.tokens,
             validation_tokens: val_split.tokens,
         });
+        if let Some(line) = manifest.filter.summary_line() {
+            observer.event(&Event::Note(&format!(
+                "{line} (each is in safety/events.ndjson)"
+            )));
+        }
         if val_split.tokens == 0 {
             observer.event(&Event::Warning(&format!(
                 "the validation split is empty (data.validation_fraction {} of {} documents): no validation loss will be measured",

@@ -74,16 +74,16 @@ impl TextFilter for MaskDigits {
             .chars()
             .map(|c| if c.is_ascii_digit() { '#' } else { c })
             .collect();
-        Filtered {
-            verdict: Verdict::Redact(masked),
-            findings: vec![Finding {
+        Filtered::new(
+            Verdict::Redact(masked),
+            vec![Finding {
                 rule_id: "digits".into(),
                 kind: "digit".into(),
                 span: at..at + 1,
                 severity: Severity::Info,
                 match_hash: String::new(),
             }],
-        }
+        )
     }
 
     fn fingerprint(&self) -> String {

@@ -33,6 +33,7 @@ impl Observer for Progress {
                 tracing::info!("tokenizer {} ({vocab} tokens)", path.display());
             }
             Event::Diagnostic(d) => tracing::warn!("{d}"),
+            Event::Note(n) => tracing::info!("{n}"),
             Event::Data {
                 train_tokens,
                 validation_tokens,

@@ -14,6 +14,95 @@ use super::FoundWithOutput;
 use super::config::loader;
 use crate::cli::{SafetyCommand, ScanFormat};
 
+/// Largest file `codex safety redact` reads.
+const REDACT_LIMIT: u64 = 1 << 30;
+
+/// `codex safety redact`: each input (a file, or stdin) through the
+/// policy's redact and block rules, to stdout, with a count of what changed.
+fn redact(
+    stage: &str,
+    policy: Option<&Path>,
+    config: Option<PathBuf>,
+    inputs: Vec<String>,
+) -> Result<String> {
+    // A word that names a file is a file; otherwise `key=value` is an override.
+    let (overrides, files): (Vec<String>, Vec<String>) = inputs
+        .into_iter()
+        .partition(|a| a != "-" && a.contains('=') && !Path::new(a).exists());
+    let args = crate::cli::ConfigArgs { config, overrides };
+    let cfg = loader(&args).load()?.config;
+    let stage: Stage = stage
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--stage: {e}"))?;
+    let scanner = Scanner::new(codex_safety::policy_for(
+        policy,
+        cfg.safety.policy.as_deref(),
+    )?);
+    let files = if files.is_empty() {
+        vec!["-".to_owned()]
+    } else {
+        files
+    };
+    let mut out = String::new();
+    for name in &files {
+        let bytes = if name == "-" {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("cannot read stdin")?;
+            bytes
+        } else {
+            let read = codex_core::untrusted::read_regular(Path::new(name), REDACT_LIMIT)
+                .map_err(|e| TrainError::input(name, format!("cannot read: {e}")))?;
+            if read.truncated {
+                return Err(TrainError::input(
+                    name,
+                    format!("larger than {REDACT_LIMIT} bytes, not redacted"),
+                )
+                .into());
+            }
+            read.bytes
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        let scanned = scanner.scan_all(&text, Some(stage));
+        let matches = scanned.findings;
+        for m in &matches {
+            tracing::debug!(
+                "{name}: {} {} at bytes {}..{}",
+                m.action,
+                m.rule_id,
+                m.span.start,
+                m.span.end
+            );
+        }
+        let shown = if name == "-" { "stdin" } else { name.as_str() };
+        let redacted = matches
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m.action,
+                    codex_safety::Action::Redact | codex_safety::Action::Block
+                )
+            })
+            .count();
+        let allowed = scanned.allowlisted.len();
+        tracing::info!(
+            "{shown}: {redacted} span{} redacted{}",
+            if redacted == 1 { "" } else { "s" },
+            if allowed > 0 {
+                format!(
+                    "; {allowed} match{} allowlisted by the policy (documentation examples, @example.com addresses, allowlists, codex:allow) left as they are",
+                    if allowed == 1 { "" } else { "es" }
+                )
+            } else {
+                String::new()
+            }
+        );
+        out.push_str(&Scanner::redact(&text, &matches));
+    }
+    Ok(out)
+}
+
 /// The safety filter of a job: codex-safety's policy for the job's
 /// configuration, its decisions logged where the job says.
 pub(crate) fn filter_maker()
@@ -41,35 +130,11 @@ pub(super) fn run(cmd: SafetyCommand) -> Result<String> {
             config,
         } => scan(&paths, format, fail_on, flag.as_deref(), config),
         SafetyCommand::Redact {
-            stage: s,
-            policy: flag,
+            stage,
+            policy,
             config,
-        } => {
-            let cfg = loader(&config).load()?.config;
-            let stage: Stage = s
-                .parse()
-                .map_err(|e: String| anyhow::anyhow!("--stage: {e}"))?;
-            let scanner = Scanner::new(codex_safety::policy_for(
-                flag.as_deref(),
-                cfg.safety.policy.as_deref(),
-            )?);
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .context("cannot read stdin")?;
-            let text = String::from_utf8_lossy(&bytes);
-            let matches = scanner.scan(&text, Some(stage));
-            for m in &matches {
-                tracing::info!(
-                    "{} {} at bytes {}..{}",
-                    m.action,
-                    m.rule_id,
-                    m.span.start,
-                    m.span.end
-                );
-            }
-            Ok(Scanner::redact(&text, &matches))
-        }
+            inputs,
+        } => redact(&stage, policy.as_deref(), config, inputs),
     }
 }
 

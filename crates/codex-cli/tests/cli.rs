@@ -105,6 +105,18 @@ fn validate_accepts_a_good_file() {
     let o = codex(&["config", "validate", "job.toml"], &[], dir.path());
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("is a valid codex configuration"));
+    // A short run under the default warmup is fitted, with a warning.
+    let o = codex(
+        &["config", "validate", "job.toml", "train.max_steps=5"],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("train.warmup_steps: the default 50 is more than train.max_steps (5)"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

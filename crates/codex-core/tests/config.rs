@@ -228,6 +228,33 @@ fn a_single_value_where_a_list_belongs_is_a_one_item_list() {
 }
 
 #[test]
+fn a_default_that_contradicts_a_set_value_is_fitted_and_said() {
+    let loaded = ConfigLoader::new()
+        .overrides(["train.max_steps=5"])
+        .load()
+        .unwrap();
+    assert_eq!(loaded.config.train.warmup_steps, 0);
+    assert_eq!(loaded.adjustments().len(), 1);
+    assert!(
+        loaded.adjustments()[0]
+            .starts_with("train.warmup_steps: the default 50 is more than train.max_steps (5)"),
+        "{:?}",
+        loaded.adjustments()
+    );
+    let loaded = ConfigLoader::new()
+        .overrides(["train.max_steps=40"])
+        .load()
+        .unwrap();
+    assert_eq!(loaded.config.train.warmup_steps, 4);
+    // A warmup the user set is theirs: too long is still an error.
+    let found =
+        issues(ConfigLoader::new().overrides(["train.max_steps=5", "train.warmup_steps=10"]));
+    assert_eq!(found[0].path, "train.warmup_steps", "{found:?}");
+    // Nothing to fit, nothing said.
+    assert!(ConfigLoader::new().load().unwrap().adjustments().is_empty());
+}
+
+#[test]
 fn semantic_rules_report_every_failing_key() {
     let found = issues(ConfigLoader::new().overrides([
         "train.lr=0",

@@ -71,6 +71,9 @@ pub struct Plan {
     /// the run's own `config.yaml` when resuming), with the layer that set
     /// each: a model loaded from `train.init_from` must agree with them.
     pub explicit: std::collections::BTreeMap<String, String>,
+    /// Defaults the loader fitted to the user's values, in words; the job
+    /// reports each as a warning.
+    pub adjustments: Vec<String>,
 }
 
 impl Plan {
@@ -80,6 +83,7 @@ impl Plan {
             config,
             resume: None,
             explicit: Default::default(),
+            adjustments: Vec::new(),
         }
     }
 }
@@ -112,13 +116,14 @@ pub fn plan(source: &ConfigSource, resume: Option<&str>) -> Result<Plan, TrainEr
         let loaded = source.loader(None).load()?;
         return Ok(Plan {
             explicit: explicit_keys(&loaded, None),
+            adjustments: loaded.adjustments().to_vec(),
             config: loaded.config,
             resume: None,
         });
     };
     let (run, ck) = if target == "latest" {
         // Only where runs live matters here; the rest may not validate alone
-        // (`train.max_steps=10` under the default warmup).
+        // (a `train.max_steps` below the run's own warmup).
         let only_run = ConfigSource {
             overrides: source
                 .overrides
@@ -136,6 +141,7 @@ pub fn plan(source: &ConfigSource, resume: Option<&str>) -> Result<Plan, TrainEr
     let loaded = source.loader(Some(&base)).load()?;
     Ok(Plan {
         explicit: explicit_keys(&loaded, Some(&base)),
+        adjustments: loaded.adjustments().to_vec(),
         config: loaded.config,
         resume: Some((run, ck)),
     })
@@ -584,6 +590,9 @@ impl<'a> TrainJob<'a> {
         run: RunDir,
         resume_from: Option<PathBuf>,
     ) -> Result<JobOutcome, TrainError> {
+        for a in &self.plan.adjustments {
+            observer.event(&Event::Warning(a));
+        }
         let seeds = Seeds::new(cfg.run.seed);
         let provenance = match &resume_from {
             None => run.provenance(),

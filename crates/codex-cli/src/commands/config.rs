@@ -31,6 +31,9 @@ pub(super) fn run(cmd: ConfigCommand) -> Result<String> {
             format,
         } => {
             let loaded = loader(&config).load()?;
+            for a in loaded.adjustments() {
+                tracing::warn!("{a}");
+            }
             if origin {
                 Ok(loaded.origin_table())
             } else {
@@ -45,13 +48,16 @@ pub(super) fn run(cmd: ConfigCommand) -> Result<String> {
             }
         }
         ConfigCommand::Validate { file, overrides } => {
-            ConfigLoader::new()
+            let loaded = ConfigLoader::new()
                 .file(&file)
                 .overrides(overrides)
                 .load()
                 .with_context(|| {
                     format!("`{}` is not a valid codex configuration", file.display())
                 })?;
+            for a in loaded.adjustments() {
+                tracing::warn!("{a}");
+            }
             Ok(format!(
                 "`{}` is a valid codex configuration\n",
                 file.display()

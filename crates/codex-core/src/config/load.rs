@@ -139,7 +139,12 @@ impl ConfigLoader {
                 });
             }
         };
-        let loaded = LoadedConfig { config, figment };
+        let mut loaded = LoadedConfig {
+            config,
+            figment,
+            adjustments: Vec::new(),
+        };
+        loaded.fit_defaults();
         if let Err(mut issues) = loaded.config.validate() {
             for issue in &mut issues {
                 issue.origin = Some(loaded.origin(&issue.path).to_string());
@@ -156,9 +161,38 @@ pub struct LoadedConfig {
     /// The resolved, validated configuration.
     pub config: AppConfig,
     figment: Figment,
+    adjustments: Vec<String>,
 }
 
 impl LoadedConfig {
+    /// Defaults changed to fit what the user set, each said in words (the
+    /// caller shows them as warnings); the resolved configuration holds the
+    /// changed values.
+    pub fn adjustments(&self) -> &[String] {
+        &self.adjustments
+    }
+
+    /// A default that contradicts a value the user set is fitted to it
+    /// rather than refused: the default warmup (50 steps) under
+    /// `train.max_steps=5` becomes a tenth of the steps.
+    fn fit_defaults(&mut self) {
+        let train = &mut self.config.train;
+        if train.warmup_steps > train.max_steps
+            && self
+                .figment
+                .find_metadata("train.warmup_steps")
+                .map(|m| m.name.as_ref())
+                == Some(Origin::Embedded.to_string().as_str())
+        {
+            let fitted = train.max_steps / 10;
+            self.adjustments.push(format!(
+                "train.warmup_steps: the default {} is more than train.max_steps ({}), so warmup is {fitted} steps (a tenth); set train.warmup_steps to choose",
+                train.warmup_steps, train.max_steps
+            ));
+            train.warmup_steps = fitted;
+        }
+    }
+
     /// The layer that set the value at a dotted key path.
     pub fn origin(&self, path: &str) -> Origin {
         let name = self

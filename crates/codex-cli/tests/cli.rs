@@ -726,6 +726,7 @@ fn eval_text_writes_rows_records_and_a_signature() {
         bleu["signature"],
         "nrefs:1|bs:200|seed:12345|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0"
     );
+    assert_eq!(bleu["scale"], "0-100", "{bleu}");
     let value = bleu["values"][0][1].as_f64().unwrap();
     let want = codex_eval::bleu::Bleu::new(Default::default())
         .corpus(
@@ -768,6 +769,38 @@ fn eval_text_writes_rows_records_and_a_signature() {
             .count(),
         5
     );
+
+    // The table says each metric's scale: BLEU and SQuAD's EM/F1 in
+    // percent as their references print them, accuracy as a fraction.
+    let o = codex(
+        &[
+            "eval",
+            "text",
+            "--hyp",
+            "hyp.txt",
+            "--ref",
+            "ref.txt",
+            "--metrics",
+            "bleu,em,accuracy",
+            "--out",
+            "table",
+        ],
+        &[],
+        d,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    let scale = |metric: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{metric} ")))
+            .and_then(|l| l.split_whitespace().last())
+            .map(str::to_owned)
+    };
+    assert!(table.lines().next().unwrap().ends_with("scale"), "{table}");
+    assert_eq!(scale("bleu").as_deref(), Some("0-100"), "{table}");
+    assert_eq!(scale("em").as_deref(), Some("0-100"), "{table}");
+    assert_eq!(scale("accuracy").as_deref(), Some("0-1"), "{table}");
 
     // Same inputs and settings: the same run id.
     let again = codex(&args, &[], d);

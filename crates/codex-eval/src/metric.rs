@@ -75,6 +75,13 @@ pub trait Metric: Send + Sync {
 
     /// Scores every segment (in parallel where the metric allows).
     fn score(&self, corpus: &Corpus) -> Result<Box<dyn Scored>, EvalError>;
+
+    /// The range its values are reported on, as tables head them: `0-100`
+    /// where the reference implementation reports percentages (sacreBLEU's
+    /// BLEU and chrF, the SQuAD script's EM and F1), else `0-1`.
+    fn scale(&self) -> &'static str {
+        "0-1"
+    }
 }
 
 type FinishFn = Box<dyn Fn(&[f64], f64) -> Vec<f64> + Send + Sync>;
@@ -186,6 +193,10 @@ impl Metric for BleuMetric {
         "bleu"
     }
 
+    fn scale(&self) -> &'static str {
+        "0-100"
+    }
+
     fn score(&self, corpus: &Corpus) -> Result<Box<dyn Scored>, EvalError> {
         let bleu = Arc::new(Bleu::new(self.0.clone()));
         let width = bleu.width();
@@ -230,6 +241,10 @@ pub struct ChrfMetric {
 impl Metric for ChrfMetric {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn scale(&self) -> &'static str {
+        "0-100"
     }
 
     fn score(&self, corpus: &Corpus) -> Result<Box<dyn Scored>, EvalError> {
@@ -339,6 +354,10 @@ impl MeanMetric {
 impl Metric for MeanMetric {
     fn name(&self) -> &str {
         self.name
+    }
+
+    fn scale(&self) -> &'static str {
+        if self.scale == 100.0 { "0-100" } else { "0-1" }
     }
 
     fn score(&self, corpus: &Corpus) -> Result<Box<dyn Scored>, EvalError> {

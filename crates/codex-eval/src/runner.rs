@@ -63,6 +63,10 @@ pub struct MetricResult {
     pub intervals: Vec<Interval>,
     /// sacreBLEU signature, for BLEU and chrF.
     pub signature: Option<String>,
+    /// The range the values are on (`0-100` or `0-1`, see
+    /// [`Metric::scale`](crate::Metric::scale)), when the metric says.
+    #[serde(default)]
+    pub scale: Option<String>,
 }
 
 /// Everything an evaluation computed.
@@ -116,17 +120,26 @@ impl EvalReport {
         let pct = (self.options.confidence * 100.0).round();
         let _ = writeln!(
             out,
-            "{:<width$}  {:>12}  {:>27}",
+            "{:<width$}  {:>12}  {:>27}  scale",
             "metric",
             "value",
             format!("{pct}% interval")
         );
-        for r in &rows {
+        let scales = self.results.iter().flat_map(|r| {
+            r.values
+                .iter()
+                .map(move |_| r.scale.as_deref().unwrap_or(""))
+        });
+        for (r, scale) in rows.iter().zip(scales) {
             let ci = match (r.ci_low, r.ci_high) {
                 (Some(l), Some(h)) => format!("[{l:.4}, {h:.4}]"),
                 _ => "-".to_owned(),
             };
-            let _ = writeln!(out, "{:<width$}  {:>12.4}  {:>27}", r.metric, r.value, ci);
+            let line = format!(
+                "{:<width$}  {:>12.4}  {:>27}  {scale}",
+                r.metric, r.value, ci
+            );
+            let _ = writeln!(out, "{}", line.trim_end());
         }
         for r in &self.results {
             if let Some(sig) = &r.signature {
@@ -164,7 +177,11 @@ pub fn evaluate(
     let results = metrics
         .iter()
         .zip(&scored)
-        .map(|(m, s)| summarize(m.name(), &**s, options))
+        .map(|(m, s)| {
+            let mut r = summarize(m.name(), &**s, options);
+            r.scale = Some(m.scale().to_owned());
+            r
+        })
         .collect();
     let report = EvalReport {
         run_id,
@@ -199,6 +216,7 @@ pub fn summarize(metric: &str, s: &dyn Scored, options: &EvalOptions) -> MetricR
         values: s.names().iter().cloned().zip(values).collect(),
         intervals,
         signature: s.signature(tag),
+        scale: None,
     }
 }
 

@@ -374,9 +374,11 @@ pub(crate) enum DataCommand {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Filter, deduplicate, split and tokenize sources into hashed shards with a manifest.
+    /// Filter, deduplicate, split and tokenize sources into hashed shards with
+    /// a manifest. Files and directories given as arguments are the sources
+    /// (else `data.sources`).
     #[command(
-        after_help = "Example:\n  codex data prepare --tokenizer tok/tokenizer.json --out data/ data.sources=[corpus.txt]"
+        after_help = "Example:\n  codex data prepare corpus.txt notes/ --tokenizer tok/tokenizer.json --out data/\n  codex data prepare --out data/ data.sources=[corpus.txt] tokenizer.path=tok/tokenizer.json"
     )]
     Prepare {
         #[command(flatten)]

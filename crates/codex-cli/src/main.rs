@@ -87,7 +87,7 @@ fn main() -> ExitCode {
                     .lock()
                     .write_all(stopped.stdout.as_bytes());
             }
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", commands::error_text(&err));
             ExitCode::from(commands::exit_code(&err))
         }
     }

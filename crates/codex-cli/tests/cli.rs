@@ -364,7 +364,7 @@ fn usage_errors_exit_2() {
     let o = codex(&["config", "frobnicate"], &[], dir.path());
     assert_eq!(o.status.code(), Some(2));
     let o = codex(&["config", "validate", "missing.yaml"], &[], dir.path());
-    assert_eq!(o.status.code(), Some(1), "a missing file is an I/O failure");
+    assert_eq!(o.status.code(), Some(2), "a missing file is bad input");
     assert!(stderr(&o).contains("missing.yaml"));
 }
 
@@ -455,7 +455,7 @@ fn tokenizer_encode_reports_invalid_utf8_by_line() {
         dir.path(),
         b"fine\nbad \xff byte\n",
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("invalid UTF-8 in `stdin` at line 2"),
         "{}",
@@ -554,7 +554,7 @@ fn tokenizer_errors_name_the_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("bad.json"), "{ not a tokenizer").unwrap();
     let o = codex(&["tokenizer", "inspect", "bad.json"], &[], dir.path());
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("cannot load tokenizer `bad.json`"),
         "{}",
@@ -634,6 +634,28 @@ fn data_synth_prepare_inspect_verify() {
     assert!(stdout(&o).starts_with("prepared ds in"), "{}", stdout(&o));
     let o = codex(&args, &[], dir.path());
     assert!(stdout(&o).contains("is up to date"), "{}", stdout(&o));
+    // Sources given as arguments are the same sources.
+    let o = codex(
+        &["data", "prepare", "corpus.txt", "-t", &tok, "--out", "ds"],
+        &[],
+        dir.path(),
+    );
+    assert!(stdout(&o).contains("is up to date"), "{}", stdout(&o));
+    let o = codex(
+        &[
+            "data",
+            "prepare",
+            "missing.txt",
+            "-t",
+            &tok,
+            "--out",
+            "none",
+        ],
+        &[],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("missing.txt"), "{}", stderr(&o));
 
     let o = codex(
         &["data", "inspect", "ds", "-t", &tok, "--samples", "1"],
@@ -1280,4 +1302,67 @@ fn a_hostile_tree_is_audited_without_escaping_or_reading_too_much() {
             .iter()
             .any(|f| f["path"].as_str().unwrap().starts_with("bad-"))
     );
+}
+
+/// Every command that reads a path the user names exits 2 when it is not
+/// there, says which path, and leaves nothing behind.
+#[test]
+fn a_missing_input_exits_2_everywhere_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("r.txt"), "a\n").unwrap();
+    let cases: &[&[&str]] = &[
+        &["tokenizer", "train", "nothere.txt", "--out", "tok"],
+        &["tokenizer", "inspect", "nothere.json"],
+        &[
+            "data",
+            "prepare",
+            "nothere.txt",
+            "-t",
+            "nothere.json",
+            "--out",
+            "ds",
+        ],
+        &["data", "inspect", "nothere"],
+        &["data", "verify", "nothere"],
+        &["eval", "text", "--hyp", "nothere.txt", "--ref", "r.txt"],
+        &["eval", "ppl", "--nll", "nothere.jsonl"],
+        &["eval", "lm", "nothere", "--data", "r.txt"],
+        &["generate", "nothere", "--prompt", "x"],
+        &["model", "import", "nothere", "--out", "m"],
+        &["model", "export", "nothere", "--out", "m"],
+        &["model", "inspect", "nothere"],
+        &["audit", "nothere"],
+        &["safety", "scan", "nothere"],
+        &["safety", "redact", "nothere.txt"],
+        &["runs", "show", "nothere"],
+        &["runs", "list", "nothere"],
+        &["config", "validate", "nothere.yaml"],
+        &["train", "--config", "nothere.yaml"],
+        &["train", "--resume", "nothere"],
+        &["train", "data.sources=nothere.txt"],
+        &[
+            "sweep",
+            "--config",
+            "nothere.yaml",
+            "--grid",
+            "train.lr=1e-3,2e-3",
+        ],
+    ];
+    for args in cases {
+        let o = codex(args, &[], d);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("nothere"), "{args:?}: {}", stderr(&o));
+        assert!(
+            !stderr(&o).contains("(os error 2): No such file"),
+            "{args:?} repeats its cause: {}",
+            stderr(&o)
+        );
+        let left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "r.txt")
+            .collect();
+        assert!(left.is_empty(), "{args:?} left {left:?}");
+    }
 }

@@ -117,13 +117,17 @@ impl Error {
     /// Whether the error is about the caller's input (a configuration, an
     /// override, a name) rather than a failure of the machine.
     pub fn is_bad_input(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Self::Config { .. }
-                | Self::ConfigParse { .. }
-                | Self::ConfigFormat { .. }
-                | Self::OverrideSyntax { .. }
-                | Self::UnknownName { .. }
-        )
+            | Self::ConfigParse { .. }
+            | Self::ConfigFormat { .. }
+            | Self::OverrideSyntax { .. }
+            | Self::UnknownName { .. } => true,
+            // Reading something that is not there: a path the user gave.
+            Self::Io { op, source, .. } => {
+                op.starts_with("cannot read") && source.kind() == std::io::ErrorKind::NotFound
+            }
+            _ => false,
+        }
     }
 }

@@ -84,3 +84,20 @@ impl From<codex_core::Error> for DataError {
         Self::Core(Box::new(e))
     }
 }
+
+impl DataError {
+    /// Whether the error is the input's fault (a missing or unusable source,
+    /// a malformed record, nothing to train on, a directory that is not a
+    /// prepared dataset): `codex` exits 2 for these.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::BadSource { .. }
+            | Self::BadRecord { .. }
+            | Self::EmptyCorpus { .. }
+            | Self::BadManifest { .. } => true,
+            Self::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            Self::Core(e) => e.is_bad_input(),
+            _ => false,
+        }
+    }
+}

@@ -102,3 +102,21 @@ impl TokenizeError {
         }
     }
 }
+
+impl TokenizeError {
+    /// Whether the error is the input's fault (a tokenizer file that cannot
+    /// be loaded, invalid UTF-8, a malformed record, an empty corpus, a
+    /// vocabulary too small for the special tokens, a missing file): `codex`
+    /// exits 2 for these.
+    pub fn is_bad_input(&self) -> bool {
+        match self {
+            Self::Load { .. }
+            | Self::InvalidUtf8 { .. }
+            | Self::BadRecord { .. }
+            | Self::EmptyCorpus { .. }
+            | Self::VocabTooSmall { .. } => true,
+            Self::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            _ => false,
+        }
+    }
+}

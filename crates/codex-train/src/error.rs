@@ -127,25 +127,8 @@ impl TrainError {
             Self::Core(e) => e.is_bad_input(),
             Self::Model(e) => e.is_bad_input(),
             Self::Filter { bad_input, .. } => *bad_input,
-            Self::Data(e) => {
-                matches!(
-                    e,
-                    codex_data::DataError::BadSource { .. }
-                        | codex_data::DataError::BadRecord { .. }
-                        | codex_data::DataError::EmptyCorpus { .. }
-                        | codex_data::DataError::BadManifest { .. }
-                ) || matches!(e, codex_data::DataError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
-            }
-            Self::Tokenize(e) => {
-                matches!(
-                    e,
-                    codex_tokenize::TokenizeError::Load { .. }
-                        | codex_tokenize::TokenizeError::InvalidUtf8 { .. }
-                        | codex_tokenize::TokenizeError::BadRecord { .. }
-                        | codex_tokenize::TokenizeError::EmptyCorpus { .. }
-                        | codex_tokenize::TokenizeError::VocabTooSmall { .. }
-                ) || matches!(e, codex_tokenize::TokenizeError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
-            }
+            Self::Data(e) => e.is_bad_input(),
+            Self::Tokenize(e) => e.is_bad_input(),
             _ => false,
         }
     }

@@ -549,6 +549,7 @@ impl<'a> TrainJob<'a> {
     pub fn run(self, observer: &mut dyn Observer) -> Result<JobOutcome, TrainError> {
         let started = std::time::Instant::now();
         let cfg = self.plan.config.clone();
+        let runs_dir_existed = cfg.run.runs_dir.exists();
         let (run, resume_from) = match &self.plan.resume {
             None => {
                 let run = RunDir::create(&cfg.run.runs_dir, &cfg.run.name, chrono::Local::now())?;
@@ -575,9 +576,15 @@ impl<'a> TrainJob<'a> {
         };
         let root = run.root().to_owned();
         let fresh = resume_from.is_none();
+        let runs_dir = cfg.run.runs_dir.clone();
         let result = self.execute(observer, started, cfg, run, resume_from);
         if let Err(e) = &result {
             record_failure(&root, fresh, e);
+            if fresh && !runs_dir_existed {
+                // The directory this run made for runs, if nothing is left
+                // in it (remove_dir refuses one that is not empty).
+                let _ = std::fs::remove_dir(&runs_dir);
+            }
         }
         result
     }

@@ -61,7 +61,21 @@ pub(super) fn run(cmd: DataCommand) -> Result<String> {
 }
 
 fn prepare(config: &ConfigArgs, out: &Path, tokenizer: Option<PathBuf>) -> Result<String> {
-    let cfg = loader(config).load()?.config;
+    // An argument that names a file or directory, or has no `=`, is a
+    // source; the rest are overrides.
+    let (sources, overrides): (Vec<String>, Vec<String>) = config
+        .overrides
+        .iter()
+        .cloned()
+        .partition(|a| !a.contains('=') || Path::new(a).exists());
+    let args = ConfigArgs {
+        config: config.config.clone(),
+        overrides,
+    };
+    let mut cfg = loader(&args).load()?.config;
+    if !sources.is_empty() {
+        cfg.data.sources = sources.into_iter().map(PathBuf::from).collect();
+    }
     let tok_path = tokenizer.or(cfg.tokenizer.path.clone()).context(
         "no tokenizer: pass --tokenizer or set tokenizer.path (train one with `codex tokenizer train`)",
     )?;

@@ -91,6 +91,24 @@ pub(crate) fn model_path(given: std::path::PathBuf) -> std::path::PathBuf {
         .unwrap_or(given)
 }
 
+/// An error and its causes on one line, `a: b: c`, leaving out a cause
+/// whose text the message before it already holds (many errors print their
+/// source themselves).
+pub(crate) fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
 /// Exit status for an error: 2 for bad input, 1 for other failures and
 /// findings, 130/143 after SIGINT/SIGTERM.
 pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
@@ -124,6 +142,12 @@ pub(crate) fn exit_code(err: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<codex_track::TrackError>()
                 .is_some_and(codex_track::TrackError::is_bad_input)
+            || cause
+                .downcast_ref::<codex_data::DataError>()
+                .is_some_and(codex_data::DataError::is_bad_input)
+            || cause
+                .downcast_ref::<codex_tokenize::TokenizeError>()
+                .is_some_and(codex_tokenize::TokenizeError::is_bad_input)
         {
             return 2;
         }

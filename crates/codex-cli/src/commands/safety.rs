@@ -145,6 +145,15 @@ fn scan(
     flag: Option<&Path>,
     config: Option<PathBuf>,
 ) -> Result<String> {
+    // A path the user named that is not there is bad input; what cannot be
+    // read inside a tree is a finding of the scan.
+    for p in paths {
+        if let Err(e) = std::fs::symlink_metadata(p)
+            && e.kind() == std::io::ErrorKind::NotFound
+        {
+            return Err(TrainError::input(p.display(), "no such file or directory").into());
+        }
+    }
     let cfg = loader(&crate::cli::ConfigArgs {
         config,
         overrides: Vec::new(),

@@ -64,7 +64,7 @@ pub struct MetricResult {
     /// sacreBLEU signature, for BLEU and chrF.
     pub signature: Option<String>,
     /// The range the values are on (`0-100` or `0-1`, see
-    /// [`Metric::scale`](crate::Metric::scale)), when the metric says.
+    /// [`Metric::scale`]), when the metric says.
     #[serde(default)]
     pub scale: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! Writes the models of the export round-trip fixture (`tests/data/model/export`):
-//! a GPT-2 and a Llama (grouped-query, untied) model, seeded, exported as
-//! Hugging Face checkpoints. `scripts/goldens/model_goldens.py --export` then
+//! a GPT-2 and a Llama (grouped-query, untied) model, and one of each rotary
+//! variant (Llama 3 rope scaling, Qwen2 with a sliding-window layer, Qwen3,
+//! Mistral with a window), seeded, exported as Hugging Face checkpoints. `scripts/goldens/model_goldens.py --export` then
 //! loads them with transformers and records its logits next to them.
 //!
 //! `cargo run -p codex-model --example export_fixture -- tests/data/model/export`
@@ -8,9 +9,11 @@
 use std::path::PathBuf;
 
 use codex_core::config::ModelFamily;
-use codex_model::{DeviceSpec, ModelConfig, RandomInit, Transformer, export_hf};
+use codex_model::{
+    DeviceSpec, ModelConfig, RandomInit, RopeScaling, Transformer, Variant, export_hf,
+};
 
-/// The two exported models; the test rebuilds them the same way.
+/// The exported models; the test rebuilds them the same way.
 fn models() -> Vec<(&'static str, ModelConfig)> {
     let base = ModelConfig {
         family: ModelFamily::Gpt2,
@@ -25,6 +28,7 @@ fn models() -> Vec<(&'static str, ModelConfig)> {
         rope_theta: 10_000.0,
         tie_embeddings: true,
         norm_eps: 1e-5,
+        variant: Variant::default(),
     };
     let llama = ModelConfig {
         family: ModelFamily::Llama,
@@ -35,7 +39,57 @@ fn models() -> Vec<(&'static str, ModelConfig)> {
         norm_eps: 1e-6,
         ..base.clone()
     };
-    vec![("gpt2", base), ("llama", llama)]
+    let rotary = |family, variant| ModelConfig {
+        family,
+        context_length: 64,
+        variant,
+        ..llama.clone()
+    };
+    let llama3 = rotary(
+        ModelFamily::Llama,
+        Variant {
+            rope_scaling: RopeScaling::Llama3 {
+                factor: 8.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_position_embeddings: 16,
+            },
+            qkv_bias: true,
+            o_bias: true,
+            mlp_bias: true,
+            ..Variant::default()
+        },
+    );
+    let qwen2 = rotary(
+        ModelFamily::Qwen2,
+        Variant {
+            sliding_window: Some(6),
+            window_layers: vec![false, true],
+            ..Variant::for_family(ModelFamily::Qwen2)
+        },
+    );
+    let qwen3 = rotary(
+        ModelFamily::Qwen3,
+        Variant {
+            head_dim: Some(16),
+            ..Variant::for_family(ModelFamily::Qwen3)
+        },
+    );
+    let mistral = rotary(
+        ModelFamily::Mistral,
+        Variant {
+            sliding_window: Some(5),
+            ..Variant::default()
+        },
+    );
+    vec![
+        ("gpt2", base),
+        ("llama", llama),
+        ("llama3", llama3),
+        ("qwen2", qwen2),
+        ("qwen3", qwen3),
+        ("mistral", mistral),
+    ]
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,5 +1,5 @@
-//! The transformer's shape: one config for both families, named architectures,
-//! parameter counts and the FLOPs estimate used for MFU.
+//! The transformer's shape: one config for every family, named architectures,
+//! parameter counts, rotary frequencies and the FLOPs estimate used for MFU.
 
 use codex_core::Registry;
 use codex_core::config::{ModelFamily, ModelSection};
@@ -10,8 +10,9 @@ use crate::error::ModelError;
 /// Everything that fixes a model's shape and numerics.
 ///
 /// GPT-2 family: learned absolute positions, LayerNorm, tanh-GELU MLP, biases,
-/// tied embeddings. Llama family: rotary positions, RMSNorm, SwiGLU MLP, no
-/// biases, grouped-query attention, tied or untied embeddings.
+/// tied embeddings. Rotary families (Llama, Qwen2, Qwen3, Mistral): rotary
+/// positions, RMSNorm, SwiGLU MLP, grouped-query attention, tied or untied
+/// embeddings, and what [`Variant`] switches on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
@@ -39,6 +40,158 @@ pub struct ModelConfig {
     pub tie_embeddings: bool,
     /// Epsilon of LayerNorm / RMSNorm.
     pub norm_eps: f64,
+    /// What the rotary families add to the shared math; all off by default.
+    #[serde(default, skip_serializing_if = "Variant::is_plain")]
+    pub variant: Variant,
+}
+
+/// The switches by which the rotary families differ from plain Llama, each
+/// as its `transformers` implementation computes it.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// Width of one attention head when it is not `d_model / n_head`
+    /// (`head_dim` in `config.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_dim: Option<usize>,
+    /// Biases on the query, key and value projections (Qwen2; Llama's and
+    /// Qwen3's `attention_bias`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub qkv_bias: bool,
+    /// A bias on the attention's output projection (`attention_bias` of
+    /// Llama and Qwen3; never in Qwen2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub o_bias: bool,
+    /// Biases on the MLP's three projections (Llama's `mlp_bias`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mlp_bias: bool,
+    /// How the rotary frequencies are scaled.
+    #[serde(default, skip_serializing_if = "RopeScaling::is_default")]
+    pub rope_scaling: RopeScaling,
+    /// An RMSNorm over each query and key head, before the rotation (Qwen3).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub qk_norm: bool,
+    /// Keys further than this many positions back (the query's own counts
+    /// as one) are not attended to, on the layers `window_layers` names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sliding_window: Option<usize>,
+    /// Which layers use `sliding_window`, one flag per layer; empty means
+    /// every layer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub window_layers: Vec<bool>,
+}
+
+impl Variant {
+    /// Plain Llama (or GPT-2): nothing switched on.
+    pub fn is_plain(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The switches that are on, in words (`None` when none is).
+    pub fn describe(&self, n_layer: usize) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(hd) = self.head_dim {
+            parts.push(format!("head_dim {hd}"));
+        }
+        match (self.qkv_bias, self.o_bias) {
+            (true, true) => parts.push("attention biases".to_owned()),
+            (true, false) => parts.push("q/k/v biases".to_owned()),
+            (false, true) => parts.push("output projection bias".to_owned()),
+            (false, false) => {}
+        }
+        if self.mlp_bias {
+            parts.push("mlp biases".to_owned());
+        }
+        if self.qk_norm {
+            parts.push("q/k head norms".to_owned());
+        }
+        match self.rope_scaling {
+            RopeScaling::Default => {}
+            RopeScaling::Linear { factor } => parts.push(format!("rope linear ×{factor}")),
+            RopeScaling::Dynamic {
+                factor,
+                original_max_position_embeddings: l,
+            } => parts.push(format!("rope dynamic ×{factor} past {l} positions")),
+            RopeScaling::Llama3 {
+                factor,
+                original_max_position_embeddings: l,
+                ..
+            } => parts.push(format!("rope llama3 ×{factor} (original context {l})")),
+        }
+        if let Some(w) = self.sliding_window {
+            let on = if self.window_layers.is_empty() {
+                n_layer
+            } else {
+                self.window_layers.iter().filter(|&&on| on).count()
+            };
+            parts.push(format!("sliding window {w} on {on} of {n_layer} layers"));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
+    /// What a family's configuration implies before a checkpoint says more:
+    /// Qwen2's q/k/v biases, Qwen3's q/k norms.
+    pub fn for_family(family: ModelFamily) -> Self {
+        Self {
+            qkv_bias: family == ModelFamily::Qwen2,
+            qk_norm: family == ModelFamily::Qwen3,
+            ..Self::default()
+        }
+    }
+}
+
+/// How rotary frequencies are scaled: `transformers`' `rope_type` values
+/// `default`, `linear`, `dynamic` and `llama3` (see
+/// [`ModelConfig::inv_freq`]). Each keeps the attention scaling at 1.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(tag = "rope_type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RopeScaling {
+    /// `θ^(-2i/d)`.
+    #[default]
+    Default,
+    /// Every frequency divided by `factor` (position interpolation).
+    Linear {
+        /// The divisor.
+        factor: f64,
+    },
+    /// NTK-aware: past `original_max_position_embeddings` positions the base
+    /// grows with the sequence, `θ · (factor·s/L − (factor − 1))^(d/(d−2))`.
+    Dynamic {
+        /// How far the base is stretched.
+        factor: f64,
+        /// `L`: the context the model was trained on (`max_position_embeddings`
+        /// of the checkpoint); codex reads up to `factor · L` positions.
+        original_max_position_embeddings: usize,
+    },
+    /// Llama 3.1/3.2: low frequencies divided by `factor`, high ones kept,
+    /// the band between interpolated smoothly.
+    Llama3 {
+        /// Divisor of the low frequencies.
+        factor: f64,
+        /// Wavelengths above `L / low_freq_factor` are divided.
+        low_freq_factor: f64,
+        /// Wavelengths below `L / high_freq_factor` are kept.
+        high_freq_factor: f64,
+        /// `L`.
+        original_max_position_embeddings: usize,
+    },
+}
+
+impl RopeScaling {
+    /// Whether this is the unscaled rotation.
+    pub fn is_default(&self) -> bool {
+        *self == RopeScaling::Default
+    }
+
+    /// The `rope_type` name `transformers` uses.
+    pub fn name(&self) -> &'static str {
+        match self {
+            RopeScaling::Default => "default",
+            RopeScaling::Linear { .. } => "linear",
+            RopeScaling::Dynamic { .. } => "dynamic",
+            RopeScaling::Llama3 { .. } => "llama3",
+        }
+    }
 }
 
 impl ModelConfig {
@@ -58,6 +211,7 @@ impl ModelConfig {
             rope_theta: section.rope_theta,
             tie_embeddings: section.tie_embeddings,
             norm_eps: 1e-5,
+            variant: Variant::for_family(section.family),
         };
         config.validate()?;
         Ok(config)
@@ -67,6 +221,8 @@ impl ModelConfig {
     /// `config.yaml` records when the model came from elsewhere).
     pub fn section(&self) -> ModelSection {
         let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+        // The section spells the shape; the variant travels with the model
+        // (a checkpoint's metadata, the base directory it came from).
         ModelSection {
             family: self.family,
             n_layer: n(self.n_layer),
@@ -118,6 +274,7 @@ impl ModelConfig {
                 return bad(key, format!("must be at most {max}, got {value}"));
             }
         }
+        self.validate_variant()?;
         let total = self.param_counts().total() as u128;
         if total > Self::MAX_PARAMS {
             return bad(
@@ -132,7 +289,7 @@ impl ModelConfig {
                 ),
             );
         }
-        if !self.d_model.is_multiple_of(self.n_head) {
+        if self.variant.head_dim.is_none() && !self.d_model.is_multiple_of(self.n_head) {
             return bad(
                 "d_model",
                 format!(
@@ -150,11 +307,15 @@ impl ModelConfig {
                 ),
             );
         }
-        if self.family == ModelFamily::Llama && !self.head_dim().is_multiple_of(2) {
+        if self.family.is_rotary() && !self.head_dim().is_multiple_of(2) {
             return bad(
-                "d_model",
+                if self.variant.head_dim.is_some() {
+                    "head_dim"
+                } else {
+                    "d_model"
+                },
                 format!(
-                    "divided by n_head must be even for rotary embeddings, got head size {}",
+                    "the head size must be even for rotary embeddings, got {}",
                     self.head_dim()
                 ),
             );
@@ -189,6 +350,175 @@ impl ModelConfig {
         Ok(())
     }
 
+    fn validate_variant(&self) -> Result<(), ModelError> {
+        let bad = |key: &str, message: String| {
+            Err(ModelError::InvalidConfig {
+                key: key.to_owned(),
+                message,
+            })
+        };
+        let v = &self.variant;
+        if self.family == ModelFamily::Gpt2 && !v.is_plain() {
+            return bad(
+                "variant",
+                format!("the gpt2 family has no rotary variants, got {v:?}"),
+            );
+        }
+        if let Some(hd) = v.head_dim
+            && !(1..=Self::MAX_WIDTH).contains(&hd)
+        {
+            return bad(
+                "head_dim",
+                format!("must be in 1..={}, got {hd}", Self::MAX_WIDTH),
+            );
+        }
+        if let Some(w) = v.sliding_window
+            && w == 0
+        {
+            return bad("sliding_window", "must be at least 1".into());
+        }
+        if !v.window_layers.is_empty() && v.window_layers.len() != self.n_layer {
+            return bad(
+                "window_layers",
+                format!(
+                    "must name every one of the {} layers, got {}",
+                    self.n_layer,
+                    v.window_layers.len()
+                ),
+            );
+        }
+        let positive = |key: &str, x: f64| {
+            if x.is_finite() && x > 0.0 {
+                Ok(())
+            } else {
+                bad(key, format!("must be positive, got {x}"))
+            }
+        };
+        match v.rope_scaling {
+            RopeScaling::Default => {}
+            RopeScaling::Linear { factor } => positive("rope_scaling.factor", factor)?,
+            RopeScaling::Dynamic {
+                factor,
+                original_max_position_embeddings: l,
+            } => {
+                positive("rope_scaling.factor", factor)?;
+                if l == 0 || l > self.context_length {
+                    return bad(
+                        "rope_scaling.original_max_position_embeddings",
+                        format!("must be in 1..={}, got {l}", self.context_length),
+                    );
+                }
+                if self.head_dim() <= 2 {
+                    return bad(
+                        "head_dim",
+                        format!(
+                            "dynamic rope scaling needs a head size above 2, got {}",
+                            self.head_dim()
+                        ),
+                    );
+                }
+            }
+            RopeScaling::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original_max_position_embeddings: l,
+            } => {
+                positive("rope_scaling.factor", factor)?;
+                positive("rope_scaling.low_freq_factor", low_freq_factor)?;
+                positive("rope_scaling.high_freq_factor", high_freq_factor)?;
+                if high_freq_factor <= low_freq_factor {
+                    return bad(
+                        "rope_scaling.high_freq_factor",
+                        format!(
+                            "must exceed low_freq_factor ({low_freq_factor}), got {high_freq_factor}"
+                        ),
+                    );
+                }
+                if l == 0 {
+                    return bad(
+                        "rope_scaling.original_max_position_embeddings",
+                        "must be at least 1".into(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether layer `layer` attends through the sliding window, and its size.
+    pub fn window(&self, layer: usize) -> Option<usize> {
+        let w = self.variant.sliding_window?;
+        let on = self
+            .variant
+            .window_layers
+            .get(layer)
+            .copied()
+            .unwrap_or(true);
+        on.then_some(w)
+    }
+
+    /// The rotary inverse frequencies, `head_dim / 2` of them, for a forward
+    /// pass whose furthest position is `seq_len − 1`, in `f32` as
+    /// `transformers` computes them (only `dynamic` scaling depends on
+    /// `seq_len`).
+    pub fn inv_freq(&self, seq_len: usize) -> Vec<f32> {
+        let dim = self.head_dim();
+        let default = |theta: f32| -> Vec<f32> {
+            (0..dim / 2)
+                .map(|i| 1.0 / theta.powf((2 * i) as f32 / dim as f32))
+                .collect()
+        };
+        let theta = self.rope_theta as f32;
+        match self.variant.rope_scaling {
+            RopeScaling::Default => default(theta),
+            RopeScaling::Linear { factor } => default(theta)
+                .into_iter()
+                .map(|f| f / factor as f32)
+                .collect(),
+            RopeScaling::Dynamic {
+                factor,
+                original_max_position_embeddings: l,
+            } => {
+                if seq_len <= l {
+                    return default(theta);
+                }
+                let factor = factor as f32;
+                let stretch = factor * seq_len as f32 / l as f32 - (factor - 1.0);
+                let exponent = (dim as f64 / (dim as f64 - 2.0)) as f32;
+                default(theta * stretch.powf(exponent))
+            }
+            RopeScaling::Llama3 {
+                factor,
+                low_freq_factor,
+                high_freq_factor,
+                original_max_position_embeddings: l,
+            } => {
+                let (factor, low, high) = (
+                    factor as f32,
+                    low_freq_factor as f32,
+                    high_freq_factor as f32,
+                );
+                let l = l as f32;
+                let (low_wavelen, high_wavelen) = (l / low, l / high);
+                default(theta)
+                    .into_iter()
+                    .map(|f| {
+                        let wavelen = 2.0 * std::f32::consts::PI / f;
+                        if wavelen > low_wavelen {
+                            f / factor
+                        } else if wavelen < high_wavelen {
+                            f
+                        } else {
+                            let smooth = (l / wavelen - low) / (high - low);
+                            (1.0 - smooth) * f / factor + smooth * f
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+
     /// Largest vocabulary accepted (16 Mi entries).
     pub const MAX_VOCAB: usize = 1 << 24;
     /// Most layers accepted.
@@ -202,32 +532,45 @@ impl ModelConfig {
 
     /// The family's name as configurations and `config.json` spell it.
     pub fn family_name(&self) -> &'static str {
-        match self.family {
-            ModelFamily::Gpt2 => "gpt2",
-            ModelFamily::Llama => "llama",
-        }
+        self.family.name()
     }
 
-    /// Width of one attention head.
+    /// Width of one attention head: `head_dim` where the checkpoint sets
+    /// it, else `d_model / n_head`.
     pub fn head_dim(&self) -> usize {
-        self.d_model / self.n_head
+        self.variant.head_dim.unwrap_or(self.d_model / self.n_head)
     }
 
-    /// Whether linear layers and norms carry biases (GPT-2) or not (Llama).
+    /// Whether linear layers and norms carry biases (GPT-2) or not (the
+    /// rotary families, unless [`Variant`] adds some).
     pub fn has_bias(&self) -> bool {
         self.family == ModelFamily::Gpt2
+    }
+
+    /// Biases of the q/k/v projections, of the output projection and of the MLP.
+    pub fn biases(&self) -> (bool, bool, bool) {
+        let all = self.has_bias();
+        let v = &self.variant;
+        (all || v.qkv_bias, all || v.o_bias, all || v.mlp_bias)
     }
 
     /// Parameter counts by module kind, computed from the shape alone.
     pub fn param_counts(&self) -> ParamCounts {
         let (d, f, v, l) = (self.d_model, self.d_ff, self.vocab_size, self.n_layer);
-        let kv = self.n_kv_head * self.head_dim();
-        let bias = usize::from(self.has_bias());
-        let norm = d * (1 + bias);
-        let attention = d * d + 2 * d * kv + d * d + bias * (d + 2 * kv + d);
-        let mlp = match self.family {
-            ModelFamily::Gpt2 => 2 * d * f + bias * (f + d),
-            ModelFamily::Llama => 3 * d * f,
+        let hd = self.head_dim();
+        let (q, kv) = (self.n_head * hd, self.n_kv_head * hd);
+        let (qkv_bias, o_bias, mlp_bias) = self.biases();
+        let norm = d * (1 + usize::from(self.has_bias()));
+        let qk_norm = if self.variant.qk_norm { 2 * hd } else { 0 };
+        let attention = d * q
+            + 2 * d * kv
+            + q * d
+            + usize::from(qkv_bias) * (q + 2 * kv)
+            + usize::from(o_bias) * d;
+        let mlp = if self.family.is_rotary() {
+            3 * d * f + usize::from(mlp_bias) * (2 * f + d)
+        } else {
+            2 * d * f + usize::from(mlp_bias) * (f + d)
         };
         ParamCounts {
             token_embedding: v * d,
@@ -238,7 +581,7 @@ impl ModelConfig {
             },
             attention: l * attention,
             mlp: l * mlp,
-            norms: (2 * l + 1) * norm,
+            norms: (2 * l + 1) * norm + l * qk_norm,
             lm_head: if self.tie_embeddings { 0 } else { v * d },
         }
     }
@@ -250,7 +593,8 @@ impl ModelConfig {
     pub fn flops_per_token(&self) -> f64 {
         let c = self.param_counts();
         let matmul = c.attention + c.mlp + self.vocab_size * self.d_model;
-        6.0 * matmul as f64 + 12.0 * (self.n_layer * self.d_model * self.context_length) as f64
+        let width = self.n_head * self.head_dim();
+        6.0 * matmul as f64 + 12.0 * (self.n_layer * width * self.context_length) as f64
     }
 }
 
@@ -311,12 +655,17 @@ fn arch(
         rope_theta: 10_000.0,
         tie_embeddings,
         norm_eps: 1e-5,
+        variant: Variant::default(),
     }
 }
 
 /// The named architectures (`codex registry list`, `codex model inspect gpt2-small`).
 pub fn architectures() -> Registry<ModelConfig> {
-    use ModelFamily::{Gpt2, Llama};
+    use ModelFamily::{Gpt2, Llama, Mistral, Qwen2, Qwen3};
+    let with = |mut c: ModelConfig, variant: Variant| {
+        c.variant = variant;
+        c
+    };
     let mut r = Registry::new("architecture");
     let rows = [
         (
@@ -348,6 +697,52 @@ pub fn architectures() -> Registry<ModelConfig> {
             "llama-60m",
             "Llama family, 8 layers, d_model 512, GQA 8/4, vocab 32000",
             arch(Llama, 32000, 8, 8, 4, 512, 1376, 1024, false),
+        ),
+        (
+            "llama3-tiny",
+            "Llama 3 rope scaling (llama3, factor 8, original context 64), 4 layers, d_model 128, GQA 4/2",
+            with(
+                arch(Llama, 2048, 4, 4, 2, 128, 352, 256, true),
+                Variant {
+                    rope_scaling: RopeScaling::Llama3 {
+                        factor: 8.0,
+                        low_freq_factor: 1.0,
+                        high_freq_factor: 4.0,
+                        original_max_position_embeddings: 64,
+                    },
+                    ..Variant::default()
+                },
+            ),
+        ),
+        (
+            "qwen2-tiny",
+            "Qwen2 family (q/k/v biases), 4 layers, d_model 128, GQA 4/2",
+            with(
+                arch(Qwen2, 2048, 4, 4, 2, 128, 352, 256, true),
+                Variant::for_family(Qwen2),
+            ),
+        ),
+        (
+            "qwen3-tiny",
+            "Qwen3 family (q/k head norms, head_dim 64 over d_model 128), 4 layers, GQA 4/2",
+            with(
+                arch(Qwen3, 2048, 4, 4, 2, 128, 352, 256, true),
+                Variant {
+                    head_dim: Some(64),
+                    ..Variant::for_family(Qwen3)
+                },
+            ),
+        ),
+        (
+            "mistral-tiny",
+            "Mistral family, sliding window 64 on every layer, 4 layers, d_model 128, GQA 4/2",
+            with(
+                arch(Mistral, 2048, 4, 4, 2, 128, 352, 256, true),
+                Variant {
+                    sliding_window: Some(64),
+                    ..Variant::default()
+                },
+            ),
         ),
     ];
     for (name, description, config) in rows {

@@ -15,14 +15,17 @@ use burn::tensor::{Device, TensorData};
 use codex_core::config::ModelFamily;
 use serde_json::{Value, json};
 
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, RopeScaling};
 use crate::error::ModelError;
 use crate::model::{Norm, Proj, Transformer};
 use crate::params::{Init, ParamSource};
 use crate::st::{self, SafeTensorsFile};
 
 /// The `model_type`s codex imports.
-pub const SUPPORTED_MODEL_TYPES: [&str; 2] = ["gpt2", "llama"];
+pub const SUPPORTED_MODEL_TYPES: [&str; 5] = ["gpt2", "llama", "qwen2", "qwen3", "mistral"];
+
+/// The rope types codex computes.
+const ROPE_TYPES: &str = "default, linear, dynamic, llama3";
 
 fn io(op: &'static str, path: &Path, e: std::io::Error) -> ModelError {
     ModelError::Io(codex_core::Error::io(op, path, e))
@@ -101,61 +104,10 @@ pub fn read_hf_config(path: &Path) -> Result<ModelConfig, ModelError> {
                 rope_theta: 10_000.0,
                 tie_embeddings: flag("tie_word_embeddings", true),
                 norm_eps: float("layer_norm_epsilon", 1e-5)?,
+                variant: crate::config::Variant::default(),
             }
         }
-        "llama" => {
-            let act = v
-                .get("hidden_act")
-                .and_then(Value::as_str)
-                .unwrap_or("silu");
-            require(
-                act == "silu",
-                format!("hidden_act `{act}` is not supported (silu)"),
-            )?;
-            for key in ["attention_bias", "mlp_bias"] {
-                require(!flag(key, false), format!("`{key}: true` is not supported"))?;
-            }
-            let rope = v.get("rope_parameters").or_else(|| v.get("rope_scaling"));
-            let rope_type = rope
-                .and_then(|r| r.get("rope_type").or_else(|| r.get("type")))
-                .and_then(Value::as_str)
-                .unwrap_or("default");
-            require(
-                rope_type == "default",
-                format!("rope_type `{rope_type}` is not supported (default)"),
-            )?;
-            let theta = rope
-                .and_then(|r| r.get("rope_theta"))
-                .and_then(Value::as_f64)
-                .map_or_else(|| float("rope_theta", 10_000.0), Ok)?;
-            let d = uint("hidden_size")?;
-            let n_head = uint("num_attention_heads")?;
-            if let Some(hd) = v.get("head_dim").and_then(Value::as_u64) {
-                require(
-                    hd as usize * n_head == d,
-                    format!(
-                        "head_dim {hd} × num_attention_heads {n_head} must equal hidden_size {d}"
-                    ),
-                )?;
-            }
-            ModelConfig {
-                family: ModelFamily::Llama,
-                vocab_size: uint("vocab_size")?,
-                n_layer: uint("num_hidden_layers")?,
-                n_head,
-                n_kv_head: match v.get("num_key_value_heads") {
-                    None | Some(Value::Null) => n_head,
-                    Some(_) => uint("num_key_value_heads")?,
-                },
-                d_model: d,
-                d_ff: uint("intermediate_size")?,
-                context_length: uint("max_position_embeddings")?,
-                dropout: 0.0,
-                rope_theta: theta,
-                tie_embeddings: flag("tie_word_embeddings", false),
-                norm_eps: float("rms_norm_eps", 1e-6)?,
-            }
-        }
+        "llama" | "qwen2" | "qwen3" | "mistral" => rotary_config(&v, model_type, path)?,
         other => {
             return Err(ModelError::UnsupportedModelType {
                 path: path.to_owned(),
@@ -168,6 +120,207 @@ pub fn read_hf_config(path: &Path) -> Result<ModelConfig, ModelError> {
         .validate()
         .map_err(|e| weights_err(path, e.to_string()))?;
     Ok(config)
+}
+
+/// The `config.json` of a rotary family (`llama`, `qwen2`, `qwen3`,
+/// `mistral`), with every key that changes the computation either mapped
+/// or refused by name.
+fn rotary_config(v: &Value, model_type: &str, path: &Path) -> Result<ModelConfig, ModelError> {
+    let refuse = |message: String| Err(weights_err(path, message));
+    let present = |key: &str| v.get(key).filter(|x| !x.is_null());
+    let uint_of = |x: &Value, key: &str| -> Result<usize, ModelError> {
+        x.as_u64()
+            .map(|x| x as usize)
+            .ok_or_else(|| weights_err(path, format!("key `{key}` must be a non-negative integer")))
+    };
+    let uint = |key: &str| -> Result<usize, ModelError> {
+        uint_of(
+            present(key)
+                .ok_or_else(|| weights_err(path, format!("missing or non-integer key `{key}`")))?,
+            key,
+        )
+    };
+    let float_of = |x: &Value, key: &str| -> Result<f64, ModelError> {
+        x.as_f64()
+            .ok_or_else(|| weights_err(path, format!("key `{key}` must be a number")))
+    };
+    let flag = |key: &str| -> Result<bool, ModelError> {
+        match present(key) {
+            None => Ok(false),
+            Some(x) => x
+                .as_bool()
+                .ok_or_else(|| weights_err(path, format!("key `{key}` must be true or false"))),
+        }
+    };
+    let family = match model_type {
+        "llama" => ModelFamily::Llama,
+        "qwen2" => ModelFamily::Qwen2,
+        "qwen3" => ModelFamily::Qwen3,
+        _ => ModelFamily::Mistral,
+    };
+    let act = present("hidden_act")
+        .and_then(Value::as_str)
+        .unwrap_or("silu");
+    if act != "silu" {
+        return refuse(format!("hidden_act `{act}` is not supported (silu)"));
+    }
+    if let Some(tp) = present("pretraining_tp")
+        && tp.as_u64() != Some(1)
+    {
+        return refuse(format!("pretraining_tp `{tp}` is not supported (1)"));
+    }
+    let d = uint("hidden_size")?;
+    let n_head = uint("num_attention_heads")?;
+    let max_positions = uint("max_position_embeddings")?;
+    let mut variant = crate::config::Variant::for_family(family);
+    if let Some(hd) = present("head_dim") {
+        let hd = uint_of(hd, "head_dim")?;
+        if hd * n_head != d {
+            variant.head_dim = Some(hd);
+        }
+    }
+    match family {
+        ModelFamily::Llama | ModelFamily::Qwen3 => {
+            let bias = flag("attention_bias")?;
+            (variant.qkv_bias, variant.o_bias) = (bias, bias);
+        }
+        _ => {}
+    }
+    if family == ModelFamily::Llama {
+        variant.mlp_bias = flag("mlp_bias")?;
+    }
+    // Rope: `rope_parameters` (transformers 5) or `rope_scaling` (before).
+    let rope = present("rope_parameters").or_else(|| present("rope_scaling"));
+    let rope_key = if present("rope_parameters").is_some() {
+        "rope_parameters"
+    } else {
+        "rope_scaling"
+    };
+    let param = |name: &str| -> Result<f64, ModelError> {
+        let x = rope
+            .and_then(|r| r.get(name))
+            .filter(|x| !x.is_null())
+            .ok_or_else(|| weights_err(path, format!("missing key `{rope_key}.{name}`")))?;
+        float_of(x, &format!("{rope_key}.{name}"))
+    };
+    let rope_type = rope
+        .and_then(|r| r.get("rope_type").or_else(|| r.get("type")))
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let theta = match rope
+        .and_then(|r| r.get("rope_theta"))
+        .filter(|x| !x.is_null())
+    {
+        Some(x) => float_of(x, &format!("{rope_key}.rope_theta"))?,
+        None => match present("rope_theta") {
+            Some(x) => float_of(x, "rope_theta")?,
+            None => 10_000.0,
+        },
+    };
+    for owner in [rope, Some(v)].into_iter().flatten() {
+        if let Some(p) = owner.get("partial_rotary_factor").filter(|x| !x.is_null())
+            && p.as_f64() != Some(1.0)
+        {
+            return refuse(format!(
+                "partial_rotary_factor `{p}` is not supported (1.0)"
+            ));
+        }
+    }
+    let mut context_length = max_positions;
+    variant.rope_scaling = match rope_type {
+        "default" => RopeScaling::Default,
+        "linear" => RopeScaling::Linear {
+            factor: param("factor")?,
+        },
+        "dynamic" => {
+            let factor = param("factor")?;
+            // Dynamic scaling exists to read past the trained context.
+            if factor.is_finite() && factor >= 1.0 {
+                context_length = (max_positions as f64 * factor).floor() as usize;
+            }
+            RopeScaling::Dynamic {
+                factor,
+                original_max_position_embeddings: max_positions,
+            }
+        }
+        "llama3" => RopeScaling::Llama3 {
+            factor: param("factor")?,
+            low_freq_factor: param("low_freq_factor")?,
+            high_freq_factor: param("high_freq_factor")?,
+            original_max_position_embeddings: param("original_max_position_embeddings")? as usize,
+        },
+        other => {
+            return refuse(format!(
+                "`{rope_key}.rope_type` `{other}` is not supported ({ROPE_TYPES})"
+            ));
+        }
+    };
+    let n_layer = uint("num_hidden_layers")?;
+    match family {
+        ModelFamily::Mistral => {
+            if let Some(w) = present("sliding_window") {
+                variant.sliding_window = Some(uint_of(w, "sliding_window")?);
+            }
+        }
+        ModelFamily::Qwen2 | ModelFamily::Qwen3 => {
+            if flag("use_sliding_window")?
+                && let Some(w) = present("sliding_window")
+            {
+                variant.sliding_window = Some(uint_of(w, "sliding_window")?);
+                variant.window_layers = match present("layer_types").and_then(Value::as_array) {
+                    Some(types) => types
+                        .iter()
+                        .map(|t| t.as_str() == Some("sliding_attention"))
+                        .collect(),
+                    None => {
+                        let from = match present("max_window_layers") {
+                            Some(x) => uint_of(x, "max_window_layers")?,
+                            None => 28,
+                        };
+                        (0..n_layer).map(|i| i >= from).collect()
+                    }
+                };
+                if variant.window_layers.iter().all(|&on| on) {
+                    variant.window_layers.clear();
+                } else if variant.window_layers.iter().all(|&on| !on) {
+                    variant.window_layers.clear();
+                    variant.sliding_window = None;
+                }
+            }
+        }
+        _ => {}
+    }
+    for key in ["attn_logit_softcapping", "final_logit_softcapping"] {
+        if let Some(x) = present(key) {
+            return refuse(format!(
+                "`{key}` `{x}` is not supported for model_type {model_type}"
+            ));
+        }
+    }
+    Ok(ModelConfig {
+        family,
+        vocab_size: uint("vocab_size")?,
+        n_layer,
+        n_head,
+        n_kv_head: match present("num_key_value_heads") {
+            None => n_head,
+            Some(_) => uint("num_key_value_heads")?,
+        },
+        d_model: d,
+        d_ff: uint("intermediate_size")?,
+        context_length,
+        dropout: 0.0,
+        rope_theta: theta,
+        tie_embeddings: match present("tie_word_embeddings") {
+            None => false,
+            Some(_) => flag("tie_word_embeddings")?,
+        },
+        norm_eps: match present("rms_norm_eps") {
+            None => 1e-6,
+            Some(x) => float_of(x, "rms_norm_eps")?,
+        },
+        variant,
+    })
 }
 
 /// The tensors of a checkpoint directory, one file or several shards.
@@ -350,7 +503,8 @@ impl HfSource<'_> {
         }
     }
 
-    fn llama(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
+    /// Every rotary family names its tensors as Llama does.
+    fn rotary(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
         let parts: Vec<&str> = name.split('.').collect();
         let linear = |hf: String| -> Result<Vec<f32>, ModelError> {
             let [din, dout] = [shape[0], shape[1]];
@@ -367,12 +521,21 @@ impl HfSource<'_> {
                 &format!("model.layers.{i}.post_attention_layernorm.weight"),
                 shape,
             ),
+            ["blocks", i, "attn", norm @ ("q_norm" | "k_norm"), "weight"] => self
+                .tensors
+                .get(&format!("model.layers.{i}.self_attn.{norm}.weight"), shape),
             ["blocks", i, "attn", proj, "weight"] => {
                 linear(format!("model.layers.{i}.self_attn.{proj}.weight"))
             }
+            ["blocks", i, "attn", proj, "bias"] => self
+                .tensors
+                .get(&format!("model.layers.{i}.self_attn.{proj}.bias"), shape),
             ["blocks", i, "mlp", proj, "weight"] => {
                 linear(format!("model.layers.{i}.mlp.{proj}.weight"))
             }
+            ["blocks", i, "mlp", proj, "bias"] => self
+                .tensors
+                .get(&format!("model.layers.{i}.mlp.{proj}.bias"), shape),
             _ => Err(ModelError::MissingTensor {
                 path: self.tensors.origin.clone(),
                 name: name.to_owned(),
@@ -383,9 +546,10 @@ impl HfSource<'_> {
 
 impl ParamSource for HfSource<'_> {
     fn get(&mut self, name: &str, shape: &[usize], _init: Init) -> Result<TensorData, ModelError> {
-        let values = match self.config.family {
-            ModelFamily::Gpt2 => self.gpt2(name, shape)?,
-            ModelFamily::Llama => self.llama(name, shape)?,
+        let values = if self.config.family.is_rotary() {
+            self.rotary(name, shape)?
+        } else {
+            self.gpt2(name, shape)?
         };
         Ok(TensorData::new(values, shape.to_vec()))
     }
@@ -467,10 +631,19 @@ pub fn export_hf(model: &Transformer, dir: &Path) -> Result<(), ModelError> {
     let model = model.clone().merge_lora();
     let c = model.config().clone();
     let mut out = BTreeMap::new();
-    let linear_t = |out: &mut BTreeMap<String, TensorData>, name: String, proj: &Proj| {
+    let linear_t = |out: &mut BTreeMap<String, TensorData>, name: &str, proj: &Proj| {
         let (w, [din, dout]) = data(proj.base.weight.val());
-        put(out, name, transpose(&w, din, dout), &[dout, din]);
+        put(
+            out,
+            format!("{name}.weight"),
+            transpose(&w, din, dout),
+            &[dout, din],
+        );
+        if let Some(b) = &proj.base.bias {
+            put(out, format!("{name}.bias"), vector(b.val()), &[dout]);
+        }
     };
+    let config = hf_config_json(&c)?;
     match c.family {
         ModelFamily::Gpt2 => {
             let p = "transformer.";
@@ -537,7 +710,7 @@ pub fn export_hf(model: &Transformer, dir: &Path) -> Result<(), ModelError> {
             }
             norm_tensors(&mut out, &format!("{p}ln_f"), &model.ln_f);
         }
-        ModelFamily::Llama => {
+        _ => {
             let (w, dims) = data(model.wte.weight.val());
             put(&mut out, "model.embed_tokens.weight".into(), w, &dims);
             for (i, block) in model.blocks.iter().enumerate() {
@@ -555,16 +728,23 @@ pub fn export_hf(model: &Transformer, dir: &Path) -> Result<(), ModelError> {
                     ("v_proj", &a.v_proj),
                     ("o_proj", &a.o_proj),
                 ] {
-                    linear_t(&mut out, format!("{l}.self_attn.{name}.weight"), proj);
+                    linear_t(&mut out, &format!("{l}.self_attn.{name}"), proj);
+                }
+                for (name, norm) in [("q_norm", &a.q_norm), ("k_norm", &a.k_norm)] {
+                    if let Some(norm) = norm {
+                        let g = vector(norm.gamma.val());
+                        let len = g.len();
+                        put(&mut out, format!("{l}.self_attn.{name}.weight"), g, &[len]);
+                    }
                 }
                 let m = &block.mlp;
-                let gate = m.gate_proj.as_ref().expect("llama family has a gate");
+                let gate = m.gate_proj.as_ref().expect("rotary families have a gate");
                 for (name, proj) in [
                     ("gate_proj", gate),
                     ("up_proj", &m.up_proj),
                     ("down_proj", &m.down_proj),
                 ] {
-                    linear_t(&mut out, format!("{l}.mlp.{name}.weight"), proj);
+                    linear_t(&mut out, &format!("{l}.mlp.{name}"), proj);
                 }
             }
             norm_tensors(&mut out, "model.norm", &model.ln_f);
@@ -582,15 +762,27 @@ pub fn export_hf(model: &Transformer, dir: &Path) -> Result<(), ModelError> {
     let mut metadata = BTreeMap::new();
     metadata.insert("format".to_owned(), "pt".to_owned());
     st::write(&dir.join("model.safetensors"), &out, metadata)?;
-    let config = hf_config_json(&c);
     let text = serde_json::to_string_pretty(&config).expect("JSON value serializes") + "\n";
     codex_core::write_bytes_atomic(dir.join("config.json"), text.as_bytes()).map_err(ModelError::Io)
 }
 
-/// The `config.json` transformers reads for `config`.
-pub fn hf_config_json(c: &ModelConfig) -> Value {
-    match c.family {
-        ModelFamily::Gpt2 => json!({
+/// The `config.json` transformers reads for `config`; an error names the
+/// switch a family's `config.json` cannot say (q/k/v biases without an output
+/// bias in Llama, say).
+pub fn hf_config_json(c: &ModelConfig) -> Result<Value, ModelError> {
+    let family = c.family;
+    let v = &c.variant;
+    let cannot = |what: &str| {
+        Err(ModelError::InvalidConfig {
+            key: "variant".into(),
+            message: format!(
+                "{what} cannot be written as a `{}` config.json",
+                family.name()
+            ),
+        })
+    };
+    if family == ModelFamily::Gpt2 {
+        return Ok(json!({
             "architectures": ["GPT2LMHeadModel"],
             "model_type": "gpt2",
             "vocab_size": c.vocab_size,
@@ -608,31 +800,112 @@ pub fn hf_config_json(c: &ModelConfig) -> Value {
             "bos_token_id": null,
             "eos_token_id": null,
             "dtype": "float32",
-        }),
-        ModelFamily::Llama => json!({
-            "architectures": ["LlamaForCausalLM"],
-            "model_type": "llama",
-            "vocab_size": c.vocab_size,
-            "hidden_size": c.d_model,
-            "intermediate_size": c.d_ff,
-            "num_hidden_layers": c.n_layer,
-            "num_attention_heads": c.n_head,
-            "num_key_value_heads": c.n_kv_head,
-            "head_dim": c.head_dim(),
-            "max_position_embeddings": c.context_length,
-            "rms_norm_eps": c.norm_eps,
-            "rope_theta": c.rope_theta,
-            "rope_parameters": { "rope_type": "default", "rope_theta": c.rope_theta },
-            "hidden_act": "silu",
-            "attention_bias": false,
-            "mlp_bias": false,
-            "attention_dropout": c.dropout,
-            "tie_word_embeddings": c.tie_embeddings,
-            "bos_token_id": null,
-            "eos_token_id": null,
-            "dtype": "float32",
-        }),
+        }));
     }
+    let (architecture, biases_ok) = match family {
+        ModelFamily::Llama => ("LlamaForCausalLM", v.qkv_bias == v.o_bias),
+        ModelFamily::Qwen2 => ("Qwen2ForCausalLM", v.qkv_bias && !v.o_bias && !v.mlp_bias),
+        ModelFamily::Qwen3 => ("Qwen3ForCausalLM", v.qkv_bias == v.o_bias && !v.mlp_bias),
+        _ => (
+            "MistralForCausalLM",
+            !v.qkv_bias && !v.o_bias && !v.mlp_bias,
+        ),
+    };
+    if !biases_ok {
+        return cannot(&format!(
+            "biases (q/k/v {}, output {}, mlp {})",
+            v.qkv_bias, v.o_bias, v.mlp_bias
+        ));
+    }
+    if v.qk_norm != (family == ModelFamily::Qwen3) {
+        return cannot("q/k head norms");
+    }
+    let mut rope = json!({ "rope_type": v.rope_scaling.name(), "rope_theta": c.rope_theta });
+    let mut max_positions = c.context_length;
+    match v.rope_scaling {
+        RopeScaling::Default => {}
+        RopeScaling::Linear { factor } => rope["factor"] = json!(factor),
+        RopeScaling::Dynamic {
+            factor,
+            original_max_position_embeddings: l,
+        } => {
+            rope["factor"] = json!(factor);
+            max_positions = l;
+        }
+        RopeScaling::Llama3 {
+            factor,
+            low_freq_factor,
+            high_freq_factor,
+            original_max_position_embeddings,
+        } => {
+            rope["factor"] = json!(factor);
+            rope["low_freq_factor"] = json!(low_freq_factor);
+            rope["high_freq_factor"] = json!(high_freq_factor);
+            rope["original_max_position_embeddings"] = json!(original_max_position_embeddings);
+        }
+    }
+    let mut config = json!({
+        "architectures": [architecture],
+        "model_type": family.name(),
+        "vocab_size": c.vocab_size,
+        "hidden_size": c.d_model,
+        "intermediate_size": c.d_ff,
+        "num_hidden_layers": c.n_layer,
+        "num_attention_heads": c.n_head,
+        "num_key_value_heads": c.n_kv_head,
+        "head_dim": c.head_dim(),
+        "max_position_embeddings": max_positions,
+        "rms_norm_eps": c.norm_eps,
+        "rope_theta": c.rope_theta,
+        "rope_parameters": rope,
+        "hidden_act": "silu",
+        "attention_dropout": c.dropout,
+        "tie_word_embeddings": c.tie_embeddings,
+        "bos_token_id": null,
+        "eos_token_id": null,
+        "dtype": "float32",
+    });
+    match family {
+        ModelFamily::Llama => {
+            config["attention_bias"] = json!(v.qkv_bias);
+            config["mlp_bias"] = json!(v.mlp_bias);
+        }
+        ModelFamily::Qwen3 => config["attention_bias"] = json!(v.qkv_bias),
+        _ => {}
+    }
+    match (family, v.sliding_window) {
+        (ModelFamily::Llama, Some(_)) => return cannot("a sliding window"),
+        (ModelFamily::Mistral, w) => {
+            if !v.window_layers.is_empty() {
+                return cannot("a sliding window on some layers only");
+            }
+            config["sliding_window"] = json!(w);
+        }
+        (ModelFamily::Qwen2 | ModelFamily::Qwen3, w) => {
+            config["use_sliding_window"] = json!(w.is_some());
+            config["sliding_window"] = json!(w);
+            if w.is_some() {
+                let types: Vec<&str> = (0..c.n_layer)
+                    .map(|i| {
+                        if c.window(i).is_some() {
+                            "sliding_attention"
+                        } else {
+                            "full_attention"
+                        }
+                    })
+                    .collect();
+                config["max_window_layers"] = json!(
+                    types
+                        .iter()
+                        .position(|t| *t == "sliding_attention")
+                        .unwrap_or(c.n_layer)
+                );
+                config["layer_types"] = json!(types);
+            }
+        }
+        _ => {}
+    }
+    Ok(config)
 }
 
 /// Save the model in Burn's native record format (burnpack) with its config

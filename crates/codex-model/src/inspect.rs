@@ -113,9 +113,10 @@ impl Inspection {
         let i = self;
         let c = &i.config;
         let counts = c.param_counts();
-        let rope = match c.family {
-            codex_core::config::ModelFamily::Llama => format!(", rope theta {}", c.rope_theta),
-            codex_core::config::ModelFamily::Gpt2 => String::new(),
+        let rope = if c.family.is_rotary() {
+            format!(", rope theta {}", c.rope_theta)
+        } else {
+            String::new()
         };
         let embeddings = if c.tie_embeddings { "tied" } else { "untied" };
         let mut r = codex_core::TextReport::new(11);
@@ -138,8 +139,11 @@ impl Inspection {
             .kv(
                 "numerics",
                 format_args!("norm eps {}{rope}, embeddings {embeddings}", c.norm_eps),
-            )
-            .kv("parameters", group(counts.total() as u64));
+            );
+        if let Some(variant) = c.variant.describe(c.n_layer) {
+            r.kv("variant", variant);
+        }
+        r.kv("parameters", group(counts.total() as u64));
         for (name, n) in [
             ("token embedding", counts.token_embedding),
             ("position embedding", counts.position_embedding),

@@ -1,4 +1,8 @@
-//! The decoder-only transformer: one module tree for the GPT-2 and Llama families.
+//! The decoder-only transformer: one module tree for every family. GPT-2 and
+//! the rotary families (Llama, Qwen2, Qwen3, Mistral) share the block; the
+//! rotary families differ only by the switches of [`crate::Variant`]
+//! (biases, head width, q/k norms, rope scaling, sliding window), each a
+//! branch at the one place it acts.
 //!
 //! Burn's own modules are used for every layer it has: [`Linear`], [`Embedding`],
 //! [`LayerNorm`], [`RmsNorm`], [`Dropout`] and the fused attention op
@@ -154,13 +158,7 @@ impl Norm {
                 norm.beta = Some(Param::from_tensor(Tensor::<1>::from_data(beta, device)));
                 Norm::Layer(norm)
             }
-            ModelFamily::Llama => {
-                let mut norm = RmsNormConfig::new(d)
-                    .with_epsilon(config.norm_eps)
-                    .init(device);
-                norm.gamma = gamma;
-                Norm::Rms(norm)
-            }
+            _ => Norm::Rms(rms_norm(gamma, config.norm_eps, device)),
         })
     }
 
@@ -185,22 +183,36 @@ impl Norm {
                 }
                 n.forward(x)
             }
-            Norm::Rms(n) => {
-                #[cfg(feature = "flex")]
-                {
-                    let gamma = n.gamma.val();
-                    if let Some(route) = fused::route(&x)
-                        && fused::route(&gamma) == Some(route)
-                    {
-                        let [b, t, d] = x.dims();
-                        return fused::rms_norm(route, x.reshape([b * t, d]), gamma, n.epsilon)
-                            .reshape([b, t, d]);
-                    }
-                }
-                n.forward(x)
-            }
+            Norm::Rms(n) => rms_rows(n, x),
         }
     }
+}
+
+fn rms_norm(gamma: Param<Tensor<1>>, eps: f64, device: &Device) -> RmsNorm {
+    let mut norm = RmsNormConfig::new(gamma.dims()[0])
+        .with_epsilon(eps)
+        .init(device);
+    norm.gamma = gamma;
+    norm
+}
+
+/// RMSNorm over the last dimension of `[.., width]` rows: the fused kernel on
+/// flex f32 tensors, Burn's op elsewhere.
+fn rms_rows<const D: usize>(norm: &RmsNorm, x: Tensor<D>) -> Tensor<D> {
+    #[cfg(feature = "flex")]
+    {
+        let gamma = norm.gamma.val();
+        if let Some(route) = fused::route(&x)
+            && fused::route(&gamma) == Some(route)
+        {
+            let dims = x.dims();
+            let width = dims[D - 1];
+            let rows = x.shape().num_elements() / width.max(1);
+            return fused::rms_norm(route, x.reshape([rows, width]), gamma, norm.epsilon)
+                .reshape(dims);
+        }
+    }
+    norm.forward(x)
 }
 
 /// Cos and sin of the rotary angles for one forward pass: `[batch, 1, seq, head_dim / 2]`.
@@ -214,13 +226,15 @@ impl Rotary {
     fn new(positions: &Tensor<2, Int>, config: &ModelConfig, dtype: DType) -> Self {
         let half = config.head_dim() / 2;
         let device = positions.device();
-        // inv_freq[i] = theta^(-2i / head_dim), as transformers computes it in f32.
-        let inv_freq: Vec<f32> = (0..half)
-            .map(|i| {
-                let exponent = (2 * i) as f32 / config.head_dim() as f32;
-                1.0 / (config.rope_theta as f32).powf(exponent)
-            })
-            .collect();
+        // Only dynamic scaling depends on how far the positions reach, as
+        // transformers measures it: the largest position id plus one.
+        let seq_len = match config.variant.rope_scaling {
+            crate::config::RopeScaling::Dynamic { .. } => {
+                positions.clone().max().into_scalar::<i64>().max(0) as usize + 1
+            }
+            _ => 0,
+        };
+        let inv_freq = config.inv_freq(seq_len);
         let inv_freq = Tensor::<1>::from_data(TensorData::new(inv_freq, [half]), &device);
         let [b, t] = positions.dims();
         let angles =
@@ -285,68 +299,131 @@ pub struct Attention {
     pub v_proj: Proj,
     /// Output projection.
     pub o_proj: Proj,
+    /// RMSNorm over each query head before the rotation (Qwen3).
+    pub q_norm: Option<RmsNorm>,
+    /// RMSNorm over each key head before the rotation (Qwen3).
+    pub k_norm: Option<RmsNorm>,
     attn_drop: Dropout,
     resid_drop: Dropout,
     n_head: usize,
     n_kv_head: usize,
     head_dim: usize,
+    /// The sliding window of this layer, if it has one.
+    window: Option<usize>,
 }
 
 impl Attention {
     fn build(
         source: &mut dyn ParamSource,
         name: &str,
+        layer: usize,
         config: &ModelConfig,
         device: &Device,
     ) -> Result<Self, ModelError> {
-        let d = config.d_model;
-        let kv = config.n_kv_head * config.head_dim();
-        let bias = config.has_bias();
+        let (d, hd) = (config.d_model, config.head_dim());
+        let (q, kv) = (config.n_head * hd, config.n_kv_head * hd);
+        let (qkv_bias, o_bias, _) = config.biases();
         let std = 0.02;
         let resid_std = 0.02 / ((2 * config.n_layer) as f64).sqrt();
+        let head_norm = |source: &mut dyn ParamSource, which: &str| {
+            if !config.variant.qk_norm {
+                return Ok::<_, ModelError>(None);
+            }
+            let gamma = source.get(&format!("{name}.{which}.weight"), &[hd], Init::Ones)?;
+            let gamma = Param::from_tensor(Tensor::<1>::from_data(gamma, device));
+            Ok(Some(rms_norm(gamma, config.norm_eps, device)))
+        };
         Ok(Self {
-            q_proj: Proj::build(source, &format!("{name}.q_proj"), d, d, bias, std, device)?,
-            k_proj: Proj::build(source, &format!("{name}.k_proj"), d, kv, bias, std, device)?,
-            v_proj: Proj::build(source, &format!("{name}.v_proj"), d, kv, bias, std, device)?,
+            q_proj: Proj::build(
+                source,
+                &format!("{name}.q_proj"),
+                d,
+                q,
+                qkv_bias,
+                std,
+                device,
+            )?,
+            k_proj: Proj::build(
+                source,
+                &format!("{name}.k_proj"),
+                d,
+                kv,
+                qkv_bias,
+                std,
+                device,
+            )?,
+            v_proj: Proj::build(
+                source,
+                &format!("{name}.v_proj"),
+                d,
+                kv,
+                qkv_bias,
+                std,
+                device,
+            )?,
             o_proj: Proj::build(
                 source,
                 &format!("{name}.o_proj"),
+                q,
                 d,
-                d,
-                bias,
+                o_bias,
                 resid_std,
                 device,
             )?,
+            q_norm: head_norm(source, "q_norm")?,
+            k_norm: head_norm(source, "k_norm")?,
             attn_drop: DropoutConfig::new(config.dropout).init(),
             resid_drop: DropoutConfig::new(config.dropout).init(),
             n_head: config.n_head,
             n_kv_head: config.n_kv_head,
-            head_dim: config.head_dim(),
+            head_dim: hd,
+            window: config.window(layer),
         })
     }
 
+    /// The sliding window of this layer, if it has one.
+    pub fn window(&self) -> Option<usize> {
+        self.window
+    }
+
+    /// The query, key and value heads of `x`, `[b, t, heads, head_dim]`,
+    /// with the per-head norms applied.
+    fn qkv(&self, x: &Tensor<3>) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+        let [b, t, _] = x.dims();
+        let split = |p: &Proj, n: usize| p.forward(x.clone()).reshape([b, t, n, self.head_dim]);
+        let (mut q, mut k) = (
+            split(&self.q_proj, self.n_head),
+            split(&self.k_proj, self.n_kv_head),
+        );
+        if let Some(norm) = &self.q_norm {
+            q = rms_rows(norm, q);
+        }
+        if let Some(norm) = &self.k_norm {
+            k = rms_rows(norm, k);
+        }
+        (q, k, split(&self.v_proj, self.n_kv_head))
+    }
+
+    /// `masks` holds what padding and the window hide; without padding or
+    /// cache the fused kernel (flex, f32) applies the causal mask and the
+    /// window itself.
     fn forward(
         &self,
         x: Tensor<3>,
         rotary: Option<&Rotary>,
-        mask: Option<&Tensor<4, Bool>>,
+        masks: &Masks,
         cache: Option<&mut Option<LayerCache>>,
     ) -> Tensor<3> {
-        let [b, t, d] = x.dims();
+        let [b, t, _] = x.dims();
         let (h, kvh, hd) = (self.n_head, self.n_kv_head, self.head_dim);
         let training_dropout = self.attn_drop.prob > 0.0 && x.device().is_autodiff();
         #[cfg(feature = "flex")]
         if cache.is_none()
-            && mask.is_none()
+            && !masks.padded
             && let Some(route) = fused::route(&x)
         {
             // Causal attention from position 0 with the rotation inside one kernel.
-            let split = |p: &Proj, n: usize| p.forward(x.clone()).reshape([b, t, n, hd]);
-            let (q, k, v) = (
-                split(&self.q_proj, h),
-                split(&self.k_proj, kvh),
-                split(&self.v_proj, kvh),
-            );
+            let (q, k, v) = self.qkv(&x);
             // The projections and rotary tables live where `x` does, in its dtype.
             let rope = rotary.map(|r| {
                 let half = hd / 2;
@@ -361,14 +438,13 @@ impl Attention {
                 seed: fused::draw_seed(&x.device()),
                 p: self.attn_drop.prob as f32,
             });
-            let context = fused::attention(route, q, k, v, rope, drop).reshape([b, t, d]);
+            let context =
+                fused::attention(route, q, k, v, rope, drop, self.window).reshape([b, t, h * hd]);
             return dropout(&self.resid_drop, self.o_proj.forward(context));
         }
-        let heads =
-            |p: &Proj, n: usize| p.forward(x.clone()).reshape([b, t, n, hd]).swap_dims(1, 2);
-        let mut q = heads(&self.q_proj, h);
-        let mut k = heads(&self.k_proj, kvh);
-        let mut v = heads(&self.v_proj, kvh);
+        let (q, k, v) = self.qkv(&x);
+        let (mut q, mut k, mut v) = (q.swap_dims(1, 2), k.swap_dims(1, 2), v.swap_dims(1, 2));
+        let mask = masks.get(self.window);
         if let Some(rotary) = rotary {
             q = rotary.apply(q);
             k = rotary.apply(k);
@@ -413,8 +489,32 @@ impl Attention {
             };
             attention(q, k, v, mask.cloned(), None, options)
         };
-        let out = context.swap_dims(1, 2).reshape([b, t, d]);
+        let out = context.swap_dims(1, 2).reshape([b, t, h * hd]);
         dropout(&self.resid_drop, self.o_proj.forward(out))
+    }
+}
+
+/// The attention masks of one forward pass, `[batch, heads, seq, past + seq]`,
+/// true where a query must not see a key: with padding, `padding` (causal
+/// and padding), and for each sliding window the same with the keys out of
+/// the window added. `None` is the plain causal mask, which attention
+/// applies itself.
+struct Masks {
+    padding: Option<Tensor<4, Bool>>,
+    windowed: Vec<(usize, Tensor<4, Bool>)>,
+    padded: bool,
+}
+
+impl Masks {
+    fn get(&self, window: Option<usize>) -> Option<&Tensor<4, Bool>> {
+        match window {
+            Some(w) => self
+                .windowed
+                .iter()
+                .find(|(size, _)| *size == w)
+                .map(|(_, m)| m),
+            None => self.padding.as_ref(),
+        }
     }
 }
 
@@ -447,11 +547,11 @@ impl Mlp {
         config: &ModelConfig,
         device: &Device,
     ) -> Result<Self, ModelError> {
-        let (d, f, bias) = (config.d_model, config.d_ff, config.has_bias());
+        let (d, f) = (config.d_model, config.d_ff);
+        let (_, _, bias) = config.biases();
         let resid_std = 0.02 / ((2 * config.n_layer) as f64).sqrt();
-        let gate_proj = match config.family {
-            ModelFamily::Gpt2 => None,
-            ModelFamily::Llama => Some(Proj::build(
+        let gate_proj = if config.family.is_rotary() {
+            Some(Proj::build(
                 source,
                 &format!("{name}.gate_proj"),
                 d,
@@ -459,7 +559,9 @@ impl Mlp {
                 bias,
                 0.02,
                 device,
-            )?),
+            )?)
+        } else {
+            None
         };
         Ok(Self {
             gate_proj,
@@ -572,16 +674,17 @@ impl Transformer {
             })
         };
         let wte = embedding(source, "wte.weight", v)?;
-        let wpe = match config.family {
-            ModelFamily::Gpt2 => Some(embedding(source, "wpe.weight", config.context_length)?),
-            ModelFamily::Llama => None,
+        let wpe = if config.family.is_rotary() {
+            None
+        } else {
+            Some(embedding(source, "wpe.weight", config.context_length)?)
         };
         let mut blocks = Vec::with_capacity(config.n_layer);
         for i in 0..config.n_layer {
             let name = format!("blocks.{i}");
             blocks.push(Block {
                 ln_1: Norm::build(source, &format!("{name}.ln_1"), config, device)?,
-                attn: Attention::build(source, &format!("{name}.attn"), config, device)?,
+                attn: Attention::build(source, &format!("{name}.attn"), i, config, device)?,
                 ln_2: Norm::build(source, &format!("{name}.ln_2"), config, device)?,
                 mlp: Mlp::build(source, &format!("{name}.mlp"), config, device)?,
             });
@@ -674,26 +777,12 @@ impl Transformer {
             x = x + wpe.forward(positions.clone());
         }
         x = dropout(&self.drop, x);
-        let rotary = match self.config.family {
-            ModelFamily::Llama => Some(Rotary::new(&positions, &self.config, x.dtype())),
-            ModelFamily::Gpt2 => None,
-        };
-        let mask = key_padding.map(|pad| {
-            let tk = past + t;
-            let causal = causal_mask(b, t, tk, &device);
-            let rows =
-                Tensor::<1, Int>::arange(past as i64..(past + t) as i64, &device).reshape([t, 1]);
-            let cols = Tensor::<1, Int>::arange(0..tk as i64, &device).reshape([1, tk]);
-            // A padding query may still see itself, so no row is entirely masked.
-            let not_self = cols
-                .not_equal(rows)
-                .reshape([1, 1, t, tk])
-                .expand([b, 1, t, tk]);
-            let pad = pad.reshape([b, 1, 1, tk]).expand([b, 1, t, tk]);
-            causal
-                .bool_or(pad.bool_and(not_self))
-                .expand([b, self.config.n_head, t, tk])
-        });
+        let rotary = self
+            .config
+            .family
+            .is_rotary()
+            .then(|| Rotary::new(&positions, &self.config, x.dtype()));
+        let masks = self.masks(b, t, past, key_padding, &device);
         if let Some(c) = cache.as_deref_mut()
             && c.layers.len() != self.blocks.len()
         {
@@ -702,7 +791,7 @@ impl Transformer {
         for (i, block) in self.blocks.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
             let h = block.ln_1.forward(x.clone(), self.config.norm_eps);
-            x = x + block.attn.forward(h, rotary.as_ref(), mask.as_ref(), slot);
+            x = x + block.attn.forward(h, rotary.as_ref(), &masks, slot);
             let h = block.ln_2.forward(x.clone(), self.config.norm_eps);
             x = x + block.mlp.forward(h);
         }
@@ -714,6 +803,56 @@ impl Transformer {
             Some(head) => linear(head, x),
             None => project(x, self.wte.weight.val().transpose()),
         })
+    }
+}
+
+impl Transformer {
+    /// The masks of a pass of `t` new positions after `past` cached ones:
+    /// padding (a padding query may still see itself, so no row is entirely
+    /// masked) and, for each layer's sliding window, the keys `w` or more
+    /// positions before the query.
+    fn masks(
+        &self,
+        b: usize,
+        t: usize,
+        past: usize,
+        key_padding: Option<Tensor<2, Bool>>,
+        device: &Device,
+    ) -> Masks {
+        let tk = past + t;
+        let h = self.config.n_head;
+        let rows = || Tensor::<1, Int>::arange(past as i64..tk as i64, device).reshape([t, 1]);
+        let cols = || Tensor::<1, Int>::arange(0..tk as i64, device).reshape([1, tk]);
+        let padded = key_padding.is_some();
+        let base = key_padding.map(|pad| {
+            let not_self = cols()
+                .not_equal(rows())
+                .reshape([1, 1, t, tk])
+                .expand([b, 1, t, tk]);
+            let pad = pad.reshape([b, 1, 1, tk]).expand([b, 1, t, tk]);
+            causal_mask(b, t, tk, device).bool_or(pad.bool_and(not_self))
+        });
+        let mut windowed: Vec<(usize, Tensor<4, Bool>)> = Vec::new();
+        for block in &self.blocks {
+            let Some(w) = block.attn.window else { continue };
+            if windowed.iter().any(|(size, _)| *size == w) {
+                continue;
+            }
+            let far = cols()
+                .add_scalar(w as i64)
+                .lower_equal(rows())
+                .reshape([1, 1, t, tk])
+                .expand([b, 1, t, tk]);
+            let base = base
+                .clone()
+                .unwrap_or_else(|| causal_mask(b, t, tk, device));
+            windowed.push((w, base.bool_or(far).expand([b, h, t, tk])));
+        }
+        Masks {
+            padding: base.map(|m| m.expand([b, h, t, tk])),
+            windowed,
+            padded,
+        }
     }
 }
 

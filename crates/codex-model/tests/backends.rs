@@ -33,7 +33,15 @@ fn body(backend: Backend, device: &Device) {
         Backend::Flex | Backend::NdArray => 1e-4,
         Backend::Wgpu | Backend::Cuda => 1e-3,
     };
-    for name in ["gpt2", "llama-gqa-tied", "llama-mha-untied-sharded"] {
+    for name in [
+        "gpt2",
+        "llama-gqa-tied",
+        "llama-mha-untied-sharded",
+        "llama3-scaled",
+        "qwen2-window",
+        "qwen3",
+        "mistral-window",
+    ] {
         let dir = root.join(name);
         let g: Golden =
             serde_json::from_str(&std::fs::read_to_string(dir.join("golden.json")).unwrap())

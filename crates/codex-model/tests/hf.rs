@@ -7,10 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use codex_model::{
-    GenerateOptions, ModelError, RandomInit, Transformer, export_hf, generate, import_hf,
-    read_hf_config,
+    ForwardOptions, GenerateOptions, ModelError, RandomInit, Transformer, export_hf, generate,
+    import_hf, read_hf_config,
 };
 use serde::Deserialize;
 
@@ -21,6 +21,16 @@ struct Golden {
     logits: Vec<f32>,
     prompts: Vec<Vec<u32>>,
     greedy: Vec<Vec<u32>>,
+    /// The inputs left-padded, with transformers' logits on the real tokens.
+    padded: Option<Padded>,
+}
+
+#[derive(Deserialize)]
+struct Padded {
+    inputs: Vec<Vec<i64>>,
+    mask: Vec<Vec<i64>>,
+    positions: Vec<Vec<i64>>,
+    logits: Vec<f32>,
 }
 
 fn fixtures() -> PathBuf {
@@ -49,10 +59,55 @@ fn logits(model: &Transformer, inputs: &[Vec<i64>]) -> Vec<f32> {
         .unwrap()
 }
 
+fn ints(rows: &[Vec<i64>]) -> Tensor<2, Int> {
+    let (b, t) = (rows.len(), rows[0].len());
+    let flat: Vec<i64> = rows.iter().flatten().copied().collect();
+    Tensor::<2, Int>::from_data(TensorData::new(flat, [b, t]), &device())
+}
+
+/// The padded batch through `forward_with` (positions counting real tokens,
+/// padding keys masked): the logits of every real token match transformers'.
+fn check_padded(name: &str, model: &Transformer, p: &Padded) {
+    let (b, t) = (p.inputs.len(), p.inputs[0].len());
+    let pad: Vec<bool> = p.mask.iter().flatten().map(|&m| m == 0).collect();
+    let options = ForwardOptions {
+        positions: Some(ints(&p.positions)),
+        key_padding: Some(Tensor::<2, Bool>::from_data(
+            TensorData::new(pad, [b, t]),
+            &device(),
+        )),
+        cache: None,
+    };
+    let ours = model
+        .forward_with(ints(&p.inputs), options)
+        .unwrap()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let vocab = ours.len() / (b * t);
+    let mut worst = 0.0f32;
+    for (row, &m) in p.mask.iter().flatten().enumerate() {
+        if m == 1 {
+            let span = row * vocab..(row + 1) * vocab;
+            for (a, b) in ours[span.clone()].iter().zip(&p.logits[span]) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+    }
+    eprintln!("{name}: padded batch, max |codex - transformers| = {worst:e}");
+    assert!(
+        worst < 1e-4,
+        "{name}: padded batch, max |codex - transformers| = {worst}"
+    );
+}
+
 fn check(name: &str) {
     let dir = fixtures().join(name);
     let g = golden(&dir);
     let model = import_hf(&dir, &device()).unwrap();
+    if let Some(p) = &g.padded {
+        check_padded(name, &model, p);
+    }
     let ours = logits(&model, &g.inputs);
     assert_eq!(ours.len(), g.logits_shape.iter().product::<usize>());
     let worst = ours
@@ -92,6 +147,55 @@ fn llama_untied_from_shards_matches_transformers() {
     check("llama-mha-untied-sharded");
 }
 
+/// Llama 3 rope scaling, read past `original_max_position_embeddings` (32)
+/// with 48 positions: every band of the llama3 rule is in use.
+#[test]
+fn llama3_rope_scaling_matches_transformers_past_the_original_context() {
+    check("llama3-scaled");
+}
+
+#[test]
+fn llama_with_biases_head_dim_and_linear_rope_matches_transformers() {
+    check("llama-bias-headdim-linear");
+}
+
+/// Dynamic NTK scaling over 24 positions of a model trained on 16.
+#[test]
+fn llama_dynamic_rope_matches_transformers_past_the_trained_context() {
+    let config = read_hf_config(&fixtures().join("llama-dynamic/config.json")).unwrap();
+    assert_eq!(config.context_length, 32, "factor 2 over 16 positions");
+    check("llama-dynamic");
+}
+
+#[test]
+fn qwen2_matches_transformers() {
+    check("qwen2");
+}
+
+/// Qwen2 with `use_sliding_window` and `max_window_layers` 1: the second
+/// layer attends through a window of 6 over 24 positions.
+#[test]
+fn qwen2_sliding_window_layers_match_transformers() {
+    let config = read_hf_config(&fixtures().join("qwen2-window/config.json")).unwrap();
+    assert_eq!(
+        (config.window(0), config.window(1)),
+        (None, Some(6)),
+        "{config:?}"
+    );
+    check("qwen2-window");
+}
+
+#[test]
+fn qwen3_matches_transformers() {
+    check("qwen3");
+}
+
+/// Mistral with a window of 5 over 24 positions and 32 generated tokens.
+#[test]
+fn mistral_sliding_window_matches_transformers() {
+    check("mistral-window");
+}
+
 /// The export round trip: models written by `examples/export_fixture.rs`, loaded
 /// by transformers (its logits and generations are the golden), imported back here.
 #[test]
@@ -104,6 +208,29 @@ fn exported_gpt2_loads_in_transformers_with_the_same_logits() {
 fn exported_llama_loads_in_transformers_with_the_same_logits() {
     check("export/llama");
     reexport_is_identical("export/llama");
+}
+
+/// Llama 3 scaling with every bias, Qwen2 with a sliding-window layer,
+/// Qwen3 with its head norms and own head_dim, Mistral with a window: each
+/// export loads in transformers with no missing or unexpected key.
+#[test]
+fn exported_rotary_variants_load_in_transformers_with_the_same_logits() {
+    for name in ["llama3", "qwen2", "qwen3", "mistral"] {
+        let name = format!("export/{name}");
+        let text = std::fs::read_to_string(fixtures().join(&name).join("golden.json")).unwrap();
+        let info: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let info = &info["loading_info"];
+        assert!(info.is_object(), "{name}: no loading_info");
+        for (key, value) in info.as_object().unwrap() {
+            assert_eq!(
+                value.as_array().map(Vec::len),
+                Some(0),
+                "{name}: {key} {value}"
+            );
+        }
+        check(&name);
+        reexport_is_identical(&name);
+    }
 }
 
 /// Export is deterministic and lossless: rebuilding the fixture model from its
@@ -142,14 +269,80 @@ fn unsupported_model_type_names_the_supported_ones() {
     let tmp = copy_fixture("gpt2");
     let path = tmp.path().join("config.json");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replace("\"gpt2\"", "\"mistral\"")).unwrap();
+    std::fs::write(&path, text.replace("\"gpt2\"", "\"mamba\"")).unwrap();
     let err = import_hf(tmp.path(), &device()).unwrap_err();
     assert!(matches!(err, ModelError::UnsupportedModelType { .. }));
+    assert!(err.is_bad_input());
     let msg = err.to_string();
     assert!(
-        msg.contains("mistral") && msg.contains("gpt2, llama"),
+        msg.contains("mamba") && msg.contains("gpt2, llama, qwen2, qwen3, mistral"),
         "{msg}"
     );
+}
+
+/// What codex does not compute is refused by key and value, never ignored.
+#[test]
+fn unknown_rope_types_and_partial_rotation_are_refused_by_name() {
+    let tmp = copy_fixture("llama3-scaled");
+    let path = tmp.path().join("config.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    for (from, to, expect) in [
+        (
+            "\"rope_type\": \"llama3\"",
+            "\"rope_type\": \"yarn\"",
+            "`rope_parameters.rope_type` `yarn` is not supported",
+        ),
+        (
+            "\"rope_type\": \"llama3\"",
+            "\"rope_type\": \"llama3\", \"partial_rotary_factor\": 0.5",
+            "partial_rotary_factor `0.5`",
+        ),
+        (
+            "\"low_freq_factor\": 1.0,",
+            "",
+            "missing key `rope_parameters.low_freq_factor`",
+        ),
+        (
+            "\"hidden_act\": \"silu\"",
+            "\"hidden_act\": \"gelu\"",
+            "hidden_act `gelu`",
+        ),
+    ] {
+        let changed = text.replace(from, to);
+        assert_ne!(changed, text, "{from}");
+        std::fs::write(&path, changed).unwrap();
+        let err = import_hf(tmp.path(), &device()).unwrap_err();
+        assert!(err.is_bad_input(), "{err}");
+        let msg = err.to_string();
+        assert!(msg.contains(expect), "{msg}");
+    }
+}
+
+/// Every new family survives codex → safetensors → codex bit for bit, with
+/// the config.json it writes read back to the same shape.
+#[test]
+fn every_family_exports_and_reimports_exactly() {
+    for name in [
+        "llama3-scaled",
+        "llama-bias-headdim-linear",
+        "llama-dynamic",
+        "qwen2",
+        "qwen2-window",
+        "qwen3",
+        "mistral-window",
+    ] {
+        let model = import_hf(&fixtures().join(name), &device()).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        export_hf(&model, tmp.path()).unwrap();
+        let back = import_hf(tmp.path(), &device()).unwrap();
+        assert_eq!(back.config(), model.config(), "{name}");
+        let g = golden(&fixtures().join(name));
+        assert_eq!(
+            logits(&back, &g.inputs),
+            logits(&model, &g.inputs),
+            "{name}"
+        );
+    }
 }
 
 #[test]

@@ -141,6 +141,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         rope_theta: 10_000.0,
         tie_embeddings: false,
         norm_eps: 1e-5,
+        variant: Default::default(),
     };
     let device = DeviceSpec::Auto.device()?.autodiff();
     let mut app = ConfigLoader::new().load()?.config;

@@ -122,6 +122,41 @@ pub enum ModelFamily {
     Gpt2,
     /// Rotary positions, RMSNorm, SwiGLU MLP, grouped-query attention.
     Llama,
+    /// Llama with biases on the query, key and value projections (Qwen2, Qwen2.5).
+    Qwen2,
+    /// Llama with an RMSNorm over each query and key head before the rotation (Qwen3).
+    Qwen3,
+    /// Llama with sliding-window attention when a window is set (Mistral).
+    Mistral,
+}
+
+impl ModelFamily {
+    /// Every family, in the order `codex registry list` names them.
+    pub const ALL: [ModelFamily; 5] = [
+        ModelFamily::Gpt2,
+        ModelFamily::Llama,
+        ModelFamily::Qwen2,
+        ModelFamily::Qwen3,
+        ModelFamily::Mistral,
+    ];
+
+    /// The name configurations and Hugging Face's `model_type` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelFamily::Gpt2 => "gpt2",
+            ModelFamily::Llama => "llama",
+            ModelFamily::Qwen2 => "qwen2",
+            ModelFamily::Qwen3 => "qwen3",
+            ModelFamily::Mistral => "mistral",
+        }
+    }
+
+    /// Whether positions are rotary (every family but GPT-2, whose positions
+    /// are learned); rotary families share RMSNorm, SwiGLU and grouped-query
+    /// attention.
+    pub fn is_rotary(self) -> bool {
+        self != ModelFamily::Gpt2
+    }
 }
 
 /// Shape of the model.

@@ -139,7 +139,7 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
                 )
             });
         }
-        if m.family == ModelFamily::Llama {
+        if m.family.is_rotary() {
             let head_dim = m.d_model / m.n_head;
             k.rule(head_dim.is_multiple_of(2), "model.d_model", || {
                 format!("divided by model.n_head must be even for rotary embeddings, got head size {head_dim}")

@@ -522,7 +522,8 @@ fn adamw_chunk<S: Simd>(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], 
 }
 
 /// Shapes of one causal self-attention: batch, sequence, query heads, key/value
-/// heads (dividing the query heads) and head size.
+/// heads (dividing the query heads) and head size, and the sliding window:
+/// with `Some(w)`, query `i` sees keys `i + 1 − w ..= i` only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AttnDims {
     pub(crate) b: usize,
@@ -530,9 +531,15 @@ pub(crate) struct AttnDims {
     pub(crate) h: usize,
     pub(crate) kvh: usize,
     pub(crate) d: usize,
+    pub(crate) window: Option<usize>,
 }
 
 impl AttnDims {
+    /// The window as a plain bound (`usize::MAX` without one).
+    fn span(&self) -> usize {
+        self.window.unwrap_or(usize::MAX)
+    }
+
     fn rep(&self) -> usize {
         self.h / self.kvh
     }
@@ -628,13 +635,22 @@ fn scatter_heads(src: &[f32], dims: AttnDims, heads: usize, rope: Option<Rope<'_
 }
 
 /// Causal softmax of one block of score rows in place: row `r` is query
-/// `first + r` and sees keys `0..=first + r`; later keys are set to zero.
-/// Each row's log-sum-exp goes to `lse`.
+/// `first + r` and sees keys `first + r + 1 − span ..= first + r` (from 0
+/// without a window); the others are set to zero. Each row's log-sum-exp
+/// goes to `lse`.
 #[macerator::with_simd]
-fn causal_softmax_rows<S: Simd>(s: &mut [f32], keys: usize, first: usize, lse: &mut [f32]) {
+fn causal_softmax_rows<S: Simd>(
+    s: &mut [f32],
+    keys: usize,
+    first: usize,
+    span: usize,
+    lse: &mut [f32],
+) {
     for (r, row) in s.chunks_exact_mut(keys).enumerate() {
         let (seen, future) = row.split_at_mut(first + r + 1);
         future.fill(0.0);
+        let (gone, seen) = seen.split_at_mut((first + r + 1).saturating_sub(span));
+        gone.fill(0.0);
         let (max, _) = simd::max_argmax(seen);
         for v in seen.iter_mut() {
             *v = simd::exp(*v - max);
@@ -764,7 +780,10 @@ pub(crate) fn attention_forward(
     drop: Option<AttnDropout>,
     dims: AttnDims,
 ) -> (Vec<f32>, AttnSaved) {
-    let AttnDims { b, t, h, kvh, d } = dims;
+    let AttnDims {
+        b, t, h, kvh, d, ..
+    } = dims;
+    let span = dims.span();
     assert_eq!(q.len(), b * t * h * d, "attention: query size");
     assert_eq!(k.len(), b * t * kvh * d, "attention: key size");
     assert_eq!(v.len(), k.len(), "attention: value size");
@@ -802,7 +821,7 @@ pub(crate) fn attention_forward(
                     scale,
                     false,
                 );
-                causal_softmax_rows(s, keys, first, &mut lse[first..first + rows]);
+                causal_softmax_rows(s, keys, first, span, &mut lse[first..first + rows]);
                 if let Some(drop) = drop {
                     drop_block(s, keys, first, bh, t, drop);
                 }
@@ -833,8 +852,10 @@ pub(crate) fn attention_backward(
     saved: &AttnSaved,
     dims: AttnDims,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
-    let AttnDims { b, t, h, kvh, d } = dims;
-    let (rep, scale) = (dims.rep(), dims.scale());
+    let AttnDims {
+        b, t, h, kvh, d, ..
+    } = dims;
+    let (rep, scale, span) = (dims.rep(), dims.scale(), dims.span());
     let mut doh = vec![0.0f32; dout.len()];
     doh.par_chunks_mut(t * d)
         .enumerate()
@@ -875,7 +896,7 @@ pub(crate) fn attention_backward(
                         scale,
                         false,
                     );
-                    causal_probs_rows(p, keys, first, &lse[first..first + rows]);
+                    causal_probs_rows(p, keys, first, span, &lse[first..first + rows]);
                     let weights: &[f32] = match drop {
                         Some(drop) => {
                             let pd = &mut pd[..rows * keys];
@@ -938,12 +959,15 @@ pub(crate) fn attention_backward(
 }
 
 /// Attention probabilities of one block rebuilt from the saved log-sum-exp:
-/// row `r` (query `first + r`) gets `exp(s − lse)` on keys `0..=first + r`
-/// and zero after.
+/// row `r` (query `first + r`) gets `exp(s − lse)` on the keys it sees (see
+/// [`causal_softmax_rows`]) and zero elsewhere. The score gradient is then
+/// zero wherever the probability is.
 #[macerator::with_simd]
-fn causal_probs_rows<S: Simd>(p: &mut [f32], keys: usize, first: usize, lse: &[f32]) {
+fn causal_probs_rows<S: Simd>(p: &mut [f32], keys: usize, first: usize, span: usize, lse: &[f32]) {
     for (r, row) in p.chunks_exact_mut(keys).enumerate() {
         let (seen, future) = row.split_at_mut(first + r + 1);
+        let (gone, seen) = seen.split_at_mut((first + r + 1).saturating_sub(span));
+        gone.fill(0.0);
         let l = lse[r];
         for x in seen.iter_mut() {
             *x = simd::exp(*x - l);

@@ -15,7 +15,8 @@
 //! - `rms_norm`, `layer_norm`, `swiglu`, `gelu` (tanh) and `dropout` (a
 //!   hashed mask, rebuilt for the gradient): one pass forward, one backward;
 //! - `attention`: causal attention with the rotary embedding applied inside,
-//!   score blocks kept in cache, only the causal triangle computed, and the
+//!   an optional sliding window, score blocks kept in cache, only the causal
+//!   triangle computed, and the
 //!   softmax recomputed from its log-sum-exp in the backward pass, and dropout
 //!   on the probabilities from a hashed mask the backward pass rebuilds;
 //! - `adamw`: [`crate::AdamW`]'s update of a parameter and its two moments in
@@ -162,8 +163,9 @@ pub(crate) fn swiglu<const D: usize>(route: Route, gate: Tensor<D>, up: Tensor<D
 
 /// Causal self-attention from position 0 over `q` `[b, t, h, d]`, `k` and `v`
 /// `[b, t, kvh, d]`, with the rotary embedding (`cos`, `sin`: `[b, t, d / 2]`)
-/// applied to `q` and `k` when given, and dropout on the probabilities when
-/// `drop` is given. Returns `[b, t, h, d]`.
+/// applied to `q` and `k` when given, dropout on the probabilities when
+/// `drop` is given, and each query seeing only the last `window` keys (its
+/// own included) when a window is given. Returns `[b, t, h, d]`.
 pub(crate) fn attention(
     route: Route,
     q: Tensor<4>,
@@ -171,10 +173,18 @@ pub(crate) fn attention(
     v: Tensor<4>,
     rope: Option<(Tensor<3>, Tensor<3>)>,
     drop: Option<AttnDropout>,
+    window: Option<usize>,
 ) -> Tensor<4> {
     let [b, t, h, d] = q.dims();
     let kvh = k.dims()[2];
-    let dims = AttnDims { b, t, h, kvh, d };
+    let dims = AttnDims {
+        b,
+        t,
+        h,
+        kvh,
+        d,
+        window,
+    };
     let tables = rope.map(|(cos, sin)| {
         let prim = |x: Tensor<3>| match route {
             Route::Flex => plain(x),

@@ -165,13 +165,14 @@ fn swiglu_equals_silu_times_up() {
 }
 
 /// The same attention spelled out with Burn's ops: rotate, repeat key/value
-/// heads, scale, causal mask, softmax, weighted sum.
+/// heads, scale, causal (and window) mask, softmax, weighted sum.
 fn composed_attention(
     q: Tensor<4>,
     k: Tensor<4>,
     v: Tensor<4>,
     rope: Option<(Tensor<3>, Tensor<3>)>,
     drop: Option<AttnDropout>,
+    window: Option<usize>,
 ) -> Tensor<4> {
     let [b, t, h, d] = q.dims();
     let kvh = k.dims()[2];
@@ -206,10 +207,12 @@ fn composed_attention(
     let scores = q.matmul(k.swap_dims(2, 3)) / (d as f64).sqrt();
     let rows = Tensor::<1, Int>::arange(0..t as i64, &scores.device()).reshape([t, 1]);
     let cols = Tensor::<1, Int>::arange(0..t as i64, &scores.device()).reshape([1, t]);
-    let mask = cols
-        .greater(rows)
-        .reshape([1, 1, t, t])
-        .expand([b, h, t, t]);
+    let mut mask = cols.clone().greater(rows.clone());
+    if let Some(w) = window {
+        // Keys `w` or more positions back are out of sight.
+        mask = mask.bool_or(cols.add_scalar(w as i64).lower_equal(rows));
+    }
+    let mask = mask.reshape([1, 1, t, t]).expand([b, h, t, t]);
     let mut probs = softmax(scores.mask_fill(mask, f32::NEG_INFINITY), 3);
     if let Some(drop) = drop {
         // The documented mask, built element by element on the host.
@@ -244,7 +247,14 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
         seed: 0x1234_5678_9abc_def0,
         p: 0.25,
     };
-    for (with_rope, drop) in [(true, None), (false, None), (true, Some(dropout))] {
+    for (with_rope, drop, window) in [
+        (true, None, None),
+        (false, None, None),
+        (true, Some(dropout), None),
+        // A window shorter than a query block, and one with dropout.
+        (true, None, Some(17)),
+        (false, Some(dropout), Some(40)),
+    ] {
         let rope = || with_rope.then(|| angles(7));
         let (fused, fused_grads) = run(&shapes, |x| {
             attention(
@@ -254,6 +264,7 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
                 x[2].clone(),
                 rope(),
                 drop,
+                window,
             )
         });
         let (composed, composed_grads) = run(&shapes, |x| {
@@ -263,6 +274,7 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
                 x[2].clone(),
                 rope(),
                 drop,
+                window,
             )
         });
         assert_close(&fused, &composed, 2e-5, "attention");
@@ -284,6 +296,7 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
             plain(shapes[2], 3),
             inner_rope,
             drop,
+            window,
         );
         assert_close(&to_vec(out), &fused, 0.0, "attention without autodiff");
     }
@@ -302,6 +315,7 @@ fn results_do_not_depend_on_the_thread_count() {
                 x[2].clone(),
                 None,
                 Some(AttnDropout { seed: 7, p: 0.1 }),
+                Some(60),
             )
         });
         let (norm, norm_grads) = run(&[[300, 64], [1, 64]], |x| {

@@ -1,6 +1,8 @@
-//! Import → LoRA fine-tune → export → `transformers`: the exported directory
-//! generates, greedily, exactly what `codex generate` does and stops at the
-//! same end-of-sequence token.
+//! Import → LoRA fine-tune → export → `transformers`, for every rotary family
+//! (Llama, Llama 3 rope scaling, Qwen2 with a sliding-window layer, Qwen3,
+//! Mistral with a window): the exported directory generates, greedily,
+//! exactly what `codex generate` does and stops at the same end-of-sequence
+//! token.
 //!
 //! Needs Python with `torch` and `transformers`:
 //! `CODEX_TEST_TRANSFORMERS=/path/to/venv/bin/python cargo test -p codex-cli --test roundtrip`.
@@ -53,6 +55,32 @@ fn corpus() -> String {
 
 #[test]
 fn an_exported_fine_tune_generates_in_transformers_as_in_codex() {
+    round_trip("llama-gqa-tied");
+}
+
+#[test]
+fn an_exported_llama3_scaled_fine_tune_generates_in_transformers_as_in_codex() {
+    round_trip("llama3-scaled");
+}
+
+#[test]
+fn an_exported_qwen2_fine_tune_with_a_window_layer_generates_in_transformers_as_in_codex() {
+    round_trip("qwen2-window");
+}
+
+#[test]
+fn an_exported_qwen3_fine_tune_generates_in_transformers_as_in_codex() {
+    round_trip("qwen3");
+}
+
+#[test]
+fn an_exported_mistral_fine_tune_with_a_window_generates_in_transformers_as_in_codex() {
+    round_trip("mistral-window");
+}
+
+/// Fine-tune the fixture model `name` with LoRA on the word corpus, export
+/// the merged model, and generate from it in codex and in transformers.
+fn round_trip(name: &str) {
     let Some(python) = std::env::var_os("CODEX_TEST_TRANSFORMERS").map(PathBuf::from) else {
         eprintln!(
             "skipped: set CODEX_TEST_TRANSFORMERS to a Python with torch and transformers to run the export round trip"
@@ -76,8 +104,9 @@ fn an_exported_fine_tune_generates_in_transformers_as_in_codex() {
             "tokenizer.special_tokens=[\"</s>\", \"<pad>\", \"[UNK]\"]",
         ],
     );
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/model/llama-gqa-tied");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/model")
+        .join(name);
     let base = d.join("base");
     std::fs::create_dir(&base).unwrap();
     for f in ["config.json", "model.safetensors"] {
@@ -158,7 +187,7 @@ fn an_exported_fine_tune_generates_in_transformers_as_in_codex() {
         assert_eq!(
             t["text"].as_str().unwrap(),
             ours,
-            "prompt {prompt:?}: {theirs}"
+            "{name}, prompt {prompt:?}: {theirs}"
         );
         if t["stopped_at_eos"] == true {
             stopped += 1;
@@ -167,10 +196,10 @@ fn an_exported_fine_tune_generates_in_transformers_as_in_codex() {
     }
     assert!(
         stopped > 0,
-        "no prompt reached the end-of-sequence token: {theirs}"
+        "{name}: no prompt reached the end-of-sequence token: {theirs}"
     );
     eprintln!(
-        "round trip: {stopped} of {} prompts stopped at EOS in both: {theirs}",
+        "round trip {name}: {stopped} of {} prompts stopped at EOS in both: {theirs}",
         prompts.len()
     );
 }

@@ -184,7 +184,18 @@ fn registry_lists_the_compiled_backend_and_filters() {
     for format in ["auto", "lines", "blocks", "jsonl", "csv"] {
         assert!(has("data-format", format), "{format}");
     }
-    for arch in ["gpt2-tiny", "gpt2-small", "llama-tiny"] {
+    for family in ["gpt2", "llama", "qwen2", "qwen3", "mistral"] {
+        assert!(has("model-family", family), "{family}");
+    }
+    for arch in [
+        "gpt2-tiny",
+        "gpt2-small",
+        "llama-tiny",
+        "llama3-tiny",
+        "qwen2-tiny",
+        "qwen3-tiny",
+        "mistral-tiny",
+    ] {
         assert!(has("architecture", arch), "{arch}");
     }
     for metric in [

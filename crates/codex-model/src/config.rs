@@ -211,7 +211,10 @@ impl ModelConfig {
             rope_theta: section.rope_theta,
             tie_embeddings: section.tie_embeddings,
             norm_eps: 1e-5,
-            variant: Variant::for_family(section.family),
+            variant: Variant {
+                sliding_window: section.sliding_window.map(|w| w as usize),
+                ..Variant::for_family(section.family)
+            },
         };
         config.validate()?;
         Ok(config)
@@ -234,6 +237,7 @@ impl ModelConfig {
             dropout: self.dropout,
             rope_theta: self.rope_theta,
             tie_embeddings: self.tie_embeddings,
+            sliding_window: self.variant.sliding_window.map(n),
         }
     }
 
@@ -659,6 +663,32 @@ fn arch(
     }
 }
 
+/// The model families (`codex registry list`): what each computes, and the
+/// Hugging Face `model_type` it imports and exports.
+pub fn families() -> Registry<ModelFamily> {
+    let mut r = Registry::new("model-family");
+    for family in ModelFamily::ALL {
+        let description = match family {
+            ModelFamily::Gpt2 => "learned positions, LayerNorm, GELU MLP, biases (GPT2LMHeadModel)",
+            ModelFamily::Llama => {
+                "rotary (default, linear, dynamic, llama3 scaling), RMSNorm, SwiGLU, GQA, optional attention/mlp biases and head_dim (LlamaForCausalLM: Llama 2/3.x, SmolLM2)"
+            }
+            ModelFamily::Qwen2 => {
+                "Llama with q/k/v biases and optional sliding-window layers (Qwen2ForCausalLM: Qwen2, Qwen2.5)"
+            }
+            ModelFamily::Qwen3 => {
+                "Llama with RMSNorm on each query and key head, own head_dim (Qwen3ForCausalLM)"
+            }
+            ModelFamily::Mistral => {
+                "Llama with sliding-window attention in training and generation (MistralForCausalLM)"
+            }
+        };
+        r.register(family.name(), description, family)
+            .expect("family names are distinct");
+    }
+    r
+}
+
 /// The named architectures (`codex registry list`, `codex model inspect gpt2-small`).
 pub fn architectures() -> Registry<ModelConfig> {
     use ModelFamily::{Gpt2, Llama, Mistral, Qwen2, Qwen3};
@@ -763,6 +793,55 @@ mod tests {
         assert_eq!(c.param_counts().total(), 124_439_808);
         let c = architectures().get("llama-10m").unwrap().value.clone();
         assert_eq!(c.param_counts().total(), 10_095_872);
+    }
+
+    #[test]
+    fn a_section_sets_the_family_switches_and_the_window() {
+        let mut section = codex_core::config::ConfigLoader::new()
+            .load()
+            .unwrap()
+            .config
+            .model;
+        section.family = ModelFamily::Mistral;
+        section.sliding_window = Some(16);
+        let c = ModelConfig::from_section(&section, 100).unwrap();
+        assert_eq!((c.window(0), c.window(3)), (Some(16), Some(16)));
+        assert_eq!(c.section(), section);
+        section.family = ModelFamily::Qwen2;
+        section.sliding_window = None;
+        let c = ModelConfig::from_section(&section, 100).unwrap();
+        assert!(c.variant.qkv_bias && !c.variant.o_bias && c.window(0).is_none());
+        section.family = ModelFamily::Qwen3;
+        assert!(
+            ModelConfig::from_section(&section, 100)
+                .unwrap()
+                .variant
+                .qk_norm
+        );
+    }
+
+    /// The llama3 rule keeps short wavelengths, divides long ones by the
+    /// factor and blends the band between (values from the rule by hand:
+    /// head_dim 16, θ 10000, L 32, factors 1 and 4 → kept below 8, divided
+    /// above 32).
+    #[test]
+    fn llama3_scaling_keeps_divides_and_blends() {
+        let mut c = architectures().get("llama-tiny").unwrap().value.clone();
+        c.n_head = 8; // head_dim 16
+        c.n_kv_head = 4;
+        let plain = c.inv_freq(0);
+        c.variant.rope_scaling = RopeScaling::Llama3 {
+            factor: 8.0,
+            low_freq_factor: 1.0,
+            high_freq_factor: 4.0,
+            original_max_position_embeddings: 32,
+        };
+        let scaled = c.inv_freq(0);
+        assert_eq!(scaled[0], plain[0], "wavelength 2π is kept");
+        assert_eq!(scaled[7], plain[7] / 8.0, "the longest is divided");
+        let wavelen = 2.0 * std::f32::consts::PI / plain[1];
+        assert!((8.0..32.0).contains(&wavelen), "{wavelen}");
+        assert!(scaled[1] < plain[1] && scaled[1] > plain[1] / 8.0);
     }
 
     #[test]

@@ -48,7 +48,7 @@ mod params;
 mod st;
 mod system;
 
-pub use config::{ModelConfig, ParamCounts, RopeScaling, Variant, architectures};
+pub use config::{ModelConfig, ParamCounts, RopeScaling, Variant, architectures, families};
 pub use device::{
     Backend, DeviceSpec, VisibleDevice, backend_registry, compiled_backends, visible_devices,
 };

@@ -34,6 +34,7 @@ pub(crate) fn catalog() -> Result<Vec<Registry<()>>> {
         filters,
         codex_tokenize::registry(),
         names(&codex_data::formats())?,
+        names(&codex_model::families())?,
         names(&codex_model::architectures())?,
         names(&codex_eval::registry())?,
     ])

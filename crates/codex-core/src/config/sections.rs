@@ -183,6 +183,11 @@ pub struct ModelSection {
     pub rope_theta: f64,
     /// Share the input embedding with the output projection.
     pub tie_embeddings: bool,
+    /// Sliding-window attention: each position sees this many keys, its own
+    /// included (rotary families; Mistral's `sliding_window`). `null` for
+    /// full causal attention.
+    #[serde(default)]
+    pub sliding_window: Option<u32>,
 }
 
 /// Learning-rate schedule shape.

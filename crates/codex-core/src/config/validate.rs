@@ -150,6 +150,14 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
         format!("must be in [0, 1), got {}", m.dropout)
     });
     k.positive("model.rope_theta", m.rope_theta);
+    if let Some(w) = m.sliding_window {
+        k.rule(w >= 1, "model.sliding_window", || {
+            format!("must be at least 1 (or null for full attention), got {w}")
+        });
+        k.rule(m.family.is_rotary(), "model.sliding_window", || {
+            "must be null for the gpt2 family, which has no sliding-window attention".to_owned()
+        });
+    }
 
     let tr = &c.train;
     k.positive("train.lr", tr.lr);

@@ -7,7 +7,8 @@ For each tiny random-initialized model this writes, under tests/data/model/<name
 
 The families are those codex imports: gpt2, llama (with the rope scalings
 linear, dynamic and llama3, biases, a head_dim of its own), qwen2 (with and
-without sliding-window layers), qwen3 and mistral. The scaled and windowed
+without sliding-window layers), qwen3, mistral and phi3 (fused projections,
+half of each head rotating, a window). The scaled and windowed
 models get inputs longer than their original context or window, so that the
 scaling and the window change the logits.
 
@@ -20,7 +21,7 @@ Usage (from the repository root):
     /tmp/hfvenv/bin/python scripts/goldens/model_goldens.py
     cargo run -q -p codex-model --example export_fixture -- tests/data/model/export
     /tmp/hfvenv/bin/python scripts/goldens/model_goldens.py \
-        --export tests/data/model/export/{gpt2,llama,llama3,qwen2,qwen3,mistral}
+        --export tests/data/model/export/{gpt2,llama,llama3,qwen2,qwen3,mistral,phi3}
 """
 
 import argparse
@@ -38,6 +39,8 @@ from transformers import (
     LlamaForCausalLM,
     MistralConfig,
     MistralForCausalLM,
+    Phi3Config,
+    Phi3ForCausalLM,
     Qwen2Config,
     Qwen2ForCausalLM,
     Qwen3Config,
@@ -121,6 +124,10 @@ def variants():
     yield "mistral-window", MistralForCausalLM, rotary(MistralConfig, sliding_window=5), {
         "seq": 24, "max_new": 32,
     }
+    yield "phi3-partial-window", Phi3ForCausalLM, rotary(
+        Phi3Config, hidden_size=64, sliding_window=7, pad_token_id=0,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5},
+    ), {"seq": 24, "max_new": 32}
 
 
 def padded_batch(inputs):

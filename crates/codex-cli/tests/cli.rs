@@ -184,7 +184,7 @@ fn registry_lists_the_compiled_backend_and_filters() {
     for format in ["auto", "lines", "blocks", "jsonl", "csv"] {
         assert!(has("data-format", format), "{format}");
     }
-    for family in ["gpt2", "llama", "qwen2", "qwen3", "mistral"] {
+    for family in ["gpt2", "llama", "qwen2", "qwen3", "mistral", "phi3"] {
         assert!(has("model-family", family), "{family}");
     }
     for arch in [
@@ -195,6 +195,7 @@ fn registry_lists_the_compiled_backend_and_filters() {
         "qwen2-tiny",
         "qwen3-tiny",
         "mistral-tiny",
+        "phi3-tiny",
     ] {
         assert!(has("architecture", arch), "{arch}");
     }

@@ -1,6 +1,6 @@
 //! Import → LoRA fine-tune → export → `transformers`, for every rotary family
 //! (Llama, Llama 3 rope scaling, Qwen2 with a sliding-window layer, Qwen3,
-//! Mistral with a window): the exported directory generates, greedily,
+//! Mistral with a window, Phi-3 with fused projections): the exported directory generates, greedily,
 //! exactly what `codex generate` does and stops at the same end-of-sequence
 //! token.
 //!
@@ -76,6 +76,11 @@ fn an_exported_qwen3_fine_tune_generates_in_transformers_as_in_codex() {
 #[test]
 fn an_exported_mistral_fine_tune_with_a_window_generates_in_transformers_as_in_codex() {
     round_trip("mistral-window");
+}
+
+#[test]
+fn an_exported_phi3_fine_tune_generates_in_transformers_as_in_codex() {
+    round_trip("phi3-partial-window");
 }
 
 /// Fine-tune the fixture model `name` with LoRA on the word corpus, export

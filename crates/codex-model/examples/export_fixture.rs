@@ -1,7 +1,8 @@
 //! Writes the models of the export round-trip fixture (`tests/data/model/export`):
 //! a GPT-2 and a Llama (grouped-query, untied) model, and one of each rotary
 //! variant (Llama 3 rope scaling, Qwen2 with a sliding-window layer, Qwen3,
-//! Mistral with a window), seeded, exported as Hugging Face checkpoints. `scripts/goldens/model_goldens.py --export` then
+//! Mistral with a window, Phi-3 with fused projections, partial rotation and
+//! a window), seeded, exported as Hugging Face checkpoints. `scripts/goldens/model_goldens.py --export` then
 //! loads them with transformers and records its logits next to them.
 //!
 //! `cargo run -p codex-model --example export_fixture -- tests/data/model/export`
@@ -82,6 +83,14 @@ fn models() -> Vec<(&'static str, ModelConfig)> {
             ..Variant::default()
         },
     );
+    let phi3 = rotary(
+        ModelFamily::Phi3,
+        Variant {
+            rotary_dim: Some(4),
+            sliding_window: Some(7),
+            ..Variant::default()
+        },
+    );
     vec![
         ("gpt2", base),
         ("llama", llama),
@@ -89,6 +98,7 @@ fn models() -> Vec<(&'static str, ModelConfig)> {
         ("qwen2", qwen2),
         ("qwen3", qwen3),
         ("mistral", mistral),
+        ("phi3", phi3),
     ]
 }
 

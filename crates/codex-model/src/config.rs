@@ -79,6 +79,10 @@ pub struct Variant {
     /// every layer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub window_layers: Vec<bool>,
+    /// How many leading dimensions of each head rotate, when not all of
+    /// them (Phi-3's `partial_rotary_factor`); the rest pass through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotary_dim: Option<usize>,
 }
 
 impl Variant {
@@ -104,6 +108,9 @@ impl Variant {
         }
         if self.qk_norm {
             parts.push("q/k head norms".to_owned());
+        }
+        if let Some(r) = self.rotary_dim {
+            parts.push(format!("rotary on {r} dimensions of each head"));
         }
         match self.rope_scaling {
             RopeScaling::Default => {}
@@ -381,6 +388,17 @@ impl ModelConfig {
         {
             return bad("sliding_window", "must be at least 1".into());
         }
+        if let Some(r) = v.rotary_dim
+            && (r < 2 || !r.is_multiple_of(2) || r > self.head_dim())
+        {
+            return bad(
+                "rotary_dim",
+                format!(
+                    "must be even and in 2..={} (the head size), got {r}",
+                    self.head_dim()
+                ),
+            );
+        }
         if !v.window_layers.is_empty() && v.window_layers.len() != self.n_layer {
             return bad(
                 "window_layers",
@@ -412,12 +430,12 @@ impl ModelConfig {
                         format!("must be in 1..={}, got {l}", self.context_length),
                     );
                 }
-                if self.head_dim() <= 2 {
+                if self.rotary_dim() <= 2 {
                     return bad(
                         "head_dim",
                         format!(
-                            "dynamic rope scaling needs a head size above 2, got {}",
-                            self.head_dim()
+                            "dynamic rope scaling needs a rotary size above 2, got {}",
+                            self.rotary_dim()
                         ),
                     );
                 }
@@ -462,12 +480,17 @@ impl ModelConfig {
         on.then_some(w)
     }
 
-    /// The rotary inverse frequencies, `head_dim / 2` of them, for a forward
+    /// How many leading dimensions of each head rotate (all by default).
+    pub fn rotary_dim(&self) -> usize {
+        self.variant.rotary_dim.unwrap_or(self.head_dim())
+    }
+
+    /// The rotary inverse frequencies, `rotary_dim / 2` of them, for a forward
     /// pass whose furthest position is `seq_len − 1`, in `f32` as
     /// `transformers` computes them (only `dynamic` scaling depends on
     /// `seq_len`).
     pub fn inv_freq(&self, seq_len: usize) -> Vec<f32> {
-        let dim = self.head_dim();
+        let dim = self.rotary_dim();
         let default = |theta: f32| -> Vec<f32> {
             (0..dim / 2)
                 .map(|i| 1.0 / theta.powf((2 * i) as f32 / dim as f32))
@@ -682,6 +705,9 @@ pub fn families() -> Registry<ModelFamily> {
             ModelFamily::Mistral => {
                 "Llama with sliding-window attention in training and generation (MistralForCausalLM)"
             }
+            ModelFamily::Phi3 => {
+                "Llama with fused qkv_proj and gate_up_proj in the checkpoint, partial rotation, optional sliding window (Phi3ForCausalLM: Phi-3, Phi-4-mini)"
+            }
         };
         r.register(family.name(), description, family)
             .expect("family names are distinct");
@@ -691,7 +717,7 @@ pub fn families() -> Registry<ModelFamily> {
 
 /// The named architectures (`codex registry list`, `codex model inspect gpt2-small`).
 pub fn architectures() -> Registry<ModelConfig> {
-    use ModelFamily::{Gpt2, Llama, Mistral, Qwen2, Qwen3};
+    use ModelFamily::{Gpt2, Llama, Mistral, Phi3, Qwen2, Qwen3};
     let with = |mut c: ModelConfig, variant: Variant| {
         c.variant = variant;
         c
@@ -770,6 +796,17 @@ pub fn architectures() -> Registry<ModelConfig> {
                 arch(Mistral, 2048, 4, 4, 2, 128, 352, 256, true),
                 Variant {
                     sliding_window: Some(64),
+                    ..Variant::default()
+                },
+            ),
+        ),
+        (
+            "phi3-tiny",
+            "Phi-3 family, rotary on 24 of 32 head dimensions (partial_rotary_factor 0.75), 4 layers, d_model 128, GQA 4/2",
+            with(
+                arch(Phi3, 2048, 4, 4, 2, 128, 352, 256, true),
+                Variant {
+                    rotary_dim: Some(24),
                     ..Variant::default()
                 },
             ),

@@ -22,7 +22,7 @@ use crate::params::{Init, ParamSource};
 use crate::st::{self, SafeTensorsFile};
 
 /// The `model_type`s codex imports.
-pub const SUPPORTED_MODEL_TYPES: [&str; 5] = ["gpt2", "llama", "qwen2", "qwen3", "mistral"];
+pub const SUPPORTED_MODEL_TYPES: [&str; 6] = ["gpt2", "llama", "qwen2", "qwen3", "mistral", "phi3"];
 
 /// The rope types codex computes.
 const ROPE_TYPES: &str = "default, linear, dynamic, llama3";
@@ -107,7 +107,7 @@ pub fn read_hf_config(path: &Path) -> Result<ModelConfig, ModelError> {
                 variant: crate::config::Variant::default(),
             }
         }
-        "llama" | "qwen2" | "qwen3" | "mistral" => rotary_config(&v, model_type, path)?,
+        "llama" | "qwen2" | "qwen3" | "mistral" | "phi3" => rotary_config(&v, model_type, path)?,
         other => {
             return Err(ModelError::UnsupportedModelType {
                 path: path.to_owned(),
@@ -123,7 +123,7 @@ pub fn read_hf_config(path: &Path) -> Result<ModelConfig, ModelError> {
 }
 
 /// The `config.json` of a rotary family (`llama`, `qwen2`, `qwen3`,
-/// `mistral`), with every key that changes the computation either mapped
+/// `mistral`, `phi3`), with every key that changes the computation either mapped
 /// or refused by name.
 fn rotary_config(v: &Value, model_type: &str, path: &Path) -> Result<ModelConfig, ModelError> {
     let refuse = |message: String| Err(weights_err(path, message));
@@ -156,6 +156,7 @@ fn rotary_config(v: &Value, model_type: &str, path: &Path) -> Result<ModelConfig
         "llama" => ModelFamily::Llama,
         "qwen2" => ModelFamily::Qwen2,
         "qwen3" => ModelFamily::Qwen3,
+        "phi3" => ModelFamily::Phi3,
         _ => ModelFamily::Mistral,
     };
     let act = present("hidden_act")
@@ -218,13 +219,23 @@ fn rotary_config(v: &Value, model_type: &str, path: &Path) -> Result<ModelConfig
         },
     };
     for owner in [rope, Some(v)].into_iter().flatten() {
-        if let Some(p) = owner.get("partial_rotary_factor").filter(|x| !x.is_null())
-            && p.as_f64() != Some(1.0)
-        {
-            return refuse(format!(
-                "partial_rotary_factor `{p}` is not supported (1.0)"
-            ));
+        let Some(p) = owner.get("partial_rotary_factor").filter(|x| !x.is_null()) else {
+            continue;
+        };
+        if p.as_f64() == Some(1.0) {
+            continue;
         }
+        // Only Phi-3's attention rotates part of each head.
+        let factor = match (family, p.as_f64()) {
+            (ModelFamily::Phi3, Some(f)) if f > 0.0 && f < 1.0 => f,
+            _ => {
+                return refuse(format!(
+                    "partial_rotary_factor `{p}` is not supported for model_type {model_type} (1.0)"
+                ));
+            }
+        };
+        let head_dim = variant.head_dim.unwrap_or(d / n_head.max(1));
+        variant.rotary_dim = Some((head_dim as f64 * factor) as usize);
     }
     let mut context_length = max_positions;
     variant.rope_scaling = match rope_type {
@@ -257,7 +268,7 @@ fn rotary_config(v: &Value, model_type: &str, path: &Path) -> Result<ModelConfig
     };
     let n_layer = uint("num_hidden_layers")?;
     match family {
-        ModelFamily::Mistral => {
+        ModelFamily::Mistral | ModelFamily::Phi3 => {
             if let Some(w) = present("sliding_window") {
                 variant.sliding_window = Some(uint_of(w, "sliding_window")?);
             }
@@ -503,13 +514,57 @@ impl HfSource<'_> {
         }
     }
 
-    /// Every rotary family names its tensors as Llama does.
+    /// Every rotary family names its tensors as Llama does, except Phi-3's
+    /// fused projections.
     fn rotary(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, ModelError> {
         let parts: Vec<&str> = name.split('.').collect();
         let linear = |hf: String| -> Result<Vec<f32>, ModelError> {
             let [din, dout] = [shape[0], shape[1]];
             Ok(transpose(&self.tensors.get(&hf, &[dout, din])?, dout, din))
         };
+        // Rows `start..start + dout` of a fused `[rows, din]` weight, as `[din, dout]`.
+        let fused = |hf: String, rows: usize, start: usize| -> Result<Vec<f32>, ModelError> {
+            let [din, dout] = [shape[0], shape[1]];
+            let all = self.tensors.get(&hf, &[rows, din])?;
+            Ok(transpose(
+                &all[start * din..(start + dout) * din],
+                dout,
+                din,
+            ))
+        };
+        if self.config.family == ModelFamily::Phi3 {
+            let c = self.config;
+            let (q, kv) = (c.n_head * c.head_dim(), c.n_kv_head * c.head_dim());
+            match parts.as_slice() {
+                [
+                    "blocks",
+                    i,
+                    "attn",
+                    proj @ ("q_proj" | "k_proj" | "v_proj"),
+                    "weight",
+                ] => {
+                    let start = match *proj {
+                        "q_proj" => 0,
+                        "k_proj" => q,
+                        _ => q + kv,
+                    };
+                    let hf = format!("model.layers.{i}.self_attn.qkv_proj.weight");
+                    return fused(hf, q + 2 * kv, start);
+                }
+                [
+                    "blocks",
+                    i,
+                    "mlp",
+                    proj @ ("gate_proj" | "up_proj"),
+                    "weight",
+                ] => {
+                    let start = if *proj == "gate_proj" { 0 } else { c.d_ff };
+                    let hf = format!("model.layers.{i}.mlp.gate_up_proj.weight");
+                    return fused(hf, 2 * c.d_ff, start);
+                }
+                _ => {}
+            }
+        }
         match parts.as_slice() {
             ["wte", "weight"] => self.tensors.get("model.embed_tokens.weight", shape),
             ["ln_f", "weight"] => self.tensors.get("model.norm.weight", shape),
@@ -722,6 +777,28 @@ pub fn export_hf(model: &Transformer, dir: &Path) -> Result<(), ModelError> {
                     &block.ln_2,
                 );
                 let a = &block.attn;
+                let m = &block.mlp;
+                let gate = m.gate_proj.as_ref().expect("rotary families have a gate");
+                if c.family == ModelFamily::Phi3 {
+                    // One `[rows, din]` weight of the projections stacked by rows.
+                    let stacked = |projs: &[&Proj]| {
+                        let (mut rows, mut din) = (0, 0);
+                        let mut values = Vec::new();
+                        for p in projs {
+                            let (w, [i, o]) = data(p.base.weight.val());
+                            values.extend(transpose(&w, i, o));
+                            (rows, din) = (rows + o, i);
+                        }
+                        (values, [rows, din])
+                    };
+                    let (w, dims) = stacked(&[&a.q_proj, &a.k_proj, &a.v_proj]);
+                    put(&mut out, format!("{l}.self_attn.qkv_proj.weight"), w, &dims);
+                    linear_t(&mut out, &format!("{l}.self_attn.o_proj"), &a.o_proj);
+                    let (w, dims) = stacked(&[gate, &m.up_proj]);
+                    put(&mut out, format!("{l}.mlp.gate_up_proj.weight"), w, &dims);
+                    linear_t(&mut out, &format!("{l}.mlp.down_proj"), &m.down_proj);
+                    continue;
+                }
                 for (name, proj) in [
                     ("q_proj", &a.q_proj),
                     ("k_proj", &a.k_proj),
@@ -737,8 +814,6 @@ pub fn export_hf(model: &Transformer, dir: &Path) -> Result<(), ModelError> {
                         put(&mut out, format!("{l}.self_attn.{name}.weight"), g, &[len]);
                     }
                 }
-                let m = &block.mlp;
-                let gate = m.gate_proj.as_ref().expect("rotary families have a gate");
                 for (name, proj) in [
                     ("gate_proj", gate),
                     ("up_proj", &m.up_proj),
@@ -806,6 +881,7 @@ pub fn hf_config_json(c: &ModelConfig) -> Result<Value, ModelError> {
         ModelFamily::Llama => ("LlamaForCausalLM", v.qkv_bias == v.o_bias),
         ModelFamily::Qwen2 => ("Qwen2ForCausalLM", v.qkv_bias && !v.o_bias && !v.mlp_bias),
         ModelFamily::Qwen3 => ("Qwen3ForCausalLM", v.qkv_bias == v.o_bias && !v.mlp_bias),
+        ModelFamily::Phi3 => ("Phi3ForCausalLM", !v.qkv_bias && !v.o_bias && !v.mlp_bias),
         _ => (
             "MistralForCausalLM",
             !v.qkv_bias && !v.o_bias && !v.mlp_bias,
@@ -820,7 +896,13 @@ pub fn hf_config_json(c: &ModelConfig) -> Result<Value, ModelError> {
     if v.qk_norm != (family == ModelFamily::Qwen3) {
         return cannot("q/k head norms");
     }
+    if v.rotary_dim.is_some() && family != ModelFamily::Phi3 {
+        return cannot("a partial rotation");
+    }
     let mut rope = json!({ "rope_type": v.rope_scaling.name(), "rope_theta": c.rope_theta });
+    if family == ModelFamily::Phi3 {
+        rope["partial_rotary_factor"] = json!(c.rotary_dim() as f64 / c.head_dim() as f64);
+    }
     let mut max_positions = c.context_length;
     match v.rope_scaling {
         RopeScaling::Default => {}
@@ -871,11 +953,14 @@ pub fn hf_config_json(c: &ModelConfig) -> Result<Value, ModelError> {
             config["mlp_bias"] = json!(v.mlp_bias);
         }
         ModelFamily::Qwen3 => config["attention_bias"] = json!(v.qkv_bias),
+        // Phi3Config's own default padding id (32000) lies outside most
+        // vocabularies, and its embedding refuses one it cannot hold.
+        ModelFamily::Phi3 => config["pad_token_id"] = Value::Null,
         _ => {}
     }
     match (family, v.sliding_window) {
         (ModelFamily::Llama, Some(_)) => return cannot("a sliding window"),
-        (ModelFamily::Mistral, w) => {
+        (ModelFamily::Mistral | ModelFamily::Phi3, w) => {
             if !v.window_layers.is_empty() {
                 return cannot("a sliding window on some layers only");
             }

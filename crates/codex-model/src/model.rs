@@ -224,7 +224,7 @@ pub(crate) struct Rotary {
 
 impl Rotary {
     fn new(positions: &Tensor<2, Int>, config: &ModelConfig, dtype: DType) -> Self {
-        let half = config.head_dim() / 2;
+        let half = config.rotary_dim() / 2;
         let device = positions.device();
         // Only dynamic scaling depends on how far the positions reach, as
         // transformers measures it: the largest position id plus one.
@@ -245,14 +245,19 @@ impl Rotary {
         }
     }
 
-    /// Rotate `[batch, heads, seq, head_dim]` in the half-split layout.
+    /// Rotate `[batch, heads, seq, head_dim]` in the half-split layout: the
+    /// first `2 · half` dimensions (all, unless the rotation is partial).
     fn apply(&self, x: Tensor<4>) -> Tensor<4> {
         let [_, _, _, hd] = x.dims();
-        let half = hd / 2;
+        let half = self.cos.dims()[3];
         let x1 = x.clone().narrow(3, 0, half);
-        let x2 = x.narrow(3, half, half);
+        let x2 = x.clone().narrow(3, half, half);
         let r1 = x1.clone() * self.cos.clone() - x2.clone() * self.sin.clone();
         let r2 = x2 * self.cos.clone() + x1 * self.sin.clone();
+        if 2 * half < hd {
+            let rest = x.narrow(3, 2 * half, hd - 2 * half);
+            return Tensor::cat(vec![r1, r2, rest], 3);
+        }
         Tensor::cat(vec![r1, r2], 3)
     }
 }
@@ -426,7 +431,7 @@ impl Attention {
             let (q, k, v) = self.qkv(&x);
             // The projections and rotary tables live where `x` does, in its dtype.
             let rope = rotary.map(|r| {
-                let half = hd / 2;
+                let half = r.cos.dims()[3];
                 (
                     r.cos.clone().reshape([b, t, half]),
                     r.sin.clone().reshape([b, t, half]),

@@ -41,6 +41,7 @@ fn body(backend: Backend, device: &Device) {
         "qwen2-window",
         "qwen3",
         "mistral-window",
+        "phi3-partial-window",
     ] {
         let dir = root.join(name);
         let g: Golden =

@@ -190,6 +190,18 @@ fn qwen3_matches_transformers() {
     check("qwen3");
 }
 
+/// Phi-3: fused `qkv_proj` and `gate_up_proj`, half of each head rotating
+/// (`partial_rotary_factor` 0.5) and a window of 7 over 24 positions.
+#[test]
+fn phi3_fused_projections_partial_rotation_and_window_match_transformers() {
+    let config = read_hf_config(&fixtures().join("phi3-partial-window/config.json")).unwrap();
+    assert_eq!(
+        (config.rotary_dim(), config.head_dim(), config.window(0)),
+        (8, 16, Some(7))
+    );
+    check("phi3-partial-window");
+}
+
 /// Mistral with a window of 5 over 24 positions and 32 generated tokens.
 #[test]
 fn mistral_sliding_window_matches_transformers() {
@@ -215,7 +227,7 @@ fn exported_llama_loads_in_transformers_with_the_same_logits() {
 /// export loads in transformers with no missing or unexpected key.
 #[test]
 fn exported_rotary_variants_load_in_transformers_with_the_same_logits() {
-    for name in ["llama3", "qwen2", "qwen3", "mistral"] {
+    for name in ["llama3", "qwen2", "qwen3", "mistral", "phi3"] {
         let name = format!("export/{name}");
         let text = std::fs::read_to_string(fixtures().join(&name).join("golden.json")).unwrap();
         let info: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -275,7 +287,7 @@ fn unsupported_model_type_names_the_supported_ones() {
     assert!(err.is_bad_input());
     let msg = err.to_string();
     assert!(
-        msg.contains("mamba") && msg.contains("gpt2, llama, qwen2, qwen3, mistral"),
+        msg.contains("mamba") && msg.contains("gpt2, llama, qwen2, qwen3, mistral, phi3"),
         "{msg}"
     );
 }
@@ -330,6 +342,7 @@ fn every_family_exports_and_reimports_exactly() {
         "qwen2-window",
         "qwen3",
         "mistral-window",
+        "phi3-partial-window",
     ] {
         let model = import_hf(&fixtures().join(name), &device()).unwrap();
         let tmp = tempfile::tempdir().unwrap();

@@ -34,7 +34,8 @@ fn config(family: ModelFamily, tie: bool) -> ModelConfig {
 
 /// GPT-2, Llama, and one model per rotary variant: Llama 3 scaling with
 /// biases, Qwen2's q/k/v biases, Qwen3's head norms with a head_dim of its
-/// own, Mistral's sliding window (4, shorter than the test sequences).
+/// own, Mistral's sliding window (4, shorter than the test sequences),
+/// Phi-3's partial rotation.
 fn families() -> Vec<ModelConfig> {
     let rotary = |family, variant| ModelConfig {
         family,
@@ -71,6 +72,13 @@ fn families() -> Vec<ModelConfig> {
             ModelFamily::Mistral,
             Variant {
                 sliding_window: Some(4),
+                ..Variant::default()
+            },
+        ),
+        rotary(
+            ModelFamily::Phi3,
+            Variant {
+                rotary_dim: Some(4),
                 ..Variant::default()
             },
         ),

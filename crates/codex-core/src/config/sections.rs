@@ -128,16 +128,19 @@ pub enum ModelFamily {
     Qwen3,
     /// Llama with sliding-window attention when a window is set (Mistral).
     Mistral,
+    /// Llama with fused q/k/v and gate/up projections and partial rotation (Phi-3).
+    Phi3,
 }
 
 impl ModelFamily {
     /// Every family, in the order `codex registry list` names them.
-    pub const ALL: [ModelFamily; 5] = [
+    pub const ALL: [ModelFamily; 6] = [
         ModelFamily::Gpt2,
         ModelFamily::Llama,
         ModelFamily::Qwen2,
         ModelFamily::Qwen3,
         ModelFamily::Mistral,
+        ModelFamily::Phi3,
     ];
 
     /// The name configurations and Hugging Face's `model_type` use.
@@ -148,6 +151,7 @@ impl ModelFamily {
             ModelFamily::Qwen2 => "qwen2",
             ModelFamily::Qwen3 => "qwen3",
             ModelFamily::Mistral => "mistral",
+            ModelFamily::Phi3 => "phi3",
         }
     }
 

@@ -573,8 +573,15 @@ pub(crate) struct Rope<'a> {
     pub(crate) sin: &'a [f32],
 }
 
-/// Copy one head of a `[b, t, heads, d]` tensor into `[t, d]`, rotating it
-/// in the half-split layout when `rope` is given.
+/// How many dimension pairs of a head rotate: the tables' width (`d / 2`
+/// unless the rotation is partial).
+fn rope_half(rope: Rope<'_>, dims: AttnDims) -> usize {
+    rope.cos.len() / (dims.b * dims.t)
+}
+
+/// Copy one head of a `[b, t, heads, d]` tensor into `[t, d]`, rotating its
+/// first `2 · half` dimensions in the half-split layout when `rope` is given
+/// (the rest pass through).
 fn gather_head(
     src: &[f32],
     dims: AttnDims,
@@ -585,7 +592,7 @@ fn gather_head(
     dst: &mut [f32],
 ) {
     let (t, d) = (dims.t, dims.d);
-    let half = d / 2;
+    let half = rope.map_or(0, |r| rope_half(r, dims));
     for (ti, out) in dst.chunks_exact_mut(d).enumerate() {
         let x = &src[((b * t + ti) * heads + head) * d..][..d];
         match rope {
@@ -593,12 +600,15 @@ fn gather_head(
             Some(r) => {
                 let at = (b * t + ti) * half;
                 let (c, s) = (&r.cos[at..at + half], &r.sin[at..at + half]);
-                let (x1, x2) = x.split_at(half);
-                let (o1, o2) = out.split_at_mut(half);
+                let (x1, rest) = x.split_at(half);
+                let (x2, pass) = rest.split_at(half);
+                let (o1, rest) = out.split_at_mut(half);
+                let (o2, opass) = rest.split_at_mut(half);
                 for i in 0..half {
                     o1[i] = x1[i] * c[i] - x2[i] * s[i];
                     o2[i] = x2[i] * c[i] + x1[i] * s[i];
                 }
+                opass.copy_from_slice(pass);
             }
         }
     }
@@ -608,7 +618,7 @@ fn gather_head(
 /// undoing the rotation (its transpose) when `rope` is given.
 fn scatter_heads(src: &[f32], dims: AttnDims, heads: usize, rope: Option<Rope<'_>>) -> Vec<f32> {
     let (t, d) = (dims.t, dims.d);
-    let half = d / 2;
+    let half = rope.map_or(0, |r| rope_half(r, dims));
     let mut out = vec![0.0f32; dims.b * t * heads * d];
     out.par_chunks_mut(heads * d)
         .enumerate()
@@ -621,12 +631,15 @@ fn scatter_heads(src: &[f32], dims: AttnDims, heads: usize, rope: Option<Rope<'_
                     Some(r) => {
                         let at = bt * half;
                         let (c, s) = (&r.cos[at..at + half], &r.sin[at..at + half]);
-                        let (g1, g2) = g.split_at(half);
-                        let (o1, o2) = o.split_at_mut(half);
+                        let (g1, rest) = g.split_at(half);
+                        let (g2, pass) = rest.split_at(half);
+                        let (o1, rest) = o.split_at_mut(half);
+                        let (o2, opass) = rest.split_at_mut(half);
                         for i in 0..half {
                             o1[i] = g1[i] * c[i] + g2[i] * s[i];
                             o2[i] = g2[i] * c[i] - g1[i] * s[i];
                         }
+                        opass.copy_from_slice(pass);
                     }
                 }
             }

@@ -180,20 +180,22 @@ fn composed_attention(
     let rotate = |x: Tensor<4>| match &rope {
         None => x,
         Some((cos, sin)) => {
-            let half = d / 2;
+            // The tables' width says how many pairs rotate; the rest pass.
+            let half = cos.dims()[2];
             let (c, s) = (
                 cos.clone().unsqueeze_dim::<4>(1),
                 sin.clone().unsqueeze_dim::<4>(1),
             );
             let x1 = x.clone().narrow(3, 0, half);
-            let x2 = x.narrow(3, half, half);
-            Tensor::cat(
-                vec![
-                    x1.clone() * c.clone() - x2.clone() * s.clone(),
-                    x2 * c + x1 * s,
-                ],
-                3,
-            )
+            let x2 = x.clone().narrow(3, half, half);
+            let mut parts = vec![
+                x1.clone() * c.clone() - x2.clone() * s.clone(),
+                x2 * c + x1 * s,
+            ];
+            if 2 * half < d {
+                parts.push(x.narrow(3, 2 * half, d - 2 * half));
+            }
+            Tensor::cat(parts, 3)
         }
     };
     let q = rotate(heads(q));
@@ -235,11 +237,13 @@ fn composed_attention(
 fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
     // 70 positions cover a full query block (64) and a partial one.
     let (b, t, h, kvh, d) = (2, 70, 4, 2, 8);
-    let angles = |seed| {
-        let a = values(b * t * d / 2, seed);
+    // Tables of `half` pairs: `d / 2` rotates every dimension, fewer is a
+    // partial rotation (Phi-3) with the rest passed through.
+    let angles = |seed, half: usize| {
+        let a = values(b * t * half, seed);
         let c: Vec<f32> = a.iter().map(|x| (x * 3.0).cos()).collect();
         let s: Vec<f32> = a.iter().map(|x| (x * 3.0).sin()).collect();
-        let mk = |v| Tensor::<3>::from_data(TensorData::new(v, [b, t, d / 2]), &device());
+        let mk = |v| Tensor::<3>::from_data(TensorData::new(v, [b, t, half]), &device());
         (mk(c), mk(s))
     };
     let shapes = [[b, t, h, d], [b, t, kvh, d], [b, t, kvh, d]];
@@ -247,15 +251,17 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
         seed: 0x1234_5678_9abc_def0,
         p: 0.25,
     };
-    for (with_rope, drop, window) in [
-        (true, None, None),
-        (false, None, None),
-        (true, Some(dropout), None),
+    for (rope_half, drop, window) in [
+        (Some(d / 2), None, None),
+        (None, None, None),
+        (Some(d / 2), Some(dropout), None),
         // A window shorter than a query block, and one with dropout.
-        (true, None, Some(17)),
-        (false, Some(dropout), Some(40)),
+        (Some(d / 2), None, Some(17)),
+        (None, Some(dropout), Some(40)),
+        // Half the head rotates.
+        (Some(d / 4), None, Some(30)),
     ] {
-        let rope = || with_rope.then(|| angles(7));
+        let rope = || rope_half.map(|half| angles(7, half));
         let (fused, fused_grads) = run(&shapes, |x| {
             attention(
                 Route::Autodiff,

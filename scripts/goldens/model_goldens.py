@@ -7,8 +7,9 @@ For each tiny random-initialized model this writes, under tests/data/model/<name
 
 The families are those codex imports: gpt2, llama (with the rope scalings
 linear, dynamic and llama3, biases, a head_dim of its own), qwen2 (with and
-without sliding-window layers), qwen3, mistral and phi3 (fused projections,
-half of each head rotating, a window). The scaled and windowed
+without sliding-window layers), qwen3, mistral, phi3 (fused projections,
+half of each head rotating, a window) and gemma2 (soft caps that bind, its own
+score scale, a window on alternate layers). The scaled and windowed
 models get inputs longer than their original context or window, so that the
 scaling and the window change the logits.
 
@@ -21,7 +22,7 @@ Usage (from the repository root):
     /tmp/hfvenv/bin/python scripts/goldens/model_goldens.py
     cargo run -q -p codex-model --example export_fixture -- tests/data/model/export
     /tmp/hfvenv/bin/python scripts/goldens/model_goldens.py \
-        --export tests/data/model/export/{gpt2,llama,llama3,qwen2,qwen3,mistral,phi3}
+        --export tests/data/model/export/{gpt2,llama,llama3,qwen2,qwen3,mistral,phi3,gemma2}
 """
 
 import argparse
@@ -37,6 +38,8 @@ from transformers import (
     GPT2LMHeadModel,
     LlamaConfig,
     LlamaForCausalLM,
+    Gemma2Config,
+    Gemma2ForCausalLM,
     MistralConfig,
     MistralForCausalLM,
     Phi3Config,
@@ -124,6 +127,13 @@ def variants():
     yield "mistral-window", MistralForCausalLM, rotary(MistralConfig, sliding_window=5), {
         "seq": 24, "max_new": 32,
     }
+    # Soft caps low enough to bind on these weights (scores reach past 1, logits
+    # past 3), a query_pre_attn_scalar unlike head_dim, a window on layer 0.
+    yield "gemma2-softcap-window", Gemma2ForCausalLM, rotary(
+        Gemma2Config, head_dim=16, query_pre_attn_scalar=12, attn_logit_softcapping=1.0,
+        final_logit_softcapping=3.0, sliding_window=5, tie_word_embeddings=True,
+        hidden_activation="gelu_pytorch_tanh", pad_token_id=0,
+    ), {"seq": 24, "max_new": 32}
     yield "phi3-partial-window", Phi3ForCausalLM, rotary(
         Phi3Config, hidden_size=64, sliding_window=7, pad_token_id=0,
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5},

@@ -184,7 +184,9 @@ fn registry_lists_the_compiled_backend_and_filters() {
     for format in ["auto", "lines", "blocks", "jsonl", "csv"] {
         assert!(has("data-format", format), "{format}");
     }
-    for family in ["gpt2", "llama", "qwen2", "qwen3", "mistral", "phi3"] {
+    for family in [
+        "gpt2", "llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2",
+    ] {
         assert!(has("model-family", family), "{family}");
     }
     for arch in [
@@ -196,6 +198,7 @@ fn registry_lists_the_compiled_backend_and_filters() {
         "qwen3-tiny",
         "mistral-tiny",
         "phi3-tiny",
+        "gemma2-tiny",
     ] {
         assert!(has("architecture", arch), "{arch}");
     }

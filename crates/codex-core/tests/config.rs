@@ -166,7 +166,7 @@ fn unknown_variant_lists_choices_and_suggests() {
     let found = issues(ConfigLoader::new().overrides(["model.family=gpt3"]));
     assert_eq!(
         found[0].to_string(),
-        "`model.family` must be one of gpt2, llama, qwen2, qwen3, mistral, phi3, found `gpt3` (did you mean `gpt2`?) \
+        "`model.family` must be one of gpt2, llama, qwen2, qwen3, mistral, phi3, gemma2, found `gpt3` (did you mean `gpt2`?) \
          [set by command-line override `model.family=gpt3`]"
     );
 }

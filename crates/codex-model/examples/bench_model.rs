@@ -1,7 +1,7 @@
 //! Model throughput on one device: forward+backward tokens/s, and generation
 //! tokens/s with and without the KV cache, with per-token time by position.
 //!
-//! `cargo run --release -p codex-model --example bench_model -- [--device cpu] [--arch gpt2-tiny,llama-10m]`
+//! `cargo run --release -p codex-model --example bench_model -- [--device cpu] [--arch gpt2-tiny,llama-tiny,…]`
 //! (`cargo xtask bench model` runs it and writes `target/bench/model.md`).
 #![allow(clippy::print_stdout, reason = "a benchmark prints its results")]
 
@@ -53,14 +53,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let spec: DeviceSpec = get("--device").unwrap_or_else(|| "cpu".into()).parse()?;
     let device = spec.device()?;
-    let arches = get("--arch").unwrap_or_else(|| "gpt2-tiny,llama-10m".into());
+    // Every family's small shape (same width, depth and context as
+    // llama-tiny, so FLOPs compare), then a larger Llama.
+    let arches = get("--arch").unwrap_or_else(|| {
+        "gpt2-tiny,llama-tiny,llama3-tiny,qwen2-tiny,qwen3-tiny,mistral-tiny,phi3-tiny,llama-10m"
+            .into()
+    });
     let batch_size: usize = get("--batch").map_or(Ok(8), |s| s.parse())?;
     let steps: usize = get("--steps").map_or(Ok(5), |s| s.parse())?;
     let new_tokens: usize = get("--new-tokens").map_or(Ok(192), |s| s.parse())?;
     println!(
-        "| model | params | train tok/s (b={batch_size}, full context) | train GFLOP/s | gen tok/s, cache | gen tok/s, no cache | ms/token at 1-32 | ms/token at last 32 |"
+        "| model | params | train tok/s (b={batch_size}, full context) | train GFLOP/s | GFLOP/s vs llama-tiny | gen tok/s, cache | gen tok/s, no cache | ms/token at 1-32 | ms/token at last 32 |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    // Training throughput per FLOP of the Llama shape, the reference of the
+    // family comparison (`-` when llama-tiny is not measured first).
+    let mut reference: Option<f64> = None;
     for name in arches.split(',') {
         let config = architectures().get(name)?.value.clone();
         let t = config.context_length;
@@ -73,6 +81,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &device.clone().autodiff(),
         );
         let gflops = tps * config.flops_per_token() / 1e9;
+        if name == "llama-tiny" {
+            reference = Some(gflops);
+        }
+        let relative = reference.map_or("-".to_owned(), |r| format!("{:.2}×", gflops / r));
         let model = Transformer::init(&config, 1, &device)?;
         let prompt = vec![vec![1u32; 8]];
         let new = new_tokens.min(t - 8);
@@ -99,7 +111,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let late = (full - timed(new - 32, true)) / 32.0;
         let no_cache = timed(new, false);
         println!(
-            "| {name} | {:.2}M | {tps:.0} | {gflops:.1} | {:.1} | {:.1} | {:.2} | {:.2} |",
+            "| {name} | {:.2}M | {tps:.0} | {gflops:.1} | {relative} | {:.1} | {:.1} | {:.2} | {:.2} |",
             config.param_counts().total() as f64 / 1e6,
             new as f64 / full,
             new as f64 / no_cache,

@@ -2,7 +2,7 @@
 //! a GPT-2 and a Llama (grouped-query, untied) model, and one of each rotary
 //! variant (Llama 3 rope scaling, Qwen2 with a sliding-window layer, Qwen3,
 //! Mistral with a window, Phi-3 with fused projections, partial rotation and
-//! a window), seeded, exported as Hugging Face checkpoints. `scripts/goldens/model_goldens.py --export` then
+//! a window, Gemma 2 with soft caps, its own score scale and a window layer), seeded, exported as Hugging Face checkpoints. `scripts/goldens/model_goldens.py --export` then
 //! loads them with transformers and records its logits next to them.
 //!
 //! `cargo run -p codex-model --example export_fixture -- tests/data/model/export`
@@ -91,6 +91,18 @@ fn models() -> Vec<(&'static str, ModelConfig)> {
             ..Variant::default()
         },
     );
+    let gemma2 = rotary(
+        ModelFamily::Gemma2,
+        Variant {
+            head_dim: Some(16),
+            query_pre_attn_scalar: Some(12.0),
+            attn_softcap: Some(1.0),
+            final_softcap: Some(3.0),
+            sliding_window: Some(5),
+            window_layers: vec![true, false],
+            ..Variant::default()
+        },
+    );
     vec![
         ("gpt2", base),
         ("llama", llama),
@@ -99,6 +111,7 @@ fn models() -> Vec<(&'static str, ModelConfig)> {
         ("qwen3", qwen3),
         ("mistral", mistral),
         ("phi3", phi3),
+        ("gemma2", gemma2),
     ]
 }
 

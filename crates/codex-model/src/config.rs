@@ -83,6 +83,18 @@ pub struct Variant {
     /// them (Phi-3's `partial_rotary_factor`); the rest pass through.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotary_dim: Option<usize>,
+    /// Scores are scaled by `query_pre_attn_scalar^(-1/2)` instead of
+    /// `head_dim^(-1/2)` (Gemma 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_pre_attn_scalar: Option<f64>,
+    /// `cap · tanh(s / cap)` on the attention scores before the softmax
+    /// (Gemma 2's `attn_logit_softcapping`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attn_softcap: Option<f64>,
+    /// `cap · tanh(z / cap)` on the output logits (Gemma 2's
+    /// `final_logit_softcapping`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_softcap: Option<f64>,
 }
 
 impl Variant {
@@ -111,6 +123,15 @@ impl Variant {
         }
         if let Some(r) = self.rotary_dim {
             parts.push(format!("rotary on {r} dimensions of each head"));
+        }
+        if let Some(q) = self.query_pre_attn_scalar {
+            parts.push(format!("scores scaled by {q}^-1/2"));
+        }
+        if let Some(cap) = self.attn_softcap {
+            parts.push(format!("scores capped at {cap}"));
+        }
+        if let Some(cap) = self.final_softcap {
+            parts.push(format!("logits capped at {cap}"));
         }
         match self.rope_scaling {
             RopeScaling::Default => {}
@@ -388,6 +409,17 @@ impl ModelConfig {
         {
             return bad("sliding_window", "must be at least 1".into());
         }
+        for (key, value) in [
+            ("query_pre_attn_scalar", v.query_pre_attn_scalar),
+            ("attn_softcap", v.attn_softcap),
+            ("final_softcap", v.final_softcap),
+        ] {
+            if let Some(x) = value
+                && !(x.is_finite() && x > 0.0)
+            {
+                return bad(key, format!("must be positive, got {x}"));
+            }
+        }
         if let Some(r) = v.rotary_dim
             && (r < 2 || !r.is_multiple_of(2) || r > self.head_dim())
         {
@@ -478,6 +510,23 @@ impl ModelConfig {
             .copied()
             .unwrap_or(true);
         on.then_some(w)
+    }
+
+    /// The scale of the attention scores: `query_pre_attn_scalar^(-1/2)`
+    /// where set, else `head_dim^(-1/2)`.
+    pub fn attn_scale(&self) -> f64 {
+        1.0 / self
+            .variant
+            .query_pre_attn_scalar
+            .unwrap_or(self.head_dim() as f64)
+            .sqrt()
+    }
+
+    /// Whether the family wraps both sublayers in norms, scales the
+    /// embedding by `√d_model`, keeps `1 + w` in its RMSNorms and gates its
+    /// MLP with tanh-GELU (Gemma 2).
+    pub fn is_gemma(&self) -> bool {
+        self.family == ModelFamily::Gemma2
     }
 
     /// How many leading dimensions of each head rotate (all by default).
@@ -588,6 +637,8 @@ impl ModelConfig {
         let (q, kv) = (self.n_head * hd, self.n_kv_head * hd);
         let (qkv_bias, o_bias, mlp_bias) = self.biases();
         let norm = d * (1 + usize::from(self.has_bias()));
+        // Gemma 2 adds a norm after each sublayer.
+        let block_norms = if self.is_gemma() { 4 } else { 2 };
         let qk_norm = if self.variant.qk_norm { 2 * hd } else { 0 };
         let attention = d * q
             + 2 * d * kv
@@ -608,7 +659,7 @@ impl ModelConfig {
             },
             attention: l * attention,
             mlp: l * mlp,
-            norms: (2 * l + 1) * norm + l * qk_norm,
+            norms: (block_norms * l + 1) * norm + l * qk_norm,
             lm_head: if self.tie_embeddings { 0 } else { v * d },
         }
     }
@@ -708,6 +759,9 @@ pub fn families() -> Registry<ModelFamily> {
             ModelFamily::Phi3 => {
                 "Llama with fused qkv_proj and gate_up_proj in the checkpoint, partial rotation, optional sliding window (Phi3ForCausalLM: Phi-3, Phi-4-mini)"
             }
+            ModelFamily::Gemma2 => {
+                "embeddings scaled by sqrt(d), (1 + w) RMSNorm before and after each sublayer, GeGLU (tanh-GELU), soft-capped scores and logits, query_pre_attn_scalar, alternating sliding windows (Gemma2ForCausalLM)"
+            }
         };
         r.register(family.name(), description, family)
             .expect("family names are distinct");
@@ -717,7 +771,7 @@ pub fn families() -> Registry<ModelFamily> {
 
 /// The named architectures (`codex registry list`, `codex model inspect gpt2-small`).
 pub fn architectures() -> Registry<ModelConfig> {
-    use ModelFamily::{Gpt2, Llama, Mistral, Phi3, Qwen2, Qwen3};
+    use ModelFamily::{Gemma2, Gpt2, Llama, Mistral, Phi3, Qwen2, Qwen3};
     let with = |mut c: ModelConfig, variant: Variant| {
         c.variant = variant;
         c
@@ -807,6 +861,21 @@ pub fn architectures() -> Registry<ModelConfig> {
                 arch(Phi3, 2048, 4, 4, 2, 128, 352, 256, true),
                 Variant {
                     rotary_dim: Some(24),
+                    ..Variant::default()
+                },
+            ),
+        ),
+        (
+            "gemma2-tiny",
+            "Gemma 2 family: soft caps 50 (scores) and 30 (logits), window 64 on every other layer, 4 layers, d_model 128, GQA 4/2",
+            with(
+                arch(Gemma2, 2048, 4, 4, 2, 128, 352, 256, true),
+                Variant {
+                    query_pre_attn_scalar: Some(32.0),
+                    attn_softcap: Some(50.0),
+                    final_softcap: Some(30.0),
+                    sliding_window: Some(64),
+                    window_layers: vec![true, false, true, false],
                     ..Variant::default()
                 },
             ),

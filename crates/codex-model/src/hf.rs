@@ -22,7 +22,9 @@ use crate::params::{Init, ParamSource};
 use crate::st::{self, SafeTensorsFile};
 
 /// The `model_type`s codex imports.
-pub const SUPPORTED_MODEL_TYPES: [&str; 6] = ["gpt2", "llama", "qwen2", "qwen3", "mistral", "phi3"];
+pub const SUPPORTED_MODEL_TYPES: [&str; 7] = [
+    "gpt2", "llama", "qwen2", "qwen3", "mistral", "phi3", "gemma2",
+];
 
 /// The rope types codex computes.
 const ROPE_TYPES: &str = "default, linear, dynamic, llama3";
@@ -107,7 +109,9 @@ pub fn read_hf_config(path: &Path) -> Result<ModelConfig, ModelError> {
                 variant: crate::config::Variant::default(),
             }
         }
-        "llama" | "qwen2" | "qwen3" | "mistral" | "phi3" => rotary_config(&v, model_type, path)?,
+        "llama" | "qwen2" | "qwen3" | "mistral" | "phi3" | "gemma2" => {
+            rotary_config(&v, model_type, path)?
+        }
         other => {
             return Err(ModelError::UnsupportedModelType {
                 path: path.to_owned(),
@@ -123,7 +127,7 @@ pub fn read_hf_config(path: &Path) -> Result<ModelConfig, ModelError> {
 }
 
 /// The `config.json` of a rotary family (`llama`, `qwen2`, `qwen3`,
-/// `mistral`, `phi3`), with every key that changes the computation either mapped
+/// `mistral`, `phi3`, `gemma2`), with every key that changes the computation either mapped
 /// or refused by name.
 fn rotary_config(v: &Value, model_type: &str, path: &Path) -> Result<ModelConfig, ModelError> {
     let refuse = |message: String| Err(weights_err(path, message));
@@ -157,13 +161,22 @@ fn rotary_config(v: &Value, model_type: &str, path: &Path) -> Result<ModelConfig
         "qwen2" => ModelFamily::Qwen2,
         "qwen3" => ModelFamily::Qwen3,
         "phi3" => ModelFamily::Phi3,
+        "gemma2" => ModelFamily::Gemma2,
         _ => ModelFamily::Mistral,
     };
-    let act = present("hidden_act")
+    let gemma = family == ModelFamily::Gemma2;
+    // Gemma 2 gates with tanh-GELU (`hidden_activation`), the others with SiLU.
+    let (act_key, wanted) = if gemma {
+        ("hidden_activation", "gelu_pytorch_tanh")
+    } else {
+        ("hidden_act", "silu")
+    };
+    let act = present(act_key)
+        .or_else(|| present("hidden_act"))
         .and_then(Value::as_str)
-        .unwrap_or("silu");
-    if act != "silu" {
-        return refuse(format!("hidden_act `{act}` is not supported (silu)"));
+        .unwrap_or(wanted);
+    if act != wanted {
+        return refuse(format!("{act_key} `{act}` is not supported ({wanted})"));
     }
     if let Some(tp) = present("pretraining_tp")
         && tp.as_u64() != Some(1)
@@ -174,14 +187,18 @@ fn rotary_config(v: &Value, model_type: &str, path: &Path) -> Result<ModelConfig
     let n_head = uint("num_attention_heads")?;
     let max_positions = uint("max_position_embeddings")?;
     let mut variant = crate::config::Variant::for_family(family);
-    if let Some(hd) = present("head_dim") {
-        let hd = uint_of(hd, "head_dim")?;
-        if hd * n_head != d {
-            variant.head_dim = Some(hd);
-        }
+    // Gemma2Config's own default head_dim is 256, not hidden_size / heads.
+    let head_dim = match present("head_dim") {
+        Some(hd) => Some(uint_of(hd, "head_dim")?),
+        None => gemma.then_some(256),
+    };
+    if let Some(hd) = head_dim
+        && hd * n_head != d
+    {
+        variant.head_dim = Some(hd);
     }
     match family {
-        ModelFamily::Llama | ModelFamily::Qwen3 => {
+        ModelFamily::Llama | ModelFamily::Qwen3 | ModelFamily::Gemma2 => {
             let bias = flag("attention_bias")?;
             (variant.qkv_bias, variant.o_bias) = (bias, bias);
         }
@@ -301,11 +318,34 @@ fn rotary_config(v: &Value, model_type: &str, path: &Path) -> Result<ModelConfig
         }
         _ => {}
     }
-    for key in ["attn_logit_softcapping", "final_logit_softcapping"] {
-        if let Some(x) = present(key) {
-            return refuse(format!(
-                "`{key}` `{x}` is not supported for model_type {model_type}"
-            ));
+    if gemma {
+        if flag("use_bidirectional_attention")? {
+            return refuse("`use_bidirectional_attention: true` is not supported".into());
+        }
+        let positive = |key: &str| -> Result<Option<f64>, ModelError> {
+            present(key).map(|x| float_of(x, key)).transpose()
+        };
+        variant.query_pre_attn_scalar = Some(positive("query_pre_attn_scalar")?.unwrap_or(256.0));
+        variant.attn_softcap = positive("attn_logit_softcapping")?;
+        variant.final_softcap = positive("final_logit_softcapping")?;
+        if let Some(w) = present("sliding_window") {
+            variant.sliding_window = Some(uint_of(w, "sliding_window")?);
+            // Gemma2Config's default: every other layer, from the first.
+            variant.window_layers = match present("layer_types").and_then(Value::as_array) {
+                Some(types) => types
+                    .iter()
+                    .map(|t| t.as_str() == Some("sliding_attention"))
+                    .collect(),
+                None => (0..n_layer).map(|i| i % 2 == 0).collect(),
+            };
+        }
+    } else {
+        for key in ["attn_logit_softcapping", "final_logit_softcapping"] {
+            if let Some(x) = present(key) {
+                return refuse(format!(
+                    "`{key}` `{x}` is not supported for model_type {model_type}"
+                ));
+            }
         }
     }
     Ok(ModelConfig {
@@ -323,7 +363,7 @@ fn rotary_config(v: &Value, model_type: &str, path: &Path) -> Result<ModelConfig
         dropout: 0.0,
         rope_theta: theta,
         tie_embeddings: match present("tie_word_embeddings") {
-            None => false,
+            None => gemma,
             Some(_) => flag("tie_word_embeddings")?,
         },
         norm_eps: match present("rms_norm_eps") {
@@ -455,6 +495,18 @@ fn columns(values: &[f32], rows: usize, cols: usize, start: usize, width: usize)
         .collect()
 }
 
+/// The checkpoint's name of a block norm of a rotary family: Llama's norm
+/// before the MLP is its `post_attention_layernorm`; Gemma 2 has a norm on
+/// each side of both sublayers, and `post_attention_layernorm` is the one
+/// after attention.
+fn block_norm_name(family: ModelFamily, codex: &str) -> &'static str {
+    match (family, codex) {
+        (ModelFamily::Gemma2, "ln_2") => "pre_feedforward_layernorm",
+        (ModelFamily::Gemma2, "ln_post_mlp") => "post_feedforward_layernorm",
+        _ => "post_attention_layernorm",
+    }
+}
+
 /// A [`ParamSource`] over a Hugging Face checkpoint.
 struct HfSource<'a> {
     tensors: &'a HfTensors,
@@ -572,10 +624,16 @@ impl HfSource<'_> {
             ["blocks", i, "ln_1", "weight"] => self
                 .tensors
                 .get(&format!("model.layers.{i}.input_layernorm.weight"), shape),
-            ["blocks", i, "ln_2", "weight"] => self.tensors.get(
-                &format!("model.layers.{i}.post_attention_layernorm.weight"),
-                shape,
-            ),
+            [
+                "blocks",
+                i,
+                norm @ ("ln_2" | "ln_post_attn" | "ln_post_mlp"),
+                "weight",
+            ] => {
+                let hf = block_norm_name(self.config.family, norm);
+                self.tensors
+                    .get(&format!("model.layers.{i}.{hf}.weight"), shape)
+            }
             ["blocks", i, "attn", norm @ ("q_norm" | "k_norm"), "weight"] => self
                 .tensors
                 .get(&format!("model.layers.{i}.self_attn.{norm}.weight"), shape),
@@ -671,7 +729,7 @@ fn norm_tensors(out: &mut BTreeMap<String, TensorData>, name: &str, norm: &Norm)
                 put(out, format!("{name}.bias"), vector(b.val()), &[len]);
             }
         }
-        Norm::Rms(n) => {
+        Norm::Rms(n) | Norm::RmsPlusOne(n) => {
             let g = vector(n.gamma.val());
             let len = g.len();
             put(out, format!("{name}.weight"), g, &[len]);
@@ -771,11 +829,16 @@ pub fn export_hf(model: &Transformer, dir: &Path) -> Result<(), ModelError> {
             for (i, block) in model.blocks.iter().enumerate() {
                 let l = format!("model.layers.{i}");
                 norm_tensors(&mut out, &format!("{l}.input_layernorm"), &block.ln_1);
-                norm_tensors(
-                    &mut out,
-                    &format!("{l}.post_attention_layernorm"),
-                    &block.ln_2,
-                );
+                for (codex, norm) in [
+                    ("ln_2", Some(&block.ln_2)),
+                    ("ln_post_attn", block.ln_post_attn.as_ref()),
+                    ("ln_post_mlp", block.ln_post_mlp.as_ref()),
+                ] {
+                    if let Some(norm) = norm {
+                        let hf = block_norm_name(c.family, codex);
+                        norm_tensors(&mut out, &format!("{l}.{hf}"), norm);
+                    }
+                }
                 let a = &block.attn;
                 let m = &block.mlp;
                 let gate = m.gate_proj.as_ref().expect("rotary families have a gate");
@@ -882,6 +945,7 @@ pub fn hf_config_json(c: &ModelConfig) -> Result<Value, ModelError> {
         ModelFamily::Qwen2 => ("Qwen2ForCausalLM", v.qkv_bias && !v.o_bias && !v.mlp_bias),
         ModelFamily::Qwen3 => ("Qwen3ForCausalLM", v.qkv_bias == v.o_bias && !v.mlp_bias),
         ModelFamily::Phi3 => ("Phi3ForCausalLM", !v.qkv_bias && !v.o_bias && !v.mlp_bias),
+        ModelFamily::Gemma2 => ("Gemma2ForCausalLM", v.qkv_bias == v.o_bias && !v.mlp_bias),
         _ => (
             "MistralForCausalLM",
             !v.qkv_bias && !v.o_bias && !v.mlp_bias,
@@ -892,6 +956,14 @@ pub fn hf_config_json(c: &ModelConfig) -> Result<Value, ModelError> {
             "biases (q/k/v {}, output {}, mlp {})",
             v.qkv_bias, v.o_bias, v.mlp_bias
         ));
+    }
+    let gemma = family == ModelFamily::Gemma2;
+    if !gemma
+        && (v.query_pre_attn_scalar.is_some()
+            || v.attn_softcap.is_some()
+            || v.final_softcap.is_some())
+    {
+        return cannot("a score scale or soft cap");
     }
     if v.qk_norm != (family == ModelFamily::Qwen3) {
         return cannot("q/k head norms");
@@ -953,6 +1025,22 @@ pub fn hf_config_json(c: &ModelConfig) -> Result<Value, ModelError> {
             config["mlp_bias"] = json!(v.mlp_bias);
         }
         ModelFamily::Qwen3 => config["attention_bias"] = json!(v.qkv_bias),
+        ModelFamily::Gemma2 => {
+            let map = config.as_object_mut().expect("a JSON object");
+            map.remove("hidden_act");
+            map.insert("hidden_activation".into(), json!("gelu_pytorch_tanh"));
+            map.insert("attention_bias".into(), json!(v.qkv_bias));
+            // Gemma2Config types it as an integer.
+            let scalar = v.query_pre_attn_scalar.unwrap_or(c.head_dim() as f64);
+            let scalar = if scalar.fract() == 0.0 && scalar <= u32::MAX as f64 {
+                json!(scalar as u64)
+            } else {
+                json!(scalar)
+            };
+            map.insert("query_pre_attn_scalar".into(), scalar);
+            map.insert("attn_logit_softcapping".into(), json!(v.attn_softcap));
+            map.insert("final_logit_softcapping".into(), json!(v.final_softcap));
+        }
         // Phi3Config's own default padding id (32000) lies outside most
         // vocabularies, and its embedding refuses one it cannot hold.
         ModelFamily::Phi3 => config["pad_token_id"] = Value::Null,
@@ -965,6 +1053,24 @@ pub fn hf_config_json(c: &ModelConfig) -> Result<Value, ModelError> {
                 return cannot("a sliding window on some layers only");
             }
             config["sliding_window"] = json!(w);
+        }
+        (ModelFamily::Gemma2, w) => {
+            // Without a window every layer is full: a sliding layer type with
+            // no window breaks transformers' cache.
+            let types: Vec<&str> = (0..c.n_layer)
+                .map(|i| {
+                    if c.window(i).is_some() {
+                        "sliding_attention"
+                    } else {
+                        "full_attention"
+                    }
+                })
+                .collect();
+            // transformers' Gemma 2 builds the windowed mask whatever the
+            // layer types say and refuses a null window: with no window of
+            // its own the model gets one that spans its whole context.
+            config["sliding_window"] = json!(w.unwrap_or(c.context_length));
+            config["layer_types"] = json!(types);
         }
         (ModelFamily::Qwen2 | ModelFamily::Qwen3, w) => {
             config["use_sliding_window"] = json!(w.is_some());

@@ -129,13 +129,15 @@ pub(crate) fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D
     layer.forward(x)
 }
 
-/// LayerNorm (GPT-2) or RMSNorm (Llama).
+/// LayerNorm (GPT-2), RMSNorm (the rotary families) or Gemma's RMSNorm.
 #[derive(Module, Debug)]
 pub enum Norm {
     /// Mean-centred, with bias.
     Layer(LayerNorm),
     /// Root-mean-square, scale only.
     Rms(RmsNorm),
+    /// Root-mean-square scaled by `1 + w` (Gemma 2 stores `w`, initialized to 0).
+    RmsPlusOne(RmsNorm),
 }
 
 impl Norm {
@@ -146,8 +148,16 @@ impl Norm {
         device: &Device,
     ) -> Result<Self, ModelError> {
         let d = config.d_model;
-        let gamma = source.get(&format!("{name}.weight"), &[d], Init::Ones)?;
+        let init = if config.is_gemma() {
+            Init::Zeros
+        } else {
+            Init::Ones
+        };
+        let gamma = source.get(&format!("{name}.weight"), &[d], init)?;
         let gamma = Param::from_tensor(Tensor::<1>::from_data(gamma, device));
+        if config.is_gemma() {
+            return Ok(Norm::RmsPlusOne(rms_norm(gamma, config.norm_eps, device)));
+        }
         Ok(match config.family {
             ModelFamily::Gpt2 => {
                 let beta = source.get(&format!("{name}.bias"), &[d], Init::Zeros)?;
@@ -184,6 +194,7 @@ impl Norm {
                 n.forward(x)
             }
             Norm::Rms(n) => rms_rows(n, x),
+            Norm::RmsPlusOne(n) => rms_plus_one(n, x),
         }
     }
 }
@@ -213,6 +224,23 @@ fn rms_rows<const D: usize>(norm: &RmsNorm, x: Tensor<D>) -> Tensor<D> {
         }
     }
     norm.forward(x)
+}
+
+/// RMSNorm scaled by `1 + w` over the last dimension: the fused kernel with
+/// `1 + w` as its scale on flex f32 tensors, Burn's ops elsewhere.
+fn rms_plus_one<const D: usize>(norm: &RmsNorm, x: Tensor<D>) -> Tensor<D> {
+    let scale = norm.gamma.val() + 1.0;
+    #[cfg(feature = "flex")]
+    if let Some(route) = fused::route(&x)
+        && fused::route(&scale) == Some(route)
+    {
+        let dims = x.dims();
+        let width = dims[D - 1];
+        let rows = x.shape().num_elements() / width.max(1);
+        return fused::rms_norm(route, x.reshape([rows, width]), scale, norm.epsilon).reshape(dims);
+    }
+    let rms = (x.clone().powi_scalar(2).mean_dim(D - 1) + norm.epsilon).sqrt();
+    x / rms * scale.unsqueeze()
 }
 
 /// Cos and sin of the rotary angles for one forward pass: `[batch, 1, seq, head_dim / 2]`.
@@ -315,6 +343,12 @@ pub struct Attention {
     head_dim: usize,
     /// The sliding window of this layer, if it has one.
     window: Option<usize>,
+    /// Score scale other than `head_dim^(-1/2)` (Gemma 2).
+    #[module(skip)]
+    scale: Option<f64>,
+    /// Soft cap of the scores (Gemma 2).
+    #[module(skip)]
+    softcap: Option<f64>,
 }
 
 impl Attention {
@@ -383,6 +417,11 @@ impl Attention {
             n_kv_head: config.n_kv_head,
             head_dim: hd,
             window: config.window(layer),
+            scale: config
+                .variant
+                .query_pre_attn_scalar
+                .map(|_| config.attn_scale()),
+            softcap: config.variant.attn_softcap,
         })
     }
 
@@ -443,8 +482,13 @@ impl Attention {
                 seed: fused::draw_seed(&x.device()),
                 p: self.attn_drop.prob as f32,
             });
+            let options = fused::AttnOptions {
+                window: self.window,
+                scale: self.scale.map(|s| s as f32),
+                softcap: self.softcap.map(|c| c as f32),
+            };
             let context =
-                fused::attention(route, q, k, v, rope, drop, self.window).reshape([b, t, h * hd]);
+                fused::attention(route, q, k, v, rope, drop, options).reshape([b, t, h * hd]);
             return dropout(&self.resid_drop, self.o_proj.forward(context));
         }
         let (q, k, v) = self.qkv(&x);
@@ -475,11 +519,16 @@ impl Attention {
             k = expand(k);
             v = expand(v);
         }
-        let context = if training_dropout {
+        let scale = self.scale.unwrap_or(1.0 / (hd as f64).sqrt());
+        let context = if training_dropout || self.softcap.is_some() {
             // Burn's fused op has no dropout on the probabilities, so the training
-            // path with dropout spells the attention out.
+            // path with dropout spells the attention out; so does a soft cap,
+            // computed as transformers does (scale, cap, mask, softmax).
             let [_, _, tq, tk] = [b, h, t, k.dims()[2]];
-            let scores = q.matmul(k.swap_dims(2, 3)) * (1.0 / (hd as f64).sqrt());
+            let mut scores = q.matmul(k.swap_dims(2, 3)) * scale;
+            if let Some(cap) = self.softcap {
+                scores = (scores / cap).tanh() * cap;
+            }
             let mask = match mask {
                 Some(m) => m.clone(),
                 None => causal_mask(b, tq, tk, &scores.device()),
@@ -490,6 +539,7 @@ impl Attention {
         } else {
             let options = AttentionModuleOptions {
                 is_causal: mask.is_none(),
+                scale: self.scale,
                 ..AttentionModuleOptions::default()
             };
             attention(q, k, v, mask.cloned(), None, options)
@@ -543,6 +593,8 @@ pub struct Mlp {
     /// Down projection (`c_proj` in GPT-2).
     pub down_proj: Proj,
     drop: Dropout,
+    /// The gate's activation is tanh-GELU (GeGLU, Gemma 2) instead of SiLU.
+    gelu_gate: bool,
 }
 
 impl Mlp {
@@ -581,11 +633,23 @@ impl Mlp {
                 device,
             )?,
             drop: DropoutConfig::new(config.dropout).init(),
+            gelu_gate: config.is_gemma(),
         })
     }
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let hidden = match &self.gate_proj {
+            Some(gate) if self.gelu_gate => {
+                let (g, u) = (gate.forward(x.clone()), self.up_proj.forward(x));
+                #[cfg(feature = "flex")]
+                if let Some(route) = fused::route(&g) {
+                    return dropout(
+                        &self.drop,
+                        self.down_proj.forward(fused::gelu(route, g) * u),
+                    );
+                }
+                gelu_approximate(g) * u
+            }
             Some(gate) => {
                 let (g, u) = (gate.forward(x.clone()), self.up_proj.forward(x));
                 #[cfg(feature = "flex")]
@@ -623,6 +687,10 @@ pub struct Block {
     pub ln_2: Norm,
     /// Feed-forward.
     pub mlp: Mlp,
+    /// Norm of the attention's output before the residual add (Gemma 2).
+    pub ln_post_attn: Option<Norm>,
+    /// Norm of the MLP's output before the residual add (Gemma 2).
+    pub ln_post_mlp: Option<Norm>,
 }
 
 /// A decoder-only transformer language model.
@@ -684,6 +752,13 @@ impl Transformer {
         } else {
             Some(embedding(source, "wpe.weight", config.context_length)?)
         };
+        let post_norm = |source: &mut dyn ParamSource, name: &str| {
+            if config.is_gemma() {
+                Norm::build(source, name, config, device).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
         let mut blocks = Vec::with_capacity(config.n_layer);
         for i in 0..config.n_layer {
             let name = format!("blocks.{i}");
@@ -692,6 +767,8 @@ impl Transformer {
                 attn: Attention::build(source, &format!("{name}.attn"), i, config, device)?,
                 ln_2: Norm::build(source, &format!("{name}.ln_2"), config, device)?,
                 mlp: Mlp::build(source, &format!("{name}.mlp"), config, device)?,
+                ln_post_attn: post_norm(source, &format!("{name}.ln_post_attn"))?,
+                ln_post_mlp: post_norm(source, &format!("{name}.ln_post_mlp"))?,
             });
         }
         let ln_f = Norm::build(source, "ln_f", config, device)?;
@@ -778,6 +855,10 @@ impl Transformer {
                 .expand([b, t]),
         };
         let mut x = self.wte.forward(tokens);
+        if self.config.is_gemma() {
+            // Gemma scales the embedding by √d_model, rounded to the dtype.
+            x = x * (self.config.d_model as f64).sqrt() as f32;
+        }
         if let Some(wpe) = &self.wpe {
             x = x + wpe.forward(positions.clone());
         }
@@ -795,18 +876,31 @@ impl Transformer {
         }
         for (i, block) in self.blocks.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            let h = block.ln_1.forward(x.clone(), self.config.norm_eps);
-            x = x + block.attn.forward(h, rotary.as_ref(), &masks, slot);
-            let h = block.ln_2.forward(x.clone(), self.config.norm_eps);
-            x = x + block.mlp.forward(h);
+            let eps = self.config.norm_eps;
+            let h = block.ln_1.forward(x.clone(), eps);
+            let mut a = block.attn.forward(h, rotary.as_ref(), &masks, slot);
+            if let Some(norm) = &block.ln_post_attn {
+                a = norm.forward(a, eps);
+            }
+            x = x + a;
+            let h = block.ln_2.forward(x.clone(), eps);
+            let mut m = block.mlp.forward(h);
+            if let Some(norm) = &block.ln_post_mlp {
+                m = norm.forward(m, eps);
+            }
+            x = x + m;
         }
         if let Some(c) = cache {
             c.len += t;
         }
         let x = self.ln_f.forward(x, self.config.norm_eps);
-        Ok(match &self.lm_head {
+        let logits = match &self.lm_head {
             Some(head) => linear(head, x),
             None => project(x, self.wte.weight.val().transpose()),
+        };
+        Ok(match self.config.variant.final_softcap {
+            Some(cap) => (logits / cap).tanh() * cap,
+            None => logits,
         })
     }
 }

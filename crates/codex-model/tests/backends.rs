@@ -42,6 +42,7 @@ fn body(backend: Backend, device: &Device) {
         "qwen3",
         "mistral-window",
         "phi3-partial-window",
+        "gemma2-softcap-window",
     ] {
         let dir = root.join(name);
         let g: Golden =

@@ -202,6 +202,21 @@ fn phi3_fused_projections_partial_rotation_and_window_match_transformers() {
     check("phi3-partial-window");
 }
 
+/// Gemma 2 with soft caps that bind (scores at 1.0, logits at 3.0), a
+/// `query_pre_attn_scalar` of 12 over heads of 16, and a window of 5 on the
+/// first of two layers, over 24 positions.
+#[test]
+fn gemma2_soft_caps_scale_and_window_match_transformers() {
+    let config = read_hf_config(&fixtures().join("gemma2-softcap-window/config.json")).unwrap();
+    let v = &config.variant;
+    assert_eq!(
+        (v.attn_softcap, v.final_softcap, v.query_pre_attn_scalar),
+        (Some(1.0), Some(3.0), Some(12.0))
+    );
+    assert_eq!((config.window(0), config.window(1)), (Some(5), None));
+    check("gemma2-softcap-window");
+}
+
 /// Mistral with a window of 5 over 24 positions and 32 generated tokens.
 #[test]
 fn mistral_sliding_window_matches_transformers() {
@@ -227,7 +242,7 @@ fn exported_llama_loads_in_transformers_with_the_same_logits() {
 /// export loads in transformers with no missing or unexpected key.
 #[test]
 fn exported_rotary_variants_load_in_transformers_with_the_same_logits() {
-    for name in ["llama3", "qwen2", "qwen3", "mistral", "phi3"] {
+    for name in ["llama3", "qwen2", "qwen3", "mistral", "phi3", "gemma2"] {
         let name = format!("export/{name}");
         let text = std::fs::read_to_string(fixtures().join(&name).join("golden.json")).unwrap();
         let info: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -287,7 +302,7 @@ fn unsupported_model_type_names_the_supported_ones() {
     assert!(err.is_bad_input());
     let msg = err.to_string();
     assert!(
-        msg.contains("mamba") && msg.contains("gpt2, llama, qwen2, qwen3, mistral, phi3"),
+        msg.contains("mamba") && msg.contains("gpt2, llama, qwen2, qwen3, mistral, phi3, gemma2"),
         "{msg}"
     );
 }
@@ -343,6 +358,7 @@ fn every_family_exports_and_reimports_exactly() {
         "qwen3",
         "mistral-window",
         "phi3-partial-window",
+        "gemma2-softcap-window",
     ] {
         let model = import_hf(&fixtures().join(name), &device()).unwrap();
         let tmp = tempfile::tempdir().unwrap();

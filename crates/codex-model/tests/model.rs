@@ -35,7 +35,7 @@ fn config(family: ModelFamily, tie: bool) -> ModelConfig {
 /// GPT-2, Llama, and one model per rotary variant: Llama 3 scaling with
 /// biases, Qwen2's q/k/v biases, Qwen3's head norms with a head_dim of its
 /// own, Mistral's sliding window (4, shorter than the test sequences),
-/// Phi-3's partial rotation.
+/// Phi-3's partial rotation, Gemma 2's soft caps, scale and extra norms.
 fn families() -> Vec<ModelConfig> {
     let rotary = |family, variant| ModelConfig {
         family,
@@ -79,6 +79,15 @@ fn families() -> Vec<ModelConfig> {
             ModelFamily::Phi3,
             Variant {
                 rotary_dim: Some(4),
+                ..Variant::default()
+            },
+        ),
+        rotary(
+            ModelFamily::Gemma2,
+            Variant {
+                query_pre_attn_scalar: Some(6.0),
+                attn_softcap: Some(2.0),
+                final_softcap: Some(5.0),
                 ..Variant::default()
             },
         ),

@@ -130,17 +130,21 @@ pub enum ModelFamily {
     Mistral,
     /// Llama with fused q/k/v and gate/up projections and partial rotation (Phi-3).
     Phi3,
+    /// Scaled embeddings, `(1 + w)` RMSNorms around both sublayers, GeGLU,
+    /// soft-capped scores and logits, alternating sliding windows (Gemma 2).
+    Gemma2,
 }
 
 impl ModelFamily {
     /// Every family, in the order `codex registry list` names them.
-    pub const ALL: [ModelFamily; 6] = [
+    pub const ALL: [ModelFamily; 7] = [
         ModelFamily::Gpt2,
         ModelFamily::Llama,
         ModelFamily::Qwen2,
         ModelFamily::Qwen3,
         ModelFamily::Mistral,
         ModelFamily::Phi3,
+        ModelFamily::Gemma2,
     ];
 
     /// The name configurations and Hugging Face's `model_type` use.
@@ -152,6 +156,7 @@ impl ModelFamily {
             ModelFamily::Qwen3 => "qwen3",
             ModelFamily::Mistral => "mistral",
             ModelFamily::Phi3 => "phi3",
+            ModelFamily::Gemma2 => "gemma2",
         }
     }
 

@@ -522,9 +522,11 @@ fn adamw_chunk<S: Simd>(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], 
 }
 
 /// Shapes of one causal self-attention: batch, sequence, query heads, key/value
-/// heads (dividing the query heads) and head size, and the sliding window:
-/// with `Some(w)`, query `i` sees keys `i + 1 − w ..= i` only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// heads (dividing the query heads) and head size; and its options: the
+/// sliding window (with `Some(w)`, query `i` sees keys `i + 1 − w ..= i`
+/// only), the score scale (`1/√d` when `None`) and the soft cap of the
+/// scores (`cap · tanh(s / cap)` before the softmax, Gemma 2).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct AttnDims {
     pub(crate) b: usize,
     pub(crate) t: usize,
@@ -532,6 +534,8 @@ pub(crate) struct AttnDims {
     pub(crate) kvh: usize,
     pub(crate) d: usize,
     pub(crate) window: Option<usize>,
+    pub(crate) scale: Option<f32>,
+    pub(crate) softcap: Option<f32>,
 }
 
 impl AttnDims {
@@ -545,7 +549,7 @@ impl AttnDims {
     }
 
     fn scale(&self) -> f32 {
-        1.0 / (self.d as f32).sqrt()
+        self.scale.unwrap_or(1.0 / (self.d as f32).sqrt())
     }
 }
 
@@ -834,6 +838,9 @@ pub(crate) fn attention_forward(
                     scale,
                     false,
                 );
+                if let Some(cap) = dims.softcap {
+                    soft_cap(s, cap, None);
+                }
                 causal_softmax_rows(s, keys, first, span, &mut lse[first..first + rows]);
                 if let Some(drop) = drop {
                     drop_block(s, keys, first, bh, t, drop);
@@ -889,6 +896,15 @@ pub(crate) fn attention_backward(
             let mut dp = vec![0.0f32; rows_max * t];
             // The dropped probabilities, with dropout only.
             let mut pd = vec![0.0f32; if drop.is_some() { rows_max * t } else { 0 }];
+            // The soft cap's slope at each score, with a cap only.
+            let mut slope = vec![
+                0.0f32;
+                if dims.softcap.is_some() {
+                    rows_max * t
+                } else {
+                    0
+                }
+            ];
             for r in 0..rep {
                 let bh = bi * h + g * rep + r;
                 let qh = &saved.qr[bh * t * d..][..t * d];
@@ -909,6 +925,9 @@ pub(crate) fn attention_backward(
                         scale,
                         false,
                     );
+                    if let Some(cap) = dims.softcap {
+                        soft_cap(p, cap, Some(&mut slope[..rows * keys]));
+                    }
                     causal_probs_rows(p, keys, first, span, &lse[first..first + rows]);
                     let weights: &[f32] = match drop {
                         Some(drop) => {
@@ -944,6 +963,12 @@ pub(crate) fn attention_backward(
                     // dS = P ⊙ (dP − rowsum(dO ⊙ O)) · scale, in dp.
                     let span = first * d..(first + rows) * d;
                     score_grad_rows(p, dp, keys, first, &dh[span.clone()], &oh[span], d, scale);
+                    if dims.softcap.is_some() {
+                        // Through the cap: d(cap·tanh(s/cap))/ds = 1 − tanh².
+                        for (g, k) in dp.iter_mut().zip(&slope[..rows * keys]) {
+                            *g *= k;
+                        }
+                    }
                     // dQ = dS K; dK += dSᵀ Q.
                     matmul(
                         MatMut::rows(&mut dqh[first * d..], rows, d, d),
@@ -969,6 +994,21 @@ pub(crate) fn attention_backward(
         scatter_heads(&dkr, dims, kvh, rope),
         scatter_heads(&dvh, dims, kvh, None),
     )
+}
+
+/// `cap · tanh(s / cap)` over a block of scores in place; with `slope`, the
+/// derivative `1 − tanh²` of each is written there too.
+fn soft_cap(s: &mut [f32], cap: f32, slope: Option<&mut [f32]>) {
+    match slope {
+        None => s.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh()),
+        Some(slope) => {
+            for (v, k) in s.iter_mut().zip(slope.iter_mut()) {
+                let t = (*v / cap).tanh();
+                *v = cap * t;
+                *k = 1.0 - t * t;
+            }
+        }
+    }
 }
 
 /// Attention probabilities of one block rebuilt from the saved log-sum-exp:

@@ -15,7 +15,7 @@
 //! - `rms_norm`, `layer_norm`, `swiglu`, `gelu` (tanh) and `dropout` (a
 //!   hashed mask, rebuilt for the gradient): one pass forward, one backward;
 //! - `attention`: causal attention with the rotary embedding applied inside,
-//!   an optional sliding window, score blocks kept in cache, only the causal
+//!   an optional sliding window, scale and soft cap, score blocks kept in cache, only the causal
 //!   triangle computed, and the
 //!   softmax recomputed from its log-sum-exp in the backward pass, and dropout
 //!   on the probabilities from a hashed mask the backward pass rebuilds;
@@ -161,11 +161,21 @@ pub(crate) fn swiglu<const D: usize>(route: Route, gate: Tensor<D>, up: Tensor<D
     }
 }
 
+/// What an attention layer adds to plain causal attention: a sliding
+/// window (each query sees its last `window` keys, its own included), a score
+/// scale other than `1/√d`, a soft cap on the scores.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct AttnOptions {
+    pub(crate) window: Option<usize>,
+    pub(crate) scale: Option<f32>,
+    pub(crate) softcap: Option<f32>,
+}
+
 /// Causal self-attention from position 0 over `q` `[b, t, h, d]`, `k` and `v`
-/// `[b, t, kvh, d]`, with the rotary embedding (`cos`, `sin`: `[b, t, d / 2]`)
-/// applied to `q` and `k` when given, dropout on the probabilities when
-/// `drop` is given, and each query seeing only the last `window` keys (its
-/// own included) when a window is given. Returns `[b, t, h, d]`.
+/// `[b, t, kvh, d]`, with the rotary embedding (`cos`, `sin`: `[b, t, r / 2]`
+/// for the leading `r` dimensions) applied to `q` and `k` when given, dropout
+/// on the probabilities when `drop` is given, and `options`. Returns
+/// `[b, t, h, d]`.
 pub(crate) fn attention(
     route: Route,
     q: Tensor<4>,
@@ -173,7 +183,7 @@ pub(crate) fn attention(
     v: Tensor<4>,
     rope: Option<(Tensor<3>, Tensor<3>)>,
     drop: Option<AttnDropout>,
-    window: Option<usize>,
+    options: AttnOptions,
 ) -> Tensor<4> {
     let [b, t, h, d] = q.dims();
     let kvh = k.dims()[2];
@@ -183,7 +193,9 @@ pub(crate) fn attention(
         h,
         kvh,
         d,
-        window,
+        window: options.window,
+        scale: options.scale,
+        softcap: options.softcap,
     };
     let tables = rope.map(|(cos, sin)| {
         let prim = |x: Tensor<3>| match route {

@@ -172,8 +172,9 @@ fn composed_attention(
     v: Tensor<4>,
     rope: Option<(Tensor<3>, Tensor<3>)>,
     drop: Option<AttnDropout>,
-    window: Option<usize>,
+    options: AttnOptions,
 ) -> Tensor<4> {
+    let window = options.window;
     let [b, t, h, d] = q.dims();
     let kvh = k.dims()[2];
     let heads = |x: Tensor<4>| x.swap_dims(1, 2);
@@ -206,7 +207,12 @@ fn composed_attention(
     };
     let k = repeat(rotate(heads(k)));
     let v = repeat(heads(v));
-    let scores = q.matmul(k.swap_dims(2, 3)) / (d as f64).sqrt();
+    let scale = options.scale.map_or(1.0 / (d as f64).sqrt(), f64::from);
+    let mut scores = q.matmul(k.swap_dims(2, 3)) * scale;
+    if let Some(cap) = options.softcap {
+        let cap = f64::from(cap);
+        scores = (scores / cap).tanh() * cap;
+    }
     let rows = Tensor::<1, Int>::arange(0..t as i64, &scores.device()).reshape([t, 1]);
     let cols = Tensor::<1, Int>::arange(0..t as i64, &scores.device()).reshape([1, t]);
     let mut mask = cols.clone().greater(rows.clone());
@@ -251,15 +257,29 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
         seed: 0x1234_5678_9abc_def0,
         p: 0.25,
     };
-    for (rope_half, drop, window) in [
-        (Some(d / 2), None, None),
-        (None, None, None),
-        (Some(d / 2), Some(dropout), None),
+    let plain = AttnOptions::default();
+    let window = |w| AttnOptions {
+        window: Some(w),
+        ..plain
+    };
+    // Gemma 2: its own scale, a cap that binds (scores reach well past 1.5),
+    // a window.
+    let gemma = AttnOptions {
+        window: Some(25),
+        scale: Some(0.6),
+        softcap: Some(1.5),
+    };
+    for (rope_half, drop, options) in [
+        (Some(d / 2), None, plain),
+        (None, None, plain),
+        (Some(d / 2), Some(dropout), plain),
         // A window shorter than a query block, and one with dropout.
-        (Some(d / 2), None, Some(17)),
-        (None, Some(dropout), Some(40)),
+        (Some(d / 2), None, window(17)),
+        (None, Some(dropout), window(40)),
         // Half the head rotates.
-        (Some(d / 4), None, Some(30)),
+        (Some(d / 4), None, window(30)),
+        (Some(d / 2), None, gemma),
+        (Some(d / 2), Some(dropout), gemma),
     ] {
         let rope = || rope_half.map(|half| angles(7, half));
         let (fused, fused_grads) = run(&shapes, |x| {
@@ -270,7 +290,7 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
                 x[2].clone(),
                 rope(),
                 drop,
-                window,
+                options,
             )
         });
         let (composed, composed_grads) = run(&shapes, |x| {
@@ -280,7 +300,7 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
                 x[2].clone(),
                 rope(),
                 drop,
-                window,
+                options,
             )
         });
         assert_close(&fused, &composed, 2e-5, "attention");
@@ -302,7 +322,7 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
             plain(shapes[2], 3),
             inner_rope,
             drop,
-            window,
+            options,
         );
         assert_close(&to_vec(out), &fused, 0.0, "attention without autodiff");
     }
@@ -321,7 +341,11 @@ fn results_do_not_depend_on_the_thread_count() {
                 x[2].clone(),
                 None,
                 Some(AttnDropout { seed: 7, p: 0.1 }),
-                Some(60),
+                AttnOptions {
+                    window: Some(60),
+                    scale: None,
+                    softcap: Some(2.0),
+                },
             )
         });
         let (norm, norm_grads) = run(&[[300, 64], [1, 64]], |x| {

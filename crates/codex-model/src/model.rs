@@ -642,10 +642,12 @@ impl Mlp {
             Some(gate) if self.gelu_gate => {
                 let (g, u) = (gate.forward(x.clone()), self.up_proj.forward(x));
                 #[cfg(feature = "flex")]
-                if let Some(route) = fused::route(&g) {
+                if let Some(route) = fused::route(&g)
+                    && fused::route(&u) == Some(route)
+                {
                     return dropout(
                         &self.drop,
-                        self.down_proj.forward(fused::gelu(route, g) * u),
+                        self.down_proj.forward(fused::geglu(route, g, u)),
                     );
                 }
                 gelu_approximate(g) * u
@@ -899,7 +901,13 @@ impl Transformer {
             None => project(x, self.wte.weight.val().transpose()),
         };
         Ok(match self.config.variant.final_softcap {
-            Some(cap) => (logits / cap).tanh() * cap,
+            Some(cap) => {
+                #[cfg(feature = "flex")]
+                if let Some(route) = fused::route(&logits) {
+                    return Ok(fused::softcap(route, logits, cap as f32));
+                }
+                (logits / cap).tanh() * cap
+            }
             None => logits,
         })
     }

@@ -417,6 +417,88 @@ fn gelu_backward_chunk<S: Simd>(x: &[f32], dy: &[f32], dx: &mut [f32]) {
     }
 }
 
+/// `tanh u` and its derivative `1 − tanh² u`, from one `exp` of `−2|u|`
+/// (accurate to a few ulp near 0 too, unlike `(1 + tanh u) − 1`).
+#[inline(always)]
+fn tanh_sech2(u: f32) -> (f32, f32) {
+    let e = simd::exp(-2.0 * u.abs());
+    let inv = 1.0 / (1.0 + e);
+    let t = (1.0 - e) * inv;
+    (if u >= 0.0 { t } else { -t }, 4.0 * e * inv * inv)
+}
+
+/// `cap · tanh(x / cap)` (Gemma 2's soft cap of scores and logits), elementwise.
+pub(crate) fn softcap_forward(x: &[f32], cap: f32) -> Vec<f32> {
+    fill_chunks(x.len(), |r, y| softcap_chunk(&x[r], cap, y))
+}
+
+#[macerator::with_simd]
+fn softcap_chunk<S: Simd>(x: &[f32], cap: f32, y: &mut [f32]) {
+    let inv = 1.0 / cap;
+    for (o, &v) in y.iter_mut().zip(x) {
+        *o = cap * tanh_sech2(v * inv).0;
+    }
+}
+
+/// The gradient of [`softcap_forward`] from its output `y`:
+/// `dy · (1 − (y / cap)²)`.
+pub(crate) fn softcap_backward(y: &[f32], dy: &[f32], cap: f32) -> Vec<f32> {
+    fill_chunks(y.len(), |r, dx| {
+        softcap_backward_chunk(&y[r.clone()], &dy[r], cap, dx)
+    })
+}
+
+#[macerator::with_simd]
+fn softcap_backward_chunk<S: Simd>(y: &[f32], dy: &[f32], cap: f32, dx: &mut [f32]) {
+    let inv = 1.0 / cap;
+    for ((o, &v), &g) in dx.iter_mut().zip(y).zip(dy) {
+        let t = v * inv;
+        *o = g * (1.0 - t * t);
+    }
+}
+
+/// `gelu(gate) · up` with GPT-2's tanh GELU (Gemma's GeGLU), elementwise.
+pub(crate) fn geglu_forward(gate: &[f32], up: &[f32]) -> Vec<f32> {
+    assert_eq!(gate.len(), up.len(), "geglu: gate and up differ in size");
+    fill_chunks(gate.len(), |r, h| {
+        geglu_forward_chunk(&gate[r.clone()], &up[r], h)
+    })
+}
+
+#[macerator::with_simd]
+fn geglu_forward_chunk<S: Simd>(g: &[f32], u: &[f32], h: &mut [f32]) {
+    for ((o, &g), &u) in h.iter_mut().zip(g).zip(u) {
+        let (one_plus, _) = tanh_terms(SQRT_2_OVER_PI * (g + GELU_CUBIC * g * g * g));
+        *o = 0.5 * g * one_plus * u;
+    }
+}
+
+/// Gradients of [`geglu_forward`] for the gate and the up projection.
+pub(crate) fn geglu_backward(gate: &[f32], up: &[f32], dh: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let mut dg = vec![0.0f32; gate.len()];
+    let mut du = vec![0.0f32; gate.len()];
+    dg.par_chunks_mut(ELEMS_PER_TASK)
+        .zip(du.par_chunks_mut(ELEMS_PER_TASK))
+        .enumerate()
+        .for_each(|(c, (dg, du))| {
+            let start = c * ELEMS_PER_TASK;
+            let end = start + dg.len();
+            geglu_backward_chunk(&gate[start..end], &up[start..end], &dh[start..end], dg, du);
+        });
+    (dg, du)
+}
+
+#[macerator::with_simd]
+fn geglu_backward_chunk<S: Simd>(g: &[f32], u: &[f32], d: &[f32], dg: &mut [f32], du: &mut [f32]) {
+    for i in 0..dg.len() {
+        let v = g[i];
+        let (one_plus, sech2) = tanh_terms(SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v));
+        let inner = SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBIC * v * v);
+        du[i] = d[i] * 0.5 * v * one_plus;
+        dg[i] = d[i] * u[i] * (0.5 * one_plus + 0.5 * v * sech2 * inner);
+    }
+}
+
 /// `silu(gate) · up`, elementwise.
 pub(crate) fn swiglu_forward(gate: &[f32], up: &[f32]) -> Vec<f32> {
     assert_eq!(gate.len(), up.len(), "swiglu: gate and up differ in size");
@@ -998,14 +1080,16 @@ pub(crate) fn attention_backward(
 
 /// `cap · tanh(s / cap)` over a block of scores in place; with `slope`, the
 /// derivative `1 − tanh²` of each is written there too.
-fn soft_cap(s: &mut [f32], cap: f32, slope: Option<&mut [f32]>) {
+#[macerator::with_simd]
+fn soft_cap<'a, S: Simd>(s: &mut [f32], cap: f32, slope: Option<&'a mut [f32]>) {
+    let inv = 1.0 / cap;
     match slope {
-        None => s.iter_mut().for_each(|v| *v = cap * (*v / cap).tanh()),
+        None => s.iter_mut().for_each(|v| *v = cap * tanh_sech2(*v * inv).0),
         Some(slope) => {
             for (v, k) in s.iter_mut().zip(slope.iter_mut()) {
-                let t = (*v / cap).tanh();
+                let (t, sech2) = tanh_sech2(*v * inv);
                 *v = cap * t;
-                *k = 1.0 - t * t;
+                *k = sech2;
             }
         }
     }

@@ -390,6 +390,86 @@ pub(crate) fn swiglu_ad(gate: AdTensor, up: AdTensor) -> AdTensor {
     )
 }
 
+/// `cap · tanh(x / cap)`.
+pub(crate) fn softcap(x: &FlexTensor, cap: f32) -> FlexTensor {
+    let x = contiguous(x);
+    tensor(cpu::softcap_forward(values(&x), cap), dims(&x))
+}
+
+#[derive(Debug)]
+struct SoftcapBackward;
+
+impl Backward<Flex, 1> for SoftcapBackward {
+    /// The output, and the cap.
+    type State = (FlexTensor, f32);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [px] = ops.parents;
+        let dy = contiguous(&grads.consume::<Flex>(&ops.node));
+        let (y, cap) = ops.state;
+        let y = contiguous(&y);
+        if let Some(node) = px {
+            grads.register::<Flex>(
+                node.id,
+                tensor(
+                    cpu::softcap_backward(values(&y), values(&dy), cap),
+                    dims(&y),
+                ),
+            );
+        }
+    }
+}
+
+/// [`softcap`] with its gradient.
+pub(crate) fn softcap_ad(x: AdTensor, cap: f32) -> AdTensor {
+    record(
+        SoftcapBackward,
+        [x],
+        |[x]| {
+            let y = softcap(x, cap);
+            (y.clone(), y)
+        },
+        |[_], y| (y, cap),
+    )
+}
+
+/// `gelu(gate) · up`.
+pub(crate) fn geglu(gate: &FlexTensor, up: &FlexTensor) -> FlexTensor {
+    let (g, u) = (contiguous(gate), contiguous(up));
+    tensor(cpu::geglu_forward(values(&g), values(&u)), dims(&g))
+}
+
+#[derive(Debug)]
+struct GegluBackward;
+
+impl Backward<Flex, 2> for GegluBackward {
+    type State = (FlexTensor, FlexTensor);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _: &mut Checkpointer) {
+        let [pg, pu] = ops.parents;
+        let dh = contiguous(&grads.consume::<Flex>(&ops.node));
+        let (g, u) = ops.state;
+        let (g, u) = (contiguous(&g), contiguous(&u));
+        let (dg, du) = cpu::geglu_backward(values(&g), values(&u), values(&dh));
+        if let Some(node) = pg {
+            grads.register::<Flex>(node.id, tensor(dg, dims(&g)));
+        }
+        if let Some(node) = pu {
+            grads.register::<Flex>(node.id, tensor(du, dims(&u)));
+        }
+    }
+}
+
+/// [`geglu`] with its gradients.
+pub(crate) fn geglu_ad(gate: AdTensor, up: AdTensor) -> AdTensor {
+    record(
+        GegluBackward,
+        [gate, up],
+        |[g, u]| (geglu(g, u), ()),
+        |[g, u], ()| (g, u),
+    )
+}
+
 /// Rotary tables as contiguous tensors, kept by the attention backward pass.
 #[derive(Debug, Clone)]
 pub(crate) struct RopeTables {

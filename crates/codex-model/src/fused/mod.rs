@@ -12,7 +12,8 @@
 //! - `cross_entropy`: max, log-sum-exp, the target's NLL and the argmax hit in
 //!   one pass over each row of logits; the gradient `softmax − onehot` in one
 //!   more, written over the logits' own buffer;
-//! - `rms_norm`, `layer_norm`, `swiglu`, `gelu` (tanh) and `dropout` (a
+//! - `rms_norm`, `layer_norm`, `swiglu`, `geglu`, `gelu` (tanh), `softcap`
+//!   and `dropout` (a
 //!   hashed mask, rebuilt for the gradient): one pass forward, one backward;
 //! - `attention`: causal attention with the rotary embedding applied inside,
 //!   an optional sliding window, scale and soft cap, score blocks kept in cache, only the causal
@@ -169,6 +170,22 @@ pub(crate) struct AttnOptions {
     pub(crate) window: Option<usize>,
     pub(crate) scale: Option<f32>,
     pub(crate) softcap: Option<f32>,
+}
+
+/// `cap · tanh(x / cap)`, elementwise (Gemma 2's logit soft cap).
+pub(crate) fn softcap<const D: usize>(route: Route, x: Tensor<D>, cap: f32) -> Tensor<D> {
+    match route {
+        Route::Flex => from_plain(flex::softcap(&plain(x), cap)),
+        Route::Autodiff => from_tracked(flex::softcap_ad(tracked(x), cap)),
+    }
+}
+
+/// `gelu(gate) · up` with the tanh GELU, elementwise (Gemma's GeGLU).
+pub(crate) fn geglu<const D: usize>(route: Route, gate: Tensor<D>, up: Tensor<D>) -> Tensor<D> {
+    match route {
+        Route::Flex => from_plain(flex::geglu(&plain(gate), &plain(up))),
+        Route::Autodiff => from_tracked(flex::geglu_ad(tracked(gate), tracked(up))),
+    }
 }
 
 /// Causal self-attention from position 0 over `q` `[b, t, h, d]`, `k` and `v`

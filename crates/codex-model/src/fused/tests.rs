@@ -164,6 +164,35 @@ fn swiglu_equals_silu_times_up() {
     }
 }
 
+#[test]
+fn geglu_equals_tanh_gelu_times_up() {
+    let shapes = [[7, 3000], [7, 3000]];
+    let (fused, fused_grads) = run(&shapes, |t| {
+        geglu(Route::Autodiff, t[0].clone() * 6.0, t[1].clone())
+    });
+    let (composed, composed_grads) = run(&shapes, |t| {
+        gelu_approximate(t[0].clone() * 6.0) * t[1].clone()
+    });
+    assert_close(&fused, &composed, 1e-5, "geglu");
+    for (f, c) in fused_grads.iter().zip(&composed_grads) {
+        assert_close(f, c, 1e-5, "geglu grad");
+    }
+}
+
+#[test]
+fn softcap_equals_cap_times_tanh() {
+    let shapes = [[7, 3000]];
+    // Values up to ±6 against a cap of 1.5: the cap binds hard.
+    let (fused, fused_grads) = run(&shapes, |t| {
+        softcap(Route::Autodiff, t[0].clone() * 6.0, 1.5)
+    });
+    let (composed, composed_grads) = run(&shapes, |t| ((t[0].clone() * 6.0) / 1.5).tanh() * 1.5);
+    assert_close(&fused, &composed, 1e-5, "softcap");
+    for (f, c) in fused_grads.iter().zip(&composed_grads) {
+        assert_close(f, c, 1e-5, "softcap grad");
+    }
+}
+
 /// The same attention spelled out with Burn's ops: rotate, repeat key/value
 /// heads, scale, causal (and window) mask, softmax, weighted sum.
 fn composed_attention(

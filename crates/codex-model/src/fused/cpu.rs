@@ -1081,6 +1081,10 @@ pub(crate) fn attention_backward(
 /// `cap · tanh(s / cap)` over a block of scores in place; with `slope`, the
 /// derivative `1 − tanh²` of each is written there too.
 #[macerator::with_simd]
+#[allow(
+    clippy::needless_lifetimes,
+    reason = "macerator's with_simd cannot take an elided lifetime"
+)]
 fn soft_cap<'a, S: Simd>(s: &mut [f32], cap: f32, slope: Option<&'a mut [f32]>) {
     let inv = 1.0 / cap;
     match slope {

@@ -54,6 +54,161 @@ fn corpus() -> String {
     out
 }
 
+/// `generation_config.json`'s `eos_token_id`, a list as Llama 3 writes it,
+/// stops `codex generate` at any of its ids; a malformed one is an exit-2
+/// error naming the file and key. (No Python needed.)
+#[test]
+fn generation_config_eos_ids_stop_generation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("corpus.txt"), corpus()).unwrap();
+    train_tokenizer(d);
+    let base = hf_dir(d, "llama-gqa-tied", "base");
+    let generate = || {
+        codex(
+            d,
+            &[
+                "generate",
+                "base",
+                "--prompt",
+                "w50",
+                "--temperature",
+                "0",
+                "--max-new-tokens",
+                "12",
+            ],
+        )
+    };
+    let free = generate();
+    let words: Vec<&str> = free.split_whitespace().collect();
+    assert!(words.len() > 4, "{free}");
+    // Stop at the third generated word: its id, from the tokenizer's vocabulary.
+    let tok: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base.join("tokenizer.json")).unwrap())
+            .unwrap();
+    let stop = words[3];
+    let id = tok["model"]["vocab"][stop].as_u64().unwrap();
+    std::fs::write(
+        base.join("generation_config.json"),
+        format!(r#"{{"eos_token_id": [0, {id}]}}"#),
+    )
+    .unwrap();
+    let stopped = generate();
+    let first = words.iter().position(|w| *w == stop).unwrap();
+    assert_eq!(
+        stopped.split_whitespace().collect::<Vec<_>>(),
+        // The stop token ends the text and is not part of it.
+        words[..first].to_vec(),
+        "{free} / {stopped}"
+    );
+    std::fs::write(
+        base.join("generation_config.json"),
+        r#"{"eos_token_id": "two"}"#,
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_codex"))
+        .args(["generate", "base", "--prompt", "w50"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("generation_config.json: eos_token_id"),
+        "{err}"
+    );
+}
+
+/// A config.json codex cannot compute, or weights that do not fit it: each
+/// an exit-2 error naming the key or tensor, and nothing exported.
+#[test]
+fn bad_model_inputs_exit_2_naming_the_key_or_tensor() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/model/llama3-scaled");
+    let config = std::fs::read_to_string(fixture.join("config.json")).unwrap();
+    for (from, to, named) in [
+        (
+            "\"rope_type\": \"llama3\"",
+            "\"rope_type\": \"yarn\"",
+            "`rope_parameters.rope_type` `yarn`",
+        ),
+        (
+            "\"num_hidden_layers\": 2",
+            "\"num_hidden_layers\": 3",
+            "missing tensor `model.layers.2.",
+        ),
+        (
+            "\"intermediate_size\": 64",
+            "\"intermediate_size\": 65",
+            "model.layers.0.mlp.gate_proj.weight",
+        ),
+        (
+            "\"model_type\": \"llama\"",
+            "\"model_type\": \"mamba\"",
+            "mamba",
+        ),
+    ] {
+        let bad = d.join("bad");
+        let _ = std::fs::remove_dir_all(&bad);
+        std::fs::create_dir(&bad).unwrap();
+        std::fs::copy(
+            fixture.join("model.safetensors"),
+            bad.join("model.safetensors"),
+        )
+        .unwrap();
+        assert!(config.contains(from), "{from}");
+        std::fs::write(bad.join("config.json"), config.replace(from, to)).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_codex"))
+            .args(["model", "export", "bad", "--out", "out"])
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{to}: {err}");
+        assert!(err.contains(named), "{to}: {err}");
+        assert!(!d.join("out/model.safetensors").exists(), "{to}");
+    }
+}
+
+fn train_tokenizer(d: &Path) {
+    codex(
+        d,
+        &[
+            "tokenizer",
+            "train",
+            "corpus.txt",
+            "--out",
+            "tok",
+            "tokenizer.kind=wordlevel",
+            "tokenizer.vocab_size=96",
+            "tokenizer.min_frequency=1",
+            "tokenizer.special_tokens=[\"</s>\", \"<pad>\", \"[UNK]\"]",
+        ],
+    );
+}
+
+/// A Hugging Face directory `name` in `d` with the fixture model `fixture`
+/// and the tokenizer [`train_tokenizer`] made, `</s>` its end of sequence.
+fn hf_dir(d: &Path, fixture: &str, name: &str) -> PathBuf {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/model")
+        .join(fixture);
+    let base = d.join(name);
+    std::fs::create_dir(&base).unwrap();
+    for f in ["config.json", "model.safetensors"] {
+        std::fs::copy(from.join(f), base.join(f)).unwrap();
+    }
+    std::fs::copy(d.join("tok/tokenizer.json"), base.join("tokenizer.json")).unwrap();
+    std::fs::write(
+        base.join("tokenizer_config.json"),
+        r#"{"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "[UNK]"}"#,
+    )
+    .unwrap();
+    base
+}
+
 #[test]
 fn an_exported_fine_tune_generates_in_transformers_as_in_codex() {
     round_trip("llama-gqa-tied");
@@ -126,40 +281,14 @@ fn round_trip_with(name: &str, edits: &[(&str, &str)], expect_eos: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     std::fs::write(d.join("corpus.txt"), corpus()).unwrap();
-    codex(
-        d,
-        &[
-            "tokenizer",
-            "train",
-            "corpus.txt",
-            "--out",
-            "tok",
-            "tokenizer.kind=wordlevel",
-            "tokenizer.vocab_size=96",
-            "tokenizer.min_frequency=1",
-            "tokenizer.special_tokens=[\"</s>\", \"<pad>\", \"[UNK]\"]",
-        ],
-    );
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/model")
-        .join(name);
-    let base = d.join("base");
-    std::fs::create_dir(&base).unwrap();
-    for f in ["config.json", "model.safetensors"] {
-        std::fs::copy(fixture.join(f), base.join(f)).unwrap();
-    }
+    train_tokenizer(d);
+    let base = hf_dir(d, name, "base");
     let mut config = std::fs::read_to_string(base.join("config.json")).unwrap();
     for (from, to) in edits {
         assert!(config.contains(from), "{name}: no `{from}` in config.json");
         config = config.replace(from, to);
     }
     std::fs::write(base.join("config.json"), config).unwrap();
-    std::fs::copy(d.join("tok/tokenizer.json"), base.join("tokenizer.json")).unwrap();
-    std::fs::write(
-        base.join("tokenizer_config.json"),
-        r#"{"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "</s>", "pad_token": "<pad>", "unk_token": "[UNK]"}"#,
-    )
-    .unwrap();
     codex(
         d,
         &[

@@ -74,8 +74,9 @@ pub struct Generated {
 }
 
 /// Generates from a prompt: the prompt passes the filter's prompt stage, the
-/// model continues it (stopping at the document separator), and the text
-/// passes the output stage.
+/// model continues it (stopping at the document separator or an
+/// `eos_token_id` of `generation_config.json`), and the text passes the
+/// output stage.
 pub fn generate_text(
     request: &GenerateRequest,
     device: &Device,
@@ -105,7 +106,7 @@ pub fn generate_text(
             ),
         ));
     }
-    let stop_tokens: Vec<u32> = loaded.separator().into_iter().collect();
+    let stop_tokens = loaded.stop_tokens()?;
     let out = codex_model::generate(
         &loaded.model,
         std::slice::from_ref(&ids),

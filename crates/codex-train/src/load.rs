@@ -166,6 +166,53 @@ pub struct InferenceModel {
 }
 
 impl InferenceModel {
+    /// Every token generation stops at: the [separator](Self::separator) and
+    /// each `eos_token_id` of a `generation_config.json` beside the tokenizer
+    /// or the model (one id, or a list as Llama 3 writes it). A file that is
+    /// not JSON, or ids that are not token ids, are errors naming the file.
+    pub fn stop_tokens(&self) -> Result<Vec<u32>, TrainError> {
+        let mut stops: Vec<u32> = self.separator().into_iter().collect();
+        let mut dirs = vec![self.tokenizer_path.parent().unwrap_or(Path::new("."))];
+        if self.source.is_dir() {
+            dirs.push(&self.source);
+        }
+        for dir in dirs {
+            let path = dir.join("generation_config.json");
+            if !path.is_file() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| codex_core::Error::io("cannot read", &path, e))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| TrainError::input(path.display(), format!("not valid JSON: {e}")))?;
+            let bad = || {
+                TrainError::input(
+                    format!("{}: eos_token_id", path.display()),
+                    "must be a token id or a list of token ids",
+                )
+            };
+            let vocab = self.model.config().vocab_size;
+            let id = |v: &serde_json::Value| {
+                v.as_u64()
+                    .filter(|&id| (id as usize) < vocab)
+                    .map(|id| id as u32)
+                    .ok_or_else(bad)
+            };
+            match value.get("eos_token_id") {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::Array(ids)) => {
+                    for v in ids {
+                        stops.push(id(v)?);
+                    }
+                }
+                Some(v) => stops.push(id(v)?),
+            }
+        }
+        stops.sort_unstable();
+        stops.dedup();
+        Ok(stops)
+    }
+
     /// The document separator, where generation stops: the `eos_token` the
     /// tokenizer's directory declares (an imported tokenizer, or one codex
     /// trained), else the run's first special token, else `<|endoftext|>`.

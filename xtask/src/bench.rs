@@ -465,6 +465,9 @@ pub(crate) fn model(extra: &[String]) -> Result<()> {
 /// (or the interpreter in `CODEX_BENCH_TORCH_PYTHON`). Writes `target/bench/train.md`.
 pub(crate) fn train(extra: &[String]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    if extra.iter().any(|a| a == "--families") {
+        return train_families(&cargo, extra);
+    }
     let python = match std::env::var("CODEX_BENCH_TORCH_PYTHON") {
         Ok(p) => PathBuf::from(p),
         Err(_) => {
@@ -568,6 +571,64 @@ pub(crate) fn train(extra: &[String]) -> Result<()> {
     std::fs::write(dir.join("train.md"), &report)?;
     print!("{report}");
     println!("\nwritten to target/bench/train.md");
+    Ok(())
+}
+
+/// `cargo xtask bench train --families`: the bare training step (forward,
+/// backward, AdamW) of every family's small shape, with GFLOP/s against the
+/// Llama shape's, written to `target/bench/train-families.md`.
+fn train_families(cargo: &str, extra: &[String]) -> Result<()> {
+    let mut args: Vec<String> = [
+        "run",
+        "--release",
+        "--quiet",
+        "-p",
+        "codex-train",
+        "--example",
+        "bench_train",
+        "--",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(extra.iter().cloned());
+    let out = Command::new(cargo).args(&args).output()?;
+    if !out.status.success() {
+        bail!(
+            "bench_train failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rows: Vec<Value> = String::from_utf8(out.stdout)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let llama = rows
+        .iter()
+        .find(|r| r["arch"] == "llama-tiny")
+        .and_then(|r| r["gflops"].as_f64())
+        .unwrap_or(f64::NAN);
+    let mut report = format!(
+        "# codex-train throughput by family\n\nCommand: `cargo xtask bench train {}` (bare step: forward, backward, AdamW; 4 layers, d_model 128, context 256, vocab 2048, batch 8)\n\n| shape | family | params | tokens/s | step ms | GFLOP/s | per FLOP vs llama-tiny |\n|---|---|---|---|---|---|---|\n",
+        extra.join(" ")
+    );
+    for r in &rows {
+        let gflops = r["gflops"].as_f64().unwrap_or(f64::NAN);
+        report.push_str(&format!(
+            "| {} | {} | {:.2}M | {:.0} | {:.1} | {:.1} | {:.2}× |\n",
+            r["arch"].as_str().unwrap_or("?"),
+            r["family"].as_str().unwrap_or("?"),
+            r["params"].as_f64().unwrap_or(f64::NAN) / 1e6,
+            r["tokens_per_second"].as_f64().unwrap_or(f64::NAN),
+            r["step_ms"].as_f64().unwrap_or(f64::NAN),
+            gflops,
+            gflops / llama
+        ));
+    }
+    let dir = PathBuf::from("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("train-families.md"), &report)?;
+    print!("{report}");
+    println!("\nwritten to target/bench/train-families.md");
     Ok(())
 }
 

@@ -11,6 +11,11 @@
 //!
 //! `cargo run --release -p codex-train --example bench_train -- --steps 20`
 //!
+//! With `--families`, only the bare step of every family's small shape
+//! (`gpt2-tiny`, `llama-tiny`, `llama3-tiny`, `qwen2-tiny`, `qwen3-tiny`,
+//! `mistral-tiny`, `phi3-tiny`, `gemma2-tiny`: the same width, depth and
+//! context), each as a JSON line with its GFLOP/s.
+//!
 //! Like the binary, it keeps freed memory mapped (mimalloc's purge delay -1).
 #![allow(clippy::print_stdout, reason = "a benchmark prints its results")]
 
@@ -64,6 +69,77 @@ impl Tokenizer for HashWords {
     fn id_to_token(&self, _id: u32) -> Option<String> {
         None
     }
+}
+
+/// Seconds per bare step (forward, backward, AdamW) of `config` on random
+/// tokens: the median over `steps` after one warm-up step.
+fn bare_step_seconds(
+    config: &ModelConfig,
+    train: &codex_core::config::TrainSection,
+    batch: usize,
+    steps: usize,
+    device: &codex_model::burn::tensor::Device,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let (ctx, vocab) = (config.context_length, config.vocab_size);
+    let mut model = Transformer::init(config, 0, device)?;
+    let mut optim = optimizer(train, &model);
+    let mut rng = Rng::new(0, 0);
+    let mut step = |model: Transformer| {
+        let v: Vec<i64> = (0..batch * (ctx + 1))
+            .map(|_| rng.below(vocab) as i64)
+            .collect();
+        let x = Tensor::<2, Int>::from_data(TensorData::new(v, [batch, ctx + 1]), device);
+        let out = cross_entropy(
+            model.forward(x.clone().narrow(1, 0, ctx)).expect("fits"),
+            x.narrow(1, 1, ctx),
+            None,
+        );
+        let _ = out.loss.clone().into_data();
+        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+        optim.step(3e-4, model, grads)
+    };
+    model = step(model);
+    let mut times = Vec::with_capacity(steps);
+    for _ in 0..steps {
+        let start = Instant::now();
+        model = step(model);
+        times.push(start.elapsed().as_secs_f64());
+    }
+    drop(model);
+    Ok(median(times))
+}
+
+/// `--families`: the bare step of each family's small shape.
+fn families(
+    train: &codex_core::config::TrainSection,
+    batch: usize,
+    steps: usize,
+    device: &codex_model::burn::tensor::Device,
+) -> Result<(), Box<dyn std::error::Error>> {
+    for name in [
+        "gpt2-tiny",
+        "llama-tiny",
+        "llama3-tiny",
+        "qwen2-tiny",
+        "qwen3-tiny",
+        "mistral-tiny",
+        "phi3-tiny",
+        "gemma2-tiny",
+    ] {
+        let config = codex_model::architectures().get(name)?.value.clone();
+        let seconds = bare_step_seconds(&config, train, batch, steps, device)?;
+        let tokens = (batch * config.context_length) as f64;
+        println!(
+            "{}",
+            serde_json::json!({
+                "arch": name, "family": config.family_name(),
+                "tokens_per_second": tokens / seconds, "step_ms": seconds * 1e3,
+                "gflops": tokens / seconds * config.flops_per_token() / 1e9,
+                "params": config.param_counts().total(),
+            })
+        );
+    }
+    Ok(())
 }
 
 /// The median of step times: robust to the odd step a busy machine slows.
@@ -151,33 +227,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     app.train.warmup_steps = 1;
     app.train.eval_every = 1_000_000;
     app.train.checkpoint_every = 1_000_000;
+    if args.iter().any(|a| a == "--families") {
+        return families(&app.train, batch, steps, &device);
+    }
 
     // (1) The bare step.
-    let mut model = Transformer::init(&config, 0, &device)?;
-    let mut optim = optimizer(&app.train, &model);
-    let mut rng = Rng::new(0, 0);
-    let mut step = |model: Transformer| {
-        let v: Vec<i64> = (0..batch * (ctx + 1))
-            .map(|_| rng.below(vocab) as i64)
-            .collect();
-        let x = Tensor::<2, Int>::from_data(TensorData::new(v, [batch, ctx + 1]), &device);
-        let out = cross_entropy(
-            model.forward(x.clone().narrow(1, 0, ctx)).expect("fits"),
-            x.narrow(1, 1, ctx),
-            None,
-        );
-        let _ = out.loss.clone().into_data();
-        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-        optim.step(3e-4, model, grads)
-    };
-    model = step(model);
-    let mut times = Vec::with_capacity(steps);
-    for _ in 0..steps {
-        let start = Instant::now();
-        model = step(model);
-        times.push(start.elapsed().as_secs_f64());
-    }
-    let bare = median(times);
+    let bare = bare_step_seconds(&config, &app.train, batch, steps, &device)?;
     let tokens = (batch * ctx) as f64;
     let peak = match args.iter().position(|a| a == "--peak-gflops") {
         Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()),

@@ -134,6 +134,16 @@ def variants():
         final_logit_softcapping=3.0, sliding_window=5, tie_word_embeddings=True,
         hidden_activation="gelu_pytorch_tanh", pad_token_id=0,
     ), {"seq": 24, "max_new": 32}
+    # Half-precision checkpoints: weights stored in bfloat16 and float16, the
+    # golden computed in float32 from the rounded weights, as codex imports them.
+    yield "qwen3-bf16", Qwen3ForCausalLM, rotary(Qwen3Config, head_dim=16), {
+        "seq": 12, "max_new": 32, "dtype": torch.bfloat16,
+    }
+    yield "gemma2-f16", Gemma2ForCausalLM, rotary(
+        Gemma2Config, head_dim=16, query_pre_attn_scalar=16, attn_logit_softcapping=50.0,
+        final_logit_softcapping=30.0, sliding_window=8, hidden_activation="gelu_pytorch_tanh",
+        pad_token_id=0,
+    ), {"seq": 12, "max_new": 32, "dtype": torch.float16}
     yield "phi3-partial-window", Phi3ForCausalLM, rotary(
         Phi3Config, hidden_size=64, sliding_window=7, pad_token_id=0,
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5},
@@ -195,7 +205,11 @@ def fixtures():
         out = os.path.join(ROOT, name)
         shutil.rmtree(out, ignore_errors=True)
         kwargs = {"max_shard_size": shard} if shard else {}
-        model.save_pretrained(out, safe_serialization=True, **kwargs)
+        if "dtype" in options:
+            model.to(options["dtype"]).save_pretrained(out, safe_serialization=True, **kwargs)
+            model = cls.from_pretrained(out, dtype=torch.float32).eval()
+        else:
+            model.save_pretrained(out, safe_serialization=True, **kwargs)
         for extra in ("generation_config.json",):
             path = os.path.join(out, extra)
             if os.path.exists(path):

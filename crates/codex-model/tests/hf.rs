@@ -217,6 +217,22 @@ fn gemma2_soft_caps_scale_and_window_match_transformers() {
     check("gemma2-softcap-window");
 }
 
+/// Checkpoints stored in bfloat16 (Qwen3) and float16 (Gemma 2) import
+/// into f32 exactly, against transformers computing in f32 from the same
+/// rounded weights.
+#[test]
+fn half_precision_checkpoints_import_exactly() {
+    for (name, dtype) in [("qwen3-bf16", "BF16"), ("gemma2-f16", "F16")] {
+        let summary = codex_model::summarize_hf(&fixtures().join(name)).unwrap();
+        assert_eq!(
+            summary.dtypes.keys().collect::<Vec<_>>(),
+            vec![dtype],
+            "{name}"
+        );
+        check(name);
+    }
+}
+
 /// Mistral with a window of 5 over 24 positions and 32 generated tokens.
 #[test]
 fn mistral_sliding_window_matches_transformers() {

@@ -62,7 +62,7 @@ pub use inspect::{
     Imported, Inspection, NATIVE_FILE, TOKENIZER_FILES, copy_tokenizer_files, import_to_native,
     inspect, native_path,
 };
-pub use lora::{LoraAdapter, LoraConfig, LoraTarget};
+pub use lora::{LORA_TARGET_NAMES, LoraAdapter, LoraConfig, LoraTarget};
 pub use model::{
     Attention, Block, ForwardOptions, KvCache, LossOutput, Mlp, Norm, Proj, Transformer,
     cross_entropy,

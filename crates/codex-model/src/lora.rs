@@ -32,25 +32,62 @@ pub enum LoraTarget {
     O,
     /// Every MLP projection (gate, up, down).
     Mlp,
+    /// The MLP's gate projection (rotary families).
+    Gate,
+    /// The MLP's up projection.
+    Up,
+    /// The MLP's down projection.
+    Down,
+}
+
+/// The target names `lora.targets` accepts, as [`LoraTarget::parse_names`]
+/// reads them.
+pub const LORA_TARGET_NAMES: &str = "q, k, v, o, mlp, q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, qkv_proj, gate_up_proj";
+
+impl LoraTarget {
+    /// The targets a name stands for: codex's (`q`, `k`, `v`, `o`, `mlp`),
+    /// the projection names of Hugging Face checkpoints as PEFT's
+    /// `target_modules` spell them (`q_proj` … `down_proj`), and Phi-3's
+    /// fused ones, which codex keeps split (`qkv_proj`: q, k and v;
+    /// `gate_up_proj`: gate and up).
+    pub fn parse_names(name: &str) -> Result<Vec<LoraTarget>, ModelError> {
+        use LoraTarget::{Down, Gate, K, Mlp, O, Q, Up, V};
+        Ok(match name.trim().to_ascii_lowercase().as_str() {
+            "q" | "q_proj" => vec![Q],
+            "k" | "k_proj" => vec![K],
+            "v" | "v_proj" => vec![V],
+            "o" | "o_proj" => vec![O],
+            "mlp" => vec![Mlp],
+            "gate_proj" => vec![Gate],
+            "up_proj" => vec![Up],
+            "down_proj" => vec![Down],
+            "qkv_proj" => vec![Q, K, V],
+            "gate_up_proj" => vec![Gate, Up],
+            other => {
+                return Err(ModelError::InvalidConfig {
+                    key: "lora.targets".into(),
+                    message: format!(
+                        "unknown target `{other}`; expected one of {LORA_TARGET_NAMES}"
+                    ),
+                });
+            }
+        })
+    }
 }
 
 impl std::str::FromStr for LoraTarget {
     type Err = ModelError;
 
+    /// One target; the fused names (`qkv_proj`, `gate_up_proj`) stand for
+    /// several and are read by [`LoraTarget::parse_names`].
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s.trim().to_ascii_lowercase().as_str() {
-            "q" | "q_proj" => LoraTarget::Q,
-            "k" | "k_proj" => LoraTarget::K,
-            "v" | "v_proj" => LoraTarget::V,
-            "o" | "o_proj" => LoraTarget::O,
-            "mlp" => LoraTarget::Mlp,
-            other => {
-                return Err(ModelError::InvalidConfig {
-                    key: "lora.targets".into(),
-                    message: format!("unknown target `{other}`; expected q, k, v, o or mlp"),
-                });
-            }
-        })
+        match Self::parse_names(s)?.as_slice() {
+            [one] => Ok(*one),
+            _ => Err(ModelError::InvalidConfig {
+                key: "lora.targets".into(),
+                message: format!("`{s}` names several targets; list them one by one"),
+            }),
+        }
     }
 }
 
@@ -143,6 +180,9 @@ impl LoraTarget {
             LoraTarget::V => name.ends_with(".attn.v_proj"),
             LoraTarget::O => name.ends_with(".attn.o_proj"),
             LoraTarget::Mlp => name.contains(".mlp."),
+            LoraTarget::Gate => name.ends_with(".mlp.gate_proj"),
+            LoraTarget::Up => name.ends_with(".mlp.up_proj"),
+            LoraTarget::Down => name.ends_with(".mlp.down_proj"),
         }
     }
 }

@@ -279,6 +279,39 @@ fn lora() -> LoraConfig {
     }
 }
 
+/// PEFT's projection names and Phi-3's fused ones name codex's split
+/// projections: `qkv_proj` and `gate_up_proj` adapt q, k, v, gate and up,
+/// not o or down.
+#[test]
+fn lora_targets_read_hugging_face_and_fused_projection_names() {
+    let mut targets = Vec::new();
+    for name in ["qkv_proj", "gate_up_proj"] {
+        targets.extend(LoraTarget::parse_names(name).unwrap());
+    }
+    let phi3 = families()
+        .into_iter()
+        .find(|c| c.family == ModelFamily::Phi3)
+        .unwrap();
+    let m = model(&phi3)
+        .attach_lora(&LoraConfig { targets, ..lora() }, 3)
+        .unwrap();
+    let (a, f) = (&m.blocks[0].attn, &m.blocks[0].mlp);
+    let adapted = |p: &codex_model::Proj| p.lora.is_some();
+    assert!(adapted(&a.q_proj) && adapted(&a.k_proj) && adapted(&a.v_proj));
+    assert!(adapted(f.gate_proj.as_ref().unwrap()) && adapted(&f.up_proj));
+    assert!(!adapted(&a.o_proj) && !adapted(&f.down_proj));
+    let err = "gate_up_proj"
+        .parse::<LoraTarget>()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("several targets"), "{err}");
+    let err = LoraTarget::parse_names("w_proj").unwrap_err().to_string();
+    assert!(
+        err.contains("w_proj") && err.contains("gate_up_proj"),
+        "{err}"
+    );
+}
+
 #[test]
 fn lora_merged_equals_unmerged_and_unmerge_restores_the_base() {
     for c in families() {

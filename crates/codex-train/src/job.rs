@@ -1124,11 +1124,14 @@ fn model(
     if let Some(l) = &cfg.train.lora
         && model.lora_config().is_none()
     {
-        let targets = l
-            .targets
-            .iter()
-            .map(|t| t.parse())
-            .collect::<Result<Vec<codex_model::LoraTarget>, _>>()?;
+        let mut targets = Vec::new();
+        for t in &l.targets {
+            for target in codex_model::LoraTarget::parse_names(t)? {
+                if !targets.contains(&target) {
+                    targets.push(target);
+                }
+            }
+        }
         let lora = codex_model::LoraConfig {
             rank: l.rank as usize,
             alpha: l.alpha,

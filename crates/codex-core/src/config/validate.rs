@@ -212,14 +212,37 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
             "train.lora.dropout",
             || format!("must be in [0, 1), got {}", l.dropout),
         );
+        // codex's names, Hugging Face's projection names and Phi-3's fused
+        // ones (codex_model::LoraTarget::parse_names reads them).
+        const TARGETS: [&str; 14] = [
+            "q",
+            "k",
+            "v",
+            "o",
+            "mlp",
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+            "qkv_proj",
+            "gate_up_proj",
+        ];
         k.rule(!l.targets.is_empty(), "train.lora.targets", || {
-            "must name at least one of q, k, v, o, mlp".into()
+            "must name at least one of q, k, v, o, mlp (or a projection: q_proj … down_proj)".into()
         });
         for t in &l.targets {
             k.rule(
-                matches!(t.as_str(), "q" | "k" | "v" | "o" | "mlp"),
+                TARGETS.contains(&t.to_ascii_lowercase().as_str()),
                 "train.lora.targets",
-                || format!("unknown target `{t}`; expected q, k, v, o or mlp"),
+                || {
+                    format!(
+                        "unknown target `{t}`; expected one of {}",
+                        TARGETS.join(", ")
+                    )
+                },
             );
         }
     }

@@ -636,21 +636,23 @@ pub(crate) struct GenerateArgs {
     /// Prompt text; read from stdin when absent.
     #[arg(long)]
     pub(crate) prompt: Option<String>,
-    /// Maximum new tokens.
-    #[arg(long, default_value_t = 128)]
-    pub(crate) max_new_tokens: u32,
-    /// Sampling temperature; 0 is greedy.
-    #[arg(long, default_value_t = 1.0)]
-    pub(crate) temperature: f64,
+    /// Maximum new tokens [default: the model's generation_config.json, else 128].
+    #[arg(long)]
+    pub(crate) max_new_tokens: Option<u32>,
+    /// Sampling temperature; 0 is greedy [default: the model's
+    /// generation_config.json (do_sample false: 0), else 1].
+    #[arg(long)]
+    pub(crate) temperature: Option<f64>,
     /// Keep only the k most likely tokens (0: all, as in transformers).
     #[arg(long)]
     pub(crate) top_k: Option<u32>,
     /// Keep the smallest set of tokens whose probability reaches p.
     #[arg(long)]
     pub(crate) top_p: Option<f64>,
-    /// Penalize tokens already in the text (1 disables; as transformers).
-    #[arg(long, default_value_t = 1.0)]
-    pub(crate) repetition_penalty: f64,
+    /// Penalize tokens already in the text (1 disables; as transformers)
+    /// [default: the model's generation_config.json, else 1].
+    #[arg(long)]
+    pub(crate) repetition_penalty: Option<f64>,
     /// Sampling seed.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,

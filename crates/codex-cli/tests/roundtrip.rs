@@ -119,6 +119,59 @@ fn generation_config_eos_ids_stop_generation() {
     );
 }
 
+/// `generation_config.json`'s sampling defaults apply where the command line
+/// is silent: `do_sample: false` is greedy, `temperature`, `top_k` and
+/// `max_new_tokens` are used as given, and a flag overrides each.
+#[test]
+fn generation_config_sampling_defaults_apply_unless_a_flag_is_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("corpus.txt"), corpus()).unwrap();
+    train_tokenizer(d);
+    let with = hf_dir(d, "llama-gqa-tied", "with");
+    hf_dir(d, "llama-gqa-tied", "plain");
+    let run = |dir: &str, flags: &[&str]| {
+        let mut args = vec!["generate", dir, "--prompt", "w50", "--seed", "3"];
+        args.extend(flags);
+        codex(d, &args)
+    };
+    let sampled = run("plain", &["--max-new-tokens", "12"]);
+    let greedy = run("plain", &["--max-new-tokens", "12", "--temperature", "0"]);
+    assert_ne!(sampled, greedy, "the seed samples another continuation");
+    let config = |json: &str| std::fs::write(with.join("generation_config.json"), json).unwrap();
+    config(r#"{"do_sample": false, "eos_token_id": 0}"#);
+    assert_eq!(run("with", &["--max-new-tokens", "12"]), greedy);
+    assert_eq!(
+        run("with", &["--max-new-tokens", "12", "--temperature", "1"]),
+        sampled,
+        "a flag overrides the file"
+    );
+    config(r#"{"do_sample": true, "temperature": 0.7, "top_k": 5, "max_new_tokens": 6}"#);
+    assert_eq!(
+        run("with", &[]),
+        run(
+            "plain",
+            &[
+                "--temperature",
+                "0.7",
+                "--top-k",
+                "5",
+                "--max-new-tokens",
+                "6"
+            ]
+        )
+    );
+    config(r#"{"temperature": "hot"}"#);
+    let o = Command::new(env!("CARGO_BIN_EXE_codex"))
+        .args(["generate", "with", "--prompt", "w50"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("generation_config.json: temperature"), "{err}");
+}
+
 /// A config.json codex cannot compute, or weights that do not fit it: each
 /// an exit-2 error naming the key or tensor, and nothing exported.
 #[test]

@@ -54,10 +54,52 @@ pub struct GenerateRequest {
     pub model: PathBuf,
     /// The prompt.
     pub prompt: String,
-    /// Tokens to generate at most (fewer if the context fills up).
-    pub max_new_tokens: usize,
-    /// Sampling settings (`max_new_tokens` and `stop_tokens` are set here).
-    pub options: GenerateOptions,
+    /// Tokens to generate at most (fewer if the context fills up); `None`:
+    /// the model's `generation_config.json`, else 128.
+    pub max_new_tokens: Option<usize>,
+    /// Sampling settings the caller chose.
+    pub sampling: Sampling,
+}
+
+/// Sampling settings of a generation. Each `None` takes the model's
+/// `generation_config.json` value where it sets one (`do_sample: false`
+/// meaning greedy), else codex's default: temperature 1, no top-k or top-p,
+/// no repetition penalty.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Sampling {
+    /// Temperature; 0 is greedy.
+    pub temperature: Option<f64>,
+    /// Keep the k most likely tokens (0: all, as in transformers).
+    pub top_k: Option<usize>,
+    /// Keep the smallest set of tokens whose probability reaches p.
+    pub top_p: Option<f64>,
+    /// Penalize tokens already in the text (1 disables).
+    pub repetition_penalty: Option<f64>,
+    /// The sampler's seed.
+    pub seed: u64,
+}
+
+impl Sampling {
+    /// The options this asks for, the model's defaults `d` filling what the
+    /// caller left open.
+    pub fn resolve(&self, d: &crate::load::GenerationDefaults) -> GenerateOptions {
+        let greedy = d.do_sample == Some(false);
+        let temperature = self
+            .temperature
+            .or(if greedy { Some(0.0) } else { d.temperature })
+            .unwrap_or(1.0);
+        GenerateOptions {
+            temperature,
+            top_k: self.top_k.or(d.top_k).filter(|&k| k > 0),
+            top_p: self.top_p.or(d.top_p),
+            repetition_penalty: self
+                .repetition_penalty
+                .or(d.repetition_penalty)
+                .unwrap_or(1.0),
+            seed: self.seed,
+            ..GenerateOptions::default()
+        }
+    }
 }
 
 /// A generation.
@@ -94,9 +136,15 @@ pub fn generate_text(
             "is empty after tokenization; give some text",
         ));
     }
+    let defaults = loaded.generation_defaults()?;
+    let options = request.sampling.resolve(&defaults);
+    let wanted = request
+        .max_new_tokens
+        .or(defaults.max_new_tokens)
+        .unwrap_or(128);
     let context = loaded.model.config().context_length;
     let room = context.saturating_sub(ids.len());
-    let max_new = request.max_new_tokens.min(room);
+    let max_new = wanted.min(room);
     if max_new == 0 {
         return Err(TrainError::input(
             "the prompt",
@@ -114,7 +162,7 @@ pub fn generate_text(
             max_new_tokens: max_new,
             stop_tokens,
             vocab_limit: Some(loaded.tokenizer.vocab_size()),
-            ..request.options.clone()
+            ..options
         },
     )?;
     let new_tokens = out[0].tokens.len();

@@ -77,8 +77,8 @@ mod trainer;
 
 pub use error::TrainError;
 pub use infer::{
-    GenerateRequest, Generated, LmEvalRecord, LmEvalRequest, LmEvaluation, WHOLE_FILE_SPLIT,
-    evaluate_lm, generate_text,
+    GenerateRequest, Generated, LmEvalRecord, LmEvalRequest, LmEvaluation, Sampling,
+    WHOLE_FILE_SPLIT, evaluate_lm, generate_text,
 };
 pub use job::{
     ConfigSource, Event, FilterMaker, JobOutcome, Observer, Plan, Quiet, Summary, TrainJob,

@@ -144,6 +144,23 @@ pub fn load_any_with_base(
     locate(path)?.source.load(device)
 }
 
+/// What a `generation_config.json` sets for sampling; `None` where it is silent.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GenerationDefaults {
+    /// `false`: greedy decoding whatever the temperature.
+    pub do_sample: Option<bool>,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// Keep the k most likely tokens (0: all).
+    pub top_k: Option<usize>,
+    /// Nucleus threshold.
+    pub top_p: Option<f64>,
+    /// Penalty of tokens already in the text.
+    pub repetition_penalty: Option<f64>,
+    /// Tokens to generate at most.
+    pub max_new_tokens: Option<usize>,
+}
+
 /// A model ready for inference, with its tokenizer and where both came from.
 #[derive(Debug)]
 pub struct InferenceModel {
@@ -172,19 +189,7 @@ impl InferenceModel {
     /// not JSON, or ids that are not token ids, are errors naming the file.
     pub fn stop_tokens(&self) -> Result<Vec<u32>, TrainError> {
         let mut stops: Vec<u32> = self.separator().into_iter().collect();
-        let mut dirs = vec![self.tokenizer_path.parent().unwrap_or(Path::new("."))];
-        if self.source.is_dir() {
-            dirs.push(&self.source);
-        }
-        for dir in dirs {
-            let path = dir.join("generation_config.json");
-            if !path.is_file() {
-                continue;
-            }
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| codex_core::Error::io("cannot read", &path, e))?;
-            let value: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| TrainError::input(path.display(), format!("not valid JSON: {e}")))?;
+        for (path, value) in self.generation_configs()? {
             let bad = || {
                 TrainError::input(
                     format!("{}: eos_token_id", path.display()),
@@ -211,6 +216,75 @@ impl InferenceModel {
         stops.sort_unstable();
         stops.dedup();
         Ok(stops)
+    }
+
+    /// Every `generation_config.json` beside the tokenizer or the model,
+    /// parsed.
+    fn generation_configs(&self) -> Result<Vec<(PathBuf, serde_json::Value)>, TrainError> {
+        let mut dirs = vec![self.tokenizer_path.parent().unwrap_or(Path::new("."))];
+        if self.source.is_dir() && !dirs.contains(&self.source.as_path()) {
+            dirs.push(&self.source);
+        }
+        let mut out = Vec::new();
+        for dir in dirs {
+            let path = dir.join("generation_config.json");
+            if !path.is_file() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| codex_core::Error::io("cannot read", &path, e))?;
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| TrainError::input(path.display(), format!("not valid JSON: {e}")))?;
+            out.push((path, value));
+        }
+        Ok(out)
+    }
+
+    /// The sampling defaults a `generation_config.json` beside the model
+    /// sets, key by key (`do_sample`, `temperature`, `top_k`, `top_p`,
+    /// `repetition_penalty`, `max_new_tokens`); a value of the wrong type is
+    /// an error naming the file and key.
+    pub fn generation_defaults(&self) -> Result<GenerationDefaults, TrainError> {
+        let mut d = GenerationDefaults::default();
+        for (path, value) in self.generation_configs()? {
+            let get = |key: &str| value.get(key).filter(|v| !v.is_null());
+            let bad = |key: &str, what: &str| {
+                TrainError::input(
+                    format!("{}: {key}", path.display()),
+                    format!("must be {what}"),
+                )
+            };
+            let number = |key: &str| -> Result<Option<f64>, TrainError> {
+                get(key)
+                    .map(|v| {
+                        v.as_f64()
+                            .filter(|x| x.is_finite() && *x >= 0.0)
+                            .ok_or_else(|| bad(key, "a non-negative number"))
+                    })
+                    .transpose()
+            };
+            let count = |key: &str| -> Result<Option<usize>, TrainError> {
+                get(key)
+                    .map(|v| {
+                        v.as_u64()
+                            .map(|n| n as usize)
+                            .ok_or_else(|| bad(key, "a non-negative integer"))
+                    })
+                    .transpose()
+            };
+            if let Some(v) = get("do_sample") {
+                d.do_sample = Some(
+                    v.as_bool()
+                        .ok_or_else(|| bad("do_sample", "true or false"))?,
+                );
+            }
+            d.temperature = number("temperature")?.or(d.temperature);
+            d.top_p = number("top_p")?.or(d.top_p);
+            d.repetition_penalty = number("repetition_penalty")?.or(d.repetition_penalty);
+            d.top_k = count("top_k")?.or(d.top_k);
+            d.max_new_tokens = count("max_new_tokens")?.or(d.max_new_tokens);
+        }
+        Ok(d)
     }
 
     /// The document separator, where generation stops: the `eos_token` the

@@ -5,8 +5,8 @@ use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use codex_model::{DeviceSpec, GenerateOptions};
-use codex_train::{GenerateRequest, LmEvalRequest};
+use codex_model::DeviceSpec;
+use codex_train::{GenerateRequest, LmEvalRequest, Sampling};
 
 use crate::cli::GenerateArgs;
 
@@ -24,15 +24,14 @@ pub(crate) fn generate(args: GenerateArgs) -> Result<String> {
     let request = GenerateRequest {
         model: super::model_path(args.model.into_path()),
         prompt,
-        max_new_tokens: args.max_new_tokens as usize,
-        options: GenerateOptions {
+        max_new_tokens: args.max_new_tokens.map(|n| n as usize),
+        sampling: Sampling {
             temperature: args.temperature,
             // 0 disables top-k, as in transformers.
-            top_k: args.top_k.filter(|&k| k > 0).map(|k| k as usize),
+            top_k: args.top_k.map(|k| k as usize),
             top_p: args.top_p,
             repetition_penalty: args.repetition_penalty,
             seed: args.seed,
-            ..GenerateOptions::default()
         },
     };
     let filter = super::safety::filter_maker();

@@ -608,7 +608,7 @@ fn train_families(cargo: &str, extra: &[String]) -> Result<()> {
         .and_then(|r| r["gflops"].as_f64())
         .unwrap_or(f64::NAN);
     let mut report = format!(
-        "# codex-train throughput by family\n\nCommand: `cargo xtask bench train {}` (bare step: forward, backward, AdamW; 4 layers, d_model 128, context 256, vocab 2048, batch 8)\n\n| shape | family | params | tokens/s | step ms | GFLOP/s | per FLOP vs llama-tiny |\n|---|---|---|---|---|---|---|\n",
+        "# codex-train throughput by family\n\nCommand: `cargo xtask bench train {}` (bare step: forward, backward, AdamW; 4 layers, d_model 128, context 256, vocab 2048, batch 8; median step of each round, fastest of the interleaved rounds)\n\n| shape | family | params | tokens/s | step ms | GFLOP/s | per FLOP vs llama-tiny |\n|---|---|---|---|---|---|---|\n",
         extra.join(" ")
     );
     for r in &rows {

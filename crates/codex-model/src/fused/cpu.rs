@@ -921,7 +921,7 @@ pub(crate) fn attention_forward(
                     false,
                 );
                 if let Some(cap) = dims.softcap {
-                    soft_cap(s, cap, None);
+                    soft_cap(s, keys, first, cap, None);
                 }
                 causal_softmax_rows(s, keys, first, span, &mut lse[first..first + rows]);
                 if let Some(drop) = drop {
@@ -1008,7 +1008,7 @@ pub(crate) fn attention_backward(
                         false,
                     );
                     if let Some(cap) = dims.softcap {
-                        soft_cap(p, cap, Some(&mut slope[..rows * keys]));
+                        soft_cap(p, keys, first, cap, Some(&mut slope[..rows * keys]));
                     }
                     causal_probs_rows(p, keys, first, span, &lse[first..first + rows]);
                     let weights: &[f32] = match drop {
@@ -1078,22 +1078,44 @@ pub(crate) fn attention_backward(
     )
 }
 
-/// `cap · tanh(s / cap)` over a block of scores in place; with `slope`, the
-/// derivative `1 − tanh²` of each is written there too.
+/// `cap · tanh(s / cap)` over a block of score rows in place, on each row's
+/// causal part only (row `r` is query `first + r`, keys after it are masked
+/// anyway); with `slope`, the derivative `1 − tanh²` of each is written there
+/// too (zero where the row is masked).
 #[macerator::with_simd]
 #[allow(
     clippy::needless_lifetimes,
     reason = "macerator's with_simd cannot take an elided lifetime"
 )]
-fn soft_cap<'a, S: Simd>(s: &mut [f32], cap: f32, slope: Option<&'a mut [f32]>) {
+fn soft_cap<'a, S: Simd>(
+    s: &mut [f32],
+    keys: usize,
+    first: usize,
+    cap: f32,
+    slope: Option<&'a mut [f32]>,
+) {
     let inv = 1.0 / cap;
     match slope {
-        None => s.iter_mut().for_each(|v| *v = cap * tanh_sech2(*v * inv).0),
+        None => {
+            for (r, row) in s.chunks_exact_mut(keys).enumerate() {
+                for v in &mut row[..first + r + 1] {
+                    *v = cap * tanh_sech2(*v * inv).0;
+                }
+            }
+        }
         Some(slope) => {
-            for (v, k) in s.iter_mut().zip(slope.iter_mut()) {
-                let (t, sech2) = tanh_sech2(*v * inv);
-                *v = cap * t;
-                *k = sech2;
+            for (r, (row, krow)) in s
+                .chunks_exact_mut(keys)
+                .zip(slope.chunks_exact_mut(keys))
+                .enumerate()
+            {
+                let seen = first + r + 1;
+                for (v, k) in row[..seen].iter_mut().zip(&mut krow[..seen]) {
+                    let (t, sech2) = tanh_sech2(*v * inv);
+                    *v = cap * t;
+                    *k = sech2;
+                }
+                krow[seen..].fill(0.0);
             }
         }
     }

@@ -1,8 +1,10 @@
 //! The decoder-only transformer: one module tree for every family. GPT-2 and
-//! the rotary families (Llama, Qwen2, Qwen3, Mistral) share the block; the
-//! rotary families differ only by the switches of [`crate::Variant`]
-//! (biases, head width, q/k norms, rope scaling, sliding window), each a
-//! branch at the one place it acts.
+//! the rotary families (Llama, Qwen2, Qwen3, Mistral, Phi-3, Gemma 2) share
+//! the block; the rotary families differ only by the switches of
+//! [`crate::Variant`] (biases, head width, q/k norms, rope scaling, partial
+//! rotation, sliding window, score scale, soft caps), each a branch at the
+//! one place it acts, and Gemma 2 by its norms around both sublayers, scaled
+//! embedding and GeGLU ([`ModelConfig::is_gemma`]).
 //!
 //! Burn's own modules are used for every layer it has: [`Linear`], [`Embedding`],
 //! [`LayerNorm`], [`RmsNorm`], [`Dropout`] and the fused attention op
@@ -207,40 +209,38 @@ fn rms_norm(gamma: Param<Tensor<1>>, eps: f64, device: &Device) -> RmsNorm {
     norm
 }
 
+/// RMSNorm over the last dimension of `[.., width]` rows, scaled by `gamma`,
+/// through the fused kernel where `x` is a flex f32 tensor (`None` elsewhere).
+fn fused_rms<const D: usize>(x: &Tensor<D>, gamma: &Tensor<1>, eps: f64) -> Option<Tensor<D>> {
+    #[cfg(feature = "flex")]
+    if let Some(route) = fused::route(x)
+        && fused::route(gamma) == Some(route)
+    {
+        let dims = x.dims();
+        let width = dims[D - 1];
+        let rows = x.shape().num_elements() / width.max(1);
+        let y = fused::rms_norm(route, x.clone().reshape([rows, width]), gamma.clone(), eps);
+        return Some(y.reshape(dims));
+    }
+    #[cfg(not(feature = "flex"))]
+    let _ = (x, gamma, eps);
+    None
+}
+
 /// RMSNorm over the last dimension of `[.., width]` rows: the fused kernel on
 /// flex f32 tensors, Burn's op elsewhere.
 fn rms_rows<const D: usize>(norm: &RmsNorm, x: Tensor<D>) -> Tensor<D> {
-    #[cfg(feature = "flex")]
-    {
-        let gamma = norm.gamma.val();
-        if let Some(route) = fused::route(&x)
-            && fused::route(&gamma) == Some(route)
-        {
-            let dims = x.dims();
-            let width = dims[D - 1];
-            let rows = x.shape().num_elements() / width.max(1);
-            return fused::rms_norm(route, x.reshape([rows, width]), gamma, norm.epsilon)
-                .reshape(dims);
-        }
-    }
-    norm.forward(x)
+    fused_rms(&x, &norm.gamma.val(), norm.epsilon).unwrap_or_else(|| norm.forward(x))
 }
 
 /// RMSNorm scaled by `1 + w` over the last dimension: the fused kernel with
 /// `1 + w` as its scale on flex f32 tensors, Burn's ops elsewhere.
 fn rms_plus_one<const D: usize>(norm: &RmsNorm, x: Tensor<D>) -> Tensor<D> {
     let scale = norm.gamma.val() + 1.0;
-    #[cfg(feature = "flex")]
-    if let Some(route) = fused::route(&x)
-        && fused::route(&scale) == Some(route)
-    {
-        let dims = x.dims();
-        let width = dims[D - 1];
-        let rows = x.shape().num_elements() / width.max(1);
-        return fused::rms_norm(route, x.reshape([rows, width]), scale, norm.epsilon).reshape(dims);
-    }
-    let rms = (x.clone().powi_scalar(2).mean_dim(D - 1) + norm.epsilon).sqrt();
-    x / rms * scale.unsqueeze()
+    fused_rms(&x, &scale, norm.epsilon).unwrap_or_else(|| {
+        let rms = (x.clone().powi_scalar(2).mean_dim(D - 1) + norm.epsilon).sqrt();
+        x / rms * scale.unsqueeze()
+    })
 }
 
 /// Cos and sin of the rotary angles for one forward pass: `[batch, 1, seq, head_dim / 2]`.
@@ -557,6 +557,11 @@ impl Attention {
 struct Masks {
     padding: Option<Tensor<4, Bool>>,
     windowed: Vec<(usize, Tensor<4, Bool>)>,
+    /// Whether a padding mask was given (the fused kernel takes none).
+    #[cfg_attr(
+        not(feature = "flex"),
+        allow(dead_code, reason = "read by the flex attention path only")
+    )]
     padded: bool,
 }
 

@@ -494,20 +494,9 @@ pub(crate) fn train(extra: &[String]) -> Result<()> {
             python
         }
     };
-    let mut args: Vec<String> = [
-        "run",
-        "--release",
-        "--quiet",
-        "-p",
-        "codex-train",
-        "--example",
-        "bench_train",
-        "--",
-    ]
-    .map(String::from)
-    .to_vec();
-    args.extend(extra.iter().cloned());
-    let codex = Command::new(&cargo).args(&args).output()?;
+    let codex = Command::new(&cargo)
+        .args(bench_train_args(extra))
+        .output()?;
     if !codex.status.success() {
         bail!(
             "bench_train failed:\n{}",
@@ -574,10 +563,8 @@ pub(crate) fn train(extra: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask bench train --families`: the bare training step (forward,
-/// backward, AdamW) of every family's small shape, with GFLOP/s against the
-/// Llama shape's, written to `target/bench/train-families.md`.
-fn train_families(cargo: &str, extra: &[String]) -> Result<()> {
+/// `cargo run` of the `bench_train` example in release, with `extra` after `--`.
+fn bench_train_args(extra: &[String]) -> Vec<String> {
     let mut args: Vec<String> = [
         "run",
         "--release",
@@ -591,7 +578,14 @@ fn train_families(cargo: &str, extra: &[String]) -> Result<()> {
     .map(String::from)
     .to_vec();
     args.extend(extra.iter().cloned());
-    let out = Command::new(cargo).args(&args).output()?;
+    args
+}
+
+/// `cargo xtask bench train --families`: the bare training step (forward,
+/// backward, AdamW) of every family's small shape, with GFLOP/s against the
+/// Llama shape's, written to `target/bench/train-families.md`.
+fn train_families(cargo: &str, extra: &[String]) -> Result<()> {
+    let out = Command::new(cargo).args(bench_train_args(extra)).output()?;
     if !out.status.success() {
         bail!(
             "bench_train failed:\n{}",

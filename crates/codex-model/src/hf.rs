@@ -1057,15 +1057,7 @@ pub fn hf_config_json(c: &ModelConfig) -> Result<Value, ModelError> {
         (ModelFamily::Gemma2, w) => {
             // Without a window every layer is full: a sliding layer type with
             // no window breaks transformers' cache.
-            let types: Vec<&str> = (0..c.n_layer)
-                .map(|i| {
-                    if c.window(i).is_some() {
-                        "sliding_attention"
-                    } else {
-                        "full_attention"
-                    }
-                })
-                .collect();
+            let types = layer_types(c);
             // transformers' Gemma 2 builds the windowed mask whatever the
             // layer types say and refuses a null window: with no window of
             // its own the model gets one that spans its whole context.
@@ -1076,15 +1068,7 @@ pub fn hf_config_json(c: &ModelConfig) -> Result<Value, ModelError> {
             config["use_sliding_window"] = json!(w.is_some());
             config["sliding_window"] = json!(w);
             if w.is_some() {
-                let types: Vec<&str> = (0..c.n_layer)
-                    .map(|i| {
-                        if c.window(i).is_some() {
-                            "sliding_attention"
-                        } else {
-                            "full_attention"
-                        }
-                    })
-                    .collect();
+                let types = layer_types(c);
                 config["max_window_layers"] = json!(
                     types
                         .iter()
@@ -1097,6 +1081,16 @@ pub fn hf_config_json(c: &ModelConfig) -> Result<Value, ModelError> {
         _ => {}
     }
     Ok(config)
+}
+
+/// transformers' `layer_types`: which layers attend through the window.
+fn layer_types(c: &ModelConfig) -> Vec<&'static str> {
+    (0..c.n_layer)
+        .map(|i| match c.window(i) {
+            Some(_) => "sliding_attention",
+            None => "full_attention",
+        })
+        .collect()
 }
 
 /// Save the model in Burn's native record format (burnpack) with its config

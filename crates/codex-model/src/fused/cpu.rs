@@ -475,6 +475,16 @@ fn geglu_forward_chunk<S: Simd>(g: &[f32], u: &[f32], h: &mut [f32]) {
 
 /// Gradients of [`geglu_forward`] for the gate and the up projection.
 pub(crate) fn geglu_backward(gate: &[f32], up: &[f32], dh: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    gated_backward(gate, up, dh, geglu_backward_chunk)
+}
+
+/// A block of a gated activation's backward pass: from gate, up and the
+/// output gradient, the gate and up gradients.
+type GatedChunk = fn(&[f32], &[f32], &[f32], &mut [f32], &mut [f32]);
+
+/// The gate and up gradients of a gated activation, `chunk` computing them
+/// over fixed blocks of elements in parallel.
+fn gated_backward(gate: &[f32], up: &[f32], dh: &[f32], chunk: GatedChunk) -> (Vec<f32>, Vec<f32>) {
     let mut dg = vec![0.0f32; gate.len()];
     let mut du = vec![0.0f32; gate.len()];
     dg.par_chunks_mut(ELEMS_PER_TASK)
@@ -483,7 +493,7 @@ pub(crate) fn geglu_backward(gate: &[f32], up: &[f32], dh: &[f32]) -> (Vec<f32>,
         .for_each(|(c, (dg, du))| {
             let start = c * ELEMS_PER_TASK;
             let end = start + dg.len();
-            geglu_backward_chunk(&gate[start..end], &up[start..end], &dh[start..end], dg, du);
+            chunk(&gate[start..end], &up[start..end], &dh[start..end], dg, du);
         });
     (dg, du)
 }
@@ -516,17 +526,7 @@ fn swiglu_forward_chunk<S: Simd>(g: &[f32], u: &[f32], h: &mut [f32]) {
 
 /// Gradients of [`swiglu_forward`] for the gate and the up projection.
 pub(crate) fn swiglu_backward(gate: &[f32], up: &[f32], dh: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let mut dg = vec![0.0f32; gate.len()];
-    let mut du = vec![0.0f32; gate.len()];
-    dg.par_chunks_mut(ELEMS_PER_TASK)
-        .zip(du.par_chunks_mut(ELEMS_PER_TASK))
-        .enumerate()
-        .for_each(|(c, (dg, du))| {
-            let start = c * ELEMS_PER_TASK;
-            let end = start + dg.len();
-            swiglu_backward_chunk(&gate[start..end], &up[start..end], &dh[start..end], dg, du);
-        });
-    (dg, du)
+    gated_backward(gate, up, dh, swiglu_backward_chunk)
 }
 
 #[macerator::with_simd]

@@ -644,31 +644,24 @@ impl Mlp {
 
     fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let hidden = match &self.gate_proj {
-            Some(gate) if self.gelu_gate => {
-                let (g, u) = (gate.forward(x.clone()), self.up_proj.forward(x));
-                #[cfg(feature = "flex")]
-                if let Some(route) = fused::route(&g)
-                    && fused::route(&u) == Some(route)
-                {
-                    return dropout(
-                        &self.drop,
-                        self.down_proj.forward(fused::geglu(route, g, u)),
-                    );
-                }
-                gelu_approximate(g) * u
-            }
             Some(gate) => {
                 let (g, u) = (gate.forward(x.clone()), self.up_proj.forward(x));
                 #[cfg(feature = "flex")]
                 if let Some(route) = fused::route(&g)
                     && fused::route(&u) == Some(route)
                 {
-                    return dropout(
-                        &self.drop,
-                        self.down_proj.forward(fused::swiglu(route, g, u)),
-                    );
+                    let h = if self.gelu_gate {
+                        fused::geglu(route, g, u)
+                    } else {
+                        fused::swiglu(route, g, u)
+                    };
+                    return dropout(&self.drop, self.down_proj.forward(h));
                 }
-                silu(g) * u
+                if self.gelu_gate {
+                    gelu_approximate(g) * u
+                } else {
+                    silu(g) * u
+                }
             }
             None => {
                 let u = self.up_proj.forward(x);

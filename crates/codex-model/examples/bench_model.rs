@@ -10,7 +10,7 @@ use std::time::Instant;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use codex_core::Rng;
 use codex_model::{
-    DeviceSpec, GenerateOptions, Transformer, architectures, cross_entropy, generate,
+    DeviceSpec, ForwardOptions, GenerateOptions, Transformer, architectures, generate,
 };
 
 fn batch(rng: &mut Rng, b: usize, t: usize, vocab: usize, device: &Device) -> Tensor<2, Int> {
@@ -25,7 +25,9 @@ fn train_throughput(model: &Transformer, b: usize, t: usize, steps: usize, devic
         let x = batch(rng, b, t + 1, vocab, device);
         let input = x.clone().narrow(1, 0, t);
         let target = x.narrow(1, 1, t);
-        let out = cross_entropy(model.forward(input).expect("fits"), target, None);
+        let out = model
+            .loss(input, target, None, ForwardOptions::default())
+            .expect("fits");
         let grads = out.loss.backward();
         // Touch one gradient so the backward pass is forced to completion.
         let g = model

@@ -834,6 +834,50 @@ impl Transformer {
         tokens: Tensor<2, Int>,
         options: ForwardOptions<'_>,
     ) -> Result<Tensor<3>, ModelError> {
+        let logits = self.uncapped_logits(tokens, options)?;
+        Ok(match self.final_cap() {
+            Some(cap) => {
+                #[cfg(feature = "flex")]
+                if let Some(route) = fused::route(&logits) {
+                    return Ok(fused::softcap(route, logits, cap));
+                }
+                (logits / cap).tanh() * cap
+            }
+            None => logits,
+        })
+    }
+
+    /// The loss of a causal pass over `tokens` against `targets` `[batch, seq]`
+    /// (targets equal to `ignore_index` count neither in the loss nor in the
+    /// accuracy): [`cross_entropy`] of the logits [`Transformer::forward_with`]
+    /// returns, computed in f32 whatever the model's dtype, with Gemma 2's final
+    /// soft cap folded into the fused kernel's pass over each row.
+    pub fn loss(
+        &self,
+        tokens: Tensor<2, Int>,
+        targets: Tensor<2, Int>,
+        ignore_index: Option<i64>,
+        options: ForwardOptions<'_>,
+    ) -> Result<LossOutput, ModelError> {
+        let logits = self.uncapped_logits(tokens, options)?.cast(FloatDType::F32);
+        Ok(capped_cross_entropy(
+            logits,
+            targets,
+            ignore_index,
+            self.final_cap(),
+        ))
+    }
+
+    fn final_cap(&self) -> Option<f32> {
+        self.config.variant.final_softcap.map(|c| c as f32)
+    }
+
+    /// The logits before the final soft cap.
+    fn uncapped_logits(
+        &self,
+        tokens: Tensor<2, Int>,
+        options: ForwardOptions<'_>,
+    ) -> Result<Tensor<3>, ModelError> {
         let [b, t] = tokens.dims();
         let device = tokens.device();
         let ForwardOptions {
@@ -894,19 +938,9 @@ impl Transformer {
             c.len += t;
         }
         let x = self.ln_f.forward(x, self.config.norm_eps);
-        let logits = match &self.lm_head {
+        Ok(match &self.lm_head {
             Some(head) => linear(head, x),
             None => project(x, self.wte.weight.val().transpose()),
-        };
-        Ok(match self.config.variant.final_softcap {
-            Some(cap) => {
-                #[cfg(feature = "flex")]
-                if let Some(route) = fused::route(&logits) {
-                    return Ok(fused::softcap(route, logits, cap as f32));
-                }
-                (logits / cap).tanh() * cap
-            }
-            None => logits,
         })
     }
 }
@@ -984,6 +1018,16 @@ pub fn cross_entropy(
     targets: Tensor<2, Int>,
     ignore_index: Option<i64>,
 ) -> LossOutput {
+    capped_cross_entropy(logits, targets, ignore_index, None)
+}
+
+/// [`cross_entropy`] of `cap · tanh(logits / cap)` with a cap.
+fn capped_cross_entropy(
+    logits: Tensor<3>,
+    targets: Tensor<2, Int>,
+    ignore_index: Option<i64>,
+    cap: Option<f32>,
+) -> LossOutput {
     let [b, t, v] = logits.dims();
     #[cfg(feature = "flex")]
     if let Some(route) = fused::route(&logits) {
@@ -994,7 +1038,10 @@ pub fn cross_entropy(
             route,
             logits.reshape([b * t, v]),
             targets.clone(),
-            ignore_index,
+            fused::CeOptions {
+                ignore: ignore_index,
+                cap,
+            },
         );
         let nll_sum = rows.clone().narrow(1, 0, 1).sum();
         let correct = rows.narrow(1, 1, 1).detach().sum().int();
@@ -1013,7 +1060,10 @@ pub fn cross_entropy(
             correct,
         };
     }
-    let logits = logits.reshape([b * t, v]);
+    let mut logits = logits.reshape([b * t, v]);
+    if let Some(cap) = cap {
+        logits = (logits / cap).tanh() * cap;
+    }
     let targets = targets.reshape([b * t, 1]);
     let ignored = match ignore_index {
         Some(i) => targets.clone().equal_elem(i),

@@ -40,7 +40,7 @@ use codex_core::{PassThrough, Rng, Seeds, Tokenizer, TokenizerError};
 use codex_data::{PrepareInputs, TokenStore};
 use codex_model::burn::optim::GradientsParams;
 use codex_model::burn::tensor::{Int, Tensor, TensorData};
-use codex_model::{DeviceSpec, ModelConfig, Transformer, cross_entropy};
+use codex_model::{DeviceSpec, ForwardOptions, ModelConfig, Transformer};
 use codex_train::{TrainInputs, optimizer, train};
 
 /// Words hashed into a fixed vocabulary: real text shape, any vocabulary size.
@@ -90,11 +90,14 @@ fn bare_step_seconds(
             .map(|_| rng.below(vocab) as i64)
             .collect();
         let x = Tensor::<2, Int>::from_data(TensorData::new(v, [batch, ctx + 1]), device);
-        let out = cross_entropy(
-            model.forward(x.clone().narrow(1, 0, ctx)).expect("fits"),
-            x.narrow(1, 1, ctx),
-            None,
-        );
+        let out = model
+            .loss(
+                x.clone().narrow(1, 0, ctx),
+                x.narrow(1, 1, ctx),
+                None,
+                ForwardOptions::default(),
+            )
+            .expect("fits");
         let _ = out.loss.clone().into_data();
         let grads = GradientsParams::from_grads(out.loss.backward(), &model);
         optim.step(3e-4, model, grads)

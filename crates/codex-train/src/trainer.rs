@@ -13,7 +13,7 @@ use codex_core::config::{Precision, TrainSection};
 use codex_core::{MetricRecord, MetricSink};
 use codex_data::{Batch, RandomState, RandomWindows, Sequential, TokenStore};
 use codex_model::burn;
-use codex_model::{AdamW, Transformer, cross_entropy, squared_norm};
+use codex_model::{AdamW, ForwardOptions, LossOutput, Transformer, squared_norm};
 
 use crate::checkpoint::{self, TrainState};
 use crate::error::TrainError;
@@ -291,7 +291,7 @@ pub fn evaluate(
     for _ in 0..n {
         let batch = sampler.next_batch();
         let (x, y) = tensors(&batch, &device);
-        let out = cross_entropy(model.forward(x)?, y, None);
+        let out = model.loss(x, y, None, ForwardOptions::default())?;
         nll += f64::from(scalar(out.nll_sum));
         count += int_scalar(out.count);
         correct += int_scalar(out.correct);
@@ -379,14 +379,18 @@ fn compute_dtype(precision: Precision, device: &Device) -> Result<Option<FloatDT
 /// Logits in f32: computed by a copy of the model cast to `compute` when set.
 /// The cast is part of the autodiff graph, so gradients reach the f32 master
 /// parameters in f32 and the optimizer state stays f32.
-fn forward_in(
+/// The batch's loss with the model cast to `compute` (mixed precision) or as
+/// it is; the cross-entropy itself is f32 either way.
+fn loss_in(
     model: &Transformer,
     x: Tensor<2, Int>,
+    y: Tensor<2, Int>,
     compute: Option<FloatDType>,
-) -> Result<Tensor<3>, TrainError> {
+) -> Result<LossOutput, TrainError> {
+    let options = ForwardOptions::default();
     Ok(match compute {
-        None => model.forward(x)?,
-        Some(dtype) => model.clone().cast(dtype)?.forward(x)?.cast(FloatDType::F32),
+        None => model.loss(x, y, None, options)?,
+        Some(dtype) => model.clone().cast(dtype)?.loss(x, y, None, options)?,
     })
 }
 
@@ -492,7 +496,7 @@ pub fn train(
         for _ in 0..t.grad_accum {
             let batch = sampler.next_batch();
             let (x, y) = tensors(&batch, &device);
-            let out = cross_entropy(forward_in(&model, x, compute)?, y, None);
+            let out = loss_in(&model, x, y, compute)?;
             let loss = out.loss / f64::from(t.grad_accum);
             loss_sum += f64::from(scalar(loss.clone().detach()));
             let loss = match scaler {

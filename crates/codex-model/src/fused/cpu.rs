@@ -51,14 +51,24 @@ fn target_index(t: i64, vocab: usize) -> usize {
         .unwrap_or_else(|| panic!("target id {t} is outside the vocabulary of {vocab} tokens"))
 }
 
+/// What a cross-entropy counts: rows whose target is `ignore` count nothing,
+/// and with `cap` the logits are soft-capped (`cap · tanh(x / cap)`, Gemma 2's
+/// final cap) inside the kernel rather than in a pass of their own.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CeOptions {
+    pub(crate) ignore: Option<i64>,
+    pub(crate) cap: Option<f32>,
+}
+
 /// Cross-entropy of every row of `logits` (`[n, vocab]`) against its target:
 /// `[n, 2]` holding the negative log-likelihood and 1.0 where the row's first
-/// argmax is the target (both 0 for ignored rows), and each row's log-sum-exp.
+/// argmax is the target (both 0 for ignored rows), and each row's log-sum-exp
+/// (of the capped logits with a cap).
 pub(crate) fn cross_entropy_forward(
     logits: &[f32],
     vocab: usize,
     targets: &[i64],
-    ignore: Option<i64>,
+    options: CeOptions,
 ) -> (Vec<f32>, Vec<f32>) {
     let n = targets.len();
     assert_eq!(
@@ -75,7 +85,7 @@ pub(crate) fn cross_entropy_forward(
         .for_each(|(c, (out, lse))| {
             let rows = c * rpt..c * rpt + lse.len();
             let logits = &logits[rows.start * vocab..rows.end * vocab];
-            ce_forward_rows(logits, vocab, &targets[rows], ignore, out, lse);
+            ce_forward_rows(logits, vocab, &targets[rows], options, out, lse);
         });
     (out, lse)
 }
@@ -85,17 +95,25 @@ fn ce_forward_rows<S: Simd>(
     logits: &[f32],
     vocab: usize,
     targets: &[i64],
-    ignore: Option<i64>,
+    options: CeOptions,
     out: &mut [f32],
     lse: &mut [f32],
 ) {
+    let mut capped = vec![0.0f32; if options.cap.is_some() { vocab } else { 0 }];
     for (r, (o, l)) in out.chunks_exact_mut(2).zip(lse.iter_mut()).enumerate() {
-        let x = &logits[r * vocab..(r + 1) * vocab];
+        let mut x = &logits[r * vocab..(r + 1) * vocab];
+        if let Some(cap) = options.cap {
+            let inv = 1.0 / cap;
+            for (y, &v) in capped.iter_mut().zip(x) {
+                *y = cap * tanh_sech2(v * inv).0;
+            }
+            x = &capped;
+        }
         let (max, arg) = simd::max_argmax(x);
         let lse_row = max + simd::sum_map(x, |v| simd::exp(v - max)).ln();
         *l = lse_row;
         let t = targets[r];
-        if Some(t) == ignore {
+        if Some(t) == options.ignore {
             continue;
         }
         let t = target_index(t, vocab);
@@ -105,14 +123,15 @@ fn ce_forward_rows<S: Simd>(
 }
 
 /// The gradient of [`cross_entropy_forward`]'s negative log-likelihoods:
-/// `g_r · (softmax(x_r) − onehot(t_r))` per row, zero for ignored rows; `grad`
+/// `g_r · (softmax(y_r) − onehot(t_r))` per row, zero for ignored rows, where
+/// `y` is the (capped) logits; with a cap, times `1 − tanh²(x / cap)`. `grad`
 /// is the `[n, 2]` upstream gradient (its second column is ignored). Written
 /// over `logits` in place.
 pub(crate) fn cross_entropy_backward_in_place(
     logits: &mut [f32],
     vocab: usize,
     targets: &[i64],
-    ignore: Option<i64>,
+    options: CeOptions,
     lse: &[f32],
     grad: &[f32],
 ) {
@@ -126,7 +145,7 @@ pub(crate) fn cross_entropy_backward_in_place(
                 rows,
                 vocab,
                 &targets[range.clone()],
-                ignore,
+                options,
                 &lse[range.clone()],
                 &grad[2 * range.start..2 * range.end],
             );
@@ -138,21 +157,35 @@ fn ce_backward_rows<S: Simd>(
     rows: &mut [f32],
     vocab: usize,
     targets: &[i64],
-    ignore: Option<i64>,
+    options: CeOptions,
     lse: &[f32],
     grad: &[f32],
 ) {
     for (r, x) in rows.chunks_exact_mut(vocab).enumerate() {
         let t = targets[r];
-        if Some(t) == ignore {
+        if Some(t) == options.ignore {
             x.fill(0.0);
             continue;
         }
+        let t = target_index(t, vocab);
         let (g, l) = (grad[2 * r], lse[r]);
-        for v in x.iter_mut() {
-            *v = g * simd::exp(*v - l);
+        match options.cap {
+            None => {
+                for v in x.iter_mut() {
+                    *v = g * simd::exp(*v - l);
+                }
+                x[t] -= g;
+            }
+            Some(cap) => {
+                let inv = 1.0 / cap;
+                let target_sech2 = tanh_sech2(x[t] * inv).1;
+                for v in x.iter_mut() {
+                    let (tanh, sech2) = tanh_sech2(*v * inv);
+                    *v = g * simd::exp(cap * tanh - l) * sech2;
+                }
+                x[t] -= g * target_sech2;
+            }
         }
-        x[target_index(t, vocab)] -= g;
     }
 }
 

@@ -13,7 +13,7 @@ use burn::tensor::{DType, TensorData};
 use burn_flex::FlexTensor;
 
 use super::AdFlex;
-use super::cpu::{self, AttnDims, AttnDropout, AttnSaved, Rope};
+use super::cpu::{self, AttnDims, AttnDropout, AttnSaved, CeOptions, Rope};
 use super::gemm::{Mat, matmul_new};
 
 /// A tracked tensor of `Autodiff<Flex>`.
@@ -175,11 +175,11 @@ pub(crate) fn linear_ad(x: AdTensor, w: AdTensor) -> AdTensor {
 pub(crate) fn cross_entropy(
     logits: &FlexTensor,
     targets: &[i64],
-    ignore: Option<i64>,
+    options: CeOptions,
 ) -> (FlexTensor, Vec<f32>) {
     let [n, vocab] = two(logits);
     let logits = contiguous(logits);
-    let (out, lse) = cpu::cross_entropy_forward(values(&logits), vocab, targets, ignore);
+    let (out, lse) = cpu::cross_entropy_forward(values(&logits), vocab, targets, options);
     (tensor(out, vec![n, 2]), lse)
 }
 
@@ -187,12 +187,12 @@ pub(crate) fn cross_entropy(
 struct CrossEntropyBackward;
 
 impl Backward<Flex, 1> for CrossEntropyBackward {
-    type State = (FlexTensor, Arc<Vec<i64>>, Option<i64>, Arc<Vec<f32>>);
+    type State = (FlexTensor, Arc<Vec<i64>>, CeOptions, Arc<Vec<f32>>);
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [parent] = ops.parents;
         let g = contiguous(&grads.consume::<Flex>(&ops.node));
-        let (logits, targets, ignore, lse) = ops.state;
+        let (logits, targets, options, lse) = ops.state;
         let Some(node) = parent else { return };
         let [n, vocab] = two(&logits);
         // The gradient overwrites the logits when nothing else holds them.
@@ -206,7 +206,7 @@ impl Backward<Flex, 1> for CrossEntropyBackward {
         let slice = buf
             .try_storage_mut::<f32>()
             .expect("a uniquely held buffer");
-        cpu::cross_entropy_backward_in_place(slice, vocab, &targets, ignore, &lse, values(&g));
+        cpu::cross_entropy_backward_in_place(slice, vocab, &targets, options, &lse, values(&g));
         grads.register::<Flex>(node.id, buf);
     }
 }
@@ -215,7 +215,7 @@ impl Backward<Flex, 1> for CrossEntropyBackward {
 pub(crate) fn cross_entropy_ad(
     logits: AdTensor,
     targets: Vec<i64>,
-    ignore: Option<i64>,
+    options: CeOptions,
 ) -> AdTensor {
     let targets = Arc::new(targets);
     let t2 = Arc::clone(&targets);
@@ -223,10 +223,10 @@ pub(crate) fn cross_entropy_ad(
         CrossEntropyBackward,
         [logits],
         |[l]| {
-            let (out, lse) = cross_entropy(l, &t2, ignore);
+            let (out, lse) = cross_entropy(l, &t2, options);
             (out, Arc::new(lse))
         },
-        |[l], lse| (l, targets, ignore, lse),
+        |[l], lse| (l, targets, options, lse),
     )
 }
 

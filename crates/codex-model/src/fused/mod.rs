@@ -37,7 +37,7 @@ mod simd;
 use burn::backend::{Autodiff, Flex, GradientCheckpointingStrategy};
 use burn::tensor::{DType, Int, Tensor};
 
-pub(crate) use cpu::{AdamWStep, AttnDims, AttnDropout};
+pub(crate) use cpu::{AdamWStep, AttnDims, AttnDropout, CeOptions};
 
 type AdFlex = Autodiff<Flex>;
 
@@ -98,11 +98,12 @@ pub(crate) fn linear(route: Route, x: Tensor<2>, w: Tensor<2>) -> Tensor<2> {
 /// Per-row cross-entropy of `logits` `[n, vocab]` against `targets` `[n]`:
 /// `[n, 2]` with the negative log-likelihood (differentiable) and 1.0 where
 /// the first argmax is the target (no gradient); both 0 for ignored rows.
+/// With `options.cap`, of the soft-capped logits.
 pub(crate) fn cross_entropy(
     route: Route,
     logits: Tensor<2>,
     targets: Tensor<1, Int>,
-    ignore: Option<i64>,
+    options: CeOptions,
 ) -> Tensor<2> {
     let ids = flex::target_ids(
         &match route {
@@ -112,8 +113,8 @@ pub(crate) fn cross_entropy(
         .expect("int targets on the logits' device"),
     );
     match route {
-        Route::Flex => from_plain(flex::cross_entropy(&plain(logits), &ids, ignore).0),
-        Route::Autodiff => from_tracked(flex::cross_entropy_ad(tracked(logits), ids, ignore)),
+        Route::Flex => from_plain(flex::cross_entropy(&plain(logits), &ids, options).0),
+        Route::Autodiff => from_tracked(flex::cross_entropy_ad(tracked(logits), ids, options)),
     }
 }
 

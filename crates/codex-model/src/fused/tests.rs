@@ -92,30 +92,53 @@ fn cross_entropy_equals_log_softmax_and_argmax() {
     let mut with_ignored = targets.clone();
     with_ignored[4] = -100;
     let ids = |v: &[i64]| Tensor::<1, Int>::from_data(TensorData::new(v.to_vec(), [n]), &device());
-    let (fused, fused_grads) = run(&[[n, vocab]], |t| {
-        let rows = cross_entropy(
-            Route::Autodiff,
-            t[0].clone() * 4.0,
-            ids(&with_ignored),
-            Some(-100),
+    // Logits up to ±4, against no cap and a cap of 1.5 that binds hard.
+    for cap in [None, Some(1.5f32)] {
+        let options = CeOptions {
+            ignore: Some(-100),
+            cap,
+        };
+        let (fused, fused_grads) = run(&[[n, vocab]], |t| {
+            let rows = cross_entropy(
+                Route::Autodiff,
+                t[0].clone() * 4.0,
+                ids(&with_ignored),
+                options,
+            );
+            rows.narrow(1, 0, 1)
+        });
+        let (composed, composed_grads) = run(&[[n, vocab]], |t| {
+            let mut logits = t[0].clone() * 4.0;
+            if let Some(cap) = cap {
+                logits = (logits / cap).tanh() * cap;
+            }
+            let logp = log_softmax(logits, 1);
+            let nll = logp.gather(1, ids(&targets).reshape([n, 1])).neg();
+            let keep: Vec<f32> = with_ignored
+                .iter()
+                .map(|&t| if t == -100 { 0.0 } else { 1.0 })
+                .collect();
+            nll * Tensor::<2>::from_data(TensorData::new(keep, [n, 1]), &device())
+        });
+        assert_close(&fused, &composed, 1e-5, &format!("nll, cap {cap:?}"));
+        assert_close(
+            &fused_grads[0],
+            &composed_grads[0],
+            1e-5,
+            &format!("nll grad, cap {cap:?}"),
         );
-        rows.narrow(1, 0, 1)
-    });
-    let (composed, composed_grads) = run(&[[n, vocab]], |t| {
-        let logp = log_softmax(t[0].clone() * 4.0, 1);
-        let nll = logp.gather(1, ids(&targets).reshape([n, 1])).neg();
-        let keep: Vec<f32> = with_ignored
-            .iter()
-            .map(|&t| if t == -100 { 0.0 } else { 1.0 })
-            .collect();
-        nll * Tensor::<2>::from_data(TensorData::new(keep, [n, 1]), &device())
-    });
-    assert_close(&fused, &composed, 1e-5, "nll");
-    assert_close(&fused_grads[0], &composed_grads[0], 1e-5, "nll grad");
+    }
 
     let logits = tensor([n, vocab], 5);
-    let hits =
-        to_vec(cross_entropy(Route::Autodiff, logits.clone(), ids(&targets), None).narrow(1, 1, 1));
+    let hits = to_vec(
+        cross_entropy(
+            Route::Autodiff,
+            logits.clone(),
+            ids(&targets),
+            CeOptions::default(),
+        )
+        .narrow(1, 1, 1),
+    );
     let argmax = logits
         .argmax(1)
         .reshape([n])
@@ -402,7 +425,7 @@ fn results_do_not_depend_on_the_thread_count() {
         let (ce, ce_grads) = run(&[[300, 64]], |x| {
             let targets =
                 Tensor::<1, Int>::from_data(TensorData::new(ids.clone(), [300]), &device());
-            cross_entropy(Route::Autodiff, x[0].clone(), targets, None)
+            cross_entropy(Route::Autodiff, x[0].clone(), targets, CeOptions::default())
         });
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         let mut all = vec![

@@ -52,6 +52,15 @@ pub enum TokenizeError {
         line: u64,
     },
 
+    /// A chat template that does not compile or fails to render.
+    #[error("chat template {origin}: {message}")]
+    Template {
+        /// Where the template came from (a file, or `builtin chatml`).
+        origin: String,
+        /// What went wrong.
+        message: String,
+    },
+
     /// A malformed JSONL record under the `fail` policy.
     #[error("`{}` line {line}: {message}", path.display())]
     BadRecord {

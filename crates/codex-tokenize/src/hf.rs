@@ -174,6 +174,19 @@ impl HfTokenizer {
         self.set_truncation(truncation)
     }
 
+    /// The ids of the added tokens marked special, sorted.
+    pub fn special_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self
+            .inner
+            .get_added_tokens_decoder()
+            .into_iter()
+            .filter(|(_, t)| t.special)
+            .map(|(id, _)| id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Encodes one text.
     pub fn encode(&self, text: &str, add_special_tokens: bool) -> Result<Encoding, TokenizeError> {
         self.encode_inner(text, add_special_tokens)

@@ -28,6 +28,7 @@
 //! The workspace's `tokenizer` example trains a tokenizer and uses it.
 
 mod analyze;
+mod chat;
 mod encoding;
 mod error;
 mod fast_bpe;
@@ -43,6 +44,9 @@ use std::path::Path;
 use serde::Serialize;
 
 pub use analyze::{CorpusStats, Mismatch, RoundTrip, corpus_stats, round_trip};
+pub use chat::{
+    BUILTIN_CHAT_TEMPLATES, ChatEncoding, ChatTemplate, LossOn, RenderOptions, Rendered,
+};
 pub use encoding::{
     EncodeOptions, Encoding, PadTo, Padding, Side, Truncation, documents_from_bytes, parse_ids,
 };

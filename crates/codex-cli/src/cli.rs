@@ -93,6 +93,17 @@ pub(crate) enum Command {
         after_help = "Example:\n  codex generate runs/20261121-090000-default --prompt 'The river'\n  codex generate hf-gpt2/ --prompt 'The river' --temperature 0"
     )]
     Generate(GenerateArgs),
+    /// Talk to a model in its chat format: interactively, or once with --messages.
+    #[command(
+        after_help = "Examples:\n  codex chat runs/20261121-090000-sft\n  codex chat hf-qwen/ --messages chat.json --json\n  codex chat render hf-qwen/ --messages chat.json --add-generation-prompt --json"
+    )]
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Chat {
+        #[command(subcommand)]
+        command: Option<ChatCommand>,
+        #[command(flatten)]
+        args: ChatArgs,
+    },
     /// Evaluate generated text against references, or a language model on a dataset.
     #[command(subcommand)]
     Eval(EvalCommand),
@@ -626,6 +637,79 @@ impl ModelArg {
             .or(self.checkpoint)
             .expect("clap requires MODEL or --checkpoint")
     }
+}
+
+/// Options of `codex chat`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ChatArgs {
+    #[command(flatten)]
+    pub(crate) model: ModelArg,
+    /// Answer the conversation in this JSON file once (a list of
+    /// {"role", "content"} messages, or {"messages": [...]}) instead of
+    /// talking interactively.
+    #[arg(long, value_name = "FILE.json")]
+    pub(crate) messages: Option<PathBuf>,
+    /// Print the reply as JSON (role, content, stop reason, tokens).
+    #[arg(long, requires = "messages")]
+    pub(crate) json: bool,
+    /// System prompt of an interactive session.
+    #[arg(long, conflicts_with = "messages")]
+    pub(crate) system: Option<String>,
+    /// Chat template: a built-in name (chatml) or a .jinja file [default:
+    /// the model's own].
+    #[arg(long, value_name = "NAME_OR_FILE")]
+    pub(crate) chat_template: Option<String>,
+    /// Maximum new tokens per reply [default: the model's
+    /// generation_config.json, else 256].
+    #[arg(long)]
+    pub(crate) max_new_tokens: Option<u32>,
+    /// Sampling temperature; 0 is greedy [default: the model's
+    /// generation_config.json (do_sample false: 0), else 1].
+    #[arg(long)]
+    pub(crate) temperature: Option<f64>,
+    /// Keep only the k most likely tokens (0: all, as in transformers).
+    #[arg(long)]
+    pub(crate) top_k: Option<u32>,
+    /// Keep the smallest set of tokens whose probability reaches p.
+    #[arg(long)]
+    pub(crate) top_p: Option<f64>,
+    /// Penalize tokens already in the text (1 disables).
+    #[arg(long)]
+    pub(crate) repetition_penalty: Option<f64>,
+    /// Sampling seed.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) seed: u64,
+}
+
+/// Subcommands of `codex chat`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ChatCommand {
+    /// Print a conversation as the model's chat template renders it, with its
+    /// token ids and the mask of the tokens a fine-tune learns from.
+    #[command(
+        after_help = "Example:\n  codex chat render hf-qwen/ --messages chat.json --add-generation-prompt --json"
+    )]
+    Render {
+        #[command(flatten)]
+        model: ModelArg,
+        /// The conversation: a JSON list of {"role", "content"} messages, or
+        /// {"messages": [...]}.
+        #[arg(long, value_name = "FILE.json")]
+        messages: PathBuf,
+        /// End with the header of an assistant turn, as for generation.
+        #[arg(long)]
+        add_generation_prompt: bool,
+        /// Which tokens the mask marks: assistant, all or completion (the last reply).
+        #[arg(long, default_value = "assistant", value_parser = ["assistant", "all", "completion"])]
+        loss_on: String,
+        /// Chat template: a built-in name (chatml) or a .jinja file [default:
+        /// the model's own].
+        #[arg(long, value_name = "NAME_OR_FILE")]
+        chat_template: Option<String>,
+        /// Print text, ids and mask as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Options of `codex generate`.

@@ -1381,3 +1381,105 @@ fn a_missing_input_exits_2_everywhere_and_leaves_nothing() {
         assert!(left.is_empty(), "{args:?} left {left:?}");
     }
 }
+
+/// A native model (qwen2-tiny, vocabulary 640) with the chat test tokenizer
+/// and a tokenizer_config.json carrying codex's ChatML template.
+fn chat_model(dir: &Path) {
+    use codex_model::burn::tensor::Device;
+    let chat = repo().join("tests/data/chat");
+    let mut config = codex_model::architectures()
+        .get("qwen2-tiny")
+        .unwrap()
+        .value
+        .clone();
+    config.vocab_size = 640;
+    let model = codex_model::Transformer::init(&config, 7, &Device::flex()).unwrap();
+    codex_model::save_native(&model, &dir.join("model.bpk")).unwrap();
+    std::fs::copy(chat.join("tokenizer.json"), dir.join("tokenizer.json")).unwrap();
+    let template = std::fs::read_to_string(chat.join("templates/codex-chatml.jinja")).unwrap();
+    let config = serde_json::json!({"eos_token": "<|im_end|>", "chat_template": template});
+    std::fs::write(dir.join("tokenizer_config.json"), config.to_string()).unwrap();
+    std::fs::write(
+        dir.join("chat.json"),
+        r#"[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}, {"role": "user", "content": "2 + 3?"}]"#,
+    )
+    .unwrap();
+}
+
+#[test]
+fn chat_render_prints_text_ids_and_the_assistant_mask() {
+    let tmp = tempfile::tempdir().unwrap();
+    chat_model(tmp.path());
+    let args = [
+        "chat",
+        "render",
+        "model.bpk",
+        "--messages",
+        "chat.json",
+        "--add-generation-prompt",
+        "--json",
+    ];
+    let out = codex(&args, &[], tmp.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        v["text"],
+        "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nHello<|im_end|>\n<|im_start|>user\n2 + 3?<|im_end|>\n<|im_start|>assistant\n"
+    );
+    let ids = v["ids"].as_array().unwrap();
+    let mask = v["assistant_mask"].as_array().unwrap();
+    assert_eq!(ids.len(), mask.len());
+    assert_eq!(v["generation_blocks"], true);
+    // "Hello" and <|im_end|>: at least two tokens, and not the prompt's.
+    let masked = mask.iter().filter(|m| m.as_u64() == Some(1)).count();
+    assert!(
+        masked >= 2 && masked < ids.len() / 2,
+        "{masked} of {}",
+        ids.len()
+    );
+
+    // A reply, once, as JSON; a missing file is exit 2 naming it.
+    let out = codex(
+        &[
+            "chat",
+            "model.bpk",
+            "--messages",
+            "chat.json",
+            "--json",
+            "--temperature",
+            "0",
+            "--max-new-tokens",
+            "4",
+        ],
+        &[],
+        tmp.path(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["role"], "assistant");
+    assert!(v["new_tokens"].as_u64().unwrap() <= 4, "{v}");
+    let out = codex(
+        &["chat", "model.bpk", "--messages", "nope.json"],
+        &[],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("nope.json"), "{}", stderr(&out));
+
+    // Interactive: two turns on stdin, a reply line for each.
+    let out = codex_stdin(
+        &[
+            "chat",
+            "model.bpk",
+            "--temperature",
+            "0",
+            "--max-new-tokens",
+            "3",
+        ],
+        tmp.path(),
+        b"Hi\n/reset\nHi again\n/exit\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("/reset"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("error"), "{}", stderr(&out));
+}

@@ -122,6 +122,7 @@ impl TokenizeError {
             Self::Load { .. }
             | Self::InvalidUtf8 { .. }
             | Self::BadRecord { .. }
+            | Self::Template { .. }
             | Self::EmptyCorpus { .. }
             | Self::VocabTooSmall { .. } => true,
             Self::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,

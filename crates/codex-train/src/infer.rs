@@ -18,7 +18,7 @@ use crate::load::{InferenceModel, load_for_inference};
 use crate::trainer::{EvalMetrics, evaluate};
 
 /// The run's configuration, or the embedded default for a bare model.
-fn config_of(loaded: &InferenceModel) -> Result<AppConfig, TrainError> {
+pub(crate) fn config_of(loaded: &InferenceModel) -> Result<AppConfig, TrainError> {
     Ok(match &loaded.config {
         Some(c) => c.clone(),
         None => ConfigLoader::new().load()?.config,
@@ -27,7 +27,7 @@ fn config_of(loaded: &InferenceModel) -> Result<AppConfig, TrainError> {
 
 /// The filter for a loaded model: the caller's, fed the run's configuration
 /// and audit trail (`<run>/safety/events.ndjson`), or pass-through.
-fn filter_of(
+pub(crate) fn filter_of(
     loaded: &InferenceModel,
     cfg: &AppConfig,
     filter: Option<&FilterMaker<'_>>,

@@ -66,6 +66,7 @@
 //! prints progress), `lora_finetune` (import, LoRA fine-tune, export) and
 //! `plugins` (a custom metric sink and text filter plugged into a job).
 
+mod chat;
 pub mod checkpoint;
 mod error;
 mod infer;
@@ -75,6 +76,10 @@ mod schedule;
 pub mod sweep;
 mod trainer;
 
+pub use chat::{
+    ChatFormat, ChatReply, ChatSession, chat_format, end_of_turn_tokens, read_messages,
+    template_named,
+};
 pub use error::TrainError;
 pub use infer::{
     GenerateRequest, Generated, LmEvalRecord, LmEvalRequest, LmEvaluation, Sampling,

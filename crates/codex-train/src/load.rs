@@ -310,7 +310,7 @@ impl InferenceModel {
 /// The tokenizer that goes with a located model: the run's, else
 /// `tokenizer.json` beside the model (in a checkpoint, a native model's
 /// directory or a Hugging Face directory).
-fn tokenizer_for(path: &Path, located: &Located) -> Result<PathBuf, TrainError> {
+pub(crate) fn tokenizer_for(path: &Path, located: &Located) -> Result<PathBuf, TrainError> {
     if let Some(r) = &located.run
         && r.join("tokenizer/tokenizer.json").is_file()
     {

@@ -1,14 +1,15 @@
-//! `codex generate` and `codex eval lm`: a trained model used through
-//! `codex_train::{generate_text, evaluate_lm}`.
+//! `codex generate`, `codex chat` and `codex eval lm`: a trained model used
+//! through `codex_train::{generate_text, ChatSession, evaluate_lm}`.
 
 use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use codex_model::DeviceSpec;
-use codex_train::{GenerateRequest, LmEvalRequest, Sampling};
+use codex_tokenize::LossOn;
+use codex_train::{ChatSession, GenerateRequest, LmEvalRequest, Sampling};
 
-use crate::cli::GenerateArgs;
+use crate::cli::{ChatArgs, ChatCommand, GenerateArgs};
 
 pub(crate) fn generate(args: GenerateArgs) -> Result<String> {
     let prompt = match args.prompt {
@@ -55,4 +56,124 @@ pub(crate) fn eval_lm(model: &Path, data: &Path, split: &str, batches: u32) -> R
     let filter = super::safety::filter_maker();
     let e = codex_train::evaluate_lm(&request, &DeviceSpec::Auto.device()?, Some(&filter))?;
     Ok(e.to_text())
+}
+
+/// `codex chat`: one reply to `--messages`, or an interactive session on
+/// stdin (`/reset` forgets the history, `/exit` or end of input leaves).
+pub(crate) fn chat(args: ChatArgs) -> Result<String> {
+    let sampling = Sampling {
+        temperature: args.temperature,
+        top_k: args.top_k.map(|k| k as usize),
+        top_p: args.top_p,
+        repetition_penalty: args.repetition_penalty,
+        seed: args.seed,
+    };
+    let filter = super::safety::filter_maker();
+    let mut session = ChatSession::open(
+        &super::model_path(args.model.into_path()),
+        args.chat_template.as_deref(),
+        &sampling,
+        args.max_new_tokens.map(|n| n as usize),
+        &DeviceSpec::Auto.device()?,
+        Some(&filter),
+    )?;
+    if let Some(file) = &args.messages {
+        let messages = codex_train::read_messages(file)?;
+        let reply = session.reply(&messages)?;
+        if reply.prompt_redacted {
+            tracing::warn!(
+                "the safety policy redacted part of the conversation before the model saw it"
+            );
+        }
+        return Ok(if args.json {
+            let mut v = serde_json::to_value(&reply)?;
+            v["role"] = "assistant".into();
+            serde_json::to_string_pretty(&v)? + "\n"
+        } else {
+            reply.content + "\n"
+        });
+    }
+    let mut history: Vec<serde_json::Value> = Vec::new();
+    let system = args
+        .system
+        .map(|s| serde_json::json!({"role": "system", "content": s}));
+    history.extend(system.clone());
+    eprintln!(
+        "chatting with {} (template: {}); /reset forgets the conversation, /exit leaves",
+        session.format().tokenizer_path.display(),
+        session.format().template.origin()
+    );
+    let stdin = std::io::stdin();
+    let mut line = String::new();
+    loop {
+        eprint!("> ");
+        line.clear();
+        if stdin.read_line(&mut line)? == 0 {
+            break;
+        }
+        let text = line.trim_end_matches(['\n', '\r']);
+        match text.trim() {
+            "/exit" | "/quit" => break,
+            "/reset" => {
+                history.clear();
+                history.extend(system.clone());
+                continue;
+            }
+            "" => continue,
+            _ => {}
+        }
+        history.push(serde_json::json!({"role": "user", "content": text}));
+        match session.reply(&history) {
+            Ok(reply) => {
+                println!("{}", reply.content);
+                history.push(serde_json::json!({"role": "assistant", "content": reply.content}));
+            }
+            Err(e) => {
+                // The turn is dropped; the session goes on.
+                history.pop();
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    Ok(String::new())
+}
+
+/// `codex chat render`: the rendered text, its ids and the loss mask.
+pub(crate) fn chat_render(command: ChatCommand) -> Result<String> {
+    let ChatCommand::Render {
+        model,
+        messages,
+        add_generation_prompt,
+        loss_on,
+        chat_template,
+        json,
+    } = command;
+    let format = codex_train::chat_format(
+        &super::model_path(model.into_path()),
+        chat_template.as_deref(),
+    )?;
+    let messages = codex_train::read_messages(&messages)?;
+    let loss_on = match loss_on.as_str() {
+        "all" => LossOn::All,
+        "completion" => LossOn::Completion,
+        _ => LossOn::Assistant,
+    };
+    let enc = format.encode(&messages, add_generation_prompt, loss_on)?;
+    let masked = enc.mask.iter().filter(|&&m| m == 1).count();
+    if json {
+        let v = serde_json::json!({
+            "text": enc.text,
+            "ids": enc.ids,
+            "assistant_mask": enc.mask,
+            "template": format.template.origin(),
+            "generation_blocks": format.template.has_generation_blocks(),
+        });
+        return Ok(serde_json::to_string_pretty(&v)? + "\n");
+    }
+    Ok(format!(
+        "{}\n\n{} tokens, {masked} in the mask (template: {})\n",
+        enc.text,
+        enc.ids.len(),
+        format.template.origin()
+    ))
 }

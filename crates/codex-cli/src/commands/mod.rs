@@ -204,6 +204,10 @@ pub(crate) fn run(command: Command) -> Result<String> {
             metric,
         } => sweep::run(&config, &grid, &metric),
         Command::Generate(args) => inference::generate(args),
+        Command::Chat { command, args } => match command {
+            Some(c) => inference::chat_render(c),
+            None => inference::chat(args),
+        },
         Command::Eval(EvalCommand::Text(args)) => eval::text(&args),
         Command::Eval(EvalCommand::Ppl {
             nll,

@@ -197,6 +197,7 @@ pub fn generate(
                 positions: Some(int2(&positions, from)),
                 key_padding: padded.then(|| bool2(&pads)),
                 cache: options.use_cache.then_some(&mut cache),
+                segment_starts: None,
             },
         )?;
         fed = tokens[0].len();

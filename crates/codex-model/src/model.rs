@@ -486,6 +486,7 @@ impl Attention {
                 window: self.window,
                 scale: self.scale.map(|s| s as f32),
                 softcap: self.softcap.map(|c| c as f32),
+                starts: masks.starts.clone(),
             };
             let context =
                 fused::attention(route, q, k, v, rope, drop, options).reshape([b, t, h * hd]);
@@ -563,6 +564,13 @@ struct Masks {
         allow(dead_code, reason = "read by the flex attention path only")
     )]
     padded: bool,
+    /// Where each token's packed example starts, `[b · t]`, for the fused
+    /// kernel (the tensor masks above hold the same for the composed path).
+    #[cfg_attr(
+        not(feature = "flex"),
+        allow(dead_code, reason = "read by the flex attention path only")
+    )]
+    starts: Option<std::sync::Arc<Vec<u32>>>,
 }
 
 impl Masks {
@@ -722,6 +730,11 @@ pub struct ForwardOptions<'a> {
     pub key_padding: Option<Tensor<2, Bool>>,
     /// Key/value cache to read and extend.
     pub cache: Option<&'a mut KvCache>,
+    /// Packed examples, `[batch, seq]`: the position in its row where each
+    /// token's example starts. No token attends to a key before it, so each
+    /// example sees only itself (give `positions` restarting at each example
+    /// too). Not with a cache.
+    pub segment_starts: Option<Tensor<2, Int>>,
 }
 
 impl Transformer {
@@ -884,6 +897,7 @@ impl Transformer {
             positions,
             key_padding,
             mut cache,
+            segment_starts,
         } = options;
         let past = cache.as_ref().map_or(0, |c| c.len);
         if past + t > self.config.context_length {
@@ -912,7 +926,13 @@ impl Transformer {
             .family
             .is_rotary()
             .then(|| Rotary::new(&positions, &self.config, x.dtype()));
-        let masks = self.masks(b, t, past, key_padding, &device);
+        if segment_starts.is_some() && past > 0 {
+            return Err(ModelError::InvalidConfig {
+                key: "segment_starts".into(),
+                message: "packed examples cannot be read with a key/value cache".into(),
+            });
+        }
+        let masks = self.masks(b, t, past, key_padding, segment_starts, &device);
         if let Some(c) = cache.as_deref_mut()
             && c.layers.len() != self.blocks.len()
         {
@@ -956,6 +976,7 @@ impl Transformer {
         t: usize,
         past: usize,
         key_padding: Option<Tensor<2, Bool>>,
+        segment_starts: Option<Tensor<2, Int>>,
         device: &Device,
     ) -> Masks {
         let tk = past + t;
@@ -963,7 +984,7 @@ impl Transformer {
         let rows = || Tensor::<1, Int>::arange(past as i64..tk as i64, device).reshape([t, 1]);
         let cols = || Tensor::<1, Int>::arange(0..tk as i64, device).reshape([1, tk]);
         let padded = key_padding.is_some();
-        let base = key_padding.map(|pad| {
+        let mut base = key_padding.map(|pad| {
             let not_self = cols()
                 .not_equal(rows())
                 .reshape([1, 1, t, tk])
@@ -971,6 +992,24 @@ impl Transformer {
             let pad = pad.reshape([b, 1, 1, tk]).expand([b, 1, t, tk]);
             causal_mask(b, t, tk, device).bool_or(pad.bool_and(not_self))
         });
+        let mut starts = None;
+        if let Some(seg) = segment_starts {
+            let host: Vec<u32> = seg
+                .clone()
+                .into_data()
+                .convert::<i64>()
+                .iter::<i64>()
+                .map(|s| s as u32)
+                .collect();
+            starts = Some(std::sync::Arc::new(host));
+            // Keys before the query's example start are hidden.
+            let before = cols()
+                .reshape([1, 1, 1, tk])
+                .expand([b, 1, t, tk])
+                .lower(seg.reshape([b, 1, t, 1]).expand([b, 1, t, tk]));
+            let causal = base.take().unwrap_or_else(|| causal_mask(b, t, tk, device));
+            base = Some(causal.bool_or(before));
+        }
         let mut windowed: Vec<(usize, Tensor<4, Bool>)> = Vec::new();
         for block in &self.blocks {
             let Some(w) = block.attn.window else { continue };
@@ -991,6 +1030,7 @@ impl Transformer {
             padding: base.map(|m| m.expand([b, h, t, tk])),
             windowed,
             padded,
+            starts,
         }
     }
 }

@@ -76,7 +76,7 @@ fn check_padded(name: &str, model: &Transformer, p: &Padded) {
             TensorData::new(pad, [b, t]),
             &device(),
         )),
-        cache: None,
+        ..ForwardOptions::default()
     };
     let ours = model
         .forward_with(ints(&p.inputs), options)

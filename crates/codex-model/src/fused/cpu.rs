@@ -766,22 +766,42 @@ fn scatter_heads(src: &[f32], dims: AttnDims, heads: usize, rope: Option<Rope<'_
     out
 }
 
+/// The first key each query of one sequence sees: `i + 1 − span` (0 without
+/// a window), and no key before the start of the query's own example when
+/// examples are packed (`starts[i]`: the position where query `i`'s example
+/// starts in the row).
+#[derive(Debug, Clone, Copy)]
+struct FirstKey<'a> {
+    span: usize,
+    starts: Option<&'a [u32]>,
+}
+
+impl FirstKey<'_> {
+    #[inline(always)]
+    fn of(&self, i: usize) -> usize {
+        let w = (i + 1).saturating_sub(self.span);
+        match self.starts {
+            Some(s) => w.max(s[i] as usize),
+            None => w,
+        }
+    }
+}
+
 /// Causal softmax of one block of score rows in place: row `r` is query
-/// `first + r` and sees keys `first + r + 1 − span ..= first + r` (from 0
-/// without a window); the others are set to zero. Each row's log-sum-exp
-/// goes to `lse`.
+/// `first + r` and sees keys `lower.of(first + r) ..= first + r`; the others
+/// are set to zero. Each row's log-sum-exp goes to `lse`.
 #[macerator::with_simd]
-fn causal_softmax_rows<S: Simd>(
+fn causal_softmax_rows<'a, S: Simd>(
     s: &mut [f32],
     keys: usize,
     first: usize,
-    span: usize,
+    lower: FirstKey<'a>,
     lse: &mut [f32],
 ) {
     for (r, row) in s.chunks_exact_mut(keys).enumerate() {
         let (seen, future) = row.split_at_mut(first + r + 1);
         future.fill(0.0);
-        let (gone, seen) = seen.split_at_mut((first + r + 1).saturating_sub(span));
+        let (gone, seen) = seen.split_at_mut(lower.of(first + r));
         gone.fill(0.0);
         let (max, _) = simd::max_argmax(seen);
         for v in seen.iter_mut() {
@@ -910,6 +930,7 @@ pub(crate) fn attention_forward(
     v: &[f32],
     rope: Option<Rope<'_>>,
     drop: Option<AttnDropout>,
+    starts: Option<&[u32]>,
     dims: AttnDims,
 ) -> (Vec<f32>, AttnSaved) {
     let AttnDims {
@@ -935,6 +956,10 @@ pub(crate) fn attention_forward(
         .enumerate()
         .for_each(|(bh, (o, lse))| {
             let (bi, head) = (bh / h, bh % h);
+            let lower = FirstKey {
+                span,
+                starts: starts.map(|s| &s[bi * t..][..t]),
+            };
             let kv = bi * kvh + head / rep;
             let qh = &qr[bh * t * d..][..t * d];
             let kh = &kr[kv * t * d..][..t * d];
@@ -956,7 +981,7 @@ pub(crate) fn attention_forward(
                 if let Some(cap) = dims.softcap {
                     soft_cap(s, keys, first, cap, None);
                 }
-                causal_softmax_rows(s, keys, first, span, &mut lse[first..first + rows]);
+                causal_softmax_rows(s, keys, first, lower, &mut lse[first..first + rows]);
                 if let Some(drop) = drop {
                     drop_block(s, keys, first, bh, t, drop);
                 }
@@ -984,6 +1009,7 @@ pub(crate) fn attention_backward(
     v: &[f32],
     rope: Option<Rope<'_>>,
     drop: Option<AttnDropout>,
+    starts: Option<&[u32]>,
     saved: &AttnSaved,
     dims: AttnDims,
 ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
@@ -1004,6 +1030,10 @@ pub(crate) fn attention_backward(
         .enumerate()
         .for_each(|(kv, ((dq, dk), dv))| {
             let (bi, g) = (kv / kvh, kv % kvh);
+            let lower = FirstKey {
+                span,
+                starts: starts.map(|s| &s[bi * t..][..t]),
+            };
             let kh = &saved.kr[kv * t * d..][..t * d];
             let vh = &v[(bi * t * kvh + g) * d..];
             let rows_max = QBLOCK.min(t);
@@ -1043,7 +1073,7 @@ pub(crate) fn attention_backward(
                     if let Some(cap) = dims.softcap {
                         soft_cap(p, keys, first, cap, Some(&mut slope[..rows * keys]));
                     }
-                    causal_probs_rows(p, keys, first, span, &lse[first..first + rows]);
+                    causal_probs_rows(p, keys, first, lower, &lse[first..first + rows]);
                     let weights: &[f32] = match drop {
                         Some(drop) => {
                             let pd = &mut pd[..rows * keys];
@@ -1159,10 +1189,16 @@ fn soft_cap<'a, S: Simd>(
 /// [`causal_softmax_rows`]) and zero elsewhere. The score gradient is then
 /// zero wherever the probability is.
 #[macerator::with_simd]
-fn causal_probs_rows<S: Simd>(p: &mut [f32], keys: usize, first: usize, span: usize, lse: &[f32]) {
+fn causal_probs_rows<'a, S: Simd>(
+    p: &mut [f32],
+    keys: usize,
+    first: usize,
+    lower: FirstKey<'a>,
+    lse: &[f32],
+) {
     for (r, row) in p.chunks_exact_mut(keys).enumerate() {
         let (seen, future) = row.split_at_mut(first + r + 1);
-        let (gone, seen) = seen.split_at_mut((first + r + 1).saturating_sub(span));
+        let (gone, seen) = seen.split_at_mut(lower.of(first + r));
         gone.fill(0.0);
         let l = lse[r];
         for x in seen.iter_mut() {

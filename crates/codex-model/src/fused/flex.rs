@@ -500,6 +500,7 @@ pub(crate) fn attention(
     v: &FlexTensor,
     rope: Option<&RopeTables>,
     drop: Option<AttnDropout>,
+    starts: Option<&[u32]>,
     dims_: AttnDims,
 ) -> (FlexTensor, AttnSaved) {
     let (q, k, v) = (contiguous(q), contiguous(k), contiguous(v));
@@ -509,6 +510,7 @@ pub(crate) fn attention(
         values(&v),
         rope.map(RopeTables::get),
         drop,
+        starts,
         dims_,
     );
     (tensor(out, dims(&q)), saved)
@@ -522,6 +524,7 @@ impl Backward<Flex, 3> for AttentionBackward {
         FlexTensor,
         Option<RopeTables>,
         Option<AttnDropout>,
+        Option<Arc<Vec<u32>>>,
         Arc<AttnSaved>,
         AttnDims,
     );
@@ -529,13 +532,14 @@ impl Backward<Flex, 3> for AttentionBackward {
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [pq, pk, pv] = ops.parents;
         let dout = contiguous(&grads.consume::<Flex>(&ops.node));
-        let (v, rope, drop, saved, d) = ops.state;
+        let (v, rope, drop, starts, saved, d) = ops.state;
         let v = contiguous(&v);
         let (dq, dk, dv) = cpu::attention_backward(
             values(&dout),
             values(&v),
             rope.as_ref().map(RopeTables::get),
             drop,
+            starts.as_deref().map(Vec::as_slice),
             &saved,
             d,
         );
@@ -559,16 +563,26 @@ pub(crate) fn attention_ad(
     v: AdTensor,
     rope: Option<RopeTables>,
     drop: Option<AttnDropout>,
+    starts: Option<Arc<Vec<u32>>>,
     d: AttnDims,
 ) -> AdTensor {
+    let for_backward = starts.clone();
     record(
         AttentionBackward,
         [q, k, v],
         |[q, k, v]| {
-            let (out, saved) = attention(q, k, v, rope.as_ref(), drop, d);
+            let (out, saved) = attention(
+                q,
+                k,
+                v,
+                rope.as_ref(),
+                drop,
+                starts.as_deref().map(Vec::as_slice),
+                d,
+            );
             (out, Arc::new(saved))
         },
-        |[_, _, v], saved| (v, rope.clone(), drop, saved, d),
+        |[_, _, v], saved| (v, rope.clone(), drop, for_backward, saved, d),
     )
 }
 

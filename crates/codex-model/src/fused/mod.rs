@@ -165,12 +165,15 @@ pub(crate) fn swiglu<const D: usize>(route: Route, gate: Tensor<D>, up: Tensor<D
 
 /// What an attention layer adds to plain causal attention: a sliding
 /// window (each query sees its last `window` keys, its own included), a score
-/// scale other than `1/√d`, a soft cap on the scores.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// scale other than `1/√d`, a soft cap on the scores, and for packed examples
+/// the position where each query's example starts in its row (`[b · t]`; no
+/// query sees a key before it).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct AttnOptions {
     pub(crate) window: Option<usize>,
     pub(crate) scale: Option<f32>,
     pub(crate) softcap: Option<f32>,
+    pub(crate) starts: Option<std::sync::Arc<Vec<u32>>>,
 }
 
 /// `cap · tanh(x / cap)`, elementwise (Gemma 2's logit soft cap).
@@ -224,8 +227,15 @@ pub(crate) fn attention(
     });
     match route {
         Route::Flex => {
-            let (out, _) =
-                flex::attention(&plain(q), &plain(k), &plain(v), tables.as_ref(), drop, dims);
+            let (out, _) = flex::attention(
+                &plain(q),
+                &plain(k),
+                &plain(v),
+                tables.as_ref(),
+                drop,
+                options.starts.as_deref().map(Vec::as_slice),
+                dims,
+            );
             from_plain(out)
         }
         Route::Autodiff => from_tracked(flex::attention_ad(
@@ -234,6 +244,7 @@ pub(crate) fn attention(
             tracked(v),
             tables,
             drop,
+            options.starts,
             dims,
         )),
     }

@@ -270,9 +270,21 @@ fn composed_attention(
     let mut mask = cols.clone().greater(rows.clone());
     if let Some(w) = window {
         // Keys `w` or more positions back are out of sight.
-        mask = mask.bool_or(cols.add_scalar(w as i64).lower_equal(rows));
+        mask = mask.bool_or(cols.clone().add_scalar(w as i64).lower_equal(rows));
     }
-    let mask = mask.reshape([1, 1, t, t]).expand([b, h, t, t]);
+    let mut mask = mask.reshape([1, 1, t, t]).expand([b, h, t, t]);
+    if let Some(starts) = &options.starts {
+        // Packed examples: keys before the query's example start.
+        let starts: Vec<i64> = starts.iter().map(|&s| i64::from(s)).collect();
+        let starts = Tensor::<2, Int>::from_data(TensorData::new(starts, [b, t]), &device())
+            .reshape([b, 1, t, 1])
+            .expand([b, h, t, t]);
+        let before = cols
+            .reshape([1, 1, 1, t])
+            .expand([b, h, t, t])
+            .lower(starts);
+        mask = mask.bool_or(before);
+    }
     let mut probs = softmax(scores.mask_fill(mask, f32::NEG_INFINITY), 3);
     if let Some(drop) = drop {
         // The documented mask, built element by element on the host.
@@ -312,7 +324,7 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
     let plain = AttnOptions::default();
     let window = |w| AttnOptions {
         window: Some(w),
-        ..plain
+        ..AttnOptions::default()
     };
     // Gemma 2: its own scale, a cap that binds (scores reach well past 1.5),
     // a window.
@@ -320,18 +332,39 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
         window: Some(25),
         scale: Some(0.6),
         softcap: Some(1.5),
+        starts: None,
+    };
+    // Packed rows: three examples (20, 35 and 15 positions), then one whole.
+    let mut starts: Vec<u32> = Vec::new();
+    for (start, len) in [(0u32, 20u32), (20, 35), (55, 15)] {
+        starts.extend(std::iter::repeat_n(start, len as usize));
+    }
+    starts.extend(std::iter::repeat_n(0, t));
+    let packed = AttnOptions {
+        starts: Some(std::sync::Arc::new(starts)),
+        ..AttnOptions::default()
     };
     for (rope_half, drop, options) in [
-        (Some(d / 2), None, plain),
-        (None, None, plain),
+        (Some(d / 2), None, plain.clone()),
+        (None, None, plain.clone()),
         (Some(d / 2), Some(dropout), plain),
         // A window shorter than a query block, and one with dropout.
         (Some(d / 2), None, window(17)),
         (None, Some(dropout), window(40)),
         // Half the head rotates.
         (Some(d / 4), None, window(30)),
-        (Some(d / 2), None, gemma),
+        (Some(d / 2), None, gemma.clone()),
         (Some(d / 2), Some(dropout), gemma),
+        (Some(d / 2), None, packed.clone()),
+        (Some(d / 2), Some(dropout), packed.clone()),
+        (
+            None,
+            None,
+            AttnOptions {
+                window: Some(12),
+                ..packed
+            },
+        ),
     ] {
         let rope = || rope_half.map(|half| angles(7, half));
         let (fused, fused_grads) = run(&shapes, |x| {
@@ -342,7 +375,7 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
                 x[2].clone(),
                 rope(),
                 drop,
-                options,
+                options.clone(),
             )
         });
         let (composed, composed_grads) = run(&shapes, |x| {
@@ -352,7 +385,7 @@ fn attention_equals_the_composed_ops_with_rope_and_grouped_heads() {
                 x[2].clone(),
                 rope(),
                 drop,
-                options,
+                options.clone(),
             )
         });
         assert_close(&fused, &composed, 2e-5, "attention");
@@ -397,6 +430,7 @@ fn results_do_not_depend_on_the_thread_count() {
                     window: Some(60),
                     scale: None,
                     softcap: Some(2.0),
+                    starts: None,
                 },
             )
         });

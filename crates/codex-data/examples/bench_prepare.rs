@@ -55,6 +55,7 @@ fn main() {
         filter: &PassThrough,
         out,
         on_documents: &|_| {},
+        chat: None,
     })
     .expect("prepare");
     let secs = start.elapsed().as_secs_f64();

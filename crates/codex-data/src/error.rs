@@ -74,6 +74,10 @@ pub enum DataError {
     #[error("tokenizing failed: {0}")]
     Tokenize(String),
 
+    /// The chat template is missing, does not compile, or cannot render.
+    #[error("{0}")]
+    Chat(String),
+
     /// A shared utility failed (atomic writes, hashing).
     #[error(transparent)]
     Core(Box<codex_core::Error>),
@@ -94,7 +98,8 @@ impl DataError {
             Self::BadSource { .. }
             | Self::BadRecord { .. }
             | Self::EmptyCorpus { .. }
-            | Self::BadManifest { .. } => true,
+            | Self::BadManifest { .. }
+            | Self::Chat(_) => true,
             Self::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
             Self::Core(e) => e.is_bad_input(),
             _ => false,

@@ -1,7 +1,8 @@
 //! `codex-data`: how text becomes training batches, reproducibly.
 //!
-//! May depend on `codex-core` (and, by the layering, `codex-tokenize`, which it
-//! does not need: it tokenizes through the `codex_core::Tokenizer` trait). Never
+//! May depend on `codex-core` and `codex-tokenize`: text tokenizes through the
+//! `codex_core::Tokenizer` trait, chat examples through `codex-tokenize`'s
+//! chat templates (they need a tokenizer's offsets and special tokens). Never
 //! on a tensor backend (batches leave this crate as plain `u32` arrays) and never
 //! on `codex-safety`: documents pass through the `codex_core::TextFilter` trait,
 //! which the binary fills with the safety crate's policy.
@@ -10,7 +11,10 @@
 //! content-keyed split → block shuffle → parallel tokenization → token shards
 //! ([`Dtype`], [`ShardRecord`]) → [`Manifest`]. [`TokenStore`] maps the shards
 //! back (verified against the manifest) and the samplers ([`RandomWindows`],
-//! [`Sequential`]) draw batches whose state fits in two integers. [`synth`]
+//! [`Sequential`]) draw batches whose state fits in two integers. Chat data
+//! (`data.format: chat`) keeps each record one example with its loss mask:
+//! [`ExampleStore`] reads them back and [`ExampleBatches`] packs or pads
+//! them into batches. [`synth`]
 //! generates the built-in English-like corpus. No cargo features.
 //!
 //! ```no_run
@@ -29,6 +33,7 @@
 //! trains on it through a whole job.
 
 mod error;
+mod examples;
 mod inspect;
 mod manifest;
 mod prepare;
@@ -39,10 +44,15 @@ mod store;
 pub mod synth;
 
 pub use error::DataError;
+pub use examples::{ExampleBatches, ExampleStore};
 pub use inspect::{Inspection, inspect};
-pub use manifest::{FORMAT_VERSION, FilterRecord, Manifest, RuleCounts, SourceRecord, SplitRecord};
+pub use manifest::{
+    ChatRecord, ChatSplitStats, FORMAT_VERSION, FilterRecord, Manifest, RuleCounts, SourceRecord,
+    SplitRecord,
+};
 pub use prepare::{
-    PrepareInputs, Prepared, SPLITS, prepare, prepare_with_tokenizer, split_of, verify,
+    ChatInputs, PrepareInputs, Prepared, SPLITS, chat_max_length, chat_parts, prepare,
+    prepare_with_tokenizer, split_of, verify,
 };
 pub use sampler::{Batch, RandomState, RandomWindows, Sequential, SequentialState};
 pub use shard::{Dtype, ShardRecord};

@@ -50,6 +50,51 @@ pub struct SplitRecord {
     pub tokens: u64,
     /// Shard files in order.
     pub shards: Vec<ShardRecord>,
+    /// Chat data: the loss mask, one byte per token (`u8` shards).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masks: Vec<ShardRecord>,
+    /// Chat data: each example's length in tokens (`u32` shards), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lengths: Vec<ShardRecord>,
+    /// Chat data: what happened to the examples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<ChatSplitStats>,
+}
+
+impl SplitRecord {
+    /// Every file of the split: token shards, then chat masks and lengths.
+    pub fn files(&self) -> impl Iterator<Item = &ShardRecord> {
+        self.shards.iter().chain(&self.masks).chain(&self.lengths)
+    }
+}
+
+/// What preparation did with one split's chat examples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSplitStats {
+    /// Tokens the loss counts (mask 1).
+    pub masked_tokens: u64,
+    /// Examples cut to `data.max_length` tokens.
+    pub truncated: u64,
+    /// Examples left out for being longer (`data.overlong: drop`).
+    pub dropped_overlong: u64,
+    /// Examples left out because no token of theirs counts in the loss
+    /// (truncated before the reply).
+    pub dropped_no_loss: u64,
+    /// Examples the chat template refused (each reported by file and line).
+    pub refused: u64,
+}
+
+/// How chat examples were rendered and masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRecord {
+    /// Where the template came from.
+    pub template: String,
+    /// BLAKE3 of the template's text.
+    pub template_blake3: Digest,
+    /// Which tokens the loss counts.
+    pub loss_on: codex_core::config::LossOn,
+    /// Longest example, in tokens.
+    pub max_length: u64,
 }
 
 /// How often one safety rule acted, in documents. A document that several
@@ -142,6 +187,9 @@ pub struct Manifest {
     pub records_skipped: u64,
     /// Seconds the preparation took.
     pub duration_secs: f64,
+    /// Chat data (`data.format: chat`): the template and masking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<ChatRecord>,
 }
 
 impl Manifest {

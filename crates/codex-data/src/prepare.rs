@@ -15,8 +15,15 @@ use codex_core::{
     Diagnostic, Digest, Seeds, Stage, TextFilter, Tokenizer, Verdict, write_bytes_atomic,
 };
 
+use codex_core::Severity;
+use codex_core::config::{DataFormat, LossOn, OnError, Overlong};
+use codex_tokenize::{ChatTemplate, HfTokenizer, RenderOptions, SpecialTokens};
+use rayon::prelude::*;
+
 use crate::error::DataError;
-use crate::manifest::{FORMAT_VERSION, FilterRecord, Manifest, SourceRecord, SplitRecord};
+use crate::manifest::{
+    ChatRecord, ChatSplitStats, FORMAT_VERSION, FilterRecord, Manifest, SourceRecord, SplitRecord,
+};
 use crate::shard::{Dtype, ShardWriter};
 use crate::source::{Documents, SourceOptions, expand};
 use crate::store::TokenStore;
@@ -45,6 +52,60 @@ pub struct PrepareInputs<'a> {
     pub out: &'a Path,
     /// Called with the number of documents read so far, every few thousand.
     pub on_documents: &'a (dyn Fn(u64) + Sync),
+    /// With `data.format: chat`: how examples are rendered and masked.
+    pub chat: Option<ChatInputs<'a>>,
+}
+
+/// How chat examples become ids and loss masks.
+pub struct ChatInputs<'a> {
+    /// The chat template.
+    pub template: &'a ChatTemplate,
+    /// The tokenizer, for its offsets and special tokens.
+    pub tokenizer: &'a HfTokenizer,
+    /// The special tokens the template sees.
+    pub special: SpecialTokens,
+    /// Which tokens the loss counts.
+    pub loss_on: LossOn,
+    /// Longest example in tokens.
+    pub max_length: usize,
+    /// What to do with a longer one.
+    pub overlong: Overlong,
+}
+
+impl std::fmt::Debug for ChatInputs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatInputs")
+            .field("template", &self.template.origin())
+            .field("loss_on", &self.loss_on)
+            .field("max_length", &self.max_length)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The chat inputs `cfg` asks for with the tokenizer file `tokenizer`: its
+/// template (`data.chat_template`, else the tokenizer directory's own), its
+/// special tokens, `train.loss_on`, and `data.max_length` (else
+/// `model.context_length` + 1). The caller keeps the template and tokenizer.
+pub fn chat_parts(
+    cfg: &codex_core::config::AppConfig,
+    tokenizer: &Path,
+) -> Result<(ChatTemplate, HfTokenizer, SpecialTokens), DataError> {
+    let dir = tokenizer.parent().unwrap_or(Path::new("."));
+    let tok = HfTokenizer::from_file(tokenizer).map_err(|e| DataError::Tokenize(e.to_string()))?;
+    let template =
+        ChatTemplate::resolve(cfg.data.chat_template.as_deref(), dir, "data.chat_template")
+            .map_err(|e| DataError::Chat(e.to_string()))?;
+    let special = SpecialTokens::read(dir)
+        .map_err(|e| DataError::Tokenize(e.to_string()))?
+        .unwrap_or_default();
+    Ok((template, tok, special))
+}
+
+/// The longest chat example `cfg` allows, in tokens.
+pub fn chat_max_length(cfg: &codex_core::config::AppConfig) -> usize {
+    cfg.data
+        .max_length
+        .map_or(cfg.model.context_length as usize + 1, |m| m as usize)
 }
 
 /// `codex data prepare` as a call: `tok`, loaded from the file
@@ -74,6 +135,10 @@ pub fn prepare_with_tokenizer(
             "the document separator `{eos}` (tokenizer.special_tokens[0]) is not in the tokenizer"
         ),
     })?;
+    let parts = match cfg.data.format {
+        DataFormat::Chat => Some(chat_parts(cfg, tokenizer)?),
+        _ => None,
+    };
     prepare(&PrepareInputs {
         data: &cfg.data,
         seeds: Seeds::new(cfg.run.seed),
@@ -83,6 +148,16 @@ pub fn prepare_with_tokenizer(
         filter,
         out,
         on_documents,
+        chat: parts
+            .as_ref()
+            .map(|(template, tokenizer, special)| ChatInputs {
+                template,
+                tokenizer,
+                special: special.clone(),
+                loss_on: cfg.train.loss_on,
+                max_length: chat_max_length(cfg),
+                overlong: cfg.data.overlong,
+            }),
     })
 }
 
@@ -145,6 +220,79 @@ impl Prepared {
     }
 }
 
+/// What the safety filter did to a document.
+enum Screened {
+    /// Kept, possibly redacted or flagged.
+    Kept(String, Acted),
+    /// Dropped.
+    Dropped,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Acted {
+    Nothing,
+    Flagged,
+    Redacted,
+}
+
+/// One text through the filter at the data stage; each rule that matched is
+/// counted in `record.rules` (the document totals are the caller's).
+fn screen(
+    filter: &dyn TextFilter,
+    text: String,
+    origin: &str,
+    record: &mut FilterRecord,
+) -> Screened {
+    let filtered = filter.filter_at(&text, Stage::Data, origin);
+    record.allowlisted += filtered.allowlisted as u64;
+    let mut rules: Vec<&str> = filtered
+        .findings
+        .iter()
+        .map(|f| f.rule_id.as_str())
+        .collect();
+    rules.sort_unstable();
+    rules.dedup();
+    for rule in rules {
+        let c = record.rules.entry(rule.to_owned()).or_default();
+        match &filtered.verdict {
+            Verdict::Keep => c.flagged += 1,
+            Verdict::Redact(_) => c.redacted += 1,
+            Verdict::Drop => c.dropped += 1,
+        }
+    }
+    match filtered.verdict {
+        Verdict::Keep if filtered.findings.is_empty() => Screened::Kept(text, Acted::Nothing),
+        Verdict::Keep => Screened::Kept(text, Acted::Flagged),
+        Verdict::Redact(t) => Screened::Kept(t, Acted::Redacted),
+        Verdict::Drop => Screened::Dropped,
+    }
+}
+
+/// A chat example (its messages as JSON) through the filter message by
+/// message: dropped when any message is, redacted where any is (rules
+/// counted per message).
+fn screen_chat(
+    filter: &dyn TextFilter,
+    json: &str,
+    origin: &str,
+    record: &mut FilterRecord,
+) -> Screened {
+    let mut messages: Vec<serde_json::Value> =
+        serde_json::from_str(json).expect("the reader wrote a JSON list");
+    let mut acted = Acted::Nothing;
+    for m in &mut messages {
+        let content = m["content"].as_str().unwrap_or_default().to_owned();
+        match screen(filter, content, origin, record) {
+            Screened::Dropped => return Screened::Dropped,
+            Screened::Kept(text, a) => {
+                acted = acted.max(a);
+                m["content"] = serde_json::Value::String(text);
+            }
+        }
+    }
+    Screened::Kept(serde_json::Value::Array(messages).to_string(), acted)
+}
+
 /// Which split a text belongs to, from its content and the split seed alone.
 pub fn split_of(text: &str, seed: u64, validation: f64, test: f64) -> usize {
     let mut h = blake3::Hasher::new();
@@ -180,20 +328,45 @@ fn shuffle_key(text: &str, seed: u64) -> [u8; 16] {
     h.finalize().as_bytes()[..16].try_into().expect("16 bytes")
 }
 
+/// A document waiting in its split's block, with where it came from.
+struct Pending {
+    text: String,
+    file: usize,
+    line: u64,
+}
+
 struct SplitBuilder {
     writer: ShardWriter,
-    block: Vec<String>,
+    /// Chat data: the loss masks and the examples' lengths.
+    masks: Option<ShardWriter>,
+    lengths: Option<ShardWriter>,
+    block: Vec<Pending>,
     record: SplitRecord,
 }
 
+/// Where records come from and what to do with one the template refuses.
+struct Origins<'a> {
+    paths: &'a [PathBuf],
+    on_error: OnError,
+}
+
 impl SplitBuilder {
-    fn flush(&mut self, inputs: &PrepareInputs<'_>, shuffle_seed: u64) -> Result<(), DataError> {
+    fn flush(
+        &mut self,
+        inputs: &PrepareInputs<'_>,
+        shuffle_seed: u64,
+        origins: &Origins<'_>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Result<(), DataError> {
         if self.block.is_empty() {
             return Ok(());
         }
         let mut block = std::mem::take(&mut self.block);
-        block.sort_by_cached_key(|t| shuffle_key(t, shuffle_seed));
-        let refs: Vec<&str> = block.iter().map(String::as_str).collect();
+        block.sort_by_cached_key(|p| shuffle_key(&p.text, shuffle_seed));
+        if let Some(chat) = &inputs.chat {
+            return self.flush_chat(chat, block, origins, diagnostics);
+        }
+        let refs: Vec<&str> = block.iter().map(|p| p.text.as_str()).collect();
         let encoded = inputs
             .tokenizer
             .encode_batch(&refs, false)
@@ -208,10 +381,113 @@ impl SplitBuilder {
         self.record.tokens += tokens.len() as u64;
         Ok(())
     }
+
+    /// Chat examples: rendered and masked in parallel, then cut or left out
+    /// by length, and written as ids, masks and lengths.
+    fn flush_chat(
+        &mut self,
+        chat: &ChatInputs<'_>,
+        block: Vec<Pending>,
+        origins: &Origins<'_>,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Result<(), DataError> {
+        let options = RenderOptions {
+            add_generation_prompt: false,
+            special: chat.special.clone(),
+            extra: serde_json::Map::new(),
+        };
+        let encoded: Vec<_> = block
+            .par_iter()
+            .map(|p| {
+                let messages: Vec<serde_json::Value> =
+                    serde_json::from_str(&p.text).expect("the reader wrote a JSON list");
+                chat.template
+                    .encode(chat.tokenizer, &messages, &options, chat.loss_on)
+            })
+            .collect();
+        let stats = self.record.chat.get_or_insert_with(ChatSplitStats::default);
+        let mut ids_out: Vec<u32> = Vec::new();
+        let mut mask_out: Vec<u32> = Vec::new();
+        let mut lengths: Vec<u32> = Vec::new();
+        for (p, enc) in block.iter().zip(encoded) {
+            let mut enc = match enc {
+                Ok(e) => e,
+                Err(e) => {
+                    stats.refused += 1;
+                    let path = origins.paths[p.file].clone();
+                    match origins.on_error {
+                        OnError::Skip => {
+                            diagnostics.push(
+                                Diagnostic::new(
+                                    Severity::Warning,
+                                    "data.chat-template",
+                                    e.to_string(),
+                                )
+                                .at(path, Some(p.line)),
+                            );
+                            continue;
+                        }
+                        OnError::Fail => {
+                            return Err(DataError::BadRecord {
+                                path,
+                                line: p.line,
+                                message: e.to_string(),
+                            });
+                        }
+                    }
+                }
+            };
+            if enc.ids.len() > chat.max_length {
+                match chat.overlong {
+                    Overlong::Drop => {
+                        stats.dropped_overlong += 1;
+                        continue;
+                    }
+                    Overlong::Truncate => {
+                        enc.ids.truncate(chat.max_length);
+                        enc.mask.truncate(chat.max_length);
+                        stats.truncated += 1;
+                    }
+                }
+            }
+            // The first token is never a target.
+            let counted: u64 = enc.mask.iter().skip(1).map(|&m| u64::from(m)).sum();
+            if counted == 0 {
+                stats.dropped_no_loss += 1;
+                continue;
+            }
+            stats.masked_tokens += counted;
+            lengths.push(enc.ids.len() as u32);
+            ids_out.extend(&enc.ids);
+            mask_out.extend(enc.mask.iter().map(|&m| u32::from(m)));
+        }
+        self.writer.write(&ids_out)?;
+        self.masks
+            .as_mut()
+            .expect("chat builders have mask shards")
+            .write(&mask_out)?;
+        self.lengths
+            .as_mut()
+            .expect("chat builders have length shards")
+            .write(&lengths)?;
+        self.record.documents += lengths.len() as u64;
+        self.record.tokens += ids_out.len() as u64;
+        Ok(())
+    }
 }
 
 fn params(inputs: &PrepareInputs<'_>) -> serde_json::Value {
+    let chat = inputs.chat.as_ref().map(|c| {
+        serde_json::json!({
+            "template_blake3": Digest::of(c.template.source().as_bytes()),
+            "special": c.special,
+            "loss_on": c.loss_on,
+            "max_length": c.max_length,
+            "overlong": c.overlong,
+        })
+    });
     serde_json::json!({
+        "chat": chat,
         "data": inputs.data,
         "split_seed": inputs.seeds.derive("data.split"),
         "shuffle_seed": inputs.seeds.derive("data.shuffle"),
@@ -244,7 +520,11 @@ fn up_to_date(dir: &Path, key: Digest) -> Option<Manifest> {
     manifest
         .splits
         .values()
-        .all(|s| TokenStore::open(dir, &s.shards, false).is_ok())
+        .all(|s| {
+            [&s.shards, &s.masks, &s.lengths]
+                .into_iter()
+                .all(|records| TokenStore::open(dir, records, false).is_ok())
+        })
         .then_some(manifest)
 }
 
@@ -320,6 +600,17 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
         .iter()
         .map(|name| SplitBuilder {
             writer: ShardWriter::new(out, name, dtype, data.shard_tokens),
+            masks: inputs.chat.as_ref().map(|_| {
+                ShardWriter::new(out, &format!("{name}-mask"), Dtype::U8, data.shard_tokens)
+            }),
+            lengths: inputs.chat.as_ref().map(|_| {
+                ShardWriter::new(
+                    out,
+                    &format!("{name}-lengths"),
+                    Dtype::U32,
+                    data.shard_tokens,
+                )
+            }),
             block: Vec::with_capacity(BLOCK),
             record: SplitRecord::default(),
         })
@@ -339,8 +630,19 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
             .map(|f| f.trim().to_owned())
             .collect(),
         on_error: data.on_error,
+        chat_fields: data.chat_fields.clone(),
     };
+    if data.format == DataFormat::Chat && inputs.chat.is_none() {
+        return Err(DataError::Chat(
+            "data.format is chat but no chat template was given to prepare".into(),
+        ));
+    }
     let paths = files.clone();
+    let origins = Origins {
+        paths: &paths,
+        on_error: data.on_error,
+    };
+    let mut chat_diagnostics: Vec<Diagnostic> = Vec::new();
     let mut docs = Documents::new(files, options);
     let mut read = 0u64;
     while let Some(doc) = docs.next_document()? {
@@ -349,35 +651,21 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
             (inputs.on_documents)(read);
         }
         let origin = format!("{}:{}", paths[doc.file].display(), doc.line);
-        let filtered = inputs.filter.filter_at(&doc.text, Stage::Data, &origin);
-        filter.allowlisted += filtered.allowlisted as u64;
-        let mut rules: Vec<&str> = filtered
-            .findings
-            .iter()
-            .map(|f| f.rule_id.as_str())
-            .collect();
-        rules.sort_unstable();
-        rules.dedup();
-        for rule in rules {
-            let c = filter.rules.entry(rule.to_owned()).or_default();
-            match &filtered.verdict {
-                Verdict::Keep => c.flagged += 1,
-                Verdict::Redact(_) => c.redacted += 1,
-                Verdict::Drop => c.dropped += 1,
-            }
-        }
-        let text = match filtered.verdict {
-            Verdict::Keep => {
-                if !filtered.findings.is_empty() {
-                    filter.flagged += 1;
+        let screened = if data.format == DataFormat::Chat {
+            screen_chat(inputs.filter, &doc.text, &origin, &mut filter)
+        } else {
+            screen(inputs.filter, doc.text, &origin, &mut filter)
+        };
+        let text = match screened {
+            Screened::Kept(text, acted) => {
+                match acted {
+                    Acted::Nothing => {}
+                    Acted::Flagged => filter.flagged += 1,
+                    Acted::Redacted => filter.redacted += 1,
                 }
-                doc.text
+                text
             }
-            Verdict::Redact(t) => {
-                filter.redacted += 1;
-                t
-            }
-            Verdict::Drop => {
+            Screened::Dropped => {
                 filter.dropped += 1;
                 sources[doc.file].filtered += 1;
                 continue;
@@ -401,9 +689,13 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
             data.test_fraction,
         );
         let b = &mut builders[split];
-        b.block.push(text);
+        b.block.push(Pending {
+            text,
+            file: doc.file,
+            line: doc.line,
+        });
         if b.block.len() == BLOCK {
-            b.flush(inputs, shuffle_seed)?;
+            b.flush(inputs, shuffle_seed, &origins, &mut chat_diagnostics)?;
         }
     }
     for (s, c) in sources.iter_mut().zip(&docs.counts) {
@@ -413,8 +705,17 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
     }
     let mut splits = BTreeMap::new();
     for (name, mut b) in SPLITS.iter().zip(builders) {
-        b.flush(inputs, shuffle_seed)?;
+        b.flush(inputs, shuffle_seed, &origins, &mut chat_diagnostics)?;
         b.record.shards = b.writer.finish()?;
+        if let Some(w) = b.masks {
+            b.record.masks = w.finish()?;
+        }
+        if let Some(w) = b.lengths {
+            b.record.lengths = w.finish()?;
+        }
+        if inputs.chat.is_some() {
+            b.record.chat.get_or_insert_with(ChatSplitStats::default);
+        }
         splits.insert((*name).to_owned(), b.record);
     }
     if splits["train"].documents == 0 {
@@ -443,6 +744,12 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
         filter,
         records_skipped: docs.counts.iter().map(|c| c.skipped).sum(),
         duration_secs: start.elapsed().as_secs_f64(),
+        chat: inputs.chat.as_ref().map(|c| ChatRecord {
+            template: c.template.origin().to_owned(),
+            template_blake3: Digest::of(c.template.source().as_bytes()),
+            loss_on: c.loss_on,
+            max_length: c.max_length as u64,
+        }),
     };
     let json = serde_json::to_vec_pretty(&manifest).map_err(|e| DataError::BadManifest {
         path: out.join("manifest.json"),
@@ -454,21 +761,24 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
         let current: HashSet<PathBuf> = manifest
             .splits
             .values()
-            .flat_map(|s| s.shards.iter().map(|r| r.path.clone()))
+            .flat_map(SplitRecord::files)
+            .map(|r| r.path.clone())
             .collect();
         for stale in old
             .splits
             .values()
-            .flat_map(|s| &s.shards)
+            .flat_map(SplitRecord::files)
             .filter(|r| !current.contains(&r.path))
         {
             let _ = std::fs::remove_file(out.join(&stale.path));
         }
     }
+    let mut diagnostics = docs.diagnostics;
+    diagnostics.extend(chat_diagnostics);
     Ok(Prepared {
         manifest,
         cached: false,
-        diagnostics: docs.diagnostics,
+        diagnostics,
     })
 }
 
@@ -477,6 +787,8 @@ pub fn verify(dir: &Path) -> Result<Manifest, DataError> {
     let manifest = Manifest::load(dir)?;
     for split in manifest.splits.values() {
         TokenStore::open(dir, &split.shards, true)?;
+        TokenStore::open(dir, &split.masks, true)?;
+        TokenStore::open(dir, &split.lengths, true)?;
     }
     Ok(manifest)
 }

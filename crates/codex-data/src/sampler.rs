@@ -64,10 +64,37 @@ pub struct Batch {
     pub inputs: Vec<u32>,
     /// Row-major targets: `targets[i] = ` the token after `inputs[i]`.
     pub targets: Vec<u32>,
+    /// Chat examples: 1 where the target counts in the loss, 0 where it does
+    /// not (prompt tokens, padding); empty when every target counts.
+    pub loss_mask: Vec<u8>,
+    /// Chat examples: each input's position in its example; empty for
+    /// `0..seq_len` in every row.
+    pub positions: Vec<u32>,
+    /// Packed chat examples: where each input's example starts in its row
+    /// (no input attends before it); empty when rows are not packed.
+    pub segment_starts: Vec<u32>,
+    /// Positions that hold no example (padding).
+    pub padding: usize,
+}
+
+impl Batch {
+    /// Windows of a token stream: every target counts, positions from 0.
+    pub fn windows(batch: usize, seq_len: usize, inputs: Vec<u32>, targets: Vec<u32>) -> Self {
+        Self {
+            batch,
+            seq_len,
+            inputs,
+            targets,
+            loss_mask: Vec::new(),
+            positions: Vec::new(),
+            segment_starts: Vec::new(),
+            padding: 0,
+        }
+    }
 }
 
 /// Everything needed to resume a [`RandomWindows`] sampler exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RandomState {
     /// Sampler seed.
     pub seed: u64,
@@ -143,12 +170,7 @@ impl<'a> RandomWindows<'a> {
                 &mut targets,
             );
         }
-        Batch {
-            batch: self.batch,
-            seq_len: self.seq_len,
-            inputs,
-            targets,
-        }
+        Batch::windows(self.batch, self.seq_len, inputs, targets)
     }
 }
 
@@ -241,11 +263,6 @@ impl<'a> Sequential<'a> {
                 self.state.epoch += 1;
             }
         }
-        Batch {
-            batch: self.batch,
-            seq_len: self.seq_len,
-            inputs,
-            targets,
-        }
+        Batch::windows(self.batch, self.seq_len, inputs, targets)
     }
 }

@@ -1,8 +1,10 @@
 //! Token shards: a 16-byte header and little-endian `u16` or `u32` tokens.
 //!
-//! Layout: magic `CDXSHRD1` (8 bytes), element width in bytes (1 byte: 2 or 4),
-//! 7 reserved zero bytes, then the tokens; the count follows from the file size.
-//! Documents are separated by the end-of-text token, appended after each document.
+//! Layout: magic `CDXSHRD1` (8 bytes), element width in bytes (1 byte: 1, 2
+//! or 4), 7 reserved zero bytes, then the elements; the count follows from
+//! the file size. Documents are separated by the end-of-text token, appended
+//! after each document. Chat data adds two series in the same layout: the
+//! loss mask (`u8`, one per token) and the examples' lengths (`u32`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,8 @@ pub(crate) const HEADER: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Dtype {
+    /// Bytes: the loss mask of chat data.
+    U8,
     /// Vocabularies of at most 65,536 tokens.
     U16,
     /// Larger vocabularies.
@@ -38,6 +42,7 @@ impl Dtype {
     /// Bytes per token.
     pub fn width(self) -> usize {
         match self {
+            Self::U8 => 1,
             Self::U16 => 2,
             Self::U32 => 4,
         }
@@ -112,6 +117,7 @@ impl ShardWriter {
             let (now, later) = tokens.split_at(room.min(tokens.len()));
             self.buf.clear();
             match self.dtype {
+                Dtype::U8 => now.iter().for_each(|&t| self.buf.push(t as u8)),
                 Dtype::U16 => now
                     .iter()
                     .for_each(|&t| self.buf.extend_from_slice(&(t as u16).to_le_bytes())),

@@ -32,6 +32,8 @@ pub struct SourceOptions {
     pub text_fields: Vec<String>,
     /// What to do with malformed records.
     pub on_error: OnError,
+    /// Chat records' fields under other names (`data.chat_fields`).
+    pub chat_fields: std::collections::BTreeMap<String, String>,
 }
 
 /// Expands files, directories (recursively, sorted) and globs into a sorted,
@@ -170,6 +172,106 @@ fn json_text(value: &serde_json::Value, fields: &[String]) -> Result<String, Str
         }
     }
     Ok(parts.join("\n"))
+}
+
+/// The roles a chat example's messages may have.
+const ROLES: [&str; 4] = ["system", "user", "assistant", "tool"];
+
+/// The messages of one chat record: its `messages` list; or `prompt` and
+/// `completion` (strings, or message lists as TRL writes them); or
+/// `instruction`, optional `input` and `output` (Alpaca); each with an
+/// optional `system` string in front. `fields` renames what the record calls
+/// these. Every message needs a known `role` and string `content`, there must
+/// be at least one, and the last must be the assistant's.
+pub fn chat_messages(
+    value: &serde_json::Value,
+    fields: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<serde_json::Value>, String> {
+    use serde_json::{Value, json};
+    let name = |n: &'static str| fields.get(n).map_or(n, String::as_str);
+    let get = |n: &'static str| value.get(name(n)).filter(|v| !v.is_null());
+    let text = |n: &'static str| -> Result<Option<String>, String> {
+        match get(n) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!(
+                "field `{}` is {}, not a string",
+                name(n),
+                kind(other)
+            )),
+        }
+    };
+    if !value.is_object() {
+        return Err(format!("the record is {}, not an object", kind(value)));
+    }
+    let turns = |v: &Value, field: &str, role: &str| -> Result<Vec<Value>, String> {
+        match v {
+            Value::String(s) => Ok(vec![json!({"role": role, "content": s})]),
+            Value::Array(list) => Ok(list.clone()),
+            other => Err(format!(
+                "field `{field}` is {}, not a string or a list of messages",
+                kind(other)
+            )),
+        }
+    };
+    let mut messages: Vec<Value> = Vec::new();
+    if let Some(system) = text("system")? {
+        messages.push(json!({"role": "system", "content": system}));
+    }
+    if let Some(list) = get("messages") {
+        let Value::Array(list) = list else {
+            return Err(format!(
+                "field `{}` is {}, not a list",
+                name("messages"),
+                kind(list)
+            ));
+        };
+        messages.extend(list.iter().cloned());
+    } else if let (Some(p), Some(c)) = (get("prompt"), get("completion")) {
+        messages.extend(turns(p, name("prompt"), "user")?);
+        messages.extend(turns(c, name("completion"), "assistant")?);
+    } else if let (Some(instruction), Some(output)) = (text("instruction")?, text("output")?) {
+        let user = match text("input")? {
+            Some(input) if !input.trim().is_empty() => format!("{instruction}\n\n{input}"),
+            _ => instruction,
+        };
+        messages.push(json!({"role": "user", "content": user}));
+        messages.push(json!({"role": "assistant", "content": output}));
+    } else {
+        return Err(format!(
+            "no `{}`, `{}`/`{}` or `{}`/`{}` fields (data.chat_fields renames them)",
+            name("messages"),
+            name("prompt"),
+            name("completion"),
+            name("instruction"),
+            name("output")
+        ));
+    }
+    if messages.is_empty() {
+        return Err("the conversation has no messages".into());
+    }
+    let mut out = Vec::with_capacity(messages.len());
+    for (i, m) in messages.into_iter().enumerate() {
+        let role = m
+            .get("role")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("message {i} has no string `role`"))?;
+        if !ROLES.contains(&role) {
+            return Err(format!(
+                "message {i} has role `{role}`; expected one of {}",
+                ROLES.join(", ")
+            ));
+        }
+        let content = m
+            .get("content")
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("message {i} has no string `content`"))?;
+        out.push(json!({"role": role, "content": content}));
+    }
+    if out.last().and_then(|m| m["role"].as_str()) != Some("assistant") {
+        return Err("the last message is not the assistant's: there is nothing to learn".into());
+    }
+    Ok(out)
 }
 
 fn kind(v: &serde_json::Value) -> &'static str {
@@ -491,6 +593,21 @@ impl Documents {
                     if text.trim().is_empty() {
                         self.counts[file].empty += 1;
                         continue;
+                    }
+                    if format == DataFormat::Chat {
+                        let parsed = serde_json::from_str::<serde_json::Value>(text)
+                            .map_err(|e| format!("not JSON: {e}"))
+                            .and_then(|v| chat_messages(&v, &self.options.chat_fields));
+                        match parsed {
+                            Ok(messages) => {
+                                let text = serde_json::Value::Array(messages).to_string();
+                                return Ok(Some(Document { text, file, line }));
+                            }
+                            Err(message) => {
+                                self.problem(file, line, "data.bad-chat-record", message)?;
+                                continue;
+                            }
+                        }
                     }
                     if format == DataFormat::Jsonl {
                         let value: serde_json::Value = match serde_json::from_str(text) {

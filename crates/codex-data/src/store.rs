@@ -60,6 +60,7 @@ impl TokenStore {
                 return Err(bad("not a codex token shard (bad header)".into()));
             }
             let dtype = match map[8] {
+                1 => Dtype::U8,
                 2 => Dtype::U16,
                 4 => Dtype::U32,
                 w => return Err(bad(format!("unknown element width {w}"))),
@@ -105,6 +106,25 @@ impl TokenStore {
         self.shards.iter().map(|s| s.tokens).sum()
     }
 
+    /// Appends `len` elements starting at `start` counted over all shards
+    /// in order (a range may span shards) to `out`.
+    pub fn read_global(&self, mut start: u64, mut len: usize, out: &mut Vec<u32>) {
+        for (i, s) in self.shards.iter().enumerate() {
+            if len == 0 {
+                break;
+            }
+            if start >= s.tokens {
+                start -= s.tokens;
+                continue;
+            }
+            let here = len.min((s.tokens - start) as usize);
+            self.read(i, start, here, out);
+            len -= here;
+            start = 0;
+        }
+        assert_eq!(len, 0, "read past the end of the shards");
+    }
+
     /// Appends `len` tokens of shard `shard` starting at token `start` to `out`.
     pub fn read(&self, shard: usize, start: u64, len: usize, out: &mut Vec<u32>) {
         let s = &self.shards[shard];
@@ -112,6 +132,7 @@ impl TokenStore {
         let from = HEADER + start as usize * w;
         let bytes = &s.map[from..from + len * w];
         match s.dtype {
+            Dtype::U8 => out.extend(bytes.iter().map(|&b| u32::from(b))),
             Dtype::U16 => out.extend(
                 bytes
                     .chunks_exact(2)

@@ -44,6 +44,7 @@ fn run(
         filter,
         out,
         on_documents: &|_| {},
+        chat: None,
     })
 }
 
@@ -154,6 +155,7 @@ fn jsonl_chat_csv_blocks_gzip_and_zstd_sources() {
         separator: "\n\n".into(),
         text_fields: vec!["title".into(), "body".into()],
         on_error: OnError::Skip,
+        chat_fields: Default::default(),
     };
     let files = codex_data::source::expand(&[
         d.join("a.jsonl"),

@@ -99,16 +99,7 @@ pub struct Rendered {
     pub generation: Vec<Range<usize>>,
 }
 
-/// Which tokens of a conversation a fine-tune learns from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LossOn {
-    /// Every assistant turn (the default).
-    Assistant,
-    /// Every token.
-    All,
-    /// The last assistant turn only.
-    Completion,
-}
+pub use codex_core::config::LossOn;
 
 /// A conversation as token ids and its loss mask.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,6 +157,40 @@ impl ChatTemplate {
                 ),
             })?;
         Self::new(source, &format!("builtin {name}"))
+    }
+
+    /// A built-in template by name (see [`BUILTIN_CHAT_TEMPLATES`]), or a
+    /// `.jinja` file.
+    pub fn named(name: &str) -> Result<Self, TokenizeError> {
+        let path = Path::new(name);
+        if name.ends_with(".jinja") || path.is_file() {
+            let text = std::fs::read_to_string(path).map_err(|source| TokenizeError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+            return Self::new(&text, &path.display().to_string());
+        }
+        Self::builtin(name)
+    }
+
+    /// The template `setting` names (see [`ChatTemplate::named`]), else the
+    /// one of the tokenizer directory `dir`; `key` names the setting in the
+    /// error when there is neither.
+    pub fn resolve(setting: Option<&str>, dir: &Path, key: &str) -> Result<Self, TokenizeError> {
+        match setting {
+            Some(name) => Self::named(name),
+            None => Self::from_dir(dir)?.ok_or_else(|| TokenizeError::Template {
+                origin: format!("of {}", dir.display()),
+                message: format!(
+                    "none: the tokenizer's directory has neither chat_template.jinja nor a chat_template in tokenizer_config.json; name one with {key} (built in: {}) or a .jinja file",
+                    BUILTIN_CHAT_TEMPLATES
+                        .iter()
+                        .map(|(n, _)| *n)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+        }
     }
 
     /// The template of a tokenizer directory, as `transformers` finds it:

@@ -283,6 +283,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         filter: &PassThrough,
         out: &tmp.join("data"),
         on_documents: &|_| {},
+        chat: None,
     })?;
     let store = TokenStore::open(
         &tmp.join("data"),

@@ -35,32 +35,13 @@ pub fn chat_format(path: &Path, template: Option<&str>) -> Result<ChatFormat, Tr
     let tokenizer = HfTokenizer::from_file(&tokenizer_path)?;
     let dir = tokenizer_path.parent().unwrap_or(Path::new("."));
     let special = SpecialTokens::read(dir)?.unwrap_or_default();
-    let template = match template {
-        Some(t) => template_named(t)?,
-        None => ChatTemplate::from_dir(dir)?.ok_or_else(|| {
-            TrainError::input(
-                dir.display(),
-                "no chat template: the tokenizer's directory has neither chat_template.jinja nor a chat_template in tokenizer_config.json; name one with --chat-template (built in: chatml) or a .jinja file",
-            )
-        })?,
-    };
+    let template = ChatTemplate::resolve(template, dir, "--chat-template")?;
     Ok(ChatFormat {
         tokenizer,
         tokenizer_path,
         template,
         special,
     })
-}
-
-/// A built-in template by name, or a `.jinja` file.
-pub fn template_named(name: &str) -> Result<ChatTemplate, TrainError> {
-    let path = Path::new(name);
-    if name.ends_with(".jinja") || path.is_file() {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| TrainError::input(path.display(), format!("cannot read: {e}")))?;
-        return Ok(ChatTemplate::new(&text, &path.display().to_string())?);
-    }
-    Ok(ChatTemplate::builtin(name)?)
 }
 
 /// The messages of a JSON file: a list of `{"role", "content"}` objects, or

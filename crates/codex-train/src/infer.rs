@@ -292,6 +292,7 @@ pub fn evaluate_lm(
             filter: &*filter,
             out: scratch.path(),
             on_documents: &|_| {},
+            chat: None,
         })?;
         let (d, _) = codex_core::hash_file(data)?;
         (scratch.path().to_owned(), WHOLE_FILE_SPLIT.to_owned(), d)

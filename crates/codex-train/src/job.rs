@@ -653,6 +653,7 @@ impl<'a> TrainJob<'a> {
                     filter: &*filter,
                     out: &data_dir,
                     on_documents: &|_| {},
+                    chat: None,
                 })?;
                 (data_dir, prepared)
             }

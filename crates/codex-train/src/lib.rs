@@ -78,7 +78,6 @@ mod trainer;
 
 pub use chat::{
     ChatFormat, ChatReply, ChatSession, chat_format, end_of_turn_tokens, read_messages,
-    template_named,
 };
 pub use error::TrainError;
 pub use infer::{

@@ -69,6 +69,7 @@ fn data(dir: &Path, cfg: &codex_core::config::AppConfig) -> (TokenStore, TokenSt
         filter: &PassThrough,
         out: &out,
         on_documents: &|_| {},
+        chat: None,
     })
     .unwrap();
     let m = prepared.manifest;

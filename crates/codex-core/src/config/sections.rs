@@ -79,6 +79,32 @@ pub enum DataFormat {
     Jsonl,
     /// A CSV file with a header row.
     Csv,
+    /// Chat or instruction JSONL: each record one example (a `messages`
+    /// list, `prompt`/`completion`, or `instruction`/`input`/`output`),
+    /// rendered by the chat template and never joined with its neighbours.
+    Chat,
+}
+
+/// What to do with a chat example longer than `data.max_length` tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Overlong {
+    /// Keep its first `data.max_length` tokens.
+    Truncate,
+    /// Leave it out.
+    Drop,
+}
+
+/// Which tokens of a chat example training learns from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LossOn {
+    /// The assistant's turns (their text and end-of-turn tokens).
+    Assistant,
+    /// Every token.
+    All,
+    /// The last assistant turn only.
+    Completion,
 }
 
 /// Where training text comes from and how it is split.
@@ -112,6 +138,20 @@ pub struct DataSection {
     pub shard_tokens: u64,
     /// Policy for malformed records.
     pub on_error: OnError,
+    /// The chat template of `format: chat`: a built-in name (`chatml`) or a
+    /// `.jinja` file; null takes the tokenizer's own (`chat_template.jinja`
+    /// or `tokenizer_config.json` beside `tokenizer.json`).
+    pub chat_template: Option<String>,
+    /// Record fields of `format: chat` under other names, e.g.
+    /// `{instruction: question, output: answer}`; the names codex reads are
+    /// `messages`, `prompt`, `completion`, `system`, `instruction`, `input`
+    /// and `output`.
+    pub chat_fields: std::collections::BTreeMap<String, String>,
+    /// Longest chat example in tokens; null: `model.context_length` + 1 (a
+    /// sequence of n tokens trains n − 1 positions).
+    pub max_length: Option<u32>,
+    /// What to do with a longer chat example.
+    pub overlong: Overlong,
 }
 
 /// Architecture family of the decoder-only transformer.
@@ -323,6 +363,12 @@ pub struct TrainSection {
     pub peak_flops: Option<f64>,
     /// Compute dtype: f32, or bf16/f16 mixed precision with f32 master weights.
     pub precision: Precision,
+    /// Chat data (`data.format: chat`): which tokens the loss counts.
+    pub loss_on: LossOn,
+    /// Chat data: pack several examples into each row, each attending only
+    /// to itself with positions restarting; otherwise one example per row,
+    /// rows of similar lengths batched together and padded.
+    pub packing: bool,
 }
 
 /// Evaluation settings.

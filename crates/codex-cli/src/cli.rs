@@ -372,12 +372,26 @@ pub(crate) enum TokenizerCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DataCommand {
-    /// Write a deterministic synthetic English-like corpus (one document per line).
-    #[command(after_help = "Example:\n  codex data synth --size 10MB --seed 0 --out corpus.txt")]
+    /// Write a deterministic synthetic corpus: English-like text (one
+    /// document per line), or a chat instruction set (JSONL) whose answers
+    /// follow from the questions.
+    #[command(
+        after_help = "Examples:\n  codex data synth --size 10MB --seed 0 --out corpus.txt\n  codex data synth --kind chat --examples 20000 --out chat.jsonl\n  codex data synth --kind chat --examples 300 --heldout --out heldout.jsonl"
+    )]
     Synth {
-        /// Size, e.g. 10MB, 1.5GB or 512KiB.
+        /// What to write: text or chat.
+        #[arg(long, default_value = "text", value_parser = ["text", "chat"])]
+        kind: String,
+        /// Size of a text corpus, e.g. 10MB, 1.5GB or 512KiB.
+        #[arg(long, required_if_eq("kind", "text"))]
+        size: Option<String>,
+        /// Chat records to write.
+        #[arg(long, required_if_eq("kind", "chat"))]
+        examples: Option<u64>,
+        /// Chat: draw from the held-out questions (one in eight, never in a
+        /// training set) for scoring.
         #[arg(long)]
-        size: String,
+        heldout: bool,
         /// Generator seed.
         #[arg(long, default_value_t = 0)]
         seed: u64,
@@ -647,8 +661,16 @@ pub(crate) struct ChatArgs {
     /// Answer the conversation in this JSON file once (a list of
     /// {"role", "content"} messages, or {"messages": [...]}) instead of
     /// talking interactively.
-    #[arg(long, value_name = "FILE.json")]
+    #[arg(long, value_name = "FILE.json", conflicts_with = "batch")]
     pub(crate) messages: Option<PathBuf>,
+    /// Answer every record of a chat JSONL file (the formats of
+    /// data.format: chat) without its last reply, writing
+    /// {"hypothesis", "references"} lines to --out for `codex eval text`.
+    #[arg(long, value_name = "FILE.jsonl", requires = "out")]
+    pub(crate) batch: Option<PathBuf>,
+    /// Where --batch writes its predictions.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub(crate) out: Option<PathBuf>,
     /// Print the reply as JSON (role, content, stop reason, tokens).
     #[arg(long, requires = "messages")]
     pub(crate) json: bool,

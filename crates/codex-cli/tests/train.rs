@@ -1487,3 +1487,101 @@ fn log_lines_follow_where_they_go() {
         "colour despite NO_COLOR"
     );
 }
+
+#[test]
+fn chat_fine_tuning_trains_on_replies_and_answers_held_out_questions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let synth = |args: &[&str]| {
+        let out = codex(dir)
+            .args(["data", "synth", "--kind", "chat"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    synth(&["--examples", "300", "--out", "chat.jsonl"]);
+    synth(&["--examples", "12", "--heldout", "--out", "held.jsonl"]);
+    // A base model whose tokenizer knows ChatML's tokens.
+    let base = train(
+        dir,
+        &[
+            "run.name=base",
+            "train.max_steps=6",
+            "train.checkpoint_every=6",
+            "tokenizer.special_tokens=[<|endoftext|>,<|im_start|>,<|im_end|>]",
+        ],
+    );
+    assert!(base.status.success(), "{}", text(&base.stderr));
+    let base_run = only_run(dir);
+    for (name, packing) in [("sft-packed", "true"), ("sft-padded", "false")] {
+        let init = format!("train.init_from={}", base_run.display());
+        let packing = format!("train.packing={packing}");
+        let name = format!("run.name={name}");
+        let out = codex(dir)
+            .args(["train", "data.format=chat", "data.sources=[chat.jsonl]"])
+            .args(["data.chat_template=chatml", "data.validation_fraction=0.1"])
+            .args([init.as_str(), packing.as_str(), name.as_str()])
+            .args([
+                "train.max_steps=8",
+                "train.batch_size=4",
+                "train.eval_every=4",
+            ])
+            .args(["train.eval_batches=2", "train.warmup_steps=2"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let runs: Vec<PathBuf> = std::fs::read_dir(dir.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("sft"))
+        .collect();
+    assert_eq!(runs.len(), 2);
+    for run in &runs {
+        let metrics = std::fs::read_to_string(run.join("metrics.ndjson")).unwrap();
+        assert!(
+            metrics.contains("\"padding_fraction\""),
+            "{}",
+            run.display()
+        );
+        assert!(metrics.contains("\"validation\""), "{}", run.display());
+        let manifest: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("data/manifest.json")).unwrap())
+                .unwrap();
+        assert_eq!(manifest["chat"]["loss_on"], "assistant");
+        assert!(run.join("tokenizer/chat_template.jinja").is_file());
+    }
+    // The fine-tuned model answers the held-out questions; exact match scores it.
+    let run = &runs[0];
+    let out = codex(dir)
+        .args([
+            "chat",
+            run.to_str().unwrap(),
+            "--batch",
+            "held.jsonl",
+            "--out",
+            "preds.jsonl",
+        ])
+        .args(["--temperature", "0", "--max-new-tokens", "6"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let preds = std::fs::read_to_string(dir.join("preds.jsonl")).unwrap();
+    assert_eq!(preds.lines().count(), 12);
+    let out = codex(dir)
+        .args([
+            "eval",
+            "text",
+            "--hyp",
+            "preds.jsonl",
+            "--metrics",
+            "em",
+            "--json",
+        ])
+        .args(["--bootstrap", "0", "--out", "scores"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("em"), "{}", text(&out.stdout));
+}

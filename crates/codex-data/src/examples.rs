@@ -102,10 +102,12 @@ pub struct ExampleBatches<'a> {
     packing: bool,
     shuffle: bool,
     state: RandomState,
-    /// The epoch planned, the batch number it starts at, and its batches
-    /// (each a list of rows, each a list of examples).
-    plan: Option<(u64, u64, Vec<Vec<Vec<usize>>>)>,
+    /// The epoch planned, the batch number it starts at, and its batches.
+    plan: Option<(u64, u64, Vec<Plan>)>,
 }
+
+/// One batch: its rows, each the examples it holds.
+type Plan = Vec<Vec<usize>>;
 
 impl<'a> ExampleBatches<'a> {
     /// Shuffled batches of `batch` rows of at most `seq_len` positions,
@@ -163,7 +165,7 @@ impl<'a> ExampleBatches<'a> {
         (self.store.length(i).max(1) - 1).min(self.seq_len)
     }
 
-    fn epoch_plan(&self, epoch: u64) -> Vec<Vec<Vec<usize>>> {
+    fn epoch_plan(&self, epoch: u64) -> Vec<Plan> {
         let n = self.store.len();
         let mut order: Vec<usize> = (0..n).collect();
         let mut rng = Rng::new(self.state.seed, epoch);
@@ -196,13 +198,13 @@ impl<'a> ExampleBatches<'a> {
         }
         // Length buckets: sort each group of batches by length, cut it into
         // batches, and shuffle the batches of the group.
-        let mut batches: Vec<Vec<Vec<usize>>> = Vec::new();
+        let mut batches: Vec<Plan> = Vec::new();
         for group in order.chunks(self.batch * BUCKET_BATCHES) {
             let mut group = group.to_vec();
             if self.shuffle {
                 group.sort_by_key(|&i| std::cmp::Reverse(self.positions(i)));
             }
-            let mut these: Vec<Vec<Vec<usize>>> = group
+            let mut these: Vec<Plan> = group
                 .chunks(self.batch)
                 .map(|c| c.iter().map(|&i| vec![i]).collect())
                 .collect();

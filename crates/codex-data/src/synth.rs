@@ -426,6 +426,98 @@ pub fn write_corpus(out: &mut impl Write, bytes: u64, seed: u64) -> std::io::Res
     Ok(written)
 }
 
+/// Words the chat tasks draw from.
+const CHAT_WORDS: [&str; 16] = [
+    "red", "green", "blue", "cat", "dog", "tree", "river", "stone", "bird", "lamp", "road", "moon",
+    "fish", "rain", "salt", "wolf",
+];
+const CHAT_NAMES: [&str; 8] = ["Ada", "Bo", "Cy", "Di", "Ed", "Flo", "Gus", "Ivy"];
+const CHAT_CITIES: [&str; 8] = [
+    "Lyon", "Oslo", "Lima", "Kyiv", "Rome", "Pune", "Nice", "Bern",
+];
+
+/// Whether a chat question belongs to the held-out set: one question in
+/// eight, by a hash of its text, so training and held-out sets never share
+/// a question whatever their sizes.
+pub fn chat_heldout(question: &str) -> bool {
+    blake3::hash(question.as_bytes()).as_bytes()[0].is_multiple_of(8)
+}
+
+/// Chat example `index` of the seeded instruction set for `seed`, from the
+/// training questions or (with `heldout`) the held-out ones: a
+/// `{"messages": [...]}` record whose answer follows from the question, so a
+/// model that learns the task can be scored by exact match. Three tasks:
+/// adding or subtracting two numbers below ten, reversing three to five
+/// words, and reading a person's city or age out of a short passage.
+pub fn chat_example(seed: u64, index: u64, heldout: bool) -> serde_json::Value {
+    let mut rng = Rng::new(seed ^ 0xC4A7_0000_0000_0000, index);
+    loop {
+        let (question, answer) = chat_task(&mut rng);
+        if chat_heldout(&question) == heldout {
+            return serde_json::json!({"messages": [
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer},
+            ]});
+        }
+    }
+}
+
+fn chat_task(rng: &mut Rng) -> (String, String) {
+    match rng.below(3) {
+        0 => {
+            let (a, b) = (rng.below(10), rng.below(10));
+            if rng.below(2) == 0 {
+                (format!("What is {a} + {b}?"), (a + b).to_string())
+            } else {
+                let (hi, lo) = (a.max(b), a.min(b));
+                (format!("What is {hi} - {lo}?"), (hi - lo).to_string())
+            }
+        }
+        1 => {
+            let n = 3 + rng.below(3);
+            let words: Vec<&str> = (0..n)
+                .map(|_| CHAT_WORDS[rng.below(CHAT_WORDS.len())])
+                .collect();
+            let reversed: Vec<&str> = words.iter().rev().copied().collect();
+            (
+                format!("Reverse the words: {}", words.join(" ")),
+                reversed.join(" "),
+            )
+        }
+        _ => {
+            let name = CHAT_NAMES[rng.below(CHAT_NAMES.len())];
+            let city = CHAT_CITIES[rng.below(CHAT_CITIES.len())];
+            let age = 20 + rng.below(60);
+            let passage = format!("{name} is {age} years old and lives in {city}.");
+            if rng.below(2) == 0 {
+                (
+                    format!("{passage} Where does {name} live?"),
+                    city.to_owned(),
+                )
+            } else {
+                (format!("{passage} How old is {name}?"), age.to_string())
+            }
+        }
+    }
+}
+
+/// Writes `examples` chat records (JSONL) for `seed`, training or held-out
+/// questions. Returns the bytes written.
+pub fn write_chat(
+    out: &mut impl Write,
+    examples: u64,
+    seed: u64,
+    heldout: bool,
+) -> std::io::Result<u64> {
+    let mut written = 0u64;
+    for i in 0..examples {
+        let line = chat_example(seed, i, heldout).to_string() + "\n";
+        out.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+    }
+    Ok(written)
+}
+
 /// Parses sizes like `10MB`, `1.5GB`, `512KiB` or `1000` (bytes). Decimal units
 /// are powers of 1000, binary units (`KiB`, `MiB`, `GiB`) powers of 1024.
 pub fn parse_size(text: &str) -> Option<u64> {
@@ -451,6 +543,33 @@ pub fn parse_size(text: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn chat_answers_follow_from_questions_and_held_out_questions_are_unseen() {
+        let question =
+            |v: &serde_json::Value| v["messages"][0]["content"].as_str().unwrap().to_owned();
+        let answer =
+            |v: &serde_json::Value| v["messages"][1]["content"].as_str().unwrap().to_owned();
+        let train: Vec<_> = (0..600).map(|i| chat_example(3, i, false)).collect();
+        let held: Vec<_> = (0..100).map(|i| chat_example(3, i, true)).collect();
+        assert_eq!(train[5], chat_example(3, 5, false), "deterministic");
+        let seen: std::collections::HashSet<String> = train.iter().map(question).collect();
+        assert!(held.iter().all(|h| !seen.contains(&question(h))));
+        for ex in train.iter().chain(&held) {
+            let (q, a) = (question(ex), answer(ex));
+            if let Some(sum) = q.strip_prefix("What is ").and_then(|r| r.strip_suffix('?')) {
+                let parts: Vec<&str> = sum.split(' ').collect();
+                let (x, y): (i64, i64) = (parts[0].parse().unwrap(), parts[2].parse().unwrap());
+                let want = if parts[1] == "+" { x + y } else { x - y };
+                assert_eq!(a, want.to_string(), "{q}");
+            } else if let Some(words) = q.strip_prefix("Reverse the words: ") {
+                let rev: Vec<&str> = words.split(' ').rev().collect();
+                assert_eq!(a, rev.join(" "));
+            } else {
+                assert!(q.contains(&a), "{q} / {a}");
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

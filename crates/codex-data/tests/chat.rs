@@ -208,24 +208,23 @@ fn drawn(batches: &mut ExampleBatches<'_>, n: usize) -> Vec<(Vec<u32>, Vec<u32>,
             let pos = &b.positions[row.clone()];
             // Split the row where positions restart.
             let mut start = 0;
-            for t in 1..=b.seq_len {
-                if t == b.seq_len || pos[t] == 0 {
-                    let span = row.start + start..row.start + t;
-                    if !b.segment_starts.is_empty() {
-                        assert!(
-                            b.segment_starts[span.clone()]
-                                .iter()
-                                .all(|&s| s as usize == start),
-                            "segment starts"
-                        );
-                    }
-                    out.push((
-                        b.inputs[span.clone()].to_vec(),
-                        b.targets[span.clone()].to_vec(),
-                        b.loss_mask[span].to_vec(),
-                    ));
-                    start = t;
+            let ends = (1..=b.seq_len).filter(|&t| t == b.seq_len || pos[t] == 0);
+            for t in ends {
+                let span = row.start + start..row.start + t;
+                if !b.segment_starts.is_empty() {
+                    assert!(
+                        b.segment_starts[span.clone()]
+                            .iter()
+                            .all(|&s| s as usize == start),
+                        "segment starts"
+                    );
                 }
+                out.push((
+                    b.inputs[span.clone()].to_vec(),
+                    b.targets[span.clone()].to_vec(),
+                    b.loss_mask[span].to_vec(),
+                ));
+                start = t;
             }
         }
     }
@@ -272,7 +271,7 @@ fn packed_and_padded_batches_hold_every_example_once_per_epoch_and_resume() {
         let per_epoch = batches.batches_per_epoch();
         let mut got: Vec<_> = drawn(&mut batches, per_epoch)
             .into_iter()
-            .filter(|(_, _, m)| m.iter().any(|&x| x == 1))
+            .filter(|(_, _, m)| m.contains(&1))
             .collect();
         got.sort();
         assert_eq!(got, expected, "packing {packing}");

@@ -17,12 +17,13 @@ use crate::error::ModelError;
 pub const NATIVE_FILE: &str = "model.bpk";
 
 /// The tokenizer files that travel with a model directory.
-pub const TOKENIZER_FILES: [&str; 5] = [
+pub const TOKENIZER_FILES: [&str; 6] = [
     "tokenizer.json",
     "tokenizer.model",
     "tokenizer_config.json",
     "special_tokens_map.json",
     "generation_config.json",
+    "chat_template.jinja",
 ];
 
 /// The native record a path names: the file itself, or `model.bpk` in a directory.

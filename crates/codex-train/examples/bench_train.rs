@@ -323,6 +323,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     last = Some(now);
                 },
                 stop: None,
+                examples: None,
             },
         )?;
         let end = Instant::now();

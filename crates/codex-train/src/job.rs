@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::checkpoint::{self, BaseRef};
 use crate::error::TrainError;
 use crate::load;
-use crate::trainer::{EvalMetrics, StepReport, StopCause, TrainInputs, train};
+use crate::trainer::{EvalMetrics, ExampleInputs, StepReport, StopCause, TrainInputs, train};
 
 /// Where a configuration comes from, above the embedded default: a file,
 /// the process environment (`CODEX_*`), and `key=value` overrides.
@@ -644,6 +644,20 @@ impl<'a> TrainJob<'a> {
             ),
             None => {
                 let data_dir = run.root().join("data");
+                // Chat examples: the template, and the longest example the
+                // model trains (its context, less nothing: n tokens train
+                // n − 1 positions).
+                let parts = match cfg.data.format {
+                    codex_core::config::DataFormat::Chat => {
+                        Some(codex_data::chat_parts(&cfg, &tok_path)?)
+                    }
+                    _ => None,
+                };
+                let max_length = match (cfg.data.max_length, &cfg.train.init_from) {
+                    (Some(m), _) => m as usize,
+                    (None, Some(base)) => load::model_config_of(base)?.context_length + 1,
+                    (None, None) => codex_data::chat_max_length(&cfg),
+                };
                 let prepared = codex_data::prepare(&PrepareInputs {
                     data: &cfg.data,
                     seeds,
@@ -653,8 +667,30 @@ impl<'a> TrainJob<'a> {
                     filter: &*filter,
                     out: &data_dir,
                     on_documents: &|_| {},
-                    chat: None,
+                    chat: parts.as_ref().map(|(template, tokenizer, special)| {
+                        codex_data::ChatInputs {
+                            template,
+                            tokenizer,
+                            special: special.clone(),
+                            loss_on: cfg.train.loss_on,
+                            max_length,
+                            overlong: cfg.data.overlong,
+                        }
+                    }),
                 })?;
+                // A template the configuration named travels with the run's
+                // tokenizer, so chat, generation and export use it.
+                if let Some((template, _, _)) = &parts
+                    && cfg.data.chat_template.is_some()
+                {
+                    let dir = run.root().join("tokenizer");
+                    if dir.join("tokenizer.json").is_file() {
+                        codex_core::write_bytes_atomic(
+                            dir.join("chat_template.jinja"),
+                            template.source().as_bytes(),
+                        )?;
+                    }
+                }
                 (data_dir, prepared)
             }
         };
@@ -669,6 +705,22 @@ impl<'a> TrainJob<'a> {
             Some(TokenStore::open(&data_dir, &val_split.shards, true)?)
         } else {
             None
+        };
+        // Chat data trains on its examples, each with its loss mask.
+        let (train_examples, val_examples) = match &manifest.chat {
+            None => (None, None),
+            Some(_) => (
+                Some(codex_data::ExampleStore::open(
+                    &data_dir,
+                    &train_split,
+                    true,
+                )?),
+                if val_split.tokens > 0 {
+                    Some(codex_data::ExampleStore::open(&data_dir, &val_split, true)?)
+                } else {
+                    None
+                },
+            ),
         };
         observer.event(&Event::Data {
             train_tokens: train_split.tokens,
@@ -697,6 +749,19 @@ impl<'a> TrainJob<'a> {
             let loaded = base_model.config().section();
             check_loaded_shape(&self.plan.explicit, &cfg.model, &loaded, &base)?;
             cfg.model = loaded;
+        }
+        if let Some(chat) = &manifest.chat {
+            let context = base_model.config().context_length as u64;
+            if chat.max_length > context + 1 {
+                return Err(TrainError::input(
+                    "data.max_length",
+                    format!(
+                        "the chat examples were prepared up to {} tokens, longer than the model's context_length {context} + 1; set data.max_length to at most {}",
+                        chat.max_length,
+                        context + 1
+                    ),
+                ));
+            }
         }
         // Provenance names the model that trains: its shape and its origin.
         record.model = Some(serde_json::json!({
@@ -768,6 +833,11 @@ impl<'a> TrainJob<'a> {
                 sink: &mut sink,
                 on_step: &mut |r| observer.step(r),
                 stop: self.stop,
+                examples: train_examples.as_ref().map(|train| ExampleInputs {
+                    train,
+                    validation: val_examples.as_ref(),
+                    packing: cfg.train.packing,
+                }),
             },
         )?;
         if outcome.stop == StopCause::Interrupted {

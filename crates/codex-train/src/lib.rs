@@ -90,6 +90,6 @@ pub use job::{
 };
 pub use schedule::lr_at;
 pub use trainer::{
-    EvalMetrics, StepReport, StopCause, TrainInputs, TrainOutcome, already_finished, evaluate,
-    optimizer, train,
+    EvalMetrics, ExampleInputs, StepReport, StopCause, TrainInputs, TrainOutcome, already_finished,
+    evaluate, evaluate_examples, optimizer, train,
 };

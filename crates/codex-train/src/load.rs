@@ -307,6 +307,27 @@ impl InferenceModel {
     }
 }
 
+/// The shape of the model `path` names, read without its weights.
+pub fn model_config_of(path: &Path) -> Result<codex_model::ModelConfig, TrainError> {
+    let located = locate(path)?;
+    Ok(match &located.source {
+        ModelSource::HuggingFace(dir) => codex_model::read_hf_config(&dir.join("config.json"))?,
+        ModelSource::Checkpoint(ck) => checkpoint::read_state(ck)?.model,
+        ModelSource::Native(file) => {
+            let mut meta = file.as_os_str().to_owned();
+            meta.push(".json");
+            let meta = PathBuf::from(meta);
+            let text = std::fs::read_to_string(&meta)
+                .map_err(|e| TrainError::input(meta.display(), format!("cannot read: {e}")))?;
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| TrainError::input(meta.display(), format!("not valid JSON: {e}")))?;
+            serde_json::from_value(v["model"].clone()).map_err(|e| {
+                TrainError::input(meta.display(), format!("invalid model metadata: {e}"))
+            })?
+        }
+    })
+}
+
 /// The tokenizer that goes with a located model: the run's, else
 /// `tokenizer.json` beside the model (in a checkpoint, a native model's
 /// directory or a Hugging Face directory).

@@ -11,7 +11,9 @@ use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{DType, Device, FloatDType, Int, Tensor, TensorData};
 use codex_core::config::{Precision, TrainSection};
 use codex_core::{MetricRecord, MetricSink};
-use codex_data::{Batch, RandomState, RandomWindows, Sequential, TokenStore};
+use codex_data::{
+    Batch, ExampleBatches, ExampleStore, RandomState, RandomWindows, Sequential, TokenStore,
+};
 use codex_model::burn;
 use codex_model::{AdamW, ForwardOptions, LossOutput, Transformer, squared_norm};
 
@@ -44,6 +46,65 @@ pub struct TrainInputs<'a> {
     pub on_step: &'a mut dyn FnMut(&StepReport),
     /// Set (by a SIGINT/SIGTERM handler) to stop after the current step, saving first.
     pub stop: Option<&'a AtomicBool>,
+    /// Chat data: the examples to train and validate on instead of windows
+    /// of `data` and `validation`.
+    pub examples: Option<ExampleInputs<'a>>,
+}
+
+/// Chat examples for the training loop.
+#[derive(Debug, Clone, Copy)]
+pub struct ExampleInputs<'a> {
+    /// Training examples.
+    pub train: &'a ExampleStore,
+    /// Validation examples, if any.
+    pub validation: Option<&'a ExampleStore>,
+    /// Pack several examples into each row.
+    pub packing: bool,
+}
+
+/// What validation reads.
+#[derive(Clone, Copy)]
+enum Validation<'a> {
+    Windows(&'a TokenStore),
+    Examples(&'a ExampleStore, bool),
+}
+
+impl Validation<'_> {
+    fn evaluate(
+        self,
+        model: &Transformer,
+        batch_size: usize,
+        batches: usize,
+    ) -> Result<EvalMetrics, TrainError> {
+        match self {
+            Self::Windows(store) => evaluate(model, store, batch_size, batches),
+            Self::Examples(store, packing) => {
+                evaluate_examples(model, store, batch_size, batches, packing)
+            }
+        }
+    }
+}
+
+/// Where the loop's batches come from.
+enum Sampler<'a> {
+    Windows(RandomWindows<'a>),
+    Examples(ExampleBatches<'a>),
+}
+
+impl Sampler<'_> {
+    fn next_batch(&mut self) -> Batch {
+        match self {
+            Self::Windows(s) => s.next_batch(),
+            Self::Examples(s) => s.next_batch(),
+        }
+    }
+
+    fn state(&self) -> RandomState {
+        match self {
+            Self::Windows(s) => s.state(),
+            Self::Examples(s) => s.state(),
+        }
+    }
 }
 
 impl std::fmt::Debug for TrainInputs<'_> {
@@ -263,13 +324,77 @@ fn int_scalar(t: Tensor<1, Int>) -> i64 {
         .expect("int scalar")[0]
 }
 
-fn tensors(batch: &Batch, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
+/// Ignored targets (chat prompts and padding) carry this id.
+const IGNORE: i64 = -100;
+
+/// A batch as model inputs: ids, targets (ignored ones [`IGNORE`]) and the
+/// positions and segment starts of chat examples.
+struct BatchTensors {
+    x: Tensor<2, Int>,
+    y: Tensor<2, Int>,
+    ignore: Option<i64>,
+    positions: Option<Tensor<2, Int>>,
+    starts: Option<Tensor<2, Int>>,
+}
+
+impl BatchTensors {
+    fn options(&self) -> ForwardOptions<'static> {
+        ForwardOptions {
+            positions: self.positions.clone(),
+            segment_starts: self.starts.clone(),
+            ..ForwardOptions::default()
+        }
+    }
+}
+
+fn tensors(batch: &Batch, device: &Device) -> BatchTensors {
     let shape = [batch.batch, batch.seq_len];
-    let to = |v: &[u32]| {
-        let v: Vec<i64> = v.iter().map(|&t| i64::from(t)).collect();
-        Tensor::<2, Int>::from_data(TensorData::new(v, shape), device)
+    let to = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, shape), device);
+    let ints = |v: &[u32]| v.iter().map(|&t| i64::from(t)).collect::<Vec<_>>();
+    let masked = !batch.loss_mask.is_empty();
+    let targets: Vec<i64> = if masked {
+        batch
+            .targets
+            .iter()
+            .zip(&batch.loss_mask)
+            .map(|(&t, &m)| if m == 1 { i64::from(t) } else { IGNORE })
+            .collect()
+    } else {
+        ints(&batch.targets)
     };
-    (to(&batch.inputs), to(&batch.targets))
+    BatchTensors {
+        x: to(ints(&batch.inputs)),
+        y: to(targets),
+        ignore: masked.then_some(IGNORE),
+        positions: (!batch.positions.is_empty()).then(|| to(ints(&batch.positions))),
+        starts: (!batch.segment_starts.is_empty()).then(|| to(ints(&batch.segment_starts))),
+    }
+}
+
+/// Loss, perplexity and token accuracy over up to `batches` batches of chat
+/// examples of `store`, in order, counting the tokens the masks select.
+pub fn evaluate_examples(
+    model: &Transformer,
+    store: &ExampleStore,
+    batch_size: usize,
+    batches: usize,
+    packing: bool,
+) -> Result<EvalMetrics, TrainError> {
+    let model = model.valid();
+    let seq_len = model.config().context_length;
+    let mut sampler = ExampleBatches::in_order(store, batch_size, seq_len, packing)?;
+    let n = sampler.batches_per_epoch().clamp(1, batches.max(1));
+    let device = model.wte.weight.val().device();
+    let (mut nll, mut count, mut correct) = (0.0f64, 0i64, 0i64);
+    for _ in 0..n {
+        let b = tensors(&sampler.next_batch(), &device);
+        let options = b.options();
+        let out = model.loss(b.x, b.y, b.ignore, options)?;
+        nll += f64::from(scalar(out.nll_sum));
+        count += int_scalar(out.count);
+        correct += int_scalar(out.correct);
+    }
+    Ok(metrics(nll, count, correct))
 }
 
 /// Loss, perplexity and token accuracy over up to `batches` consecutive windows
@@ -289,20 +414,23 @@ pub fn evaluate(
         .clamp(1, batches.max(1));
     let (mut nll, mut count, mut correct) = (0.0f64, 0i64, 0i64);
     for _ in 0..n {
-        let batch = sampler.next_batch();
-        let (x, y) = tensors(&batch, &device);
-        let out = model.loss(x, y, None, ForwardOptions::default())?;
+        let b = tensors(&sampler.next_batch(), &device);
+        let out = model.loss(b.x, b.y, None, ForwardOptions::default())?;
         nll += f64::from(scalar(out.nll_sum));
         count += int_scalar(out.count);
         correct += int_scalar(out.correct);
     }
+    Ok(metrics(nll, count, correct))
+}
+
+fn metrics(nll: f64, count: i64, correct: i64) -> EvalMetrics {
     let loss = nll / count.max(1) as f64;
-    Ok(EvalMetrics {
+    EvalMetrics {
         loss,
         perplexity: loss.exp(),
         token_accuracy: correct as f64 / count.max(1) as f64,
         tokens: count as u64,
-    })
+    }
 }
 
 fn now() -> f64 {
@@ -383,14 +511,16 @@ fn compute_dtype(precision: Precision, device: &Device) -> Result<Option<FloatDT
 /// it is; the cross-entropy itself is f32 either way.
 fn loss_in(
     model: &Transformer,
-    x: Tensor<2, Int>,
-    y: Tensor<2, Int>,
+    b: BatchTensors,
     compute: Option<FloatDType>,
 ) -> Result<LossOutput, TrainError> {
-    let options = ForwardOptions::default();
+    let options = b.options();
     Ok(match compute {
-        None => model.loss(x, y, None, options)?,
-        Some(dtype) => model.clone().cast(dtype)?.loss(x, y, None, options)?,
+        None => model.loss(b.x, b.y, b.ignore, options)?,
+        Some(dtype) => model
+            .clone()
+            .cast(dtype)?
+            .loss(b.x, b.y, b.ignore, options)?,
     })
 }
 
@@ -461,9 +591,26 @@ pub fn train(
         let (scale, good) = resumed_scale.unwrap_or((LossScaler::INITIAL, 0));
         LossScaler { scale, good }
     });
-    let mut sampler = RandomWindows::resume(inputs.data, batch_size, seq_len, sampler_state)?;
+    let mut sampler = match &inputs.examples {
+        None => Sampler::Windows(RandomWindows::resume(
+            inputs.data,
+            batch_size,
+            seq_len,
+            sampler_state,
+        )?),
+        Some(e) => Sampler::Examples(ExampleBatches::resume(
+            e.train,
+            batch_size,
+            seq_len,
+            e.packing,
+            sampler_state,
+        )?),
+    };
     let flops_per_token = model.config().flops_per_token();
-    let tokens_per_step = (batch_size * seq_len * t.grad_accum as usize) as u64;
+    let validation = match &inputs.examples {
+        None => inputs.validation.map(Validation::Windows),
+        Some(e) => e.validation.map(|v| Validation::Examples(v, e.packing)),
+    };
     let start = Instant::now();
     let start_tokens = tokens;
     let mut last_checkpoint = None;
@@ -493,10 +640,13 @@ pub fn train(
         device.seed(inputs.dropout_seed ^ step.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut accumulator = GradientsAccumulator::<Transformer>::new();
         let mut loss_sum = 0.0;
+        // Positions that hold tokens (padding aside), and all positions.
+        let (mut step_tokens, mut step_positions) = (0u64, 0u64);
         for _ in 0..t.grad_accum {
             let batch = sampler.next_batch();
-            let (x, y) = tensors(&batch, &device);
-            let out = loss_in(&model, x, y, compute)?;
+            step_positions += batch.inputs.len() as u64;
+            step_tokens += (batch.inputs.len() - batch.padding) as u64;
+            let out = loss_in(&model, tensors(&batch, &device), compute)?;
             let loss = out.loss / f64::from(t.grad_accum);
             loss_sum += f64::from(scalar(loss.clone().detach()));
             let loss = match scaler {
@@ -537,7 +687,7 @@ pub fn train(
             model = optim.step(lr, model, grads);
         }
         step += 1;
-        tokens += tokens_per_step;
+        tokens += step_tokens;
         train_loss = loss_sum;
         sampler_state = sampler.state();
         let elapsed = start.elapsed().as_secs_f64();
@@ -571,6 +721,13 @@ pub fn train(
             row("system", "tokens_per_second", tps),
             row("system", "flops_per_second", flops_ps),
         ];
+        if inputs.examples.is_some() {
+            rows.push(row(
+                "train",
+                "padding_fraction",
+                (step_positions - step_tokens) as f64 / step_positions.max(1) as f64,
+            ));
+        }
         if let Some(sc) = scaler {
             rows.push(row("train", "loss_scale", sc.scale));
             rows.push(row("train", "skipped_step", f64::from(u8::from(overflow))));
@@ -580,10 +737,10 @@ pub fn train(
         }
         eval = None;
         let last = step >= t.max_steps;
-        if let Some(val) = inputs.validation
+        if let Some(val) = validation
             && (last || (t.eval_every > 0 && step.is_multiple_of(t.eval_every)))
         {
-            let m = evaluate(&model, val, batch_size, t.eval_batches as usize)?;
+            let m = val.evaluate(&model, batch_size, t.eval_batches as usize)?;
             rows.push(row("validation", "loss", m.loss));
             rows.push(row("validation", "perplexity", m.perplexity));
             rows.push(row("validation", "token_accuracy", m.token_accuracy));
@@ -641,9 +798,9 @@ pub fn train(
     sink.flush().map_err(|e| sink_err(sink, e))?;
     let seconds = start.elapsed().as_secs_f64();
     if eval.is_none()
-        && let Some(val) = inputs.validation
+        && let Some(val) = validation
     {
-        eval = Some(evaluate(&model, val, batch_size, t.eval_batches as usize)?);
+        eval = Some(val.evaluate(&model, batch_size, t.eval_batches as usize)?);
     }
     Ok(TrainOutcome {
         model,

@@ -131,6 +131,7 @@ fn run_model(
             sink: &mut sink,
             on_step: &mut |_| {},
             stop: None,
+            examples: None,
         },
     )
 }

@@ -12,7 +12,29 @@ use crate::cli::{ConfigArgs, DataCommand};
 
 pub(super) fn run(cmd: DataCommand) -> Result<String> {
     match cmd {
-        DataCommand::Synth { size, seed, out } => {
+        DataCommand::Synth {
+            kind,
+            size,
+            examples,
+            heldout,
+            seed,
+            out,
+        } => {
+            if kind == "chat" {
+                let n = examples.expect("clap requires --examples for chat");
+                let mut written = 0;
+                codex_core::write_atomic(&out, |f| {
+                    written = codex_data::synth::write_chat(f, n, seed, heldout)
+                        .with_context(|| format!("cannot write `{}`", out.display()))?;
+                    anyhow::Ok(())
+                })?;
+                let which = if heldout { "held-out" } else { "training" };
+                return Ok(format!(
+                    "wrote {n} chat examples ({which} questions, seed {seed}, {written} bytes) to {}\n",
+                    out.display()
+                ));
+            }
+            let size = size.expect("clap requires --size for text");
             let bytes = codex_data::synth::parse_size(&size).with_context(|| {
                 format!("cannot read size `{size}`: use e.g. 10MB, 1.5GB or 512KiB")
             })?;

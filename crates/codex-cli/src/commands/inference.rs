@@ -77,6 +77,10 @@ pub(crate) fn chat(args: ChatArgs) -> Result<String> {
         &DeviceSpec::Auto.device()?,
         Some(&filter),
     )?;
+    if let Some(file) = &args.batch {
+        let out = args.out.as_ref().expect("clap requires --out with --batch");
+        return chat_batch(&mut session, file, out);
+    }
     if let Some(file) = &args.messages {
         let messages = codex_train::read_messages(file)?;
         let reply = session.reply(&messages)?;
@@ -175,5 +179,44 @@ pub(crate) fn chat_render(command: ChatCommand) -> Result<String> {
         enc.text,
         enc.ids.len(),
         format.template.origin()
+    ))
+}
+
+/// `codex chat --batch`: each record's conversation without its last reply,
+/// answered; the reply and the record's own last reply written as a
+/// `{"hypothesis", "references"}` line (what `codex eval text` reads).
+fn chat_batch(session: &mut ChatSession, file: &Path, out: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read `{}`", file.display()))?;
+    let fields = std::collections::BTreeMap::new();
+    let mut lines = String::new();
+    let mut n = 0;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |message: String| {
+            codex_train::TrainError::input(format!("{}:{}", file.display(), i + 1), message)
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let mut messages = codex_data::source::chat_messages(&value, &fields).map_err(bad)?;
+        let reference = messages.pop().expect("a chat record ends with a reply");
+        let reply = session.reply(&messages)?;
+        let row = serde_json::json!({
+            "hypothesis": reply.content,
+            "references": [reference["content"]],
+            "stop_reason": reply.stop_reason,
+        });
+        lines.push_str(&row.to_string());
+        lines.push('\n');
+        n += 1;
+    }
+    codex_core::write_bytes_atomic(out, lines.as_bytes())?;
+    Ok(format!(
+        "answered {n} conversations of {}; predictions in {} (score them with `codex eval text --hyp {} --metrics em`)\n",
+        file.display(),
+        out.display(),
+        out.display()
     ))
 }

@@ -537,6 +537,11 @@ pub fn prepare(inputs: &PrepareInputs<'_>) -> Result<Prepared, DataError> {
         source,
     })?;
     let data = inputs.data;
+    if data.format == DataFormat::Chat && data.sources.is_empty() {
+        return Err(DataError::Chat(
+            "data.format is chat but data.sources is empty: the built-in corpus is plain text; give chat JSONL files (codex data synth --kind chat writes one)".into(),
+        ));
+    }
     let (files, synthetic) = if data.sources.is_empty() {
         let path = out.join("synthetic.txt");
         let seed = inputs.seeds.derive("data.synth");

@@ -446,9 +446,10 @@ pub fn chat_heldout(question: &str) -> bool {
 /// Chat example `index` of the seeded instruction set for `seed`, from the
 /// training questions or (with `heldout`) the held-out ones: a
 /// `{"messages": [...]}` record whose answer follows from the question, so a
-/// model that learns the task can be scored by exact match. Three tasks:
-/// adding or subtracting two numbers below ten, reversing three to five
-/// words, and reading a person's city or age out of a short passage.
+/// model that learns the task can be scored by exact match. Three tasks,
+/// each one a small model can learn to generalize to unseen questions:
+/// counting two to seven words, reversing three to five words, and reading
+/// a person's city or age out of a short passage.
 pub fn chat_example(seed: u64, index: u64, heldout: bool) -> serde_json::Value {
     let mut rng = Rng::new(seed ^ 0xC4A7_0000_0000_0000, index);
     loop {
@@ -465,13 +466,14 @@ pub fn chat_example(seed: u64, index: u64, heldout: bool) -> serde_json::Value {
 fn chat_task(rng: &mut Rng) -> (String, String) {
     match rng.below(3) {
         0 => {
-            let (a, b) = (rng.below(10), rng.below(10));
-            if rng.below(2) == 0 {
-                (format!("What is {a} + {b}?"), (a + b).to_string())
-            } else {
-                let (hi, lo) = (a.max(b), a.min(b));
-                (format!("What is {hi} - {lo}?"), (hi - lo).to_string())
-            }
+            let n = 2 + rng.below(6);
+            let words: Vec<&str> = (0..n)
+                .map(|_| CHAT_WORDS[rng.below(CHAT_WORDS.len())])
+                .collect();
+            (
+                format!("How many words are in: {}?", words.join(" ")),
+                n.to_string(),
+            )
         }
         1 => {
             let n = 3 + rng.below(3);
@@ -556,11 +558,11 @@ mod tests {
         assert!(held.iter().all(|h| !seen.contains(&question(h))));
         for ex in train.iter().chain(&held) {
             let (q, a) = (question(ex), answer(ex));
-            if let Some(sum) = q.strip_prefix("What is ").and_then(|r| r.strip_suffix('?')) {
-                let parts: Vec<&str> = sum.split(' ').collect();
-                let (x, y): (i64, i64) = (parts[0].parse().unwrap(), parts[2].parse().unwrap());
-                let want = if parts[1] == "+" { x + y } else { x - y };
-                assert_eq!(a, want.to_string(), "{q}");
+            if let Some(words) = q
+                .strip_prefix("How many words are in: ")
+                .and_then(|r| r.strip_suffix('?'))
+            {
+                assert_eq!(a, words.split(' ').count().to_string(), "{q}");
             } else if let Some(words) = q.strip_prefix("Reverse the words: ") {
                 let rev: Vec<&str> = words.split(' ').rev().collect();
                 assert_eq!(a, rev.join(" "));

@@ -427,3 +427,146 @@ fn round_trip_with(name: &str, edits: &[(&str, &str)], expect_eos: bool) {
         prompts.len()
     );
 }
+
+/// A chat fine-tune exported with its tokenizer files and chat template:
+/// `transformers` renders the conversation to the ids `codex chat render`
+/// gives and, greedy, replies with the text `codex chat` gives.
+#[test]
+fn an_exported_chat_fine_tune_replies_in_transformers_as_in_codex_chat() {
+    let Some(python) = std::env::var_os("CODEX_TEST_TRANSFORMERS").map(PathBuf::from) else {
+        eprintln!(
+            "skipped: set CODEX_TEST_TRANSFORMERS to a Python with torch and transformers to run the chat export round trip"
+        );
+        return;
+    };
+    use codex_model::burn::tensor::Device;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let chat = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/chat");
+    // A base: qwen2-tiny with the chat test tokenizer (ChatML's tokens are
+    // special there), no chat template of its own.
+    std::fs::create_dir(d.join("base")).unwrap();
+    let mut config = codex_model::architectures()
+        .get("qwen2-tiny")
+        .unwrap()
+        .value
+        .clone();
+    config.vocab_size = 640;
+    let model = codex_model::Transformer::init(&config, 11, &Device::flex()).unwrap();
+    codex_model::save_native(&model, &d.join("base/model.bpk")).unwrap();
+    std::fs::copy(chat.join("tokenizer.json"), d.join("base/tokenizer.json")).unwrap();
+    std::fs::write(
+        d.join("base/tokenizer_config.json"),
+        r#"{"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|im_end|>", "pad_token": "<|endoftext|>"}"#,
+    )
+    .unwrap();
+    codex(
+        d,
+        &[
+            "data",
+            "synth",
+            "--kind",
+            "chat",
+            "--examples",
+            "400",
+            "--out",
+            "chat.jsonl",
+        ],
+    );
+    codex(
+        d,
+        &[
+            "train",
+            "run.name=sft",
+            "train.init_from=base",
+            "data.format=chat",
+            "data.sources=[chat.jsonl]",
+            "data.chat_template=chatml",
+            "train.packing=true",
+            "train.batch_size=8",
+            "train.max_steps=40",
+            "train.warmup_steps=4",
+            "train.lr=3e-3",
+            "train.eval_every=20",
+            "train.eval_batches=2",
+            "train.checkpoint_every=40",
+        ],
+    );
+    let run = std::fs::read_dir(d.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with("-sft"))
+        .unwrap();
+    codex(
+        d,
+        &["model", "export", run.to_str().unwrap(), "--out", "export"],
+    );
+    assert!(d.join("export/chat_template.jinja").is_file());
+    for (i, question) in [
+        "How many words are in: red cat tree?",
+        "Reverse the words: moon fish rain",
+        "Ada is 31 years old and lives in Lyon. Where does Ada live?",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let file = format!("q{i}.json");
+        let messages = serde_json::json!([{"role": "user", "content": question}]);
+        std::fs::write(d.join(&file), messages.to_string()).unwrap();
+        let rendered: serde_json::Value = serde_json::from_str(&codex(
+            d,
+            &[
+                "chat",
+                "render",
+                "export",
+                "--messages",
+                &file,
+                "--add-generation-prompt",
+                "--json",
+            ],
+        ))
+        .unwrap();
+        let reply: serde_json::Value = serde_json::from_str(&codex(
+            d,
+            &[
+                "chat",
+                "export",
+                "--messages",
+                &file,
+                "--json",
+                "--temperature",
+                "0",
+                "--max-new-tokens",
+                "12",
+            ],
+        ))
+        .unwrap();
+        let tok = codex_tokenize::HfTokenizer::from_file(d.join("export/tokenizer.json")).unwrap();
+        let stops: Vec<String> = ["<|im_end|>", "<|endoftext|>"]
+            .iter()
+            .map(|t| tok.token_to_id(t).unwrap().to_string())
+            .collect();
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/check/chat_roundtrip.py");
+        let o = Command::new(&python)
+            .arg(&script)
+            .arg(d.join("export"))
+            .arg(d.join(&file))
+            .arg("12")
+            .args(&stops)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let theirs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(theirs["has_template"], true, "{theirs}");
+        assert_eq!(
+            theirs["prompt_ids"], rendered["ids"],
+            "{question}: prompt ids"
+        );
+        assert_eq!(
+            theirs["reply"], reply["content"],
+            "{question}: {theirs} vs {reply}"
+        );
+        eprintln!("chat round trip: {question:?} -> {:?}", reply["content"]);
+    }
+}

@@ -468,6 +468,9 @@ pub(crate) fn train(extra: &[String]) -> Result<()> {
     if extra.iter().any(|a| a == "--families") {
         return train_families(&cargo, extra);
     }
+    if extra.iter().any(|a| a == "--chat") {
+        return train_chat(&cargo, extra);
+    }
     let python = match std::env::var("CODEX_BENCH_TORCH_PYTHON") {
         Ok(p) => PathBuf::from(p),
         Err(_) => {
@@ -623,6 +626,46 @@ fn train_families(cargo: &str, extra: &[String]) -> Result<()> {
     std::fs::write(dir.join("train-families.md"), &report)?;
     print!("{report}");
     println!("\nwritten to target/bench/train-families.md");
+    Ok(())
+}
+
+/// `cargo xtask bench train --chat`: chat fine-tuning's training step on
+/// packed and on padded chat examples against pretraining's on windows, the
+/// same model, batch and context, written to `target/bench/train-chat.md`.
+fn train_chat(cargo: &str, extra: &[String]) -> Result<()> {
+    let out = Command::new(cargo).args(bench_train_args(extra)).output()?;
+    if !out.status.success() {
+        bail!(
+            "bench_train failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rows: Vec<Value> = String::from_utf8(out.stdout)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let first = rows.first().cloned().unwrap_or_default();
+    let mut report = format!(
+        "# codex-train: chat fine-tuning against pretraining\n\nCommand: `cargo xtask bench train {}` (bare step: forward, backward, AdamW; llama-tiny's shape with a 640-token vocabulary, context {}, batch {}; {} synthetic chat examples rendered with ChatML; tokens/s counts positions that hold tokens; median step of each round, fastest of the interleaved rounds)\n\n| mode | tokens/s | vs pretraining | padding (one epoch) |\n|---|---|---|---|\n",
+        extra.join(" "),
+        first["context"],
+        first["batch"],
+        first["examples"]
+    );
+    for r in &rows {
+        report.push_str(&format!(
+            "| {} | {:.0} | {:.2}× | {:.1}% |\n",
+            r["mode"].as_str().unwrap_or("?"),
+            r["tokens_per_second"].as_f64().unwrap_or(f64::NAN),
+            r["vs_pretrain"].as_f64().unwrap_or(f64::NAN),
+            100.0 * r["padding_fraction"].as_f64().unwrap_or(f64::NAN),
+        ));
+    }
+    let dir = PathBuf::from("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("train-chat.md"), &report)?;
+    print!("{report}");
+    println!("\nwritten to target/bench/train-chat.md");
     Ok(())
 }
 

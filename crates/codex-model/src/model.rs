@@ -586,6 +586,15 @@ impl Masks {
     }
 }
 
+/// An integer tensor's values on the host.
+fn host_u32(t: Tensor<2, Int>) -> Vec<u32> {
+    t.into_data()
+        .convert::<i64>()
+        .iter::<i64>()
+        .map(|s| s as u32)
+        .collect()
+}
+
 /// `[batch, 1, tq, tk]`, true where a query must not see a key (bottom-right aligned).
 fn causal_mask(b: usize, tq: usize, tk: usize, device: &Device) -> Tensor<4, Bool> {
     let offset = (tk - tq) as i64;
@@ -932,7 +941,22 @@ impl Transformer {
                 message: "packed examples cannot be read with a key/value cache".into(),
             });
         }
-        let masks = self.masks(b, t, past, key_padding, segment_starts, &device);
+        // The fused kernel applies the causal mask, windows and packed
+        // examples itself; the tensor masks are built only for the other path.
+        #[cfg(feature = "flex")]
+        let fused = cache.is_none() && key_padding.is_none() && fused::route(&x).is_some();
+        #[cfg(not(feature = "flex"))]
+        let fused = false;
+        let masks = if fused {
+            Masks {
+                padding: None,
+                windowed: Vec::new(),
+                padded: false,
+                starts: segment_starts.map(|s| std::sync::Arc::new(host_u32(s))),
+            }
+        } else {
+            self.masks(b, t, past, key_padding, segment_starts, &device)
+        };
         if let Some(c) = cache.as_deref_mut()
             && c.layers.len() != self.blocks.len()
         {
@@ -994,14 +1018,7 @@ impl Transformer {
         });
         let mut starts = None;
         if let Some(seg) = segment_starts {
-            let host: Vec<u32> = seg
-                .clone()
-                .into_data()
-                .convert::<i64>()
-                .iter::<i64>()
-                .map(|s| s as u32)
-                .collect();
-            starts = Some(std::sync::Arc::new(host));
+            starts = Some(std::sync::Arc::new(host_u32(seg.clone())));
             // Keys before the query's example start are hidden.
             let before = cols()
                 .reshape([1, 1, 1, tk])

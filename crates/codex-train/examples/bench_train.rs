@@ -17,6 +17,14 @@
 //! context), each as a JSON line with its GFLOP/s: the fastest of
 //! `--rounds` (3) interleaved rounds.
 //!
+//! With `--chat`, chat fine-tuning against pretraining on the same model
+//! (`llama-tiny`'s shape with the chat test tokenizer's vocabulary), batch
+//! and context: the bare step on random windows, on packed rows of chat
+//! examples (`codex data synth --kind chat`, rendered with ChatML, prepared
+//! as `codex train data.format=chat` prepares them) and on padded,
+//! length-bucketed rows; tokens/s counts the positions that hold tokens, and
+//! each mode's padding fraction is over one epoch of batches.
+//!
 //! Like the binary, it keeps freed memory mapped (mimalloc's purge delay -1).
 #![allow(clippy::print_stdout, reason = "a benchmark prints its results")]
 
@@ -159,6 +167,146 @@ fn families(
     Ok(())
 }
 
+/// One training step on `batch` (a [`codex_data::Batch`] of any kind): the
+/// trainer's arithmetic (ignored targets, positions and segment starts).
+fn batch_step(
+    model: Transformer,
+    optim: &mut codex_model::burn::optim::ModuleOptimizer,
+    b: &codex_data::Batch,
+    device: &codex_model::burn::tensor::Device,
+) -> Transformer {
+    let shape = [b.batch, b.seq_len];
+    let to = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, shape), device);
+    let ints = |v: &[u32]| v.iter().map(|&t| i64::from(t)).collect::<Vec<_>>();
+    let targets: Vec<i64> = if b.loss_mask.is_empty() {
+        ints(&b.targets)
+    } else {
+        b.targets
+            .iter()
+            .zip(&b.loss_mask)
+            .map(|(&t, &m)| if m == 1 { i64::from(t) } else { -100 })
+            .collect()
+    };
+    let options = ForwardOptions {
+        positions: (!b.positions.is_empty()).then(|| to(ints(&b.positions))),
+        segment_starts: (!b.segment_starts.is_empty()).then(|| to(ints(&b.segment_starts))),
+        ..ForwardOptions::default()
+    };
+    let out = model
+        .loss(to(ints(&b.inputs)), to(targets), Some(-100), options)
+        .expect("fits");
+    let _ = out.loss.clone().into_data();
+    let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+    optim.step(3e-4, model, grads)
+}
+
+/// `--chat`: pretraining windows against packed and padded chat examples.
+fn chat(
+    train: &codex_core::config::TrainSection,
+    batch: usize,
+    steps: usize,
+    rounds: usize,
+    device: &codex_model::burn::tensor::Device,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let chat_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/chat");
+    let tok_path = chat_dir.join("tokenizer.json");
+    let tmp = tempfile::tempdir()?;
+    let file = tmp.path().join("chat.jsonl");
+    let mut out = std::fs::File::create(&file)?;
+    codex_data::synth::write_chat(&mut out, 6000, 1, false)?;
+    drop(out);
+    let mut config = codex_model::architectures()
+        .get("llama-tiny")?
+        .value
+        .clone();
+    config.vocab_size = 640;
+    let ctx = config.context_length;
+    let mut app = ConfigLoader::new()
+        .overrides([
+            "data.format=chat",
+            "data.validation_fraction=0",
+            &format!("data.sources=[{}]", file.display()),
+        ])
+        .load()?
+        .config;
+    app.model.context_length = ctx as u32;
+    let tok = codex_tokenize::AnyTokenizer::from_file(&tok_path)?;
+    let hf = codex_tokenize::HfTokenizer::from_file(&tok_path)?;
+    let template = codex_tokenize::ChatTemplate::builtin("chatml")?;
+    let (digest, _) = codex_core::hash_file(&tok_path)?;
+    let data_dir = tmp.path().join("data");
+    let prepared = codex_data::prepare(&PrepareInputs {
+        data: &app.data,
+        seeds: Seeds::new(1),
+        tokenizer: &tok,
+        tokenizer_blake3: digest,
+        eos_id: 0,
+        filter: &PassThrough,
+        out: &data_dir,
+        on_documents: &|_| {},
+        chat: Some(codex_data::ChatInputs {
+            template: &template,
+            tokenizer: &hf,
+            special: codex_tokenize::SpecialTokens::default(),
+            loss_on: codex_core::config::LossOn::Assistant,
+            max_length: ctx + 1,
+            overlong: codex_core::config::Overlong::Truncate,
+        }),
+    })?;
+    let store = codex_data::ExampleStore::open(&data_dir, &prepared.manifest.split("train"), true)?;
+    let state = codex_data::RandomState {
+        seed: 3,
+        batches: 0,
+    };
+    // One epoch of each kind of batch: the padding and the batches measured.
+    let epoch =
+        |packing: bool| -> Result<(f64, Vec<codex_data::Batch>), Box<dyn std::error::Error>> {
+            let mut s = codex_data::ExampleBatches::resume(&store, batch, ctx, packing, state)?;
+            let n = s.batches_per_epoch();
+            let all: Vec<codex_data::Batch> = (0..n).map(|_| s.next_batch()).collect();
+            let padding: usize = all.iter().map(|b| b.padding).sum();
+            let positions: usize = all.iter().map(|b| b.inputs.len()).sum();
+            Ok((padding as f64 / positions as f64, all))
+        };
+    let (packed_padding, packed) = epoch(true)?;
+    let (padded_padding, padded) = epoch(false)?;
+    let time = |batches: &[codex_data::Batch]| -> f64 {
+        let mut model = Transformer::init(&config, 0, device).expect("a valid shape");
+        let mut optim = optimizer(train, &model);
+        model = batch_step(model, &mut optim, &batches[0], device);
+        // Seconds per token of each step; tokens/s from their median.
+        let mut per_token = Vec::with_capacity(steps);
+        for b in batches.iter().cycle().skip(1).take(steps) {
+            let start = Instant::now();
+            model = batch_step(model, &mut optim, b, device);
+            per_token.push(start.elapsed().as_secs_f64() / (b.inputs.len() - b.padding) as f64);
+        }
+        1.0 / median(per_token)
+    };
+    let mut best = [0.0f64; 3];
+    for _ in 0..rounds.max(1) {
+        let pretrain = bare_step_seconds(&config, train, batch, steps, device)?;
+        best[0] = best[0].max((batch * ctx) as f64 / pretrain);
+        best[1] = best[1].max(time(&packed));
+        best[2] = best[2].max(time(&padded));
+    }
+    for (mode, tps, padding) in [
+        ("pretrain", best[0], 0.0),
+        ("sft-packed", best[1], packed_padding),
+        ("sft-padded", best[2], padded_padding),
+    ] {
+        println!(
+            "{}",
+            serde_json::json!({
+                "mode": mode, "tokens_per_second": tps, "padding_fraction": padding,
+                "vs_pretrain": tps / best[0], "examples": store.len(),
+                "batch": batch, "context": ctx,
+            })
+        );
+    }
+    Ok(())
+}
+
 /// The median of step times: robust to the odd step a busy machine slows.
 fn median(mut times: Vec<f64>) -> f64 {
     times.sort_by(f64::total_cmp);
@@ -246,6 +394,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     app.train.checkpoint_every = 1_000_000;
     if args.iter().any(|a| a == "--families") {
         return families(&app.train, batch, steps, get("--rounds", 3), &device);
+    }
+    if args.iter().any(|a| a == "--chat") {
+        return chat(&app.train, batch, steps, get("--rounds", 3), &device);
     }
 
     // (1) The bare step.

@@ -343,6 +343,8 @@ pub struct Summary {
     pub gpu_metrics: String,
     /// A sample generation, after the safety filter.
     pub sample: String,
+    /// Whether the run fine-tuned on chat examples (`data.format: chat`).
+    pub chat: bool,
     /// How the secondary sinks fared.
     pub sinks: Vec<SinkHealth>,
     /// What reached MLflow.
@@ -483,7 +485,11 @@ impl JobOutcome {
         .line("")
         .kv(
             "next",
-            format_args!("codex generate {} --prompt \"The\"", s.run_dir.display()),
+            if s.chat {
+                format!("codex chat {}", s.run_dir.display())
+            } else {
+                format!("codex generate {} --prompt \"The\"", s.run_dir.display())
+            },
         )
         .kv(
             "",
@@ -726,6 +732,19 @@ impl<'a> TrainJob<'a> {
             train_tokens: train_split.tokens,
             validation_tokens: val_split.tokens,
         });
+        if manifest.chat.is_some() {
+            let stats = train_split.chat.unwrap_or_default();
+            observer.event(&Event::Note(&format!(
+                "chat: {} training and {} validation examples, {} training tokens in the loss; {} cut to data.max_length, {} longer ones dropped, {} with no reply left dropped, {} refused by the template",
+                train_split.documents,
+                val_split.documents,
+                stats.masked_tokens,
+                stats.truncated,
+                stats.dropped_overlong,
+                stats.dropped_no_loss,
+                stats.refused
+            )));
+        }
         if let Some(line) = manifest.filter.summary_line() {
             observer.event(&Event::Note(&format!(
                 "{line} (each is in safety/events.ndjson)"
@@ -891,6 +910,7 @@ impl<'a> TrainJob<'a> {
                 .gpu_note()
                 .map_or_else(|| "sampled through NVML".to_owned(), str::to_owned),
             sample,
+            chat: manifest.chat.is_some(),
             sinks: Vec::new(),
             mlflow: None,
         };

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use codex_core::config::{ConfigLoader, DataSection, LossOn, Overlong};
-use codex_core::{PassThrough, Seeds};
+use codex_core::{Filtered, PassThrough, Seeds, Stage, TextFilter, Verdict};
 use codex_data::{
     ChatInputs, DataError, ExampleBatches, ExampleStore, PrepareInputs, RandomState, prepare,
     verify,
@@ -51,6 +51,16 @@ fn prepare_chat(
     loss_on: LossOn,
     max_length: usize,
 ) -> Result<codex_data::Prepared, DataError> {
+    prepare_filtered(dir, data, loss_on, max_length, &PassThrough)
+}
+
+fn prepare_filtered(
+    dir: &Path,
+    data: &DataSection,
+    loss_on: LossOn,
+    max_length: usize,
+    filter: &dyn TextFilter,
+) -> Result<codex_data::Prepared, DataError> {
     let tok_path = chat_dir().join("tokenizer.json");
     let tok = AnyTokenizer::from_file(&tok_path).unwrap();
     let hf = HfTokenizer::from_file(&tok_path).unwrap();
@@ -62,7 +72,7 @@ fn prepare_chat(
         tokenizer: &tok,
         tokenizer_blake3: digest,
         eos_id: 0,
-        filter: &PassThrough,
+        filter,
         out: &dir.join("prepared"),
         on_documents: &|_| {},
         chat: Some(ChatInputs {
@@ -300,4 +310,62 @@ fn packed_and_padded_batches_hold_every_example_once_per_epoch_and_resume() {
     };
     let (p, u) = (pad(&mut packed), pad(&mut padded));
     assert!(p < 0.5 && u < 0.5, "padding packed {p}, padded {u}");
+}
+
+/// Drops a message holding "forbidden", redacts "Lyon".
+struct ChatFilter;
+
+impl TextFilter for ChatFilter {
+    fn name(&self) -> &str {
+        "chat-filter"
+    }
+
+    fn filter(&self, text: &str, _: Stage) -> Filtered {
+        if text.contains("forbidden") {
+            Filtered::new(Verdict::Drop, Vec::new())
+        } else if text.contains("Lyon") {
+            Filtered::new(Verdict::Redact(text.replace("Lyon", "[CITY]")), Vec::new())
+        } else {
+            Filtered::keep()
+        }
+    }
+}
+
+#[test]
+fn the_safety_filter_screens_every_message_of_an_example() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("chat.jsonl"),
+        concat!(
+            r#"{"messages": [{"role": "user", "content": "Where is Ada?"}, {"role": "assistant", "content": "Lyon"}]}"#,
+            "\n",
+            r#"{"messages": [{"role": "user", "content": "a forbidden question"}, {"role": "assistant", "content": "no"}]}"#,
+            "\n",
+            r#"{"prompt": "hi", "completion": "hello"}"#,
+            "\n",
+        ),
+    )
+    .unwrap();
+    let data = data_section(tmp.path(), &[]);
+    let m = prepare_filtered(tmp.path(), &data, LossOn::Assistant, 512, &ChatFilter)
+        .unwrap()
+        .manifest;
+    assert_eq!(m.split("train").documents, 2);
+    assert_eq!((m.filter.dropped, m.filter.redacted), (1, 1));
+    let store = ExampleStore::open(&tmp.path().join("prepared"), &m.split("train"), true).unwrap();
+    let tok = HfTokenizer::from_file(chat_dir().join("tokenizer.json")).unwrap();
+    let texts: Vec<String> = (0..store.len())
+        .map(|i| {
+            let (mut ids, mut mask) = (Vec::new(), Vec::new());
+            store.read(i, &mut ids, &mut mask);
+            tok.decode(&ids, false).unwrap()
+        })
+        .collect();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("[CITY]") && !t.contains("Lyon")),
+        "{texts:?}"
+    );
+    assert!(texts.iter().all(|t| !t.contains("forbidden")), "{texts:?}");
 }

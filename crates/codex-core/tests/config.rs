@@ -228,6 +228,27 @@ fn a_single_value_where_a_list_belongs_is_a_one_item_list() {
 }
 
 #[test]
+fn chat_settings_on_text_data_are_said_to_be_ignored() {
+    let loaded = ConfigLoader::new()
+        .overrides(["train.packing=true", "train.loss_on=all"])
+        .load()
+        .unwrap();
+    let said = loaded.adjustments().join("\n");
+    assert!(
+        said.contains("train.packing applies to data.format: chat only"),
+        "{said}"
+    );
+    assert!(said.contains("train.loss_on"), "{said}");
+    let chat = ConfigLoader::new()
+        .overrides(["train.packing=true", "data.format=chat"])
+        .load()
+        .unwrap();
+    assert!(chat.adjustments().is_empty(), "{:?}", chat.adjustments());
+    let plain = ConfigLoader::new().load().unwrap();
+    assert!(plain.adjustments().is_empty(), "{:?}", plain.adjustments());
+}
+
+#[test]
 fn a_default_that_contradicts_a_set_value_is_fitted_and_said() {
     let loaded = ConfigLoader::new()
         .overrides(["train.max_steps=5"])

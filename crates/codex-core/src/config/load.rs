@@ -139,12 +139,19 @@ impl ConfigLoader {
                 });
             }
         };
+        let embedded: Option<AppConfig> = Figment::new()
+            .merge(Layer {
+                origin: Origin::Embedded,
+                dict: defaults.clone(),
+            })
+            .extract()
+            .ok();
         let mut loaded = LoadedConfig {
             config,
             figment,
             adjustments: Vec::new(),
         };
-        loaded.fit_defaults();
+        loaded.fit_defaults(embedded.as_ref());
         if let Err(mut issues) = loaded.config.validate() {
             for issue in &mut issues {
                 issue.origin = Some(loaded.origin(&issue.path).to_string());
@@ -175,7 +182,7 @@ impl LoadedConfig {
     /// A default that contradicts a value the user set is fitted to it
     /// rather than refused: the default warmup (50 steps) under
     /// `train.max_steps=5` becomes a tenth of the steps.
-    fn fit_defaults(&mut self) {
+    fn fit_defaults(&mut self, embedded: Option<&AppConfig>) {
         let train = &mut self.config.train;
         if train.warmup_steps > train.max_steps
             && self
@@ -190,6 +197,29 @@ impl LoadedConfig {
                 train.warmup_steps, train.max_steps
             ));
             train.warmup_steps = fitted;
+        }
+        // Chat settings on text data do nothing: said, not silently ignored
+        // (a value other than the embedded default's is one the user chose).
+        if self.config.data.format != super::DataFormat::Chat
+            && let Some(embedded) = embedded
+        {
+            let ours = serde_json::to_value(&self.config).unwrap_or_default();
+            let theirs = serde_json::to_value(embedded).unwrap_or_default();
+            for key in [
+                "train.loss_on",
+                "train.packing",
+                "data.chat_template",
+                "data.chat_fields",
+                "data.max_length",
+                "data.overlong",
+            ] {
+                let pointer = format!("/{}", key.replace('.', "/"));
+                if ours.pointer(&pointer) != theirs.pointer(&pointer) {
+                    self.adjustments.push(format!(
+                        "{key} applies to data.format: chat only; it is ignored here"
+                    ));
+                }
+            }
         }
     }
 

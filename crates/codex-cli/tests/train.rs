@@ -1584,4 +1584,56 @@ fn chat_fine_tuning_trains_on_replies_and_answers_held_out_questions() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("em"), "{}", text(&out.stdout));
+
+    // Resuming a chat run ends where the uninterrupted one did, bit for bit
+    // (runs[0] is packed, runs[1] padded: each is checked).
+    for run in &runs {
+        let name = run.file_name().unwrap().to_string_lossy().into_owned();
+        let packing = if name.contains("packed") {
+            "train.packing=true"
+        } else {
+            "train.packing=false"
+        };
+        let init = format!("train.init_from={}", base_run.display());
+        let short = format!(
+            "run.name=short-{}",
+            if packing.ends_with("true") { "p" } else { "u" }
+        );
+        let out = codex(dir)
+            .args(["train", "data.format=chat", "data.sources=[chat.jsonl]"])
+            .args(["data.chat_template=chatml", "data.validation_fraction=0.1"])
+            .args([init.as_str(), packing, short.as_str()])
+            // Stopped early by a token limit: the schedule stays the 8-step one.
+            .args([
+                "train.max_steps=8",
+                "train.batch_size=4",
+                "train.eval_every=4",
+            ])
+            .args([
+                "train.eval_batches=2",
+                "train.warmup_steps=2",
+                "train.max_tokens=300",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let short_run = std::fs::read_dir(dir.join("runs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with(&short[9..]))
+            .unwrap();
+        let out = codex(dir)
+            .arg("train")
+            .arg("--resume")
+            .arg(&short_run)
+            .args(["train.max_tokens=null"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(
+            weights_at(dir, &short_run, 8),
+            weights_at(dir, run, 8),
+            "{name}: stopped by a token limit and resumed, the weights at step 8 differ"
+        );
+    }
 }

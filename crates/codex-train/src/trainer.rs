@@ -614,6 +614,7 @@ pub fn train(
     let start = Instant::now();
     let start_tokens = tokens;
     let mut last_checkpoint = None;
+    let mut time_up = t.max_seconds.is_some_and(|l| l <= 0.0);
     let mut eval = None;
     let stop_cause;
     let sink = inputs.sink;
@@ -622,9 +623,9 @@ pub fn train(
             stop_cause = StopCause::MaxSteps;
             break;
         }
-        if let Some(limit) = t.max_seconds
-            && start.elapsed().as_secs_f64() >= limit
-        {
+        // Time is measured once per step, at its end (below), so the step
+        // that stops the run is the one that wrote the last checkpoint.
+        if time_up {
             stop_cause = StopCause::MaxSeconds;
             break;
         }
@@ -736,7 +737,12 @@ pub fn train(
             rows.push(row("system", "mfu", flops_ps / peak));
         }
         eval = None;
-        let last = step >= t.max_steps;
+        time_up = t
+            .max_seconds
+            .is_some_and(|l| start.elapsed().as_secs_f64() >= l);
+        // Whether this is the run's last step: by steps, time, tokens or epochs.
+        let total = inputs.data.total_tokens();
+        let last = step >= t.max_steps || time_up || limit_reached(t, tokens, total, None).is_some();
         if let Some(val) = validation
             && (last || (t.eval_every > 0 && step.is_multiple_of(t.eval_every)))
         {
@@ -759,7 +765,10 @@ pub fn train(
             eval,
         });
         let interrupted = inputs.stop.is_some_and(|s| s.load(Ordering::SeqCst));
-        if last
+        // Early stopping decided by this step's validation ends the run too:
+        // every run ends on a checkpoint of its last step.
+        let stopping = last || limit_reached(t, tokens, total, early).is_some();
+        if stopping
             || interrupted
             || (t.checkpoint_every > 0 && step.is_multiple_of(t.checkpoint_every))
         {

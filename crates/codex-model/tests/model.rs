@@ -498,6 +498,34 @@ fn packed_examples_give_the_losses_and_gradients_of_each_example_alone() {
             starts.extend(std::iter::repeat_n(used as i64, pad));
         }
         let two = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [2, width]), &d);
+        // Per token: each packed position's logits are its example's alone.
+        let logits = values(
+            m.forward_with(
+                two(ids.clone()),
+                ForwardOptions {
+                    positions: Some(two(positions.clone())),
+                    segment_starts: Some(two(starts.clone())),
+                    ..ForwardOptions::default()
+                },
+            )
+            .unwrap(),
+        );
+        let v = c.vocab_size;
+        for (r, row) in rows.iter().enumerate() {
+            let mut at = 0;
+            for &e in *row {
+                let n = PACKED[e].len() - 1;
+                let alone = values(m.forward(tokens(&[PACKED[e][..n].to_vec()], &d)).unwrap());
+                let start = (r * width + at) * v;
+                let diff = max_diff(&logits[start..start + n * v], &alone);
+                assert!(
+                    diff < 1e-5,
+                    "{:?}: example {e}'s logits differ by {diff}",
+                    c.family
+                );
+                at += n;
+            }
+        }
         let packed = m
             .loss(
                 two(ids.clone()),

@@ -742,7 +742,8 @@ pub fn train(
             .is_some_and(|l| start.elapsed().as_secs_f64() >= l);
         // Whether this is the run's last step: by steps, time, tokens or epochs.
         let total = inputs.data.total_tokens();
-        let last = step >= t.max_steps || time_up || limit_reached(t, tokens, total, None).is_some();
+        let last =
+            step >= t.max_steps || time_up || limit_reached(t, tokens, total, None).is_some();
         if let Some(val) = validation
             && (last || (t.eval_every > 0 && step.is_multiple_of(t.eval_every)))
         {

@@ -1,6 +1,7 @@
 //! Chat examples: one split's ids, loss masks and lengths
 //! ([`ExampleStore`]), and the batches a fine-tune draws from them
-//! ([`ExampleBatches`]): examples packed several to a row, each attending only
+//! ([`ExampleBatches`]): examples packed several to a row (first fit,
+//! longest first, within groups of shuffled examples), each attending only
 //! to itself, or one to a row in batches of similar lengths.
 //!
 //! An example of `n` tokens trains `n − 1` positions: inputs are its first
@@ -20,6 +21,10 @@ use crate::store::TokenStore;
 /// Batches of unpacked examples are formed within groups of this many
 /// batches, sorted by length, so that rows of a batch have similar lengths.
 const BUCKET_BATCHES: usize = 32;
+
+/// Packed rows are filled within groups of this many examples (first fit,
+/// longest first), which leaves little room unused.
+const PACK_GROUP: usize = 2048;
 
 /// The chat examples of one split, mapped and checked against the manifest.
 #[derive(Debug)]
@@ -175,26 +180,33 @@ impl<'a> ExampleBatches<'a> {
             }
         }
         if self.packing {
-            // Next fit: fill a row until the next example does not fit.
+            // First fit decreasing within groups of examples: each group's
+            // examples, longest first, go into the first row with room; the
+            // rows are then shuffled and cut into batches.
             let mut rows: Vec<Vec<usize>> = Vec::new();
-            let mut row: Vec<usize> = Vec::new();
-            let mut used = 0;
-            for i in order {
-                let p = self.positions(i);
-                if used + p > self.seq_len && !row.is_empty() {
-                    rows.push(std::mem::take(&mut row));
-                    used = 0;
+            for group in order.chunks(PACK_GROUP) {
+                let mut group = group.to_vec();
+                group.sort_by_key(|&i| std::cmp::Reverse(self.positions(i)));
+                let mut these: Vec<(usize, Vec<usize>)> = Vec::new();
+                for i in group {
+                    let p = self.positions(i);
+                    match these.iter_mut().find(|(used, _)| used + p <= self.seq_len) {
+                        Some((used, row)) => {
+                            *used += p;
+                            row.push(i);
+                        }
+                        None => these.push((p, vec![i])),
+                    }
                 }
-                row.push(i);
-                used += p;
+                let mut these: Vec<Vec<usize>> = these.into_iter().map(|(_, r)| r).collect();
+                if self.shuffle {
+                    for i in (1..these.len()).rev() {
+                        these.swap(i, rng.below(i + 1));
+                    }
+                }
+                rows.extend(these);
             }
-            if !row.is_empty() {
-                rows.push(row);
-            }
-            return rows
-                .chunks(self.batch)
-                .map(<[Vec<usize>]>::to_vec)
-                .collect();
+            return rows.chunks(self.batch).map(<[Vec<usize>]>::to_vec).collect();
         }
         // Length buckets: sort each group of batches by length, cut it into
         // batches, and shuffle the batches of the group.

@@ -206,7 +206,10 @@ impl<'a> ExampleBatches<'a> {
                 }
                 rows.extend(these);
             }
-            return rows.chunks(self.batch).map(<[Vec<usize>]>::to_vec).collect();
+            return rows
+                .chunks(self.batch)
+                .map(<[Vec<usize>]>::to_vec)
+                .collect();
         }
         // Length buckets: sort each group of batches by length, cut it into
         // batches, and shuffle the batches of the group.

@@ -236,7 +236,11 @@ impl Transformer {
             });
         }
         model.lora = Some(config.clone());
-        Ok(model)
+        // The new adapters' ids, like every parameter's, follow from their
+        // paths; the base keeps the ids it has (a loaded record's own).
+        Ok(crate::params::path_ids_where(model, |path| {
+            path.contains(".lora.")
+        }))
     }
 
     /// Fold every adapter into its base weight (`W += s·AB`); the forward pass then

@@ -803,7 +803,7 @@ impl Transformer {
                 bias: None,
             })
         };
-        Ok(Self {
+        Ok(crate::params::path_ids(Self {
             wte,
             wpe,
             blocks,
@@ -812,7 +812,7 @@ impl Transformer {
             drop: DropoutConfig::new(config.dropout).init(),
             config: config.clone(),
             lora: None,
-        })
+        }))
     }
 
     /// The same model with every parameter stored and computed in `dtype`

@@ -127,3 +127,50 @@ mod tests {
         assert!((var.sqrt() - 0.02).abs() < 5e-4, "{}", var.sqrt());
     }
 }
+
+/// `module` with every parameter's id derived from its path in the module
+/// tree (`blocks.0.attn.q_proj.base.weight`), so that two builds of the same
+/// model, in any process, write byte-identical records. Burn draws ids at
+/// random otherwise; a record loaded later restores its own ids.
+pub(crate) fn path_ids<M: burn::module::Module>(module: M) -> M {
+    path_ids_where(module, |_| true)
+}
+
+/// [`path_ids`] for the parameters whose path `select` accepts.
+pub(crate) fn path_ids_where<M: burn::module::Module>(module: M, select: fn(&str) -> bool) -> M {
+    struct Ids {
+        path: Vec<String>,
+        select: fn(&str) -> bool,
+    }
+    impl burn::module::ModuleMapper for Ids {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.push(name.to_owned());
+        }
+
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+
+        fn map_float<const D: usize>(
+            &mut self,
+            mut param: burn::module::Param<burn::tensor::Tensor<D>>,
+        ) -> burn::module::Param<burn::tensor::Tensor<D>> {
+            let path = self.path.join(".");
+            if (self.select)(&path) {
+                param.id = path_id(&path);
+            }
+            param
+        }
+    }
+    module.map(&mut Ids {
+        path: Vec::new(),
+        select,
+    })
+}
+
+/// The id of the parameter at `path`: 64 bits of its BLAKE3.
+pub(crate) fn path_id(path: &str) -> burn::module::ParamId {
+    let hash = codex_core::Digest::of(format!("codex-param:{path}").as_bytes());
+    let bytes: [u8; 8] = hash.as_bytes()[..8].try_into().expect("8 bytes");
+    burn::module::ParamId::from(u64::from_le_bytes(bytes))
+}

@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::TensorData;
-use safetensors::tensor::{Dtype, Metadata, TensorView};
+use safetensors::tensor::{Dtype, Metadata};
 
 use crate::error::ModelError;
 
@@ -146,16 +146,51 @@ pub(crate) fn write(
             Ok((name.clone(), data.shape().to_vec(), bytes))
         })
         .collect::<Result<_, ModelError>>()?;
-    let views = buffers
-        .iter()
-        .map(|(name, shape, bytes)| {
-            TensorView::new(Dtype::F32, shape.clone(), bytes)
-                .map(|v| (name.clone(), v))
-                .map_err(|e| bad(path, format!("tensor `{name}`: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let metadata: HashMap<String, String> = metadata.into_iter().collect();
-    let bytes = safetensors::serialize(views, Some(metadata))
-        .map_err(|e| bad(path, format!("cannot serialize: {e}")))?;
+    // The header is written here rather than by `safetensors::serialize`,
+    // whose metadata is a `HashMap`: its order (and so the file's bytes)
+    // would change from one process to the next. Keys are sorted; the
+    // layout is the format's (length, JSON header padded with spaces to 8
+    // bytes, then the data in header order).
+    #[derive(serde::Serialize)]
+    struct Entry<'a> {
+        dtype: &'static str,
+        shape: &'a [usize],
+        data_offsets: [usize; 2],
+    }
+    let mut entries: Vec<String> = Vec::with_capacity(buffers.len() + 1);
+    if !metadata.is_empty() {
+        entries.push(format!(
+            "\"__metadata__\":{}",
+            serde_json::to_string(&metadata).expect("strings serialize")
+        ));
+    }
+    let mut offset = 0usize;
+    for (name, shape, bytes) in &buffers {
+        if shape.iter().product::<usize>() * 4 != bytes.len() {
+            return Err(bad(
+                path,
+                format!("tensor `{name}`: shape and data disagree"),
+            ));
+        }
+        let entry = Entry {
+            dtype: "F32",
+            shape,
+            data_offsets: [offset, offset + bytes.len()],
+        };
+        entries.push(format!(
+            "{}:{}",
+            serde_json::to_string(name).expect("a string serializes"),
+            serde_json::to_string(&entry).expect("an entry serializes")
+        ));
+        offset += bytes.len();
+    }
+    let mut text = format!("{{{}}}", entries.join(",")).into_bytes();
+    text.resize(text.len().div_ceil(8) * 8, b' ');
+    let mut bytes = Vec::with_capacity(8 + text.len() + offset);
+    bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    bytes.extend_from_slice(&text);
+    for (_, _, data) in &buffers {
+        bytes.extend_from_slice(data);
+    }
     codex_core::write_bytes_atomic(path, &bytes).map_err(ModelError::Io)
 }

@@ -631,6 +631,36 @@ fn packed_logits_match_on_the_composed_path_too() {
 }
 
 #[test]
+fn two_builds_of_a_model_write_the_same_bytes() {
+    // Parameter ids follow from the module path, not from a random draw.
+    let tmp = tempfile::tempdir().unwrap();
+    let bytes = |i: usize, adapters: bool| {
+        let c = config(ModelFamily::Llama, false);
+        let mut m = Transformer::init(&c, 5, &device()).unwrap();
+        if adapters {
+            m = m.attach_lora(&lora(), 3).unwrap();
+        }
+        let path = tmp.path().join(format!("m{i}.bpk"));
+        save_native(&m, &path).unwrap();
+        std::fs::read(path).unwrap()
+    };
+    assert_eq!(bytes(0, false), bytes(1, false));
+    assert_eq!(bytes(2, true), bytes(3, true));
+    // Adapter files too (their metadata map once came out in any order).
+    let adapters = |i: usize| {
+        let c = config(ModelFamily::Llama, false);
+        let mut m = Transformer::init(&c, 5, &device())
+            .unwrap()
+            .attach_lora(&lora(), 3)
+            .unwrap();
+        let path = tmp.path().join(format!("a{i}.safetensors"));
+        m.save_lora(&path).unwrap();
+        std::fs::read(path).unwrap()
+    };
+    assert_eq!(adapters(0), adapters(1));
+}
+
+#[test]
 fn native_records_round_trip_exactly() {
     for c in families() {
         let m = model(&c).attach_lora(&lora(), 5).unwrap();

@@ -98,36 +98,6 @@ impl ParamSource for Placeholder {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn random_init_is_keyed_by_name_and_has_the_asked_spread() {
-        let mut init = RandomInit::new(5);
-        let a = init
-            .get("x.weight", &[256, 256], Init::Normal(0.02))
-            .unwrap();
-        let b = init
-            .get("y.weight", &[256, 256], Init::Normal(0.02))
-            .unwrap();
-        let a2 = RandomInit::new(5)
-            .get("x.weight", &[256, 256], Init::Normal(0.02))
-            .unwrap();
-        assert_eq!(a, a2);
-        assert_ne!(a, b);
-        let v: Vec<f32> = a.try_to_vec().unwrap();
-        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
-        let var = v
-            .iter()
-            .map(|&x| (f64::from(x) - mean).powi(2))
-            .sum::<f64>()
-            / v.len() as f64;
-        assert!(mean.abs() < 1e-3, "{mean}");
-        assert!((var.sqrt() - 0.02).abs() < 5e-4, "{}", var.sqrt());
-    }
-}
-
 /// `module` with every parameter's id derived from its path in the module
 /// tree (`blocks.0.attn.q_proj.base.weight`), so that two builds of the same
 /// model, in any process, write byte-identical records. Burn draws ids at
@@ -173,4 +143,34 @@ pub(crate) fn path_id(path: &str) -> burn::module::ParamId {
     let hash = codex_core::Digest::of(format!("codex-param:{path}").as_bytes());
     let bytes: [u8; 8] = hash.as_bytes()[..8].try_into().expect("8 bytes");
     burn::module::ParamId::from(u64::from_le_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_init_is_keyed_by_name_and_has_the_asked_spread() {
+        let mut init = RandomInit::new(5);
+        let a = init
+            .get("x.weight", &[256, 256], Init::Normal(0.02))
+            .unwrap();
+        let b = init
+            .get("y.weight", &[256, 256], Init::Normal(0.02))
+            .unwrap();
+        let a2 = RandomInit::new(5)
+            .get("x.weight", &[256, 256], Init::Normal(0.02))
+            .unwrap();
+        assert_eq!(a, a2);
+        assert_ne!(a, b);
+        let v: Vec<f32> = a.try_to_vec().unwrap();
+        let mean = v.iter().map(|&x| f64::from(x)).sum::<f64>() / v.len() as f64;
+        let var = v
+            .iter()
+            .map(|&x| (f64::from(x) - mean).powi(2))
+            .sum::<f64>()
+            / v.len() as f64;
+        assert!(mean.abs() < 1e-3, "{mean}");
+        assert!((var.sqrt() - 0.02).abs() < 5e-4, "{}", var.sqrt());
+    }
 }

@@ -128,6 +128,26 @@ fn io(op: &'static str, path: &Path, e: std::io::Error) -> TrainError {
     TrainError::Core(codex_core::Error::io(op, path, e))
 }
 
+/// `bytes` (a burnpack record) written again with its tensors in name order:
+/// Burn lists an optimizer record's tensors in a per-process hash order, so
+/// the same state would otherwise give different bytes in every process.
+/// Scalars and metadata are already ordered maps; the reader takes either.
+fn canonical_burnpack(bytes: burn::tensor::Bytes) -> Result<burn::tensor::Bytes, String> {
+    let reader = burn_pack::Reader::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let scalars = reader.scalars().clone();
+    let metadata = reader.metadata().clone();
+    let mut tensors = reader.into_tensors().map_err(|e| e.to_string())?;
+    tensors.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut writer = burn_pack::Writer::new(tensors);
+    for (key, value) in &scalars {
+        writer = writer.with_scalar(key, *value);
+    }
+    for (key, value) in &metadata {
+        writer = writer.with_metadata(key, value);
+    }
+    writer.into_bytes().map_err(|e| e.to_string())
+}
+
 /// Test hook: `CODEX_TEST_FAIL_CHECKPOINT_FILE=optimizer.bpk@8` makes writing that
 /// file of the step-8 checkpoint fail (without `@step`, of every checkpoint), as
 /// a full disk would, so tests can show what a failed save leaves behind.
@@ -183,6 +203,8 @@ pub fn save(
         let bytes = optimizer
             .to_record()
             .into_bytes()
+            .map_err(|e| e.to_string())
+            .and_then(canonical_burnpack)
             .map_err(|e| ck_err(&tmp, format!("cannot encode optimizer state: {e}")))?;
         codex_core::write_bytes_atomic(tmp.join("optimizer.bpk"), &bytes)?;
         injected_failure("state.json", state.step)?;

@@ -1663,3 +1663,123 @@ fn two_identical_runs_write_byte_identical_checkpoints() {
         assert!(x == y, "{name} differs between two identical runs");
     }
 }
+
+/// Every file of a run directory, relative path → bytes.
+fn run_files(run: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![run.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(run).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// A JSON document without the keys named (at any depth).
+fn without(mut v: serde_json::Value, keys: &[&str]) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value, keys: &[&str]) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for k in keys {
+                    m.remove(*k);
+                }
+                m.values_mut().for_each(|x| strip(x, keys));
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| strip(x, keys)),
+            _ => {}
+        }
+    }
+    strip(&mut v, keys);
+    v
+}
+
+#[test]
+fn two_identical_runs_differ_only_in_the_documented_wall_clock_fields() {
+    // The documented list (docs/ARCHITECTURE.md, "Reproducibility"): the run
+    // directory's name and the working directory (both in paths), the
+    // `system` rows and `wall_time` of the metrics, `system.ndjson`, the
+    // timings of summary.json, provenance.json, report.md and the
+    // manifests, and the throughput chart. Everything else is byte-identical.
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut runs = Vec::new();
+    for d in [a.path(), b.path()] {
+        let out = train(
+            d,
+            &[
+                "train.max_steps=8",
+                "train.eval_every=4",
+                "train.checkpoint_every=4",
+            ],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        runs.push(only_run(d));
+    }
+    let name = |r: &Path| r.file_name().unwrap().to_string_lossy().into_owned();
+    let normal = |bytes: &[u8], run: &Path, cwd: &Path| {
+        String::from_utf8_lossy(bytes)
+            .replace(&cwd.display().to_string(), "CWD")
+            .replace(&name(run), "RUN")
+    };
+    let (fa, fb) = (run_files(&runs[0]), run_files(&runs[1]));
+    assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
+    let timings = [
+        "tokens_per_second",
+        "flops_per_second",
+        "train_seconds",
+        "wall_seconds",
+        "started_at",
+        "finished_at",
+        "duration_secs",
+        "wall_time",
+    ];
+    for (path, x) in &fa {
+        let y = &fb[path];
+        if x == y || path == "system.ndjson" || path == "report/throughput.svg" {
+            continue;
+        }
+        let (x, y) = (normal(x, &runs[0], a.path()), normal(y, &runs[1], b.path()));
+        let same = if path.ends_with(".ndjson") {
+            let rows = |t: &str| -> Vec<serde_json::Value> {
+                t.lines()
+                    .map(|l| serde_json::from_str(l).unwrap())
+                    .filter(|v: &serde_json::Value| v["split"] != "system")
+                    .map(|v| without(v, &timings))
+                    .collect()
+            };
+            rows(&x) == rows(&y)
+        } else if path.ends_with(".json") {
+            let doc = |t: &str| without(serde_json::from_str(t).unwrap(), &timings);
+            doc(&x) == doc(&y)
+        } else if path.ends_with(".csv") {
+            // Rows of the system split and the last column (wall_time) aside.
+            let rows = |t: &str| -> Vec<String> {
+                t.lines()
+                    .filter(|l| !l.contains(",system,"))
+                    .map(|l| l.rsplit_once(',').map_or(l, |(head, _)| head).to_owned())
+                    .collect()
+            };
+            rows(&x) == rows(&y)
+        } else if path == "report.md" {
+            let lines = |t: &str| -> Vec<String> {
+                t.lines()
+                    .filter(|l| !l.contains("time |") && !l.contains("per second |"))
+                    .map(str::to_owned)
+                    .collect()
+            };
+            lines(&x) == lines(&y)
+        } else {
+            x == y
+        };
+        assert!(
+            same,
+            "{path} differs between two identical runs beyond the documented fields"
+        );
+    }
+}

@@ -367,3 +367,90 @@ fn a_server_that_dies_mid_run_loses_nothing_and_sync_fills_it_later() {
     let r = get(&server.uri, "runs/get", &[("run_id", run_id)]).unwrap();
     assert_eq!(r["run"]["info"]["status"], "FINISHED");
 }
+
+#[test]
+fn a_run_killed_and_resumed_is_one_mlflow_run_with_the_whole_curve() {
+    let Some(exe) = mlflow_exe() else { return };
+    let store = tempfile::tempdir().unwrap();
+    let server = Server::start(&exe, store.path(), free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let uri = format!("track.mlflow.uri={}", server.uri);
+    let args = |extra: &[&str]| -> Vec<String> {
+        TINY.iter()
+            .copied()
+            .chain([
+                "train.max_steps=120",
+                "train.checkpoint_every=20",
+                uri.as_str(),
+            ])
+            .chain(extra.iter().copied())
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut child = codex(dir.path())
+        .arg("train")
+        .args(args(&[]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // SIGKILL once a checkpoint exists and MLflow has steps past it.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let run = std::fs::read_dir(dir.path().join("runs"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path());
+        let past = run.as_ref().is_some_and(|r| {
+            r.join("checkpoints/step-00000040").is_dir() && r.join("mlflow.json").is_file()
+        });
+        if past || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().unwrap();
+    let _ = child.wait();
+    let run = only_run(dir.path());
+    let recorded: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("mlflow.json")).unwrap()).unwrap();
+    let run_id = recorded["run_id"].as_str().unwrap().to_owned();
+    let before = history(&server.uri, &run_id, "train/loss");
+    assert!(!before.is_empty());
+
+    let o = codex(dir.path())
+        .arg("train")
+        .arg("--resume")
+        .arg(&run)
+        .args(args(&[]))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // One MLflow run: the one the run started, now finished, holding every
+    // step once, equal to metrics.ndjson.
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(
+        summary["mlflow"]["run_id"],
+        run_id.as_str(),
+        "the resumed run wrote elsewhere"
+    );
+    assert_eq!(summary["mlflow"]["metrics_unsent"], 0);
+    let r = get(&server.uri, "runs/get", &[("run_id", &run_id)]).expect("runs/get");
+    assert_eq!(r["run"]["info"]["status"], "FINISHED");
+    let local: Vec<(u64, f64)> = ndjson(&run.join("metrics.ndjson"))
+        .iter()
+        .filter(|r| r["split"] == "train" && r["name"] == "loss")
+        .map(|r| (r["step"].as_u64().unwrap(), r["value"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(local.len(), 120);
+    let after = history(&server.uri, &run_id, "train/loss");
+    assert_eq!(
+        after,
+        local,
+        "every step once (killed at step {})",
+        before.len()
+    );
+}

@@ -57,6 +57,8 @@ fn mlflow(uri: &str) -> serde_json::Value {
         run_name: "bench".into(),
         tags: Vec::new(),
         close_timeout: Duration::from_secs(600),
+        state: None,
+        resume: None,
     });
     let t = Instant::now();
     let mut worst = Duration::ZERO;

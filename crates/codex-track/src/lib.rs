@@ -57,7 +57,7 @@ use std::path::PathBuf;
 
 pub use csv_sink::CsvSink;
 pub use fanout::{FanOut, SinkHealth};
-pub use mlflow::{MlflowReport, MlflowSink, MlflowTarget};
+pub use mlflow::{MlflowReport, MlflowRun, MlflowSink, MlflowTarget};
 pub use ndjson::NdjsonSink;
 pub use system::SystemSampler;
 pub use tensorboard::TensorBoardSink;

@@ -360,6 +360,33 @@ impl Client {
         Ok(())
     }
 
+    /// The last step logged for each metric key of a run (MLflow keeps each
+    /// key's latest value with its step).
+    pub fn latest_steps(&self, run_id: &str) -> Result<BTreeMap<String, u64>, MlflowError> {
+        let v = self.get("runs/get", &[("run_id", run_id)])?;
+        let mut out = BTreeMap::new();
+        if let Some(metrics) = v["run"]["data"]["metrics"].as_array() {
+            for m in metrics {
+                let step = m["step"]
+                    .as_u64()
+                    .or_else(|| m["step"].as_str().and_then(|s| s.parse().ok()));
+                if let (Some(key), Some(step)) = (m["key"].as_str(), step) {
+                    out.insert(key.to_owned(), step);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks a run as running again (a resumed codex run).
+    pub fn reopen_run(&self, run_id: &str) -> Result<(), MlflowError> {
+        self.post(
+            "runs/update",
+            &json!({ "run_id": run_id, "status": "RUNNING" }),
+        )
+        .map(|_| ())
+    }
+
     /// Sets a run's final status (`FINISHED`, `FAILED`, `KILLED`).
     pub fn finish_run(&self, run_id: &str, status: &str) -> Result<(), MlflowError> {
         self.post(
@@ -412,6 +439,24 @@ pub struct MlflowTarget {
     pub tags: Vec<(String, String)>,
     /// How long [`MetricSink::close`] keeps trying to send what is queued.
     pub close_timeout: Duration,
+    /// Where the run's MLflow identity is kept (`<run>/mlflow.json`), written
+    /// when the MLflow run is created.
+    pub state: Option<std::path::PathBuf>,
+    /// A resumed codex run: continue this MLflow run rather than create one.
+    pub resume: Option<MlflowRun>,
+}
+
+/// An MLflow run a codex run writes to, as `<run>/mlflow.json` keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct MlflowRun {
+    /// Tracking URI, credentials redacted.
+    pub uri: String,
+    /// Experiment id.
+    pub experiment_id: String,
+    /// Run id.
+    pub run_id: String,
+    /// Where its artifacts go.
+    pub artifact_uri: String,
 }
 
 /// What the MLflow sink managed to do.
@@ -564,6 +609,8 @@ struct Worker {
     backoff: Duration,
     next_try: Instant,
     warned: bool,
+    /// On resume: the last step MLflow already holds for each key.
+    skip_through: BTreeMap<String, u64>,
 }
 
 impl Worker {
@@ -582,13 +629,20 @@ impl Worker {
             backoff: Duration::from_millis(250),
             next_try: Instant::now(),
             warned: false,
+            skip_through: BTreeMap::new(),
         }
     }
 
     fn take(&mut self, msg: Msg) -> Option<String> {
         match msg {
             Msg::Params(p) => self.params.extend(p),
-            Msg::Metrics(m) => self.metrics.extend(m),
+            Msg::Metrics(m) => {
+                let skip = &self.skip_through;
+                self.metrics.extend(m.into_iter().filter(|r| {
+                    skip.get(&format!("{}/{}", r.split, r.name))
+                        .is_none_or(|&last| r.step > last)
+                }));
+            }
             Msg::Artifact(p, b) => self.artifacts.push_back((p, b)),
             Msg::Close(s) => return Some(s),
         }
@@ -667,13 +721,47 @@ impl Worker {
     /// Sends everything queued, then the status when closing.
     fn send(&mut self, closing: Option<&str>) -> Result<(), MlflowError> {
         if self.run.is_none() {
-            let exp = self.client.experiment_id(&self.target.experiment)?;
-            self.report.experiment_id = Some(exp.clone());
-            let run = self
-                .client
-                .create_run(&exp, &self.target.run_name, &self.target.tags)?;
-            self.report.run_id = Some(run.0.clone());
-            self.run = Some(run);
+            match self.target.resume.clone() {
+                Some(r) => {
+                    // The same MLflow run, running again. Steps it already
+                    // holds (sent before the codex run stopped, past its
+                    // checkpoint) are the ones being logged again, with the
+                    // same values: they are not sent twice. Its params are
+                    // the run's first ones (MLflow's params do not change).
+                    self.client.reopen_run(&r.run_id)?;
+                    let logged = self.client.latest_steps(&r.run_id)?;
+                    self.metrics.retain(|m| {
+                        logged
+                            .get(&format!("{}/{}", m.split, m.name))
+                            .is_none_or(|&last| m.step > last)
+                    });
+                    self.skip_through = logged;
+                    self.params.clear();
+                    self.report.experiment_id = Some(r.experiment_id.clone());
+                    self.report.run_id = Some(r.run_id.clone());
+                    self.run = Some((r.run_id, r.artifact_uri));
+                }
+                None => {
+                    let exp = self.client.experiment_id(&self.target.experiment)?;
+                    self.report.experiment_id = Some(exp.clone());
+                    let run =
+                        self.client
+                            .create_run(&exp, &self.target.run_name, &self.target.tags)?;
+                    self.report.run_id = Some(run.0.clone());
+                    if let Some(path) = &self.target.state {
+                        let record = MlflowRun {
+                            uri: self.report.uri.clone(),
+                            experiment_id: exp,
+                            run_id: run.0.clone(),
+                            artifact_uri: run.1.clone(),
+                        };
+                        let text = serde_json::to_string_pretty(&record).expect("serializes");
+                        // Losing it only means a resume starts a new MLflow run.
+                        let _ = codex_core::write_bytes_atomic(path, text.as_bytes());
+                    }
+                    self.run = Some(run);
+                }
+            }
         }
         let (run_id, artifact_uri) = self.run.clone().expect("created above");
         while !self.params.is_empty() {
@@ -765,6 +853,8 @@ mod tests {
             run_name: "r".into(),
             tags: Vec::new(),
             close_timeout: Duration::from_millis(300),
+            state: None,
+            resume: None,
         });
         let t = Instant::now();
         let recs: Vec<MetricRecord> = (0..10_000)

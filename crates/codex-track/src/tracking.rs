@@ -118,6 +118,13 @@ impl Tracking {
                 || cfg.run.name.clone(),
                 |n| n.to_string_lossy().into_owned(),
             );
+            // A resumed run continues the MLflow run it started, when it
+            // recorded one on the same server.
+            let state = dir.join("mlflow.json");
+            let resume = resume_step
+                .and_then(|_| std::fs::read_to_string(&state).ok())
+                .and_then(|t| serde_json::from_str::<crate::mlflow::MlflowRun>(&t).ok())
+                .filter(|r| r.uri == codex_core::redact::redact_uri(&uri));
             fan = fan.with_mlflow(MlflowSink::start(MlflowTarget {
                 uri,
                 experiment: cfg.track.mlflow.experiment.clone(),
@@ -128,6 +135,8 @@ impl Tracking {
                     ("mlflow.source.name".into(), "codex".into()),
                 ],
                 close_timeout: Duration::from_secs_f64(cfg.track.mlflow.close_timeout_secs),
+                state: Some(state),
+                resume,
             }));
         }
         fan.log_params(&config_params(cfg)).map_err(sink_err)?;

@@ -228,34 +228,45 @@ fn stop_by_signal(signal: &str, code: i32) {
 
 #[test]
 fn a_failed_checkpoint_write_keeps_the_previous_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let o = codex(dir.path())
-        .arg("train")
-        .args(TINY)
-        .env("CODEX_TEST_FAIL_CHECKPOINT_FILE", "optimizer.bpk@8")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let err = text(&o.stderr);
-    assert!(
-        err.contains("optimizer.bpk") && err.contains("injected failure"),
-        "{err}"
-    );
-    let run = only_run(dir.path());
-    assert_eq!(latest_step(&run), 4);
-    let leftovers: Vec<_> = std::fs::read_dir(run.join("checkpoints"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
-    // The previous checkpoint still verifies and resumes to the end.
-    let o = codex(dir.path())
-        .args(["train", "--resume", "latest"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    assert_eq!(latest_step(&run), 80);
+    // Each file a checkpoint writes, failing as on a full disk at step 8:
+    // an error naming its path, no partial directory, the step-4 checkpoint
+    // still the latest and valid, and the run resumable to the end.
+    for file in [
+        "model.bpk",
+        "optimizer.bpk",
+        "state.json",
+        "checksums.json",
+        "index.json",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let o = codex(dir.path())
+            .arg("train")
+            .args(TINY)
+            .env("CODEX_TEST_FAIL_CHECKPOINT_FILE", format!("{file}@8"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{file}");
+        let err = text(&o.stderr);
+        let run = only_run(dir.path());
+        assert!(
+            err.contains(file) && err.contains("injected failure") && err.contains("checkpoints"),
+            "{file}: {err}"
+        );
+        assert_eq!(latest_step(&run), 4, "{file}");
+        let leftovers: Vec<_> = std::fs::read_dir(run.join("checkpoints"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{file}: {leftovers:?}");
+        // The previous checkpoint still verifies and resumes to the end.
+        let o = codex(dir.path())
+            .args(["train", "--resume", "latest"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{file}: {}", text(&o.stderr));
+        assert_eq!(latest_step(&run), 80, "{file}");
+    }
 }
 
 #[test]

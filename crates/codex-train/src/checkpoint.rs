@@ -150,8 +150,14 @@ fn canonical_burnpack(bytes: burn::tensor::Bytes) -> Result<burn::tensor::Bytes,
 
 /// Test hook: `CODEX_TEST_FAIL_CHECKPOINT_FILE=optimizer.bpk@8` makes writing that
 /// file of the step-8 checkpoint fail (without `@step`, of every checkpoint), as
-/// a full disk would, so tests can show what a failed save leaves behind.
-fn injected_failure(name: &str, step: u64) -> Result<(), TrainError> {
+/// a full disk would, so tests can show what a failed save leaves behind. Every
+/// file a checkpoint writes has the hook (`model.bpk` or `adapter.safetensors`,
+/// `optimizer.bpk`, `state.json`, `checksums.json`, and the index, `index.json`).
+fn injected_failure(path: &Path, step: u64) -> Result<(), TrainError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let Ok(spec) = std::env::var("CODEX_TEST_FAIL_CHECKPOINT_FILE") else {
         return Ok(());
     };
@@ -162,7 +168,7 @@ fn injected_failure(name: &str, step: u64) -> Result<(), TrainError> {
     if file == name && at.is_none_or(|s| s == step) {
         return Err(TrainError::Core(codex_core::Error::io(
             "cannot write",
-            name,
+            path,
             std::io::Error::other("injected failure (CODEX_TEST_FAIL_CHECKPOINT_FILE)"),
         )));
     }
@@ -193,13 +199,13 @@ pub fn save(
     };
     let result = (|| {
         if adapters_only {
-            injected_failure("adapter.safetensors", state.step)?;
+            injected_failure(&tmp.join("adapter.safetensors"), state.step)?;
             model.clone().save_lora(&tmp.join("adapter.safetensors"))?;
         } else {
-            injected_failure("model.bpk", state.step)?;
+            injected_failure(&tmp.join("model.bpk"), state.step)?;
             codex_model::save_native(model, &tmp.join("model.bpk"))?;
         }
-        injected_failure("optimizer.bpk", state.step)?;
+        injected_failure(&tmp.join("optimizer.bpk"), state.step)?;
         let bytes = optimizer
             .to_record()
             .into_bytes()
@@ -207,7 +213,7 @@ pub fn save(
             .and_then(canonical_burnpack)
             .map_err(|e| ck_err(&tmp, format!("cannot encode optimizer state: {e}")))?;
         codex_core::write_bytes_atomic(tmp.join("optimizer.bpk"), &bytes)?;
-        injected_failure("state.json", state.step)?;
+        injected_failure(&tmp.join("state.json"), state.step)?;
         let text = serde_json::to_string_pretty(state).expect("state serializes") + "\n";
         codex_core::write_bytes_atomic(tmp.join("state.json"), text.as_bytes())?;
         let mut sums = BTreeMap::new();
@@ -216,6 +222,7 @@ pub fn save(
             sums.insert(f.to_owned(), digest.to_string());
         }
         let text = serde_json::to_string_pretty(&sums).expect("map serializes") + "\n";
+        injected_failure(&tmp.join("checksums.json"), state.step)?;
         codex_core::write_bytes_atomic(tmp.join("checksums.json"), text.as_bytes())?;
         Ok::<_, TrainError>(())
     })();
@@ -256,6 +263,7 @@ pub fn save(
     index.best = ranked.first().cloned();
     index.checkpoints.retain(|e| !drop.contains(&e.name));
     index.latest = Some(name);
+    injected_failure(&dir.join("index.json"), state.step)?;
     write_index(dir, &index)?;
     for name in drop {
         let p = dir.join(&name);

@@ -584,10 +584,8 @@ fn bench_train_args(extra: &[String]) -> Vec<String> {
     args
 }
 
-/// `cargo xtask bench train --families`: the bare training step (forward,
-/// backward, AdamW) of every family's small shape, with GFLOP/s against the
-/// Llama shape's, written to `target/bench/train-families.md`.
-fn train_families(cargo: &str, extra: &[String]) -> Result<()> {
+/// The JSON lines the `bench_train` example prints with `extra`.
+fn bench_train_rows(cargo: &str, extra: &[String]) -> Result<Vec<Value>> {
     let out = Command::new(cargo).args(bench_train_args(extra)).output()?;
     if !out.status.success() {
         bail!(
@@ -595,10 +593,17 @@ fn train_families(cargo: &str, extra: &[String]) -> Result<()> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let rows: Vec<Value> = String::from_utf8(out.stdout)?
+    Ok(String::from_utf8(out.stdout)?
         .lines()
         .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?;
+        .collect::<Result<_, _>>()?)
+}
+
+/// `cargo xtask bench train --families`: the bare training step (forward,
+/// backward, AdamW) of every family's small shape, with GFLOP/s against the
+/// Llama shape's, written to `target/bench/train-families.md`.
+fn train_families(cargo: &str, extra: &[String]) -> Result<()> {
+    let rows = bench_train_rows(cargo, extra)?;
     let llama = rows
         .iter()
         .find(|r| r["arch"] == "llama-tiny")
@@ -633,17 +638,7 @@ fn train_families(cargo: &str, extra: &[String]) -> Result<()> {
 /// packed and on padded chat examples against pretraining's on windows, the
 /// same model, batch and context, written to `target/bench/train-chat.md`.
 fn train_chat(cargo: &str, extra: &[String]) -> Result<()> {
-    let out = Command::new(cargo).args(bench_train_args(extra)).output()?;
-    if !out.status.success() {
-        bail!(
-            "bench_train failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let rows: Vec<Value> = String::from_utf8(out.stdout)?
-        .lines()
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()?;
+    let rows = bench_train_rows(cargo, extra)?;
     let first = rows.first().cloned().unwrap_or_default();
     let mut report = format!(
         "# codex-train: chat fine-tuning against pretraining\n\nCommand: `cargo xtask bench train {}` (bare step: forward, backward, AdamW; llama-tiny's shape with a 640-token vocabulary, context {}, batch {}; {} synthetic chat examples rendered with ChatML; tokens/s counts positions that hold tokens; median step of each round, fastest of the interleaved rounds)\n\n| mode | tokens/s | vs pretraining | padding (one epoch) |\n|---|---|---|---|\n",

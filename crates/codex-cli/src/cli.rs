@@ -685,22 +685,8 @@ pub(crate) struct ChatArgs {
     /// generation_config.json, else 256].
     #[arg(long)]
     pub(crate) max_new_tokens: Option<u32>,
-    /// Sampling temperature; 0 is greedy [default: the model's
-    /// generation_config.json (do_sample false: 0), else 1].
-    #[arg(long)]
-    pub(crate) temperature: Option<f64>,
-    /// Keep only the k most likely tokens (0: all, as in transformers).
-    #[arg(long)]
-    pub(crate) top_k: Option<u32>,
-    /// Keep the smallest set of tokens whose probability reaches p.
-    #[arg(long)]
-    pub(crate) top_p: Option<f64>,
-    /// Penalize tokens already in the text (1 disables).
-    #[arg(long)]
-    pub(crate) repetition_penalty: Option<f64>,
-    /// Sampling seed.
-    #[arg(long, default_value_t = 0)]
-    pub(crate) seed: u64,
+    #[command(flatten)]
+    pub(crate) sampling: SamplingArgs,
 }
 
 /// Subcommands of `codex chat`.
@@ -745,6 +731,13 @@ pub(crate) struct GenerateArgs {
     /// Maximum new tokens [default: the model's generation_config.json, else 128].
     #[arg(long)]
     pub(crate) max_new_tokens: Option<u32>,
+    #[command(flatten)]
+    pub(crate) sampling: SamplingArgs,
+}
+
+/// How `codex generate` and `codex chat` sample.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SamplingArgs {
     /// Sampling temperature; 0 is greedy [default: the model's
     /// generation_config.json (do_sample false: 0), else 1].
     #[arg(long)]
@@ -762,4 +755,17 @@ pub(crate) struct GenerateArgs {
     /// Sampling seed.
     #[arg(long, default_value_t = 0)]
     pub(crate) seed: u64,
+}
+
+impl SamplingArgs {
+    /// The library's sampling settings (`top_k` 0 disables it, as in transformers).
+    pub(crate) fn sampling(&self) -> codex_train::Sampling {
+        codex_train::Sampling {
+            temperature: self.temperature,
+            top_k: self.top_k.map(|k| k as usize),
+            top_p: self.top_p,
+            repetition_penalty: self.repetition_penalty,
+            seed: self.seed,
+        }
+    }
 }

@@ -94,21 +94,16 @@ fn bare_step_seconds(
     let mut optim = optimizer(train, &model);
     let mut rng = Rng::new(0, 0);
     let mut step = |model: Transformer| {
-        let v: Vec<i64> = (0..batch * (ctx + 1))
-            .map(|_| rng.below(vocab) as i64)
+        let v: Vec<u32> = (0..batch * (ctx + 1))
+            .map(|_| rng.below(vocab) as u32)
             .collect();
-        let x = Tensor::<2, Int>::from_data(TensorData::new(v, [batch, ctx + 1]), device);
-        let out = model
-            .loss(
-                x.clone().narrow(1, 0, ctx),
-                x.narrow(1, 1, ctx),
-                None,
-                ForwardOptions::default(),
-            )
-            .expect("fits");
-        let _ = out.loss.clone().into_data();
-        let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-        optim.step(3e-4, model, grads)
+        let (mut inputs, mut targets) = (Vec::new(), Vec::new());
+        for row in v.chunks(ctx + 1) {
+            inputs.extend_from_slice(&row[..ctx]);
+            targets.extend_from_slice(&row[1..]);
+        }
+        let b = codex_data::Batch::windows(batch, ctx, inputs, targets);
+        batch_step(model, &mut optim, &b, device)
     };
     model = step(model);
     let mut times = Vec::with_capacity(steps);
@@ -192,8 +187,9 @@ fn batch_step(
         segment_starts: (!b.segment_starts.is_empty()).then(|| to(ints(&b.segment_starts))),
         ..ForwardOptions::default()
     };
+    let ignore = (!b.loss_mask.is_empty()).then_some(-100);
     let out = model
-        .loss(to(ints(&b.inputs)), to(targets), Some(-100), options)
+        .loss(to(ints(&b.inputs)), to(targets), ignore, options)
         .expect("fits");
     let _ = out.loss.clone().into_data();
     let grads = GradientsParams::from_grads(out.loss.backward(), &model);

@@ -257,3 +257,46 @@ pub fn end_of_turn_tokens(format: &ChatFormat) -> Result<Vec<u32>, TrainError> {
         .map(|(id, _)| *id)
         .collect())
 }
+
+/// One answered conversation of [`answer_records`]: the model's reply and
+/// the record's own last reply, as `codex eval text` reads them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChatPrediction {
+    /// The model's reply.
+    pub hypothesis: String,
+    /// The record's last reply.
+    pub references: Vec<String>,
+    /// Why the reply ended: `end_of_turn` or `length`.
+    pub stop_reason: &'static str,
+}
+
+/// Answers every record of a chat JSONL file (the shapes `data.format: chat`
+/// reads) without its last reply, which becomes the reference. A record that
+/// is not JSON or not a conversation ending with a reply is an input error
+/// naming the file and line.
+pub fn answer_records(
+    session: &mut ChatSession,
+    file: &Path,
+) -> Result<Vec<ChatPrediction>, TrainError> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| TrainError::input(file.display(), format!("cannot read: {e}")))?;
+    let fields = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad =
+            |message: String| TrainError::input(format!("{}:{}", file.display(), i + 1), message);
+        let value: Value = serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let mut messages = codex_data::source::chat_messages(&value, &fields).map_err(bad)?;
+        let reference = messages.pop().expect("a chat record ends with a reply");
+        let reply = session.reply(&messages)?;
+        out.push(ChatPrediction {
+            hypothesis: reply.content,
+            references: vec![reference["content"].as_str().unwrap_or_default().to_owned()],
+            stop_reason: reply.stop_reason,
+        });
+    }
+    Ok(out)
+}

@@ -77,7 +77,8 @@ pub mod sweep;
 mod trainer;
 
 pub use chat::{
-    ChatFormat, ChatReply, ChatSession, chat_format, end_of_turn_tokens, read_messages,
+    ChatFormat, ChatPrediction, ChatReply, ChatSession, answer_records, chat_format,
+    end_of_turn_tokens, read_messages,
 };
 pub use error::TrainError;
 pub use infer::{

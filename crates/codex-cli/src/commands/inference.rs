@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use codex_model::DeviceSpec;
 use codex_tokenize::LossOn;
-use codex_train::{ChatSession, GenerateRequest, LmEvalRequest, Sampling};
+use codex_train::{ChatSession, GenerateRequest, LmEvalRequest};
 
 use crate::cli::{ChatArgs, ChatCommand, GenerateArgs};
 
@@ -26,14 +26,7 @@ pub(crate) fn generate(args: GenerateArgs) -> Result<String> {
         model: super::model_path(args.model.into_path()),
         prompt,
         max_new_tokens: args.max_new_tokens.map(|n| n as usize),
-        sampling: Sampling {
-            temperature: args.temperature,
-            // 0 disables top-k, as in transformers.
-            top_k: args.top_k.map(|k| k as usize),
-            top_p: args.top_p,
-            repetition_penalty: args.repetition_penalty,
-            seed: args.seed,
-        },
+        sampling: args.sampling.sampling(),
     };
     let filter = super::safety::filter_maker();
     let out = codex_train::generate_text(&request, &DeviceSpec::Auto.device()?, Some(&filter))?;
@@ -61,13 +54,7 @@ pub(crate) fn eval_lm(model: &Path, data: &Path, split: &str, batches: u32) -> R
 /// `codex chat`: one reply to `--messages`, or an interactive session on
 /// stdin (`/reset` forgets the history, `/exit` or end of input leaves).
 pub(crate) fn chat(args: ChatArgs) -> Result<String> {
-    let sampling = Sampling {
-        temperature: args.temperature,
-        top_k: args.top_k.map(|k| k as usize),
-        top_p: args.top_p,
-        repetition_penalty: args.repetition_penalty,
-        seed: args.seed,
-    };
+    let sampling = args.sampling.sampling();
     let filter = super::safety::filter_maker();
     let mut session = ChatSession::open(
         &super::model_path(args.model.into_path()),
@@ -182,39 +169,19 @@ pub(crate) fn chat_render(command: ChatCommand) -> Result<String> {
     ))
 }
 
-/// `codex chat --batch`: each record's conversation without its last reply,
-/// answered; the reply and the record's own last reply written as a
-/// `{"hypothesis", "references"}` line (what `codex eval text` reads).
+/// `codex chat --batch`: the predictions of [`codex_train::answer_records`]
+/// as JSONL for `codex eval text`.
 fn chat_batch(session: &mut ChatSession, file: &Path, out: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("cannot read `{}`", file.display()))?;
-    let fields = std::collections::BTreeMap::new();
+    let predictions = codex_train::answer_records(session, file)?;
     let mut lines = String::new();
-    let mut n = 0;
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |message: String| {
-            codex_train::TrainError::input(format!("{}:{}", file.display(), i + 1), message)
-        };
-        let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| bad(format!("not JSON: {e}")))?;
-        let mut messages = codex_data::source::chat_messages(&value, &fields).map_err(bad)?;
-        let reference = messages.pop().expect("a chat record ends with a reply");
-        let reply = session.reply(&messages)?;
-        let row = serde_json::json!({
-            "hypothesis": reply.content,
-            "references": [reference["content"]],
-            "stop_reason": reply.stop_reason,
-        });
-        lines.push_str(&row.to_string());
+    for p in &predictions {
+        lines.push_str(&serde_json::to_string(p)?);
         lines.push('\n');
-        n += 1;
     }
     codex_core::write_bytes_atomic(out, lines.as_bytes())?;
     Ok(format!(
-        "answered {n} conversations of {}; predictions in {} (score them with `codex eval text --hyp {} --metrics em`)\n",
+        "answered {} conversations of {}; predictions in {} (score them with `codex eval text --hyp {} --metrics em`)\n",
+        predictions.len(),
         file.display(),
         out.display(),
         out.display()

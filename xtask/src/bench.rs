@@ -1310,3 +1310,53 @@ pub(crate) fn audit(files: usize) -> Result<()> {
     print!("{report}");
     Ok(())
 }
+
+/// `cargo xtask bench micro [--save-baseline NAME | --baseline NAME] [ARGS]`:
+/// the criterion micro-benchmarks of codex-model (training step, packed
+/// rows, generation), codex-tokenize (BPE and SentencePiece encoding) and
+/// codex-eval (BLEU, chrF, ROUGE). `--save-baseline NAME` keeps the results
+/// under `target/criterion`; `--baseline NAME` compares against them and
+/// fails when a benchmark regressed (criterion's verdict, beyond a noise
+/// threshold of 10% unless `--noise-threshold` says otherwise).
+pub(crate) fn micro(extra: &[String]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // A shared 2-core VM varies by more than criterion's default 2% from one
+    // run to the next; a change counts from 10% unless asked otherwise.
+    let mut args = extra.to_vec();
+    if !args.iter().any(|a| a == "--noise-threshold") {
+        args.extend(["--noise-threshold".to_owned(), "0.10".to_owned()]);
+    }
+    let mut regressed = Vec::new();
+    for krate in ["codex-model", "codex-tokenize", "codex-eval"] {
+        let out = Command::new(&cargo)
+            .args(["bench", "-q", "-p", krate, "--bench", "micro", "--"])
+            .args(&args)
+            .stderr(std::process::Stdio::inherit())
+            .output()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        print!("{text}");
+        if !out.status.success() {
+            bail!("the {krate} micro-benchmarks failed");
+        }
+        // Criterion prints the benchmark's id, then its change; the id is
+        // the last line before a "Performance has regressed." verdict.
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, l) in lines.iter().enumerate() {
+            if l.contains("Performance has regressed") {
+                let id = lines[..i]
+                    .iter()
+                    .rev()
+                    .find(|l| !l.starts_with(' ') && !l.is_empty())
+                    .unwrap_or(&"?");
+                regressed.push(format!("{krate}: {id}"));
+            }
+        }
+    }
+    if !regressed.is_empty() {
+        bail!(
+            "regressed against the baseline:\n  {}",
+            regressed.join("\n  ")
+        );
+    }
+    Ok(())
+}

@@ -13,6 +13,8 @@
 //! - `cargo xtask bench safety [--mb N]`: detection quality against detect-secrets, scan throughput.
 //! - `cargo xtask bench track`: metric fan-out cost per scalar, MLflow delivery rate.
 //! - `cargo xtask bench audit [--files N]`: the full audit against tokei (and scc when given).
+//! - `cargo xtask bench micro [--save-baseline NAME | --baseline NAME]`: criterion
+//!   micro-benchmarks of the hot paths, saved as or compared against a baseline.
 
 #![allow(
     clippy::print_stdout,
@@ -86,6 +88,7 @@ fn run() -> Result<()> {
                 bench::data(size_mb)
             }
             Some("model") => bench::model(&args[2..]),
+            Some("micro") => bench::micro(&args[2..]),
             Some("train") => bench::train(&args[2..]),
             Some("eval") => {
                 let pairs = match args.get(2).map(String::as_str) {
@@ -132,7 +135,11 @@ fn run() -> Result<()> {
                  bench eval [--pairs N]        codex-eval BLEU, chrF, ROUGE-L against sacreBLEU and rouge-score\n  \
                  bench safety [--mb N]         codex-safety precision/recall against detect-secrets, throughput\n  \
                  bench track                   codex-track fan-out cost per scalar, MLflow delivery rate\n  \
-                 bench audit [--files N]       codex audit against tokei (and scc) on generated and real trees"
+                 bench audit [--files N]       codex audit against tokei (and scc) on generated and real trees\n  \
+                 bench micro [--save-baseline NAME | --baseline NAME]\n  \
+                                               criterion micro-benchmarks of the hot paths (train step, packed\n  \
+                                               rows, generation, BPE/SentencePiece encode, BLEU/chrF/ROUGE); a\n  \
+                                               baseline saved here is compared against, regressions flagged"
             );
             bail!("no task given")
         }

@@ -207,6 +207,31 @@ pub(crate) enum EvalCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Benchmark tasks in lm-evaluation-harness's YAML format: multiple choice,
+    /// log-likelihood, rolling perplexity and generation, with its scores.
+    #[command(
+        after_help = "Examples:\n  codex eval tasks runs/20261121-090000-default --tasks tasks/\n  codex eval tasks exported/ --tasks my_task.yaml,other.yaml --num-fewshot 3 --limit 100 --out results/"
+    )]
+    Tasks {
+        #[command(flatten)]
+        model: ModelArg,
+        /// Task or group files, or directories of them (comma-separated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        tasks: Vec<PathBuf>,
+        /// Few-shot examples per question (overrides each task's num_fewshot).
+        #[arg(long)]
+        num_fewshot: Option<u32>,
+        /// Documents per task at most.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Sequences per forward pass.
+        #[arg(long, default_value_t = 16)]
+        batch_size: u32,
+        /// Directory for results.json and samples_<task>.jsonl; default:
+        /// <run>/eval/tasks for a run's model, else eval-tasks.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Perplexity and token accuracy of a model on a dataset.
     #[command(
         after_help = "Example:\n  codex eval lm runs/20261121-090000-default --data valid.txt"

@@ -59,6 +59,9 @@ pub enum EvalError {
     /// Invalid settings.
     #[error("{0}")]
     Settings(String),
+    /// A benchmark task definition, its data or a document is unusable.
+    #[error(transparent)]
+    Task(#[from] crate::tasks::TaskError),
     /// An unknown metric name, or writing an output directory, failed.
     #[error(transparent)]
     Core(#[from] codex_core::Error),

@@ -11,7 +11,9 @@
 //! - [`bootstrap`] adds seeded percentile intervals and sacreBLEU's paired test;
 //! - [`runner`] reads inputs ([`input`]) and writes `metrics.ndjson`,
 //!   `metrics.csv`, `summary.json` and per-example records;
-//! - [`job`]: the `codex eval text` and `codex eval ppl` jobs as calls.
+//! - [`job`]: the `codex eval text` and `codex eval ppl` jobs as calls;
+//! - [`tasks`]: lm-evaluation-harness tasks (YAML, prompts, few-shot,
+//!   requests, metrics, `results.json`) on any [`tasks::LanguageModel`].
 //!
 //! ```
 //! use codex_eval::{Corpus, MetricSettings, registry};
@@ -46,6 +48,7 @@ pub mod porter;
 pub mod rouge;
 pub mod runner;
 pub mod squad;
+pub mod tasks;
 mod text;
 pub mod tokenize;
 

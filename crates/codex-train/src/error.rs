@@ -14,6 +14,10 @@ pub enum TrainError {
     #[error(transparent)]
     Data(#[from] codex_data::DataError),
 
+    /// A benchmark task or its data is unusable.
+    #[error(transparent)]
+    Eval(#[from] codex_eval::EvalError),
+
     /// A file operation or the configuration failed.
     #[error(transparent)]
     Core(#[from] codex_core::Error),
@@ -125,6 +129,8 @@ impl TrainError {
             | Self::Precision { .. }
             | Self::Checkpoint { .. } => true,
             Self::Core(e) => e.is_bad_input(),
+            Self::Eval(codex_eval::EvalError::Core(e)) => e.is_bad_input(),
+            Self::Eval(_) => true,
             Self::Model(e) => e.is_bad_input(),
             Self::Filter { bad_input, .. } => *bad_input,
             Self::Data(e) => e.is_bad_input(),

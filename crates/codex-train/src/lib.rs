@@ -74,6 +74,7 @@ mod job;
 pub mod load;
 mod schedule;
 pub mod sweep;
+pub mod tasks;
 mod trainer;
 
 pub use chat::{

@@ -21,7 +21,9 @@ pub(super) fn run(cmd: DataCommand) -> Result<String> {
             out,
         } => {
             if kind == "chat" {
-                let n = examples.expect("clap requires --examples for chat");
+                let n = examples.ok_or_else(|| {
+                    codex_train::TrainError::input("--examples", "is required with --kind chat")
+                })?;
                 let mut written = 0;
                 codex_core::write_atomic(&out, |f| {
                     written = codex_data::synth::write_chat(f, n, seed, heldout)
@@ -34,7 +36,12 @@ pub(super) fn run(cmd: DataCommand) -> Result<String> {
                     out.display()
                 ));
             }
-            let size = size.expect("clap requires --size for text");
+            let size = size.ok_or_else(|| {
+                codex_train::TrainError::input(
+                    "--size",
+                    "is required with --kind text (e.g. --size 10MB)",
+                )
+            })?;
             let bytes = codex_data::synth::parse_size(&size).with_context(|| {
                 format!("cannot read size `{size}`: use e.g. 10MB, 1.5GB or 512KiB")
             })?;

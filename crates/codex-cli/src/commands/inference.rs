@@ -51,6 +51,32 @@ pub(crate) fn eval_lm(model: &Path, data: &Path, split: &str, batches: u32) -> R
     Ok(e.to_text())
 }
 
+/// `codex eval tasks`: a bar over the requests while the model answers.
+pub(crate) fn eval_tasks(request: codex_train::tasks::TasksRequest) -> Result<String> {
+    use std::io::IsTerminal;
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} requests {pos}/{len} {wide_bar} eta {eta}",
+        )
+        .expect("valid template"),
+    );
+    let outcome = codex_train::tasks::evaluate_tasks(
+        &request,
+        &DeviceSpec::Auto.device()?,
+        &mut |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        },
+    );
+    bar.finish_and_clear();
+    Ok(outcome?.to_text())
+}
+
 /// `codex chat`: one reply to `--messages`, or an interactive session on
 /// stdin (`/reset` forgets the history, `/exit` or end of input leaves).
 pub(crate) fn chat(args: ChatArgs) -> Result<String> {

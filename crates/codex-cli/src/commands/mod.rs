@@ -217,6 +217,21 @@ pub(crate) fn run(command: Command) -> Result<String> {
             split,
             config,
         }) => eval::ppl(&nll, bootstrap, out, dataset, split, &config),
+        Command::Eval(EvalCommand::Tasks {
+            model,
+            tasks,
+            num_fewshot,
+            limit,
+            batch_size,
+            out,
+        }) => inference::eval_tasks(codex_train::tasks::TasksRequest {
+            model: model_path(model.into_path()),
+            tasks,
+            num_fewshot: num_fewshot.map(|n| n as usize),
+            limit: limit.map(|n| n as usize),
+            batch_size: batch_size as usize,
+            out,
+        }),
         Command::Eval(EvalCommand::Lm {
             model,
             data,

@@ -1483,3 +1483,103 @@ fn chat_render_prints_text_ids_and_the_assistant_mask() {
     assert!(stderr(&out).contains("/reset"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("error"), "{}", stderr(&out));
 }
+
+fn tasks_model() -> std::path::PathBuf {
+    repo().join("crates/codex-train/tests/data/tasks/model")
+}
+
+#[test]
+fn eval_tasks_writes_results_samples_and_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let model = tasks_model();
+    let o = codex(
+        &[
+            "eval",
+            "tasks",
+            model.to_str().unwrap(),
+            "--tasks",
+            "tasks/synth_completion,tasks/chat_qa/chat_qa.yaml",
+            "--limit",
+            "6",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        repo(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = stdout(&o);
+    for needle in ["synth_completion_3shot", "acc_norm", "synth_mc", "first-number", "requests"] {
+        assert!(table.contains(needle), "{needle} missing from:\n{table}");
+    }
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    assert_eq!(results["n-samples"]["chat_qa"]["effective"], 6);
+    assert_eq!(results["n-samples"]["chat_qa"]["original"], 200);
+    assert!(results["groups"]["synth_mc"]["acc,none"].is_number());
+    let samples = std::fs::read_to_string(out.join("samples_chat_qa.jsonl")).unwrap();
+    // Two filters: each document is recorded once per filter.
+    assert_eq!(samples.lines().count(), 12);
+}
+
+#[track_caller]
+fn check_bad_task(files: &[(&str, &str)], expect: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let out = dir.path().join("out");
+    let model = tasks_model();
+    let o = codex(
+        &[
+            "eval",
+            "tasks",
+            model.to_str().unwrap(),
+            "--tasks",
+            dir.path().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        repo(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    for e in expect {
+        assert!(err.contains(e), "`{e}` missing from: {err}");
+    }
+    assert!(!out.exists(), "nothing may be written on bad input");
+}
+
+const TASK_HEAD: &str = "task: bad\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: data.jsonl\ntest_split: test\noutput_type: generate_until\ndoc_to_target: a\n";
+const TASK_DATA: &str = "{\"q\": \"one\", \"a\": \"1\"}\n{\"q\": \"two\", \"a\": \"2\"}\n{\"q\": null, \"a\": \"3\"}\n";
+
+#[test]
+fn eval_tasks_refuses_bad_task_files_with_exit_2() {
+    // An unknown key, with the nearest known one.
+    check_bad_task(
+        &[("t.yaml", &format!("{TASK_HEAD}doc_to_txt: q\n")), ("data.jsonl", TASK_DATA)],
+        &["t.yaml", "unknown key `doc_to_txt`", "did you mean `doc_to_text`"],
+    );
+    // A Python hook, by key and line.
+    check_bad_task(
+        &[("t.yaml", &format!("{TASK_HEAD}doc_to_text: q\nprocess_docs: !function utils.process\n")), ("data.jsonl", TASK_DATA)],
+        &["t.yaml", "line 10", "`process_docs` is a `!function` hook"],
+    );
+    // A template that fails on one document: task, document and field.
+    check_bad_task(
+        &[("t.yaml", &format!("{TASK_HEAD}doc_to_text: \"Q: {{{{ q.upper() }}}}\"\n")), ("data.jsonl", TASK_DATA)],
+        &["task `bad`, document 2, `doc_to_text`"],
+    );
+    // A missing data file.
+    check_bad_task(
+        &[("t.yaml", &format!("{TASK_HEAD}doc_to_text: q\n"))],
+        &["data.jsonl", "does not exist"],
+    );
+    // A malformed data line.
+    check_bad_task(
+        &[("t.yaml", &format!("{TASK_HEAD}doc_to_text: q\n")), ("data.jsonl", "{\"q\": \"one\", \"a\": \"1\"}\n{\"q\": \n")],
+        &["data.jsonl:2", "not valid JSON"],
+    );
+}

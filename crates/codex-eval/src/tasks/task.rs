@@ -453,6 +453,8 @@ impl Task {
         for doc_id in 0..n {
             let doc = &self.docs[doc_id];
             let ctx = self.context(doc, doc_id, num_fewshot, &mut rnd)?;
+            // Scoring reads the target: a template that fails on it fails now.
+            self.doc_to_target(doc, doc_id)?;
             let requests = match self.config.output_type {
                 OutputType::Loglikelihood => vec![Request::Loglikelihood {
                     context: ctx,

@@ -1510,7 +1510,13 @@ fn eval_tasks_writes_results_samples_and_a_table() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     let table = stdout(&o);
-    for needle in ["synth_completion_3shot", "acc_norm", "synth_mc", "first-number", "requests"] {
+    for needle in [
+        "synth_completion_3shot",
+        "acc_norm",
+        "synth_mc",
+        "first-number",
+        "requests",
+    ] {
         assert!(table.contains(needle), "{needle} missing from:\n{table}");
     }
     let results: serde_json::Value =
@@ -1553,23 +1559,43 @@ fn check_bad_task(files: &[(&str, &str)], expect: &[&str]) {
 }
 
 const TASK_HEAD: &str = "task: bad\ndataset_path: json\ndataset_kwargs:\n  data_files:\n    test: data.jsonl\ntest_split: test\noutput_type: generate_until\ndoc_to_target: a\n";
-const TASK_DATA: &str = "{\"q\": \"one\", \"a\": \"1\"}\n{\"q\": \"two\", \"a\": \"2\"}\n{\"q\": null, \"a\": \"3\"}\n";
+const TASK_DATA: &str =
+    "{\"q\": \"one\", \"a\": \"1\"}\n{\"q\": \"two\", \"a\": \"2\"}\n{\"q\": null, \"a\": \"3\"}\n";
 
 #[test]
 fn eval_tasks_refuses_bad_task_files_with_exit_2() {
     // An unknown key, with the nearest known one.
     check_bad_task(
-        &[("t.yaml", &format!("{TASK_HEAD}doc_to_txt: q\n")), ("data.jsonl", TASK_DATA)],
-        &["t.yaml", "unknown key `doc_to_txt`", "did you mean `doc_to_text`"],
+        &[
+            ("t.yaml", &format!("{TASK_HEAD}doc_to_txt: q\n")),
+            ("data.jsonl", TASK_DATA),
+        ],
+        &[
+            "t.yaml",
+            "unknown key `doc_to_txt`",
+            "did you mean `doc_to_text`",
+        ],
     );
     // A Python hook, by key and line.
     check_bad_task(
-        &[("t.yaml", &format!("{TASK_HEAD}doc_to_text: q\nprocess_docs: !function utils.process\n")), ("data.jsonl", TASK_DATA)],
+        &[
+            (
+                "t.yaml",
+                &format!("{TASK_HEAD}doc_to_text: q\nprocess_docs: !function utils.process\n"),
+            ),
+            ("data.jsonl", TASK_DATA),
+        ],
         &["t.yaml", "line 10", "`process_docs` is a `!function` hook"],
     );
     // A template that fails on one document: task, document and field.
     check_bad_task(
-        &[("t.yaml", &format!("{TASK_HEAD}doc_to_text: \"Q: {{{{ q.upper() }}}}\"\n")), ("data.jsonl", TASK_DATA)],
+        &[
+            (
+                "t.yaml",
+                &format!("{TASK_HEAD}doc_to_text: \"Q: {{{{ q.upper() }}}}\"\n"),
+            ),
+            ("data.jsonl", TASK_DATA),
+        ],
         &["task `bad`, document 2, `doc_to_text`"],
     );
     // A missing data file.
@@ -1579,7 +1605,10 @@ fn eval_tasks_refuses_bad_task_files_with_exit_2() {
     );
     // A malformed data line.
     check_bad_task(
-        &[("t.yaml", &format!("{TASK_HEAD}doc_to_text: q\n")), ("data.jsonl", "{\"q\": \"one\", \"a\": \"1\"}\n{\"q\": \n")],
+        &[
+            ("t.yaml", &format!("{TASK_HEAD}doc_to_text: q\n")),
+            ("data.jsonl", "{\"q\": \"one\", \"a\": \"1\"}\n{\"q\": \n"),
+        ],
         &["data.jsonl:2", "not valid JSON"],
     );
 }

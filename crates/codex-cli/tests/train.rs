@@ -1794,3 +1794,77 @@ fn two_identical_runs_differ_only_in_the_documented_wall_clock_fields() {
         );
     }
 }
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+#[test]
+fn eval_tasks_score_during_training_into_every_sink_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let task = repo().join("tasks/synth_completion/synth_completion.yaml");
+    let setting = format!(
+        "train.eval_tasks={{tasks: [{}], limit: 12, batch_size: 8}}",
+        task.display()
+    );
+    let o = train(
+        dir.path(),
+        &[
+            "train.max_steps=20",
+            "train.checkpoint_every=20",
+            "track.tensorboard=true",
+            &setting,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let run = only_run(dir.path());
+    let rows = std::fs::read_to_string(run.join("metrics.ndjson")).unwrap();
+    let steps: Vec<u64> = rows
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["split"] == "tasks" && r["name"] == "synth_completion/acc_norm")
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [10, 20], "task scores at every evaluation");
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(report.contains("## Benchmark tasks"), "{report}");
+    assert!(report.contains("| synth_completion/acc |"), "{report}");
+    assert!(run.join("report/tasks.svg").is_file());
+    let events = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("events.out.tfevents")
+        })
+        .expect("a TensorBoard event file");
+    let bytes = std::fs::read(events).unwrap();
+    let tag = b"tasks/synth_completion/acc_norm";
+    assert!(
+        bytes.windows(tag.len()).any(|w| w == tag),
+        "TensorBoard has the task scores"
+    );
+}
+
+#[test]
+fn a_bad_task_file_stops_training_before_the_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("t.yaml"),
+        "task: t\ndataset_path: missing.jsonl\ntest_split: train\ndoc_to_text: q\n",
+    )
+    .unwrap();
+    let o = train(dir.path(), &["train.eval_tasks={tasks: [t.yaml]}"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("missing.jsonl"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        !dir.path().join("runs").exists(),
+        "no run directory for a bad task file"
+    );
+}

@@ -425,6 +425,71 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
         })?;
         let _ = writeln!(md, "## {title}\n\n![{title}](report/{file}.svg)\n");
     }
+    // Benchmark tasks scored during training (`train.eval_tasks`): every
+    // metric at every evaluation, as a table and a chart.
+    let tasks: Vec<(&String, &Vec<(f64, f64)>)> = by_key
+        .iter()
+        .filter(|(k, _)| k.starts_with("tasks/"))
+        .collect();
+    if !tasks.is_empty() {
+        let mut steps: Vec<f64> = tasks
+            .iter()
+            .flat_map(|(_, p)| p.iter().map(|&(x, _)| x))
+            .collect();
+        steps.sort_by(f64::total_cmp);
+        steps.dedup();
+        md.push_str("## Benchmark tasks\n\n| task / metric |");
+        for s in &steps {
+            let _ = write!(md, " step {s} |");
+        }
+        md.push_str("\n|---|");
+        md.push_str(&"---:|".repeat(steps.len()));
+        md.push('\n');
+        for (key, points) in &tasks {
+            let _ = write!(md, "| {} |", &key["tasks/".len()..]);
+            for s in &steps {
+                match points.iter().find(|(x, _)| x == s) {
+                    Some((_, v)) => {
+                        let _ = write!(md, " {v:.4} |");
+                    }
+                    None => md.push_str(" |"),
+                }
+            }
+            md.push('\n');
+        }
+        // Scores in [0, 1] on one chart, perplexities and the like on another.
+        let (scores, others): (Vec<_>, Vec<_>) = tasks
+            .iter()
+            .partition(|(_, p)| p.iter().all(|&(_, v)| (0.0..=1.0).contains(&v)));
+        md.push('\n');
+        for (file, title, y, group) in [
+            ("tasks", "Benchmark task scores", "score", scores),
+            (
+                "tasks-other",
+                "Benchmark task perplexities",
+                "value",
+                others,
+            ),
+        ] {
+            if group.is_empty() {
+                continue;
+            }
+            let series: Vec<Series> = group
+                .iter()
+                .map(|(k, p)| Series {
+                    label: (*k).clone(),
+                    points: (*p).clone(),
+                })
+                .collect();
+            let svg = svg_chart(title, STEP_AXIS, y, &series);
+            let path = charts.join(format!("{file}.svg"));
+            codex_core::write_bytes_atomic(&path, svg.as_bytes()).map_err(|e| TrackError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })?;
+            let _ = writeln!(md, "![{title}](report/{file}.svg)\n");
+        }
+    }
     if let Some(health) = summary
         .get("sinks")
         .and_then(|v| v.as_array())

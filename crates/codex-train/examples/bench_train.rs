@@ -471,6 +471,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
                 stop: None,
                 examples: None,
+                tasks: None,
             },
         )?;
         let end = Instant::now();

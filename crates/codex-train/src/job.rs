@@ -555,6 +555,12 @@ impl<'a> TrainJob<'a> {
     pub fn run(self, observer: &mut dyn Observer) -> Result<JobOutcome, TrainError> {
         let started = std::time::Instant::now();
         let cfg = self.plan.config.clone();
+        // Benchmark tasks are read (and every prompt rendered) before the run
+        // directory exists: a bad task file stops nothing half-made.
+        let task_set = match &cfg.train.eval_tasks {
+            Some(et) => Some(crate::tasks::load_checked(&et.tasks, &task_options(et))?),
+            None => None,
+        };
         let runs_dir_existed = cfg.run.runs_dir.exists();
         let (run, resume_from) = match &self.plan.resume {
             None => {
@@ -583,7 +589,7 @@ impl<'a> TrainJob<'a> {
         let root = run.root().to_owned();
         let fresh = resume_from.is_none();
         let runs_dir = cfg.run.runs_dir.clone();
-        let result = self.execute(observer, started, cfg, run, resume_from);
+        let result = self.execute(observer, started, cfg, run, resume_from, task_set.as_ref());
         if let Err(e) = &result {
             record_failure(&root, fresh, e);
             if fresh && !runs_dir_existed {
@@ -602,6 +608,7 @@ impl<'a> TrainJob<'a> {
         mut cfg: AppConfig,
         run: RunDir,
         resume_from: Option<PathBuf>,
+        task_set: Option<&codex_eval::tasks::TaskSet>,
     ) -> Result<JobOutcome, TrainError> {
         for a in &self.plan.adjustments {
             observer.event(&Event::Warning(a));
@@ -857,6 +864,22 @@ impl<'a> TrainJob<'a> {
                     validation: val_examples.as_ref(),
                     packing: cfg.train.packing,
                 }),
+                tasks: match (task_set, &cfg.train.eval_tasks) {
+                    (Some(set), Some(et)) => Some(crate::tasks::TrainingTasks {
+                        set,
+                        tokenizer: &tok,
+                        prefix_token: codex_tokenize::SpecialTokens::read(
+                            tok_path.parent().unwrap_or(Path::new(".")),
+                        )?
+                        .and_then(|s| s.bos)
+                        .and_then(|b| tok.token_to_id(&b))
+                        .unwrap_or(eos_id),
+                        stop_tokens: vec![eos_id],
+                        options: task_options(et),
+                        batch_size: et.batch_size as usize,
+                    }),
+                    _ => None,
+                },
             },
         )?;
         if outcome.stop == StopCause::Interrupted {
@@ -1313,4 +1336,15 @@ pub fn unigram_entropy(store: &TokenStore, vocab: usize) -> f64 {
             -p * p.ln()
         })
         .sum()
+}
+
+/// How `train.eval_tasks` runs: its limit and few-shot count, and no
+/// bootstrap (training logs values, not their standard errors).
+fn task_options(et: &codex_core::config::EvalTasks) -> codex_eval::tasks::RunOptions {
+    codex_eval::tasks::RunOptions {
+        num_fewshot: et.num_fewshot.map(|n| n as usize),
+        limit: et.limit.map(|n| n as usize),
+        bootstrap_iters: 0,
+        ..codex_eval::tasks::RunOptions::default()
+    }
 }

@@ -400,6 +400,61 @@ pub fn run_tasks(
     tasks::run(set, &mut lm, options, progress)
 }
 
+/// Reads the task files and renders every prompt once, so that a bad
+/// definition, data file or template fails before any model work.
+pub fn load_checked(paths: &[PathBuf], options: &RunOptions) -> Result<TaskSet, TrainError> {
+    let set = tasks::load_tasks(paths).map_err(codex_eval::EvalError::from)?;
+    for t in &set.tasks {
+        let k = options.num_fewshot.or(t.config.num_fewshot).unwrap_or(0);
+        t.requests(k, options.limit, options.fewshot_seed)
+            .map_err(codex_eval::EvalError::from)?;
+    }
+    Ok(set)
+}
+
+/// Benchmark tasks scored during training (`train.eval_tasks`).
+#[derive(Debug)]
+pub struct TrainingTasks<'a> {
+    /// The tasks, loaded.
+    pub set: &'a TaskSet,
+    /// The run's tokenizer.
+    pub tokenizer: &'a AnyTokenizer,
+    /// Token before a text without context.
+    pub prefix_token: u32,
+    /// Tokens generation stops at.
+    pub stop_tokens: Vec<u32>,
+    /// Limit and few-shot settings.
+    pub options: RunOptions,
+    /// Sequences per forward pass.
+    pub batch_size: usize,
+}
+
+impl TrainingTasks<'_> {
+    /// Scores every task on `model`: `(task or group, metric[/filter], value)`.
+    pub fn score(&self, model: &Transformer) -> Result<Vec<(String, f64)>, TrainError> {
+        let mut lm = TaskModel::new(
+            model,
+            self.tokenizer,
+            self.prefix_token,
+            self.stop_tokens.clone(),
+            self.batch_size,
+        );
+        let report = tasks::run(self.set, &mut lm, &self.options, &mut |_, _| {})?;
+        Ok(report
+            .values()
+            .into_iter()
+            .map(|(task, key, v)| {
+                let name = match key.split_once(',') {
+                    Some((metric, "none")) => format!("{task}/{metric}"),
+                    Some((metric, filter)) => format!("{task}/{metric}/{filter}"),
+                    None => format!("{task}/{key}"),
+                };
+                (name, v)
+            })
+            .collect())
+    }
+}
+
 /// The `codex eval tasks` job: the tasks read (bad definitions, data or
 /// templates fail before the model is loaded or anything is written), the
 /// model loaded, every request answered, and `results.json` with

@@ -49,6 +49,8 @@ pub struct TrainInputs<'a> {
     /// Chat data: the examples to train and validate on instead of windows
     /// of `data` and `validation`.
     pub examples: Option<ExampleInputs<'a>>,
+    /// Benchmark tasks scored at every evaluation (`train.eval_tasks`).
+    pub tasks: Option<crate::tasks::TrainingTasks<'a>>,
 }
 
 /// Chat examples for the training loop.
@@ -754,6 +756,13 @@ pub fn train(
             eval = Some(m);
             if let Some(es) = &t.early_stopping {
                 early = Some(early_update(es, early, &m));
+            }
+        }
+        if let Some(tasks) = &inputs.tasks
+            && (last || (t.eval_every > 0 && step.is_multiple_of(t.eval_every)))
+        {
+            for (name, value) in tasks.score(&model.valid())? {
+                rows.push(row("tasks", &name, value));
             }
         }
         sink.log_metrics(&rows).map_err(|e| sink_err(sink, e))?;

@@ -132,6 +132,7 @@ fn run_model(
             on_step: &mut |_| {},
             stop: None,
             examples: None,
+            tasks: None,
         },
     )
 }

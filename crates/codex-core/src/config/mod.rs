@@ -12,9 +12,9 @@ pub use issue::{ConfigIssue, Problem};
 pub use load::{ConfigLoader, LoadedConfig, Origin};
 pub use sections::{
     BleuSection, ChrfSection, DataFormat, DataSection, EarlyStopping, EvalInputSection,
-    EvalSection, LoraSection, LossOn, MetricMode, MlflowSection, ModelFamily, ModelSection,
-    OnError, Overlong, Precision, RougeSection, RunSection, SafetySection, Schedule, TokenizerKind,
-    TokenizerSection, TrackSection, TrainSection,
+    EvalSection, EvalTasks, LoraSection, LossOn, MetricMode, MlflowSection, ModelFamily,
+    ModelSection, OnError, Overlong, Precision, RougeSection, RunSection, SafetySection, Schedule,
+    TokenizerKind, TokenizerSection, TrackSection, TrainSection,
 };
 
 /// The embedded default configuration (`configs/default.yaml`), compiled in.

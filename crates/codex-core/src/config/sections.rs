@@ -287,6 +287,28 @@ pub struct EarlyStopping {
     pub min_delta: f64,
 }
 
+/// Benchmark tasks run at every evaluation step of training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvalTasks {
+    /// Task or group files in lm-evaluation-harness's YAML format, or
+    /// directories of them.
+    pub tasks: Vec<PathBuf>,
+    /// Documents per task at most, at each evaluation (null: all).
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// Few-shot examples per question (null: each task's num_fewshot).
+    #[serde(default)]
+    pub num_fewshot: Option<u64>,
+    /// Sequences per forward pass.
+    #[serde(default = "default_task_batch")]
+    pub batch_size: u64,
+}
+
+fn default_task_batch() -> u64 {
+    16
+}
+
 /// Low-rank adapters for fine-tuning.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -369,6 +391,9 @@ pub struct TrainSection {
     /// to itself with positions restarting; otherwise one example per row,
     /// rows of similar lengths batched together and padded.
     pub packing: bool,
+    /// Benchmark tasks scored at every evaluation, if set; their metrics go to
+    /// the metric sinks as `tasks/<task>/<metric>` and into the report.
+    pub eval_tasks: Option<EvalTasks>,
 }
 
 /// Evaluation settings.

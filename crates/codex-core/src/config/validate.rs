@@ -186,6 +186,15 @@ pub(super) fn check(c: &AppConfig) -> Vec<ConfigIssue> {
     if let Some(e) = tr.max_epochs {
         k.positive("train.max_epochs", e);
     }
+    if let Some(et) = &tr.eval_tasks {
+        k.rule(!et.tasks.is_empty(), "train.eval_tasks.tasks", || {
+            "names no task: give task files or directories".into()
+        });
+        k.at_least_one("train.eval_tasks.batch_size", et.batch_size);
+        if let Some(l) = et.limit {
+            k.at_least_one("train.eval_tasks.limit", l);
+        }
+    }
     if let Some(es) = &tr.early_stopping {
         k.rule(
             matches!(es.metric.as_str(), "loss" | "perplexity" | "token_accuracy"),

@@ -1360,3 +1360,137 @@ pub(crate) fn micro(extra: &[String]) -> Result<()> {
     }
     Ok(())
 }
+
+/// `cargo xtask bench tasks [--model DIR] [--rounds N]`: `codex eval tasks`
+/// against lm-evaluation-harness's `hf` model (CPU) on the shipped tasks and
+/// the same exported model (default: the parity test's tiny model).
+/// Reports requests per second of the evaluation itself and of the whole
+/// process, best of N rounds, and whether every aggregate agrees.
+pub(crate) fn tasks(args: &[String]) -> Result<()> {
+    let mut model = PathBuf::from("crates/codex-train/tests/data/tasks/model");
+    let mut rounds = 1usize;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--model" => model = PathBuf::from(it.next().context("--model needs a directory")?),
+            "--rounds" => rounds = it.next().context("--rounds needs a number")?.parse()?,
+            other => bail!("unknown argument `{other}` (use --model DIR, --rounds N)"),
+        }
+    }
+    let dir = PathBuf::from("target/bench/tasks");
+    std::fs::create_dir_all(&dir)?;
+    let python = bench_venv(
+        "CODEX_BENCH_TASKS_PYTHON",
+        &dir.join("venv"),
+        "scripts/goldens/requirements-tasks.txt",
+        "bin/python",
+    )?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    if !Command::new(&cargo)
+        .args(["build", "--release", "--quiet", "-p", "codex-cli"])
+        .status()?
+        .success()
+    {
+        bail!("building codex failed");
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let exe = PathBuf::from(target).join("release/codex");
+    let (mut codex_best, mut codex_wall, mut harness_best, mut harness_wall) =
+        (f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY);
+    let mut requests = 0usize;
+    for round in 0..rounds {
+        println!("round {}/{rounds}", round + 1);
+        let start = std::time::Instant::now();
+        let out = Command::new(&exe)
+            .args(["eval", "tasks"])
+            .arg(&model)
+            .args(["--tasks", "tasks", "--out"])
+            .arg(dir.join("codex"))
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "codex eval tasks failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        codex_wall = codex_wall.min(start.elapsed().as_secs_f64());
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("requests "))
+            .context("codex printed no `requests` line")?;
+        // `requests N in S s (R/s)`
+        let words: Vec<&str> = line.split_whitespace().collect();
+        requests = words.get(1).context("request count")?.parse()?;
+        codex_best = codex_best.min(words.get(3).context("seconds")?.parse::<f64>()?);
+        let start = std::time::Instant::now();
+        let ok = Command::new(&python)
+            .arg("scripts/goldens/tasks_goldens.py")
+            .arg(&model)
+            .arg(dir.join("harness"))
+            .arg("tasks")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()?
+            .success();
+        if !ok {
+            bail!(
+                "lm-evaluation-harness failed (run scripts/goldens/tasks_goldens.py by hand to see why)"
+            );
+        }
+        harness_wall = harness_wall.min(start.elapsed().as_secs_f64());
+        let golden: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("harness/golden.json"))?)?;
+        harness_best = harness_best.min(golden["seconds"].as_f64().unwrap_or(f64::NAN));
+    }
+    // Every aggregate the harness reports, against codex's.
+    let theirs: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("harness/results.json"))?)?;
+    let ours: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("codex/results.json"))?)?;
+    let (mut compared, mut differ) = (0, Vec::new());
+    for (task, entry) in theirs["results"].as_object().into_iter().flatten() {
+        for (key, v) in entry.as_object().into_iter().flatten() {
+            if let (true, Some(a)) = (key.contains(','), v.as_f64()) {
+                compared += 1;
+                let b = ours["results"][task][key].as_f64().unwrap_or(f64::NAN);
+                if (a - b).abs() > 1e-6 * a.abs().max(1e-12) {
+                    differ.push(format!("{task} {key}: codex {b}, harness {a}"));
+                }
+            }
+        }
+    }
+    let mut report = format!(
+        "# codex eval tasks against lm-evaluation-harness (hf, CPU)\n\nCommand: `cargo xtask bench tasks{}` (best of {rounds}; model {}; the shipped tasks, {requests} requests)\n\n| | harness | codex | speed-up |\n|---|---|---|---|\n",
+        args.iter().map(|a| format!(" {a}")).collect::<String>(),
+        model.display()
+    );
+    writeln!(
+        report,
+        "| evaluation (s) | {harness_best:.2} | {codex_best:.2} | {:.1}× |",
+        harness_best / codex_best
+    )?;
+    writeln!(
+        report,
+        "| requests per second | {:.0} | {:.0} | |",
+        requests as f64 / harness_best,
+        requests as f64 / codex_best
+    )?;
+    writeln!(
+        report,
+        "| whole process (s) | {harness_wall:.2} | {codex_wall:.2} | {:.1}× |",
+        harness_wall / codex_wall
+    )?;
+    writeln!(
+        report,
+        "\n{compared} aggregate values compared: {}",
+        if differ.is_empty() {
+            "all within 1e-6 relative".to_owned()
+        } else {
+            format!("{} differ: {}", differ.len(), differ.join("; "))
+        }
+    )?;
+    std::fs::write(dir.join("report.md"), &report)?;
+    print!("{report}");
+    Ok(())
+}

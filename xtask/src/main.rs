@@ -12,6 +12,8 @@
 //! - `cargo xtask bench eval [--pairs N]`: BLEU, chrF and ROUGE-L against sacreBLEU and rouge-score.
 //! - `cargo xtask bench safety [--mb N]`: detection quality against detect-secrets, scan throughput.
 //! - `cargo xtask bench track`: metric fan-out cost per scalar, MLflow delivery rate.
+//! - `cargo xtask bench tasks [--model DIR] [--rounds N]`: benchmark tasks against
+//!   lm-evaluation-harness's `hf` model.
 //! - `cargo xtask bench audit [--files N]`: the full audit against tokei (and scc when given).
 //! - `cargo xtask bench micro [--save-baseline NAME | --baseline NAME]`: criterion
 //!   micro-benchmarks of the hot paths, saved as or compared against a baseline.
@@ -107,6 +109,7 @@ fn run() -> Result<()> {
                 bench::safety(mb)
             }
             Some("track") => bench::track(),
+            Some("tasks") => bench::tasks(&args[2..]),
             Some("audit") => {
                 let files = match args.get(2).map(String::as_str) {
                     Some("--files") => args.get(3).context("--files needs a number")?.parse()?,
@@ -116,7 +119,7 @@ fn run() -> Result<()> {
                 bench::audit(files)
             }
             other => bail!(
-                "unknown benchmark {other:?}; available: tokenize, data, model, train, eval, safety, track, audit"
+                "unknown benchmark {other:?}; available: tokenize, data, model, train, eval, safety, track, audit, tasks, micro"
             ),
         },
         _ => {
@@ -135,6 +138,7 @@ fn run() -> Result<()> {
                  bench eval [--pairs N]        codex-eval BLEU, chrF, ROUGE-L against sacreBLEU and rouge-score\n  \
                  bench safety [--mb N]         codex-safety precision/recall against detect-secrets, throughput\n  \
                  bench track                   codex-track fan-out cost per scalar, MLflow delivery rate\n  \
+                 bench tasks [--model DIR]     codex eval tasks against lm-evaluation-harness (hf, CPU)\n  \
                  bench audit [--files N]       codex audit against tokei (and scc) on generated and real trees\n  \
                  bench micro [--save-baseline NAME | --baseline NAME]\n  \
                                                criterion micro-benchmarks of the hot paths (train step, packed\n  \

@@ -319,6 +319,24 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// The cache of a one-sequence batch repeated `n` times: a shared
+    /// prompt, read once, continued `n` ways.
+    pub fn repeat_batch(&self, n: usize) -> Self {
+        Self {
+            layers: self
+                .layers
+                .iter()
+                .map(|l| {
+                    l.as_ref().map(|l| LayerCache {
+                        k: l.k.clone().repeat_dim(0, n),
+                        v: l.v.clone().repeat_dim(0, n),
+                    })
+                })
+                .collect(),
+            len: self.len,
+        }
+    }
 }
 
 /// Grouped-query self-attention with optional rotary embeddings.

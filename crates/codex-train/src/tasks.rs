@@ -113,27 +113,43 @@ impl<'a> TaskModel<'a> {
         Ok((ctx_enc, cont_enc))
     }
 
-    /// `(logprob, greedy)` of token-level `(context, continuation)` pairs,
-    /// longest first in padded batches, returned in the given order.
-    fn score_tokens(&self, pairs: &[(Vec<u32>, Vec<u32>)]) -> Result<Vec<(f64, bool)>, TrainError> {
+    /// `(logprob, greedy)` of token-level `(context, continuation)` pairs, in
+    /// the given order. Pairs that share a context (a question's choices) read
+    /// it once: the context is run with the key/value cache, which is then
+    /// continued every way at once. The rest go longest first in padded batches.
+    fn score_tokens(
+        &self,
+        pairs: &[(Vec<u32>, Vec<u32>)],
+        done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<(f64, bool)>, TrainError> {
         let max_len = self.max_length();
-        let vocab = self.model.config().vocab_size;
         let model = self.model.valid();
-        let device = model.wte.weight.val().device();
-        // (input tokens, number of scored positions, continuation tokens)
-        let inputs: Vec<(Vec<u32>, Vec<u32>)> = pairs
-            .iter()
-            .map(|(ctx, cont)| {
-                let mut all: Vec<u32> = ctx.iter().chain(cont).copied().collect();
-                if all.len() > max_len + 1 {
-                    all.drain(..all.len() - (max_len + 1));
+        let mut out = vec![(0.0, false); pairs.len()];
+        // Groups of untruncated pairs with one context, worth sharing: the
+        // context is longer than what the choices add.
+        let mut groups: Vec<(Vec<u32>, Vec<usize>)> = Vec::new();
+        let mut rest = Vec::new();
+        {
+            let mut by_ctx: std::collections::BTreeMap<&[u32], Vec<usize>> = Default::default();
+            for (i, (ctx, cont)) in pairs.iter().enumerate() {
+                if !ctx.is_empty() && ctx.len() + cont.len() <= max_len {
+                    by_ctx.entry(ctx.as_slice()).or_default().push(i);
+                } else {
+                    rest.push(i);
                 }
-                all.pop();
-                (all, cont.clone())
-            })
-            .collect();
-        let mut order: Vec<usize> = (0..inputs.len()).collect();
-        order.sort_by(|&a, &b| {
+            }
+            for (ctx, members) in by_ctx {
+                let added: usize = members.iter().map(|&i| pairs[i].1.len()).sum();
+                if members.len() >= 2 && ctx.len() * (members.len() - 1) > added {
+                    groups.push((ctx.to_vec(), members));
+                } else {
+                    rest.extend(members);
+                }
+            }
+        }
+        // Longest first, as the harness orders them (then by tokens, for
+        // a deterministic order).
+        rest.sort_by(|&a, &b| {
             let la = pairs[a].0.len() + pairs[a].1.len();
             let lb = pairs[b].0.len() + pairs[b].1.len();
             lb.cmp(&la).then_with(|| {
@@ -144,58 +160,131 @@ impl<'a> TaskModel<'a> {
                     .cmp(pairs[b].0.iter().chain(&pairs[b].1))
             })
         });
-        let mut out = vec![(0.0, false); inputs.len()];
-        for chunk in order.chunks(self.batch_size) {
-            let width = chunk
+        let mut answered = 0;
+        for (ctx, members) in &groups {
+            self.score_shared(&model, ctx, members, pairs, &mut out)?;
+            answered += members.len();
+            done(answered);
+        }
+        for chunk in rest.chunks(self.batch_size * 4) {
+            self.score_batched(&model, chunk, pairs, &mut out)?;
+            answered += chunk.len();
+            done(answered);
+        }
+        Ok(out)
+    }
+
+    /// One context, several continuations: the context through the cache
+    /// once, then every continuation (less its last token) as one batch.
+    fn score_shared(
+        &self,
+        model: &Transformer,
+        ctx: &[u32],
+        members: &[usize],
+        pairs: &[(Vec<u32>, Vec<u32>)],
+        out: &mut [(f64, bool)],
+    ) -> Result<(), TrainError> {
+        let vocab = self.model.config().vocab_size;
+        let device = model.wte.weight.val().device();
+        let mut cache = codex_model::KvCache::new();
+        let x = int_tensor(&[ctx.to_vec()], ctx.len(), &device);
+        let first = model.forward_with(
+            x,
+            codex_model::ForwardOptions {
+                cache: Some(&mut cache),
+                ..Default::default()
+            },
+        )?;
+        let first = host_f32(first.narrow(1, ctx.len() - 1, 1))?;
+        let width = members.iter().map(|&i| pairs[i].1.len()).max().unwrap_or(1) - 1;
+        let rest = if width > 0 {
+            let rows: Vec<Vec<u32>> = members
                 .iter()
-                .map(|&i| inputs[i].0.len())
-                .max()
-                .unwrap_or(1)
-                .max(1);
-            let mut flat = Vec::with_capacity(chunk.len() * width);
-            for &i in chunk {
-                let inp = &inputs[i].0;
-                flat.extend(inp.iter().map(|&t| i64::from(t)));
-                flat.extend(std::iter::repeat_n(0i64, width - inp.len()));
+                .map(|&i| pairs[i].1[..pairs[i].1.len() - 1].to_vec())
+                .collect();
+            let mut cache = cache.repeat_batch(members.len());
+            let logits = model.forward_with(
+                int_tensor(&rows, width, &device),
+                codex_model::ForwardOptions {
+                    cache: Some(&mut cache),
+                    ..Default::default()
+                },
+            )?;
+            host_f32(logits)?
+        } else {
+            Vec::new()
+        };
+        for (row, &i) in members.iter().enumerate() {
+            let cont = &pairs[i].1;
+            let (mut sum, mut greedy) = row_score(&first[..vocab], cont[0]);
+            for (j, &tok) in cont.iter().enumerate().skip(1) {
+                let base = (row * width + j - 1) * vocab;
+                let (lp, g) = row_score(&rest[base..base + vocab], tok);
+                sum += lp;
+                greedy &= g;
             }
-            let x =
-                Tensor::<2, Int>::from_data(TensorData::new(flat, [chunk.len(), width]), &device);
-            let logits = model.forward(x)?;
-            let data = logits.into_data();
-            let values: Vec<f32> = data
-                .convert::<f32>()
-                .try_to_vec::<f32>()
-                .map_err(|e| TrainError::input("task logits", format!("{e:?}")))?;
+            out[i] = (sum, greedy);
+        }
+        Ok(())
+    }
+
+    /// The harness's way: each pair's last `context_length` tokens before the
+    /// final one, in right-padded batches (`which` comes sorted longest first).
+    fn score_batched(
+        &self,
+        model: &Transformer,
+        which: &[usize],
+        pairs: &[(Vec<u32>, Vec<u32>)],
+        out: &mut [(f64, bool)],
+    ) -> Result<(), TrainError> {
+        let max_len = self.max_length();
+        let vocab = self.model.config().vocab_size;
+        let device = model.wte.weight.val().device();
+        let input = |i: usize| -> Vec<u32> {
+            let (ctx, cont) = &pairs[i];
+            let mut all: Vec<u32> = ctx.iter().chain(cont).copied().collect();
+            if all.len() > max_len + 1 {
+                all.drain(..all.len() - (max_len + 1));
+            }
+            all.pop();
+            all
+        };
+        for chunk in which.chunks(self.batch_size) {
+            let rows: Vec<Vec<u32>> = chunk.iter().map(|&i| input(i)).collect();
+            let width = rows.iter().map(Vec::len).max().unwrap_or(1).max(1);
+            let values = host_f32(model.forward(int_tensor(&rows, width, &device))?)?;
             for (row, &i) in chunk.iter().enumerate() {
-                let (inp, cont) = &inputs[i];
-                let inplen = inp.len();
-                let contlen = cont.len();
-                let mut sum = 0.0f64;
-                let mut greedy = true;
+                let inplen = rows[row].len();
+                let cont = &pairs[i].1;
+                let (mut sum, mut greedy) = (0.0, true);
                 for (j, &tok) in cont.iter().enumerate() {
-                    let pos = inplen - contlen + j;
-                    let base = (row * width + pos) * vocab;
-                    let r = &values[base..base + vocab];
-                    let mut best = 0usize;
-                    let mut max = f32::NEG_INFINITY;
-                    for (k, &v) in r.iter().enumerate() {
-                        if v > max {
-                            max = v;
-                            best = k;
-                        }
-                    }
-                    let lse = f64::from(max)
-                        + r.iter()
-                            .map(|&v| (f64::from(v) - f64::from(max)).exp())
-                            .sum::<f64>()
-                            .ln();
-                    sum += f64::from(r[tok as usize]) - lse;
-                    greedy &= best == tok as usize;
+                    let base = (row * width + inplen - cont.len() + j) * vocab;
+                    let (lp, g) = row_score(&values[base..base + vocab], tok);
+                    sum += lp;
+                    greedy &= g;
                 }
                 out[i] = (sum, greedy);
             }
         }
-        Ok(out)
+        Ok(())
+    }
+
+    /// Tokens whose own text holds one of the stop strings: once greedy
+    /// decoding picks one, the answer is cut inside it, so generation can stop
+    /// there and give what the harness gets by generating on and cutting.
+    fn stop_ids(&self, until: &[String]) -> Result<Vec<u32>, TrainError> {
+        let terms: Vec<&String> = until.iter().filter(|t| !t.is_empty()).collect();
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids = Vec::new();
+        for id in 0..self.tokenizer.vocab_size() as u32 {
+            let text = self.tokenizer.decode(&[id], true)?;
+            if terms.iter().any(|t| text.contains(t.as_str())) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
     }
 
     /// The harness's rolling windows of one text: the first window predicts
@@ -235,6 +324,7 @@ impl LanguageModel for TaskModel<'_> {
     fn loglikelihood(
         &mut self,
         requests: &[(String, String)],
+        done: &mut dyn FnMut(usize),
     ) -> Result<Vec<(f64, bool)>, TrainError> {
         let pairs = requests
             .iter()
@@ -249,10 +339,14 @@ impl LanguageModel for TaskModel<'_> {
                 Ok((ctx, cont))
             })
             .collect::<Result<Vec<_>, TrainError>>()?;
-        self.score_tokens(&pairs)
+        self.score_tokens(&pairs, done)
     }
 
-    fn loglikelihood_rolling(&mut self, texts: &[String]) -> Result<Vec<f64>, TrainError> {
+    fn loglikelihood_rolling(
+        &mut self,
+        texts: &[String],
+        done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<f64>, TrainError> {
         let mut windows = Vec::new();
         let mut owner = Vec::new();
         for (i, t) in texts.iter().enumerate() {
@@ -261,7 +355,9 @@ impl LanguageModel for TaskModel<'_> {
                 owner.push(i);
             }
         }
-        let scores = self.score_tokens(&windows)?;
+        // Windows answered, as a share of the texts.
+        let (n_windows, n_texts) = (windows.len().max(1), texts.len());
+        let scores = self.score_tokens(&windows, &mut |n| done(n * n_texts / n_windows))?;
         let mut out = vec![0.0; texts.len()];
         for (i, (ll, _)) in owner.into_iter().zip(scores) {
             out[i] += ll;
@@ -269,7 +365,11 @@ impl LanguageModel for TaskModel<'_> {
         Ok(out)
     }
 
-    fn generate_until(&mut self, requests: &[GenerateRequest]) -> Result<Vec<String>, TrainError> {
+    fn generate_until(
+        &mut self,
+        requests: &[GenerateRequest],
+        done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<String>, TrainError> {
         let max_len = self.max_length();
         let mut prompts = Vec::with_capacity(requests.len());
         for r in requests {
@@ -291,25 +391,33 @@ impl LanguageModel for TaskModel<'_> {
             }
             prompts.push((ids, max_gen));
         }
+        // Batches share their stop strings and `max_gen_toks` (as the
+        // harness groups by generation settings), longest prompts first.
         let mut order: Vec<usize> = (0..requests.len()).collect();
         order.sort_by(|&a, &b| {
-            prompts[b]
-                .0
-                .len()
-                .cmp(&prompts[a].0.len())
+            (&requests[a].until, prompts[a].1)
+                .cmp(&(&requests[b].until, prompts[b].1))
+                .then(prompts[b].0.len().cmp(&prompts[a].0.len()))
                 .then(requests[a].context.cmp(&requests[b].context))
         });
         let mut out = vec![String::new(); requests.len()];
-        // Batches share one `max_gen_toks`.
+        let mut stops: Option<(&[String], Vec<u32>)> = None;
         let mut i = 0;
         while i < order.len() {
-            let max_gen = prompts[order[i]].1;
+            let (until, max_gen) = (&requests[order[i]].until, prompts[order[i]].1);
             let mut batch = Vec::new();
-            while i < order.len() && batch.len() < self.batch_size && prompts[order[i]].1 == max_gen
+            while i < order.len()
+                && batch.len() < self.batch_size
+                && prompts[order[i]].1 == max_gen
+                && &requests[order[i]].until == until
             {
                 batch.push(order[i]);
                 i += 1;
             }
+            if stops.as_ref().is_none_or(|(u, _)| *u != until.as_slice()) {
+                stops = Some((until.as_slice(), self.stop_ids(until)?));
+            }
+            let (_, string_stops) = stops.as_ref().expect("set above");
             let ids: Vec<Vec<u32>> = batch.iter().map(|&j| prompts[j].0.clone()).collect();
             let gens = codex_model::generate(
                 self.model,
@@ -317,13 +425,26 @@ impl LanguageModel for TaskModel<'_> {
                 &GenerateOptions {
                     max_new_tokens: max_gen,
                     temperature: 0.0,
-                    stop_tokens: self.stop_tokens.clone(),
+                    stop_tokens: self
+                        .stop_tokens
+                        .iter()
+                        .chain(string_stops)
+                        .copied()
+                        .collect(),
                     pad_token: self.prefix_token,
                     ..GenerateOptions::default()
                 },
             )?;
             for (&j, g) in batch.iter().zip(gens) {
-                let mut s = self.tokenizer.decode(&g.tokens, true)?;
+                let mut tokens = g.tokens;
+                // A token holding a stop string ended the sequence early; its
+                // text up to the string is part of the answer.
+                if let codex_model::StopReason::StopToken(t) = g.stop
+                    && !self.stop_tokens.contains(&t)
+                {
+                    tokens.push(t);
+                }
+                let mut s = self.tokenizer.decode(&tokens, true)?;
                 for term in &requests[j].until {
                     if !term.is_empty()
                         && let Some(at) = s.find(term.as_str())
@@ -333,6 +454,7 @@ impl LanguageModel for TaskModel<'_> {
                 }
                 out[j] = s;
             }
+            done(i);
         }
         Ok(out)
     }
@@ -493,4 +615,41 @@ pub fn evaluate_tasks(
         out,
         seconds,
     })
+}
+
+/// Right-padded `[rows, width]` token ids.
+fn int_tensor(rows: &[Vec<u32>], width: usize, device: &Device) -> Tensor<2, Int> {
+    let mut flat = Vec::with_capacity(rows.len() * width);
+    for r in rows {
+        flat.extend(r.iter().map(|&t| i64::from(t)));
+        flat.extend(std::iter::repeat_n(0i64, width - r.len()));
+    }
+    Tensor::<2, Int>::from_data(TensorData::new(flat, [rows.len(), width]), device)
+}
+
+/// A logits tensor on the host, row-major.
+fn host_f32(t: Tensor<3>) -> Result<Vec<f32>, TrainError> {
+    t.into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .map_err(|e| TrainError::input("task logits", format!("{e:?}")))
+}
+
+/// The log-probability of `tok` under one row of logits (log-sum-exp in
+/// f64) and whether `tok` is the row's first largest logit.
+fn row_score(row: &[f32], tok: u32) -> (f64, bool) {
+    let (mut best, mut max) = (0usize, f32::NEG_INFINITY);
+    for (k, &v) in row.iter().enumerate() {
+        if v > max {
+            max = v;
+            best = k;
+        }
+    }
+    let m = f64::from(max);
+    let lse = m + row
+        .iter()
+        .map(|&v| (f64::from(v) - m).exp())
+        .sum::<f64>()
+        .ln();
+    (f64::from(row[tok as usize]) - lse, best == tok as usize)
 }

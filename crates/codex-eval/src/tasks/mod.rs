@@ -169,15 +169,25 @@ pub enum Response {
 pub trait LanguageModel {
     /// The model's error.
     type Error: From<EvalError>;
-    /// `(logprob, is_greedy)` of each `(context, continuation)`.
+    /// `(logprob, is_greedy)` of each `(context, continuation)`; `done`
+    /// hears how many requests are answered so far.
     fn loglikelihood(
         &mut self,
         requests: &[(String, String)],
+        done: &mut dyn FnMut(usize),
     ) -> Result<Vec<(f64, bool)>, Self::Error>;
     /// The log-likelihood of each text.
-    fn loglikelihood_rolling(&mut self, texts: &[String]) -> Result<Vec<f64>, Self::Error>;
+    fn loglikelihood_rolling(
+        &mut self,
+        texts: &[String],
+        done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<f64>, Self::Error>;
     /// The greedy continuation of each prompt, cut at its stop strings.
-    fn generate_until(&mut self, requests: &[GenerateRequest]) -> Result<Vec<String>, Self::Error>;
+    fn generate_until(
+        &mut self,
+        requests: &[GenerateRequest],
+        done: &mut dyn FnMut(usize),
+    ) -> Result<Vec<String>, Self::Error>;
     /// A description of the model for `results.json`'s `config`.
     fn describe(&self) -> Value {
         Value::Null
@@ -508,28 +518,24 @@ pub fn run<M: LanguageModel>(
             }
         }
     }
-    let mut done = 0;
     let ll_out = if ll_in.is_empty() {
         Vec::new()
     } else {
-        model.loglikelihood(&ll_in)?
+        model.loglikelihood(&ll_in, &mut |n| progress(n, total))?
     };
-    done += ll_in.len();
-    progress(done, total);
+    let offset = ll_in.len();
     let roll_out = if roll_in.is_empty() {
         Vec::new()
     } else {
-        model.loglikelihood_rolling(&roll_in)?
+        model.loglikelihood_rolling(&roll_in, &mut |n| progress(offset + n, total))?
     };
-    done += roll_in.len();
-    progress(done, total);
+    let offset = offset + roll_in.len();
     let gen_out = if gen_in.is_empty() {
         Vec::new()
     } else {
-        model.generate_until(&gen_in)?
+        model.generate_until(&gen_in, &mut |n| progress(offset + n, total))?
     };
-    done += gen_in.len();
-    progress(done, total);
+    progress(total, total);
     let (mut li, mut ri, mut gi) = (0, 0, 0);
     let mut results = Vec::new();
     for (ti, docs, k) in all {

@@ -1,6 +1,7 @@
 //! `cargo xtask`: repository automation for codex (matklad's cargo-xtask pattern).
 //!
 //! - `cargo xtask gates [--skip STEP]…`: every gate, cheapest first, each timed.
+//! - `cargo xtask fuzz [TARGET] [--seconds N]`: cargo-fuzz on the parsers of untrusted input.
 //! - `cargo xtask layering`: only the dependency-layering check.
 //! - `cargo xtask examples [--release]`: every example of the `codex` crate, timed.
 //! - `cargo xtask dist [--features F]`: the release archive (binary, configs,
@@ -25,6 +26,7 @@
 )]
 
 mod bench;
+mod fuzz;
 mod gates;
 mod layering;
 mod release;
@@ -68,6 +70,7 @@ fn run() -> Result<()> {
             (Some("--features"), Some(f)) => release::dist(Some(f)),
             _ => bail!("usage: cargo xtask dist [--features F]"),
         },
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("tokenize") => {
                 let size_mb = match args.get(2).map(String::as_str) {
@@ -126,6 +129,7 @@ fn run() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  gates [--skip STEP]  fmt, layering, clippy, test, doc, deny (cheapest first)\n  \
+                 fuzz [TARGET] [--seconds N]   cargo-fuzz on every parser of untrusted input (600 s each)\n  \
                  layering             check crate dependencies against the brief's invariants\n  \
                  examples [--release] run every example of the codex crate, timed\n  \
                  dist [--features F]  build the release archive into target/dist\n  \

@@ -56,11 +56,22 @@ impl HfTokenizer {
         })
     }
 
-    /// Parses `tokenizer.json` content.
+    /// Parses `tokenizer.json` content. Malformed content is an error, never
+    /// a panic: the tokenizers library panics on some (a syntax error inside
+    /// `decoder` reaches an `expect`), so the JSON is checked first and the
+    /// library's parse is fenced.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, TokenizeError> {
-        let inner = tokenizers::Tokenizer::from_bytes(bytes)
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+            .map_err(|e| TokenizeError::library("load", format!("not valid JSON: {e}")))?;
+        let inner = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_bytes(bytes))
+            .map_err(|_| TokenizeError::library("load", "the tokenizers library failed on it"))?
             .map_err(|e| TokenizeError::library("load", e))?;
-        Ok(Self::from_inner(inner))
+        let truncation = inner.get_truncation().cloned();
+        let mut t = Self::from_inner(inner);
+        // The library does not check a file's truncation when it reads it.
+        t.set_truncation(truncation)
+            .map_err(|e| TokenizeError::library("load", format!("truncation: {e}")))?;
+        Ok(t)
     }
 
     pub(crate) fn from_inner(mut inner: tokenizers::Tokenizer) -> Self {
@@ -82,8 +93,11 @@ impl HfTokenizer {
                 inner
             },
         };
-        t.set_truncation(truncation)
-            .expect("the file's own truncation was valid");
+        // A file's truncation is checked by `from_bytes`; a trained
+        // tokenizer has none.
+        if t.set_truncation(truncation).is_err() {
+            let _ = t.set_truncation(None);
+        }
         t
     }
 
@@ -324,5 +338,38 @@ impl HfTokenizer {
             decoders: chain("decoder"),
             byte_fallback: json["model"]["byte_fallback"].as_bool().unwrap_or(false),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = include_str!("../../../fuzz/corpus/tokenizer_json/bpe-384.json");
+
+    // Found by the fuzz sweep: a syntax error inside `decoder` made the
+    // tokenizers library panic (`expect("Helper")`) instead of failing.
+    #[test]
+    fn a_syntax_error_inside_the_decoder_is_an_error_not_a_panic() {
+        assert!(HfTokenizer::from_bytes(GOOD.as_bytes()).is_ok());
+        let bad = GOOD.replacen(
+            "\"add_prefix_space\": true,",
+            "\"add_prefix_space\": true \"x\",",
+            1,
+        );
+        assert_ne!(bad, GOOD);
+        let err = HfTokenizer::from_bytes(bad.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("not valid JSON"), "{err}");
+    }
+
+    #[test]
+    fn a_truncation_the_library_would_refuse_is_an_error() {
+        let bad = GOOD.replacen(
+            "\"truncation\": null",
+            "\"truncation\": {\"direction\": \"Right\", \"max_length\": 4, \"strategy\": \"LongestFirst\", \"stride\": 9}",
+            1,
+        );
+        assert_ne!(bad, GOOD);
+        assert!(HfTokenizer::from_bytes(bad.as_bytes()).is_err());
     }
 }

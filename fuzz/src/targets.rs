@@ -7,8 +7,11 @@
 
 use std::path::Path;
 
+/// A target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("config", config),
     ("data_source", data_source),
     ("safetensors", safetensors),

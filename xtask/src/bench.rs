@@ -1327,7 +1327,12 @@ pub(crate) fn micro(extra: &[String]) -> Result<()> {
         args.extend(["--noise-threshold".to_owned(), "0.10".to_owned()]);
     }
     let mut regressed = Vec::new();
-    for krate in ["codex-model", "codex-tokenize", "codex-eval"] {
+    for krate in [
+        "codex-model",
+        "codex-tokenize",
+        "codex-eval",
+        "codex-safety",
+    ] {
         let out = Command::new(&cargo)
             .args(["bench", "-q", "-p", krate, "--bench", "micro", "--"])
             .args(&args)

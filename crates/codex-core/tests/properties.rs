@@ -57,3 +57,57 @@ proptest! {
         prop_assert_eq!(loaded.config.train.max_steps, cli);
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// An atomic write that fails after any number of chunks leaves the
+    /// destination exactly as it was (absent, or the previous content) and no
+    /// temporary file beside it; one that succeeds leaves exactly the new bytes.
+    #[test]
+    fn atomic_writes_are_all_or_nothing_under_injected_failures(
+        previous in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..256)),
+        chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..512), 0..8),
+        fail_at in proptest::option::of(0usize..8),
+    ) {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out.bin");
+        if let Some(p) = &previous {
+            std::fs::write(&dest, p).unwrap();
+        }
+        let fails = fail_at.is_some_and(|k| k <= chunks.len());
+        let result = codex_core::write_atomic(&dest, |f| {
+            for (i, c) in chunks.iter().enumerate() {
+                if fail_at == Some(i) {
+                    return Err(codex_core::Error::io(
+                        "cannot write",
+                        dir.path(),
+                        std::io::Error::other("injected"),
+                    ));
+                }
+                f.write_all(c).map_err(|e| codex_core::Error::io("cannot write", dir.path(), e))?;
+            }
+            if fail_at == Some(chunks.len()) {
+                return Err(codex_core::Error::io(
+                    "cannot write",
+                    dir.path(),
+                    std::io::Error::other("injected at the end"),
+                ));
+            }
+            Ok(())
+        });
+        prop_assert_eq!(result.is_err(), fails);
+        let now = std::fs::read(&dest).ok();
+        if fails {
+            prop_assert_eq!(now, previous);
+        } else {
+            prop_assert_eq!(now, Some(chunks.concat()));
+        }
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        prop_assert!(names.len() <= 1, "left behind: {names:?}");
+    }
+}

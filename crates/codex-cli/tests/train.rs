@@ -1868,3 +1868,109 @@ fn a_bad_task_file_stops_training_before_the_run_directory() {
         "no run directory for a bad task file"
     );
 }
+
+/// Runs `script` in a private mount namespace with a `size` tmpfs at `$MNT`
+/// (a real full disk: writes fail with ENOSPC). `$CODEX` is the binary and
+/// `$OUT` a directory outside the namespace for what the script records.
+fn on_small_disk(size: &str, script: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (mnt, out) = (dir.join("mnt"), dir.join("out"));
+    std::fs::create_dir_all(&mnt).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let full = format!(
+        "set -u\nmount -t tmpfs -o size={size} none \"$MNT\" || exit 90\ncd \"$MNT\"\n{script}"
+    );
+    let status = Command::new("unshare")
+        .args(["-rm", "sh", "-c", &full])
+        .env("MNT", &mnt)
+        .env("OUT", &out)
+        .env("CODEX", env!("CARGO_BIN_EXE_codex"))
+        .env_remove("RUST_LOG")
+        .status()
+        .expect("unshare runs (util-linux)");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the namespace script failed ({status}); see {}",
+        out.display()
+    );
+    (tmp, out)
+}
+
+fn read(out: &Path, name: &str) -> String {
+    std::fs::read_to_string(out.join(name)).unwrap_or_default()
+}
+
+#[test]
+fn a_full_disk_fails_the_checkpoint_cleanly_and_keeps_the_previous_one() {
+    // The run's data, tokenizer and first checkpoint fit; the second does not.
+    let args = TINY
+        .iter()
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (_tmp, out) = on_small_disk(
+        "1200k",
+        &format!(
+            "\"$CODEX\" train {args} train.max_steps=40 run.runs_dir=\"$MNT/runs\" > \"$OUT/train.out\" 2> \"$OUT/train.err\"; echo $? > \"$OUT/train.rc\"\n\
+             find \"$MNT/runs\" \\( -name '*.partial*' -o -name '.tmp*' -o -name '*.tmp' \\) > \"$OUT/leftovers\"\n\
+             cat \"$MNT\"/runs/*/checkpoints/index.json > \"$OUT/index.json\"\n\
+             \"$CODEX\" model inspect \"$MNT\"/runs/* > \"$OUT/inspect.out\" 2> \"$OUT/inspect.err\"; echo $? > \"$OUT/inspect.rc\"\n\
+             exit 0\n"
+        ),
+    );
+    let rc: i32 = read(&out, "train.rc").trim().parse().unwrap();
+    let err = read(&out, "train.err");
+    assert!(
+        rc != 0 && rc != 101,
+        "training must fail cleanly, not panic (exit {rc}): {err}"
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(
+        read(&out, "leftovers").trim().is_empty(),
+        "half-written files: {}",
+        read(&out, "leftovers")
+    );
+    let index: serde_json::Value =
+        serde_json::from_str(&read(&out, "index.json")).expect("index.json is intact");
+    assert!(
+        index["latest"].is_string() || index["latest"].is_object(),
+        "{index}"
+    );
+    assert_eq!(
+        read(&out, "inspect.rc").trim(),
+        "0",
+        "the kept checkpoint loads: {}",
+        read(&out, "inspect.err")
+    );
+}
+
+#[test]
+fn a_full_disk_while_preparing_data_names_the_file_and_leaves_no_shard() {
+    let (_tmp, out) = on_small_disk(
+        "96k",
+        &format!(
+            "\"$CODEX\" data synth --size 400KB --out \"$OUT/corpus.txt\" > /dev/null\n\
+         \"$CODEX\" data prepare --out \"$MNT/prepared\" --tokenizer '{}' data.sources=\"[$OUT/corpus.txt]\" > \"$OUT/prep.out\" 2> \"$OUT/prep.err\"; echo $? > \"$OUT/prep.rc\"\n\
+         find \"$MNT\" \\( -name '*.partial*' -o -name '.tmp*' -o -name '*.tmp' \\) > \"$OUT/leftovers\"\n\
+         exit 0\n",
+            repo()
+                .join("crates/codex-train/tests/data/tasks/model/tokenizer.json")
+                .display()
+        ),
+    );
+    let rc: i32 = read(&out, "prep.rc").trim().parse().unwrap();
+    let err = read(&out, "prep.err");
+    assert!(
+        rc != 0 && rc != 101,
+        "preparation must fail cleanly (exit {rc}): {err}"
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("/mnt/"), "the error names the file: {err}");
+    assert!(
+        read(&out, "leftovers").trim().is_empty(),
+        "half-written files: {}",
+        read(&out, "leftovers")
+    );
+}

@@ -5,9 +5,11 @@
 
 Writes crates/codex-audit/tests/data/complexity.radon.json: for every
 function, method and closure, its name (methods as `Class.method`), first
-line and complexity.
+line and complexity; and under "unreported" the functions radon drops
+(methods of classes nested in a class or a function), which codex reports.
 """
 
+import ast
 import json
 import os
 
@@ -28,14 +30,39 @@ def flatten(blocks):
         yield from flatten(b.closures)
 
 
+def all_functions(source):
+    """(line, name) of every def, named as codex names them: methods as
+    Class.method for the innermost class, closures by their own name."""
+    out = []
+
+    def walk(node, container):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                name = f"{container}.{child.name}" if container else child.name
+                out.append((child.lineno, name))
+                walk(child, None)
+            elif isinstance(child, ast.ClassDef):
+                walk(child, child.name)
+            else:
+                walk(child, container)
+
+    walk(ast.parse(source), None)
+    return out
+
+
 def main():
-    out = {"radon": radon.__version__, "files": {}}
+    out = {"radon": radon.__version__, "files": {}, "unreported": {}}
     for name in sorted(os.listdir(FIXTURES)):
         if not name.endswith(".py"):
             continue
         with open(os.path.join(FIXTURES, name), encoding="utf-8") as f:
-            blocks = cc_visit(f.read())
-        out["files"][name] = sorted(flatten(blocks), key=lambda b: (b["line"], b["name"]))
+            source = f.read()
+        blocks = sorted(flatten(cc_visit(source)), key=lambda b: (b["line"], b["name"]))
+        out["files"][name] = blocks
+        reported = {(b["line"], b["name"]) for b in blocks}
+        out["unreported"][name] = [
+            {"name": n, "line": l} for l, n in sorted(all_functions(source)) if (l, n) not in reported
+        ]
     with open(os.path.join(ROOT, "crates", "codex-audit", "tests", "data", "complexity.radon.json"), "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")

@@ -5,10 +5,13 @@
 //! - **Python** follows radon's rules: each `if`, `elif` and conditional
 //!   expression, each `for`/`while` (and 1 more for its `else`), each `except`
 //!   of a `try` (and 1 for its `else`), each boolean operator (`a and b or c`
-//!   adds 2), each `for` and `if` clause of a comprehension, each `assert`, and
-//!   the cases of a `match` less one when a case is irrefutable (`case _` or a
-//!   bare capture). Nested functions are separate entries and add nothing to
-//!   their parent; decorators and default values are not counted.
+//!   adds 2), each `for` and `if` clause of a comprehension, each `assert`
+//!   (whose contents count nothing, as radon never visits them), and the cases
+//!   of a `match` less one when a case is irrefutable (`case _` or a bare
+//!   capture). Nested functions are separate entries and add nothing to their
+//!   parent; decorators and default values are not counted. Unlike radon,
+//!   codex also reports the methods of classes nested in a class or a
+//!   function, which radon drops.
 //! - **Rust**: each `if`, `while`, `for` and `loop`, each `match` arm after the
 //!   first, each `&&` and `||`. Closures count in their function; nested `fn`
 //!   items are separate; methods are named `Type.method`.
@@ -461,7 +464,14 @@ fn collect(
             Level {
                 node,
                 kind,
-                owner,
+                // radon counts an `assert` as 1 and never looks inside it:
+                // its conditions, comprehensions and conditional expressions
+                // add nothing.
+                owner: if lang == Lang::Python && kind == "assert_statement" {
+                    None
+                } else {
+                    owner
+                },
                 depth,
                 container: parent.container.clone(),
                 body: None,

@@ -17,8 +17,28 @@ fn python_complexity_equals_radon() {
         let Parsed::Functions(found) = analyze(file, Some("Python"), &text) else {
             panic!("{file} did not parse");
         };
+        // Methods of classes nested in a class or function: codex reports
+        // them, radon drops them; the golden lists them apart.
+        let unreported: Vec<(String, usize)> = golden["unreported"][file]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["name"].as_str().unwrap().to_owned(),
+                    b["line"].as_u64().unwrap() as usize,
+                )
+            })
+            .collect();
+        let extra: Vec<(String, usize)> = found
+            .iter()
+            .map(|f| (f.name.clone(), f.line_start))
+            .filter(|k| unreported.contains(k))
+            .collect();
+        assert_eq!(extra, unreported, "{file}: functions radon does not report");
         let got: Vec<(String, usize, u32)> = found
             .iter()
+            .filter(|f| !unreported.contains(&(f.name.clone(), f.line_start)))
             .map(|f| (f.name.clone(), f.line_start, f.complexity))
             .collect();
         let want: Vec<(String, usize, u32)> = blocks

@@ -52,7 +52,7 @@ use serde::Serialize;
 use tree_sitter::{Node, Parser};
 
 /// One function or method.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct FunctionInfo {
     /// File, relative to the root.
     pub path: String,

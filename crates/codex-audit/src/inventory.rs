@@ -273,6 +273,9 @@ pub struct InventoryOptions {
     /// Files up to this size are parsed for complexity (larger ones are
     /// usually generated code).
     pub max_parse_bytes: u64,
+    /// The incremental cache's directory: per-file results are read from it
+    /// and stored in it (see [`crate::CacheStats`]); `None`: no cache.
+    pub cache: Option<PathBuf>,
 }
 
 impl Default for InventoryOptions {
@@ -282,6 +285,7 @@ impl Default for InventoryOptions {
             blake3: false,
             max_read_bytes: 16 << 20,
             max_parse_bytes: 1 << 20,
+            cache: None,
         }
     }
 }

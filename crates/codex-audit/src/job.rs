@@ -123,6 +123,8 @@ pub struct AuditOutcome {
     pub written: Vec<PathBuf>,
     /// Checks of `fail_on` that found something (empty: the job passed).
     pub failed_checks: Vec<CheckFailure>,
+    /// What the incremental cache answered, when one was used.
+    pub cache: Option<crate::CacheStats>,
 }
 
 impl AuditOutcome {
@@ -139,6 +141,18 @@ impl AuditOutcome {
             a.skipped.len(),
             a.errors.len()
         ));
+        if let Some(c) = &self.cache {
+            r.line(format_args!(
+                "cache: {} files parsed, {} from the cache{}",
+                c.misses,
+                c.hits,
+                if c.rejected > 0 {
+                    format!(", {} unusable entries replaced", c.rejected)
+                } else {
+                    String::new()
+                }
+            ));
+        }
         for w in &self.written {
             r.line(format_args!("wrote {}", w.display()));
         }
@@ -237,7 +251,7 @@ pub fn run_job(
         });
     }
     check_output_dir(&request.root, &request.out)?;
-    let audit = crate::run_audit_with_progress(
+    let (audit, cache) = crate::run_audit_counted(
         &request.root,
         &request.options,
         request.generated_at.clone(),
@@ -283,5 +297,6 @@ pub fn run_job(
         audit,
         written,
         failed_checks,
+        cache,
     })
 }

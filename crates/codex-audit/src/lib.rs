@@ -38,6 +38,7 @@
 //!
 //! The workspace's `audit_repo` example runs the whole job with reports.
 
+mod cache;
 pub mod complexity;
 mod error;
 pub mod inventory;
@@ -49,10 +50,11 @@ pub mod repomap;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use cache::CacheStats;
 pub use error::AuditError;
 pub use inventory::{FileEntry, InventoryOptions, Lines, Skipped, StepError, Walked};
 pub use job::{
@@ -138,11 +140,39 @@ pub fn run_audit_with_progress(
     generated_at: String,
     on_file: &(dyn Fn(usize, usize) + Sync),
 ) -> Audit {
+    run_audit_counted(root, options, generated_at, on_file).0
+}
+
+/// [`run_audit_with_progress`], with what the cache (`options.cache`) answered.
+pub fn run_audit_counted(
+    root: &Path,
+    options: &InventoryOptions,
+    generated_at: String,
+    on_file: &(dyn Fn(usize, usize) + Sync),
+) -> (Audit, Option<CacheStats>) {
     let Walked {
         files: paths,
         skipped,
         mut errors,
     } = inventory::walk(root);
+    // The cache directory, when it lies inside the tree, is not part of it.
+    let cache = options.cache.as_deref().map(cache::Cache::new);
+    let paths: Vec<PathBuf> = match options.cache.as_deref().and_then(|c| {
+        let (c, r) = (
+            std::path::absolute(c).ok()?,
+            std::path::absolute(root).ok()?,
+        );
+        c.strip_prefix(&r).ok().map(Path::to_path_buf)
+    }) {
+        Some(inside) => {
+            let inside = root.join(inside);
+            paths
+                .into_iter()
+                .filter(|p| !p.starts_with(&inside))
+                .collect()
+        }
+        None => paths,
+    };
     let total = paths.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
     let tick = || {
@@ -160,13 +190,24 @@ pub fn run_audit_with_progress(
             let Some(text) = text.filter(|_| entry.language.is_some()) else {
                 return Ok((entry, Vec::new(), complexity::Parsed::Unsupported, false));
             };
-            let found = placeholders::scan(&entry.path, &text, entry.language);
             let too_large = entry.size > options.max_parse_bytes;
+            let key = cache
+                .as_ref()
+                .map(|_| cache::Cache::key(&entry.path, &text, options.max_parse_bytes));
+            if let (Some(c), Some(k)) = (&cache, &key)
+                && let Some((found, parsed)) = c.get(k)
+            {
+                return Ok((entry, found, parsed, too_large));
+            }
+            let found = placeholders::scan(&entry.path, &text, entry.language);
             let parsed = if too_large {
                 complexity::Parsed::Unsupported
             } else {
                 complexity::analyze(&entry.path, entry.language, &text)
             };
+            if let (Some(c), Some(k)) = (&cache, &key) {
+                c.put(k, &found, &parsed);
+            }
             Ok((entry, found, parsed, too_large))
         })
         .collect();
@@ -231,7 +272,7 @@ pub fn run_audit_with_progress(
     let (repo_map, map_errors) = repomap::repo_map(root, &files);
     errors.extend(map_errors);
     errors.sort_by(|a, b| (&a.context, &a.step).cmp(&(&b.context, &b.step)));
-    Audit {
+    let audit = Audit {
         schema_version: SCHEMA_VERSION,
         generated_at,
         codex_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -246,7 +287,8 @@ pub fn run_audit_with_progress(
         files,
         skipped,
         errors,
-    }
+    };
+    (audit, cache.map(|c| c.stats()))
 }
 
 /// `audit.md`: readable tables. Every name from the tree (paths, functions,
@@ -399,7 +441,7 @@ pub fn write_reports(
     a: &Audit,
     out: &Path,
     formats: &[ReportFormat],
-) -> Result<Vec<std::path::PathBuf>, codex_core::Error> {
+) -> Result<Vec<PathBuf>, codex_core::Error> {
     std::fs::create_dir_all(out).map_err(|e| codex_core::Error::io("cannot create", out, e))?;
     let mut written = Vec::new();
     if formats.contains(&ReportFormat::Json) {

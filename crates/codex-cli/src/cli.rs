@@ -146,6 +146,13 @@ pub(crate) enum Command {
         /// Exit 1 on `placeholders` (any found) or `complexity>N`.
         #[arg(long)]
         fail_on: Vec<String>,
+        /// The incremental cache: per-file results keyed by content, so a
+        /// repeat audit parses only changed files (default: OUT/.cache).
+        #[arg(long, conflicts_with = "no_cache")]
+        cache: Option<PathBuf>,
+        /// Parse every file, reading and writing no cache.
+        #[arg(long)]
+        no_cache: bool,
     },
     /// List, show, compare and sync run directories.
     #[command(subcommand)]

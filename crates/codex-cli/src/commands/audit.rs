@@ -1,7 +1,7 @@
 //! `codex audit [PATH]` and `codex audit repo-map [PATH]`: `codex_audit::run_job`
 //! with a progress bar and a summary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use codex_audit::{AuditError, AuditOutcome, AuditRequest, InventoryOptions, run_job};
@@ -42,6 +42,7 @@ pub(super) fn run(
     blake3: bool,
     stamp: Option<String>,
     fail_on: &[String],
+    cache: Option<PathBuf>,
 ) -> Result<String> {
     if let Some(AuditCommand::RepoMap { path }) = command {
         return repo_map(&path);
@@ -56,6 +57,7 @@ pub(super) fn run(
         options: InventoryOptions {
             max_hash_bytes,
             blake3,
+            cache,
             ..InventoryOptions::default()
         },
         generated_at: codex_audit::generated_at(

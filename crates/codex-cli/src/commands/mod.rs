@@ -251,6 +251,8 @@ pub(crate) fn run(command: Command) -> Result<String> {
             blake3,
             timestamp,
             fail_on,
+            cache,
+            no_cache,
         } => audit::run(
             command,
             &path,
@@ -260,6 +262,7 @@ pub(crate) fn run(command: Command) -> Result<String> {
             blake3,
             timestamp,
             &fail_on,
+            (!no_cache).then(|| cache.unwrap_or_else(|| out.join(".cache"))),
         ),
         Command::Runs(cmd) => track::run(cmd),
     }

@@ -1249,11 +1249,19 @@ pub(crate) fn audit(files: usize) -> Result<()> {
         }
         Ok(t.elapsed().as_secs_f64())
     };
+    // lizard (per-function complexity, like codex's complexity part), one thread.
+    let lizard = bench_venv(
+        "CODEX_BENCH_LIZARD_PYTHON",
+        &dir.join("tools/lizard-venv"),
+        "scripts/bench/requirements-audit.txt",
+        "bin/python",
+    )
+    .map_err(|e| println!("lizard unavailable ({e}); its column stays empty"))
+    .ok();
     let mut report = format!(
-        "# codex audit against tokei{}\n\nCommand: `cargo xtask bench audit --files {files}` (best of 3 runs each). \"tree-sitter floor\" walks the tree, reads and parses every file the audit parses and does nothing else (`codex-audit/examples/parse_floor.rs`): no audit that parses each file with tree-sitter can be faster.\n\n| tree | files | codex audit (s) | tree-sitter floor (s) | tokei (s) | codex / tokei |{}\n|---|---|---|---|---|---|{}\n",
-        if scc.is_some() { " and scc" } else { "" },
+        "# codex audit against scc, tokei and lizard\n\nCommand: `cargo xtask bench audit --files {files}` (best of 3 runs each). \"cold\" audits with `--no-cache`; \"repeat\" audits again with the cache an earlier run filled (nothing changed). \"1 thread\" is the cold audit with `RAYON_NUM_THREADS=1`, against lizard on one thread (`lizard -l <lang>` for each language of the tree; lizard computes per-function complexity only, codex the whole audit). \"tree-sitter floor\" walks the tree, reads and parses every file the audit parses and does nothing else (`codex-audit/examples/parse_floor.rs`).\n\n| tree | files | codex cold (s) | codex repeat (s) | codex 1 thread (s) | lizard 1 thread (s) | lizard / codex, 1 thread | floor (s) | tokei (s) |{}\n|---|---|---|---|---|---|---|---|---|{}\n",
         if scc.is_some() {
-            " scc (s) | codex / scc | floor / scc |"
+            " scc (s) | cold / scc | repeat / scc |"
         } else {
             ""
         },
@@ -1261,9 +1269,18 @@ pub(crate) fn audit(files: usize) -> Result<()> {
     );
     let registry = std::env::var("HOME").map(|h| PathBuf::from(h).join(".cargo/registry/src"))?;
     let out = dir.join("reports");
-    for (name, root) in [
-        ("generated", tree.clone()),
-        ("~/.cargo/registry/src", registry),
+    for (name, root, langs) in [
+        (
+            "generated",
+            tree.clone(),
+            &["rust", "python", "javascript"][..],
+        ),
+        (
+            "/usr/lib/python3.11 (CPython stdlib)",
+            PathBuf::from("/usr/lib/python3.11"),
+            &["python"][..],
+        ),
+        ("~/.cargo/registry/src", registry, &[][..]),
     ] {
         if !root.is_dir() {
             continue;
@@ -1275,17 +1292,39 @@ pub(crate) fn audit(files: usize) -> Result<()> {
             }
             Ok(b)
         };
-        let c = best(&mut || {
-            time(
-                Command::new(&codex)
-                    .arg("--quiet")
-                    .arg("audit")
-                    .arg(&root)
-                    .arg("--out")
-                    .arg(&out)
-                    .args(["--timestamp", "2026-01-01T00:00:00Z"]),
-            )
-        })?;
+        let audit_cmd = |cache: bool, threads: Option<&str>| {
+            let mut c = Command::new(&codex);
+            c.arg("--quiet")
+                .arg("audit")
+                .arg(&root)
+                .arg("--out")
+                .arg(&out)
+                .args(["--timestamp", "2026-01-01T00:00:00Z"]);
+            if !cache {
+                c.arg("--no-cache");
+            }
+            if let Some(t) = threads {
+                c.env("RAYON_NUM_THREADS", t);
+            }
+            c
+        };
+        let cold = best(&mut || time(&mut audit_cmd(false, None)))?;
+        let _ = std::fs::remove_dir_all(out.join(".cache"));
+        time(&mut audit_cmd(true, None))?;
+        let repeat = best(&mut || time(&mut audit_cmd(true, None)))?;
+        let one = best(&mut || time(&mut audit_cmd(false, Some("1"))))?;
+        // lizard is slow: one run, and not on the registry's 520 MB.
+        let liz = match (&lizard, langs.is_empty()) {
+            (Some(py), false) => {
+                let mut cmd = Command::new(py);
+                cmd.args(["-m", "lizard"]);
+                for l in langs {
+                    cmd.args(["-l", l]);
+                }
+                Some(time(cmd.arg(&root))?)
+            }
+            _ => None,
+        };
         let floor = best(&mut || {
             let v = run_json(Command::new(&floor_exe).arg(&root))?;
             v["seconds"]
@@ -1297,12 +1336,13 @@ pub(crate) fn audit(files: usize) -> Result<()> {
         let n = audit["files"].as_array().map_or(0, Vec::len);
         write!(
             report,
-            "| {name} | {n} | {c:.2} | {floor:.2} | {t:.2} | {:.2}× |",
-            c / t
+            "| {name} | {n} | {cold:.2} | {repeat:.2} | {one:.2} | {} | {} | {floor:.2} | {t:.2} |",
+            liz.map_or_else(|| "—".to_owned(), |l| format!("{l:.2}")),
+            liz.map_or_else(|| "—".to_owned(), |l| format!("{:.1}×", l / one)),
         )?;
         if let Some(scc) = &scc {
             let s = best(&mut || time(Command::new(scc).arg(&root)))?;
-            write!(report, " {s:.2} | {:.2}× | {:.2}× |", c / s, floor / s)?;
+            write!(report, " {s:.2} | {:.2}× | {:.2}× |", cold / s, repeat / s)?;
         }
         report.push('\n');
     }

@@ -1317,7 +1317,7 @@ pub(crate) fn audit(files: usize) -> Result<()> {
         let liz = match (&lizard, langs.is_empty()) {
             (Some(py), false) => {
                 let mut cmd = Command::new(py);
-                cmd.args(["-m", "lizard"]);
+                cmd.args(["-m", "lizard", "-i", "-1"]);
                 for l in langs {
                     cmd.args(["-l", l]);
                 }

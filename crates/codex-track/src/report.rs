@@ -345,6 +345,22 @@ pub fn last_values(records: &[MetricRecord]) -> BTreeMap<String, f64> {
         .collect()
 }
 
+/// Writes one chart of `series` over steps to `<charts>/<file>.svg`.
+fn write_chart(
+    charts: &Path,
+    file: &str,
+    title: &str,
+    y: &str,
+    series: &[Series],
+) -> Result<(), TrackError> {
+    let svg = svg_chart(title, STEP_AXIS, y, series);
+    let path = charts.join(format!("{file}.svg"));
+    codex_core::write_bytes_atomic(&path, svg.as_bytes()).map_err(|e| TrackError::Io {
+        path: path.clone(),
+        source: std::io::Error::other(e.to_string()),
+    })
+}
+
 /// Writes `report.md` and its charts (`report/*.svg`) for the run in `dir`;
 /// returns the report's path.
 pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
@@ -417,12 +433,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
         if series.is_empty() {
             continue;
         }
-        let svg = svg_chart(title, STEP_AXIS, y, &series);
-        let path = charts.join(format!("{file}.svg"));
-        codex_core::write_bytes_atomic(&path, svg.as_bytes()).map_err(|e| TrackError::Io {
-            path: path.clone(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        write_chart(&charts, file, title, y, &series)?;
         let _ = writeln!(md, "## {title}\n\n![{title}](report/{file}.svg)\n");
     }
     // Benchmark tasks scored during training (`train.eval_tasks`): every
@@ -481,12 +492,7 @@ pub fn write_report(dir: &Path) -> Result<PathBuf, TrackError> {
                     points: (*p).clone(),
                 })
                 .collect();
-            let svg = svg_chart(title, STEP_AXIS, y, &series);
-            let path = charts.join(format!("{file}.svg"));
-            codex_core::write_bytes_atomic(&path, svg.as_bytes()).map_err(|e| TrackError::Io {
-                path: path.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+            write_chart(&charts, file, title, y, &series)?;
             let _ = writeln!(md, "![{title}](report/{file}.svg)\n");
         }
     }

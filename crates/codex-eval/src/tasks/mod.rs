@@ -33,6 +33,8 @@ pub use task::{DocRequests, Task};
 
 use metrics::{Aggregation, Filter};
 
+use crate::EvalError;
+
 /// The harness's default few-shot seed (`--fewshot_random_seed`).
 pub const FEWSHOT_SEED: u64 = 1234;
 /// The harness's default bootstrap resamples for perplexity's standard error.
@@ -193,8 +195,6 @@ pub trait LanguageModel {
         Value::Null
     }
 }
-
-use crate::EvalError;
 
 /// The tasks and groups selected to run.
 #[derive(Debug)]

@@ -333,6 +333,28 @@ mod tests {
         assert_eq!(last.apply("3 apples and 12 pears, 5"), "5");
     }
 
+    // Values printed by lm-eval 0.4.13 (Python 3.11):
+    // bootstrap_stderr(perplexity, xs, 100000) and mean_stderr(...).
+    #[test]
+    fn standard_errors_match_the_harness() {
+        let xs = [
+            -1.5, -2.25, -0.75, -3.0, -1.0, -2.0, -0.5, -4.25, -1.25, -2.5,
+        ];
+        let items: Vec<SampleValue> = xs.iter().map(|&x| SampleValue::Number(x)).collect();
+        let boot = Aggregation::Perplexity.stderr(&items, 100_000).unwrap();
+        assert!((boot - 2.621_411_768_630_204_5).abs() < 1e-12, "{boot}");
+        let acc: Vec<SampleValue> = [1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 1.0]
+            .iter()
+            .map(|&x| SampleValue::Number(x))
+            .collect();
+        let se = Aggregation::Mean.stderr(&acc, 100_000).unwrap();
+        assert!((se - 0.182_981_263_677_849_95).abs() < 1e-15, "{se}");
+        assert_eq!(
+            Aggregation::WeightedPerplexity.stderr(&items, 100_000),
+            None
+        );
+    }
+
     #[test]
     fn words_split_like_python() {
         assert_eq!(count_words("a b  c"), 3);

@@ -868,12 +868,8 @@ impl<'a> TrainJob<'a> {
                     (Some(set), Some(et)) => Some(crate::tasks::TrainingTasks {
                         set,
                         tokenizer: &tok,
-                        prefix_token: codex_tokenize::SpecialTokens::read(
-                            tok_path.parent().unwrap_or(Path::new(".")),
-                        )?
-                        .and_then(|s| s.bos)
-                        .and_then(|b| tok.token_to_id(&b))
-                        .unwrap_or(eos_id),
+                        prefix_token: crate::tasks::prefix_token(&tok, &tok_path, Some(eos_id))?
+                            .unwrap_or(eos_id),
                         stop_tokens: vec![eos_id],
                         options: task_options(et),
                         batch_size: et.batch_size as usize,

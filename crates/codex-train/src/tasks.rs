@@ -55,20 +55,17 @@ impl<'a> TaskModel<'a> {
 
     /// For a model loaded by [`load_for_inference`].
     pub fn of(loaded: &'a InferenceModel, batch_size: usize) -> Result<Self, TrainError> {
-        let dir = loaded.tokenizer_path.parent().unwrap_or(Path::new("."));
-        let special = codex_tokenize::SpecialTokens::read(dir)?.unwrap_or_default();
-        let eos = loaded.separator();
-        let prefix = special
-            .bos
-            .as_deref()
-            .and_then(|t| loaded.tokenizer.token_to_id(t))
-            .or(eos)
-            .ok_or_else(|| {
-                TrainError::input(
-                    loaded.tokenizer_path.display(),
-                    "the tokenizer has neither a BOS nor an EOS token to start a text with",
-                )
-            })?;
+        let prefix = prefix_token(
+            &loaded.tokenizer,
+            &loaded.tokenizer_path,
+            loaded.separator(),
+        )?
+        .ok_or_else(|| {
+            TrainError::input(
+                loaded.tokenizer_path.display(),
+                "the tokenizer has neither a BOS nor an EOS token to start a text with",
+            )
+        })?;
         let mut m = Self::new(
             &loaded.model,
             &loaded.tokenizer,
@@ -520,6 +517,20 @@ pub fn run_tasks(
 ) -> Result<TasksReport, TrainError> {
     let mut lm = TaskModel::of(loaded, batch_size)?;
     tasks::run(set, &mut lm, options, progress)
+}
+
+/// The harness's `prefix_token_id`: the BOS token the tokenizer's directory
+/// declares, else `eos`.
+pub(crate) fn prefix_token(
+    tokenizer: &AnyTokenizer,
+    tokenizer_path: &Path,
+    eos: Option<u32>,
+) -> Result<Option<u32>, TrainError> {
+    let dir = tokenizer_path.parent().unwrap_or(Path::new("."));
+    Ok(codex_tokenize::SpecialTokens::read(dir)?
+        .and_then(|s| s.bos)
+        .and_then(|b| tokenizer.token_to_id(&b))
+        .or(eos))
 }
 
 /// Reads the task files and renders every prompt once, so that a bad

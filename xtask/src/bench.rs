@@ -279,6 +279,8 @@ pub(crate) fn tokenize(size_mb: u64) -> Result<()> {
             )?;
         }
     }
+    report.push('\n');
+    report.push_str(&trainers(20)?);
     std::fs::write(dir.join("report.md"), &report)?;
     std::fs::write(
         dir.join("results.json"),
@@ -286,6 +288,77 @@ pub(crate) fn tokenize(size_mb: u64) -> Result<()> {
     )?;
     println!("\n{report}\nwritten to {}", dir.join("report.md").display());
     Ok(())
+}
+
+/// codex's deterministic Unigram and WordPiece trainers against the upstream
+/// `tokenizers` trainers on the same lines of a `size_mb` generated corpus (every
+/// tenth line held out): time, vocabulary and tokens per held-out byte. Returns
+/// the table, also written to `target/bench/tokenize/trainers.md`.
+pub(crate) fn trainers(size_mb: u64) -> Result<String> {
+    let dir = PathBuf::from("target/bench/tokenize");
+    std::fs::create_dir_all(&dir)?;
+    let corpus = dir.join(format!("corpus-{size_mb}mb.txt"));
+    if !corpus.exists() {
+        println!("generating a {size_mb} MB corpus at {}", corpus.display());
+        generate_corpus(&corpus, size_mb * 1_000_000)?;
+    }
+    println!("building and running the trainer comparison (release)");
+    let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "codex-tokenize",
+            "--example",
+            "bench_trainers",
+        ])
+        .status()?
+        .success();
+    if !ok {
+        bail!("building the trainer benchmark failed");
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let r = run_json(
+        Command::new(Path::new(&target).join("release/examples/bench_trainers"))
+            .arg(&corpus)
+            .arg(dir.join("trainers")),
+    )?;
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mut table = String::new();
+    writeln!(
+        table,
+        "## trainers: codex (deterministic) against upstream tokenizers {}\n\n\
+         {size_mb} MB generated corpus: {:.1} MB trained on, {:.1} MB held out; {} threads\n\n\
+         | trainer | codex s | upstream s | time ratio (goal ≤ 1.2×) | vocab codex / upstream \
+         | tokens/byte codex | upstream | quality ratio (goal within 1%) |\n\
+         |---|---|---|---|---|---|---|---|",
+        r.get("tokenizers").and_then(Value::as_str).unwrap_or(""),
+        f(&r["train_mb"]),
+        f(&r["heldout_mb"]),
+        r["threads"],
+    )?;
+    for kind in ["unigram", "wordpiece"] {
+        for vocab in [8000, 32000] {
+            let m = &r[format!("{kind}_{vocab}")];
+            writeln!(
+                table,
+                "| {kind} {}k | {:.2} | {:.2} | {:.2}× | {} / {} | {:.4} | {:.4} | {:+.2}% |",
+                vocab / 1000,
+                f(&m["codex_seconds"]),
+                f(&m["upstream_seconds"]),
+                f(&m["codex_seconds"]) / f(&m["upstream_seconds"]),
+                m["codex_vocab"],
+                m["upstream_vocab"],
+                f(&m["codex_tokens_per_byte"]),
+                f(&m["upstream_tokens_per_byte"]),
+                (f(&m["codex_tokens_per_byte"]) / f(&m["upstream_tokens_per_byte"]) - 1.0) * 100.0,
+            )?;
+        }
+    }
+    std::fs::write(dir.join("trainers.md"), &table)?;
+    println!("\n{table}");
+    Ok(table)
 }
 
 /// `cargo xtask bench data`: `codex-data` preparation against a nanoGPT-style

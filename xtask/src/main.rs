@@ -6,7 +6,8 @@
 //! - `cargo xtask examples [--release]`: every example of the `codex` crate, timed.
 //! - `cargo xtask dist [--features F]`: the release archive (binary, configs,
 //!   completions, man pages, SHA-256 sums) from the `dist` profile.
-//! - `cargo xtask bench tokenize [--size-mb N]`: tokenizer speed against the references.
+//! - `cargo xtask bench tokenize [--size-mb N] [--trainers-only]`: tokenizer speed against the
+//!   references, and codex's Unigram/WordPiece trainers against the upstream ones.
 //! - `cargo xtask bench data [--size-mb N]`: data preparation against a nanoGPT-style script.
 //! - `cargo xtask bench model [ARGS]`: model training and generation throughput.
 //! - `cargo xtask bench train [ARGS]`: the training loop against PyTorch eager.
@@ -73,14 +74,25 @@ fn run() -> Result<()> {
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
             Some("tokenize") => {
-                let size_mb = match args.get(2).map(String::as_str) {
-                    Some("--size-mb") => {
-                        args.get(3).context("--size-mb needs a number")?.parse()?
+                let mut size_mb = None;
+                let mut trainers_only = false;
+                let mut it = args[2..].iter();
+                while let Some(a) = it.next() {
+                    match a.as_str() {
+                        "--size-mb" => {
+                            size_mb = Some(it.next().context("--size-mb needs a number")?.parse()?);
+                        }
+                        "--trainers-only" => trainers_only = true,
+                        other => {
+                            bail!("unknown argument `{other}` (use --size-mb N, --trainers-only)")
+                        }
                     }
-                    None => 50,
-                    Some(other) => bail!("unknown argument `{other}` (use --size-mb N)"),
-                };
-                bench::tokenize(size_mb)
+                }
+                if trainers_only {
+                    bench::trainers(size_mb.unwrap_or(20)).map(|_| ())
+                } else {
+                    bench::tokenize(size_mb.unwrap_or(50))
+                }
             }
             Some("data") => {
                 let size_mb = match args.get(2).map(String::as_str) {
@@ -133,7 +145,9 @@ fn run() -> Result<()> {
                  layering             check crate dependencies against the brief's invariants\n  \
                  examples [--release] run every example of the codex crate, timed\n  \
                  dist [--features F]  build the release archive into target/dist\n  \
-                 bench tokenize [--size-mb N]  codex-tokenize against Python tokenizers and sentencepiece\n  \
+                 bench tokenize [--size-mb N] [--trainers-only]\n  \
+                                               codex-tokenize against Python tokenizers and sentencepiece, and\n  \
+                                               codex's Unigram/WordPiece trainers against upstream's\n  \
                  bench data [--size-mb N]      codex-data preparation against a nanoGPT-style Python one\n  \
                  bench model [ARGS]            codex-model training and generation throughput (ARGS go to the\n  \
                                                example: --device, --arch, --batch, --steps, --new-tokens)\n  \

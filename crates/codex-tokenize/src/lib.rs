@@ -254,15 +254,15 @@ pub fn registry() -> codex_core::Registry<()> {
     use codex_core::config::TokenizerKind;
     let mut r = codex_core::Registry::new("tokenizer");
     for (kind, description) in [
-        (
-            TokenizerKind::Bpe,
-            "byte-level BPE (GPT-2 style), reproducible training",
-        ),
+        (TokenizerKind::Bpe, "byte-level BPE (GPT-2 style)"),
         (
             TokenizerKind::Unigram,
-            "Unigram language model (SentencePiece style), exportable as .model",
+            "Unigram language model (SentencePiece style, codex's own trainer), exportable as .model",
         ),
-        (TokenizerKind::Wordpiece, "WordPiece (BERT style)"),
+        (
+            TokenizerKind::Wordpiece,
+            "WordPiece (BERT style, upstream merges in a fixed order)",
+        ),
         (TokenizerKind::Wordlevel, "whole-word vocabulary"),
     ] {
         r.register(train::kind_name(kind), description, ())

@@ -160,12 +160,6 @@ fn train(args: Vec<String>, out: &Path, config: Option<PathBuf>) -> Result<Strin
     for d in &trained.diagnostics {
         tracing::warn!("{d}");
     }
-    if !trained.manifest.reproducible {
-        tracing::warn!(
-            "the {} trainer is not reproducible: training again can give a different vocabulary",
-            trained.manifest.kind
-        );
-    }
     trained.write(out)?;
     let m = &trained.manifest;
     Ok(format!(

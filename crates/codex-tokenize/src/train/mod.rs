@@ -1,6 +1,9 @@
 //! Training tokenizers from streamed corpora, and the manifest that records how.
 
 mod corpus;
+mod unigram;
+mod wordpiece;
+mod words;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -8,12 +11,13 @@ use std::time::Instant;
 use codex_core::config::{OnError, TokenizerKind};
 use codex_core::{Diagnostic, Digest, write_bytes_atomic};
 use serde::{Deserialize, Serialize};
+use tokenizers::Trainer;
 use tokenizers::decoders::DecoderWrapper;
 use tokenizers::decoders::metaspace::PrependScheme;
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
-use tokenizers::models::unigram::{Unigram, UnigramTrainerBuilder};
+use tokenizers::models::unigram::Unigram;
 use tokenizers::models::wordlevel::{WordLevel, WordLevelTrainerBuilder};
-use tokenizers::models::wordpiece::{WordPiece, WordPieceTrainerBuilder};
+use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::models::{ModelWrapper, TrainerWrapper};
 use tokenizers::normalizers::{BertNormalizer, NFKC, NormalizerWrapper};
 use tokenizers::pre_tokenizers::PreTokenizerWrapper;
@@ -94,8 +98,10 @@ pub struct Manifest {
     /// Seed of the run.
     pub seed: u64,
     /// Whether training the same inputs with the same settings gives the same
-    /// bytes in every process. False for Unigram and WordPiece: the upstream
-    /// trainers break ties by iterating hash maps whose seeds are drawn per process.
+    /// bytes in every process and on any number of threads: true for every kind
+    /// this version trains (Unigram and WordPiece use codex's own trainers, as
+    /// upstream's depend on per-process hash seeds); false in manifests written
+    /// by earlier versions for those two kinds.
     pub reproducible: bool,
     /// Distinct characters seen (0 for byte-level BPE, whose alphabet is the 256 bytes).
     pub alphabet_size: usize,
@@ -166,6 +172,48 @@ fn unk_token(kind: TokenizerKind) -> Option<&'static str> {
     }
 }
 
+/// The trainer of each family: upstream's for byte-level BPE and WordLevel
+/// (whose results depend only on the corpus), codex's own for Unigram and
+/// WordPiece (whose upstream trainers depend on per-process hash seeds).
+enum Trainers {
+    Upstream(TrainerWrapper),
+    Unigram(unigram::DeterministicUnigram),
+    WordPiece(wordpiece::DeterministicWordPiece),
+}
+
+impl Trainer for Trainers {
+    type Model = ModelWrapper;
+
+    fn should_show_progress(&self) -> bool {
+        match self {
+            Self::Upstream(t) => t.should_show_progress(),
+            Self::Unigram(t) => t.should_show_progress(),
+            Self::WordPiece(t) => t.should_show_progress(),
+        }
+    }
+
+    fn train(&self, model: &mut ModelWrapper) -> tokenizers::Result<Vec<AddedToken>> {
+        match self {
+            Self::Upstream(t) => t.train(model),
+            Self::Unigram(t) => t.train(model),
+            Self::WordPiece(t) => t.train(model),
+        }
+    }
+
+    fn feed<I, S, F>(&mut self, iterator: I, process: F) -> tokenizers::Result<()>
+    where
+        I: Iterator<Item = S> + Send,
+        S: AsRef<str> + Send,
+        F: Fn(&str) -> tokenizers::Result<Vec<String>> + Sync,
+    {
+        match self {
+            Self::Upstream(t) => t.feed(iterator, process),
+            Self::Unigram(t) => t.feed(iterator, process),
+            Self::WordPiece(t) => t.feed(iterator, process),
+        }
+    }
+}
+
 /// Trains a tokenizer on `inputs` (files or directories), streaming them once.
 pub fn train(config: &TrainConfig, inputs: &[PathBuf]) -> Result<Trained, TokenizeError> {
     train_with_progress(config, inputs, &|_| {})
@@ -229,7 +277,7 @@ pub fn train_with_progress(
         }
     }
 
-    let (mut tokenizer, mut trainer): (Tokenizer, TrainerWrapper) = match config.kind {
+    let (mut tokenizer, mut trainer): (Tokenizer, Trainers) = match config.kind {
         TokenizerKind::Bpe => {
             let mut t = Tokenizer::new(ModelWrapper::BPE(BPE::default()));
             t.with_pre_tokenizer(Some(PreTokenizerWrapper::ByteLevel(ByteLevel::new(
@@ -246,7 +294,7 @@ pub fn train_with_progress(
                 .initial_alphabet(ByteLevel::alphabet().into_iter().collect())
                 .show_progress(config.show_progress)
                 .build();
-            (t, trainer.into())
+            (t, Trainers::Upstream(trainer.into()))
         }
         TokenizerKind::Unigram => {
             let mut t = Tokenizer::new(ModelWrapper::Unigram(Unigram::default()));
@@ -262,14 +310,13 @@ pub fn train_with_progress(
                 PrependScheme::Always,
                 true,
             ))));
-            let trainer = UnigramTrainerBuilder::default()
-                .vocab_size(config.vocab_size)
-                .special_tokens(added)
-                .unk_token(unk_token(config.kind).map(str::to_owned))
-                .show_progress(config.show_progress)
-                .build()
-                .map_err(|e| TokenizeError::library("train", e))?;
-            (t, trainer.into())
+            let trainer = unigram::DeterministicUnigram::new(
+                config.vocab_size as usize,
+                added,
+                unk_token(config.kind).unwrap_or("<unk>"),
+                config.show_progress,
+            );
+            (t, Trainers::Unigram(trainer))
         }
         TokenizerKind::Wordpiece => {
             let mut t = Tokenizer::new(ModelWrapper::WordPiece(WordPiece::default()));
@@ -283,13 +330,13 @@ pub fn train_with_progress(
             t.with_decoder(Some(DecoderWrapper::WordPiece(
                 tokenizers::decoders::wordpiece::WordPiece::default(),
             )));
-            let trainer = WordPieceTrainerBuilder::new()
-                .vocab_size(config.vocab_size as usize)
-                .min_frequency(u64::from(config.min_frequency))
-                .special_tokens(added)
-                .show_progress(config.show_progress)
-                .build();
-            (t, trainer.into())
+            let trainer = wordpiece::DeterministicWordPiece::new(
+                config.vocab_size as usize,
+                u64::from(config.min_frequency),
+                added,
+                config.show_progress,
+            );
+            (t, Trainers::WordPiece(trainer))
         }
         TokenizerKind::Wordlevel => {
             let model = WordLevel::builder()
@@ -305,7 +352,7 @@ pub fn train_with_progress(
                 .show_progress(config.show_progress)
                 .build()
                 .map_err(|e| TokenizeError::library("train", e))?;
-            (t, trainer.into())
+            (t, Trainers::Upstream(trainer.into()))
         }
     };
 
@@ -351,7 +398,7 @@ pub fn train_with_progress(
         min_frequency: config.min_frequency,
         special_tokens: specials,
         seed: config.seed,
-        reproducible: matches!(config.kind, TokenizerKind::Bpe | TokenizerKind::Wordlevel),
+        reproducible: true,
         alphabet_size: if count_alphabet { alphabet_size } else { 0 },
         tokenizer_file: "tokenizer.json".to_owned(),
         tokenizer_blake3: Digest::of(json.as_bytes()),

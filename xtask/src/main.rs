@@ -1,7 +1,8 @@
 //! `cargo xtask`: repository automation for codex (matklad's cargo-xtask pattern).
 //!
 //! - `cargo xtask gates [--skip STEP]…`: every gate, cheapest first, each timed.
-//! - `cargo xtask fuzz [TARGET] [--seconds N]`: cargo-fuzz on the parsers of untrusted input.
+//! - `cargo xtask fuzz [TARGET] [--seconds N] [--sanitizer S]`: cargo-fuzz on the parsers of
+//!   untrusted input.
 //! - `cargo xtask layering`: only the dependency-layering check.
 //! - `cargo xtask examples [--release]`: every example of the `codex` crate, timed.
 //! - `cargo xtask dist [--features F]`: the release archive (binary, configs,
@@ -141,7 +142,9 @@ fn run() -> Result<()> {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  gates [--skip STEP]  fmt, layering, clippy, test, doc, deny (cheapest first)\n  \
-                 fuzz [TARGET] [--seconds N]   cargo-fuzz on every parser of untrusted input (600 s each)\n  \
+                 fuzz [TARGET] [--seconds N] [--sanitizer S]\n  \
+                                      cargo-fuzz on every parser of untrusted input (600 s each;\n  \
+                                      sanitizer none unless asked)\n  \
                  layering             check crate dependencies against the brief's invariants\n  \
                  examples [--release] run every example of the codex crate, timed\n  \
                  dist [--features F]  build the release archive into target/dist\n  \

@@ -40,6 +40,8 @@ mod fused;
 mod generate;
 mod hf;
 mod inspect;
+#[cfg(feature = "flex")]
+pub mod kernels;
 mod lora;
 mod model;
 mod norm;

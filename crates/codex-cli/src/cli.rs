@@ -140,6 +140,10 @@ pub(crate) enum Command {
         /// Also record each file's BLAKE3.
         #[arg(long)]
         blake3: bool,
+        /// Files up to this many bytes are parsed for complexity; 0 skips the
+        /// complexity part (an inventory-only audit).
+        #[arg(long, default_value_t = 1 << 20)]
+        max_parse_bytes: u64,
         /// The report's one time field (RFC 3339); default SOURCE_DATE_EPOCH, else now.
         #[arg(long)]
         timestamp: Option<String>,

@@ -1180,6 +1180,32 @@ fn audit_fixture(root: &Path) {
 }
 
 #[test]
+fn audit_max_parse_bytes_zero_is_an_inventory_without_complexity() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    audit_fixture(&repo);
+    let run = |out: &str, extra: &[&str]| {
+        let mut args = vec!["audit", "repo", "--no-cache", "--out", out];
+        args.extend_from_slice(extra);
+        let o = codex(&args, &[], dir.path());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let a: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(out).join("audit.json")).unwrap(),
+        )
+        .unwrap();
+        a
+    };
+    let full = run("full", &[]);
+    let inventory = run("inv", &["--max-parse-bytes", "0"]);
+    assert!(!full["functions"].as_array().unwrap().is_empty());
+    assert!(inventory["functions"].as_array().unwrap().is_empty());
+    // Everything else the audit finds is the same.
+    for key in ["files", "languages", "placeholders", "readme", "repo_map"] {
+        assert_eq!(full[key], inventory[key], "{key}");
+    }
+}
+
+#[test]
 fn audit_reports_are_byte_identical_across_runs_and_thread_counts() {
     let dir = tempfile::tempdir().unwrap();
     let repo = dir.path().join("repo");

@@ -38,7 +38,7 @@ pub(super) fn run(
     path: &Path,
     out: &Path,
     formats: &[String],
-    max_hash_bytes: u64,
+    (max_hash_bytes, max_parse_bytes): (u64, u64),
     blake3: bool,
     stamp: Option<String>,
     fail_on: &[String],
@@ -57,6 +57,7 @@ pub(super) fn run(
         options: InventoryOptions {
             max_hash_bytes,
             blake3,
+            max_parse_bytes,
             cache,
             ..InventoryOptions::default()
         },

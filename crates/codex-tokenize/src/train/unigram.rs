@@ -711,6 +711,20 @@ mod tests {
     }
 
     #[test]
+    fn no_words_and_odd_words_train_without_panicking() {
+        let reserved = FxHashSet::default();
+        let settings = UnigramSettings::new(10);
+        assert!(train_pieces(&[], &settings, &reserved).unwrap().is_empty());
+        let odd = vec![
+            (String::new(), 3),
+            ("a\0b".to_owned(), 2),
+            ("\u{2581}x".to_owned(), 1),
+        ];
+        let pieces = train_pieces(&odd, &settings, &reserved).unwrap();
+        assert!(pieces.iter().any(|p| p.0 == "\0"));
+    }
+
+    #[test]
     fn digamma_matches_known_values() {
         // ψ(1) = −γ, ψ(10) = H_9 − γ.
         let gamma = 0.577_215_664_901_532_9;

@@ -61,6 +61,15 @@ impl HfTokenizer {
     /// `decoder` reaches an `expect`), so the JSON is checked first and the
     /// library's parse is fenced.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, TokenizeError> {
+        // JSON is UTF-8; checking it here matters because skipping over a
+        // string (the syntax check below) does not validate its bytes, and the
+        // library panics on a decoder it cannot read.
+        if let Err(e) = std::str::from_utf8(bytes) {
+            return Err(TokenizeError::library(
+                "load",
+                format!("not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+            ));
+        }
         serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
             .map_err(|e| TokenizeError::library("load", format!("not valid JSON: {e}")))?;
         let inner = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_bytes(bytes))
@@ -360,6 +369,19 @@ mod tests {
         assert_ne!(bad, GOOD);
         let err = HfTokenizer::from_bytes(bad.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("not valid JSON"), "{err}");
+    }
+
+    // Found by `cargo xtask fuzz tokenizer_json` (10 s in): a byte that is
+    // not UTF-8 inside the decoder passed the syntax check, which skips over
+    // strings without validating them, and the library panicked on it.
+    #[test]
+    fn invalid_utf8_inside_the_decoder_is_an_error_not_a_panic() {
+        let at = GOOD.find("\"decoder\"").unwrap();
+        let key = at + GOOD[at..].find("use_regex").unwrap();
+        let mut bad = GOOD.as_bytes().to_vec();
+        bad[key + 7] = 0xE5;
+        let err = HfTokenizer::from_bytes(&bad).unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
     }
 
     #[test]

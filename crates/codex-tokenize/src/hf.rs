@@ -61,16 +61,16 @@ impl HfTokenizer {
     /// `decoder` reaches an `expect`), so the JSON is checked first and the
     /// library's parse is fenced.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, TokenizeError> {
-        // JSON is UTF-8; checking it here matters because skipping over a
-        // string (the syntax check below) does not validate its bytes, and the
-        // library panics on a decoder it cannot read.
+        // The library panics on a decoder that is not JSON it can read, so
+        // the whole file is checked first as strictly as `serde_json::Value`
+        // reads it (UTF-8, syntax, numbers in range), without building it.
         if let Err(e) = std::str::from_utf8(bytes) {
             return Err(TokenizeError::library(
                 "load",
                 format!("not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
             ));
         }
-        serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        serde_json::from_slice::<StrictJson>(bytes)
             .map_err(|e| TokenizeError::library("load", format!("not valid JSON: {e}")))?;
         let inner = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_bytes(bytes))
             .map_err(|_| TokenizeError::library("load", "the tokenizers library failed on it"))?
@@ -350,6 +350,52 @@ impl HfTokenizer {
     }
 }
 
+/// Any JSON value, read as strictly as `serde_json::Value` (every string's
+/// UTF-8, every number's range) and thrown away.
+struct StrictJson;
+
+impl<'de> serde::Deserialize<'de> for StrictJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictJsonVisitor)
+    }
+}
+
+struct StrictJsonVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictJsonVisitor {
+    type Value = StrictJson;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<StrictJson, E> {
+        Ok(StrictJson)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<StrictJson, E> {
+        Ok(StrictJson)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<StrictJson, E> {
+        Ok(StrictJson)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<StrictJson, E> {
+        Ok(StrictJson)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<StrictJson, E> {
+        Ok(StrictJson)
+    }
+    fn visit_unit<E>(self) -> Result<StrictJson, E> {
+        Ok(StrictJson)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<StrictJson, A::Error> {
+        while seq.next_element::<StrictJson>()?.is_some() {}
+        Ok(StrictJson)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<StrictJson, A::Error> {
+        while map.next_entry::<StrictJson, StrictJson>()?.is_some() {}
+        Ok(StrictJson)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -382,6 +428,22 @@ mod tests {
         bad[key + 7] = 0xE5;
         let err = HfTokenizer::from_bytes(&bad).unwrap_err();
         assert!(err.to_string().contains("not UTF-8"), "{err}");
+    }
+
+    // Found by the same fuzz target's second run (5 min in): a number out of
+    // f64's range inside the decoder, which the library's decoder reader
+    // also panicked on.
+    #[test]
+    fn a_number_out_of_range_inside_the_decoder_is_an_error_not_a_panic() {
+        let at = GOOD.find("\"decoder\"").unwrap();
+        let bad = format!(
+            "{}{}",
+            &GOOD[..at],
+            GOOD[at..].replacen("\"use_regex\": true", "\"use_regex\": 1e999", 1)
+        );
+        assert_ne!(bad, GOOD);
+        let err = HfTokenizer::from_bytes(bad.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("number out of range"), "{err}");
     }
 
     #[test]

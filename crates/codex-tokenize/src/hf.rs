@@ -75,6 +75,23 @@ impl HfTokenizer {
         let inner = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_bytes(bytes))
             .map_err(|_| TokenizeError::library("load", "the tokenizers library failed on it"))?
             .map_err(|e| TokenizeError::library("load", e))?;
+        // The library writes a vocabulary out by walking every id up to the
+        // largest and listing the missing ones, so one absurd id makes saving
+        // (and codex's own look at the model) run out of memory.
+        if let Some((token, id)) = inner
+            .get_vocab(true)
+            .into_iter()
+            .filter(|(_, id)| *id > MAX_TOKEN_ID)
+            .max_by_key(|(_, id)| *id)
+        {
+            return Err(TokenizeError::library(
+                "load",
+                format!(
+                    "token {token:?} has id {id}, beyond the largest codex accepts ({MAX_TOKEN_ID}; \
+                     the largest real vocabularies have about 262,000 tokens)"
+                ),
+            ));
+        }
         let truncation = inner.get_truncation().cloned();
         let mut t = Self::from_inner(inner);
         // The library does not check a file's truncation when it reads it.
@@ -350,6 +367,9 @@ impl HfTokenizer {
     }
 }
 
+/// The largest token id a loaded tokenizer may use (2^24 − 1).
+const MAX_TOKEN_ID: u32 = (1 << 24) - 1;
+
 /// Any JSON value, read as strictly as `serde_json::Value` (every string's
 /// UTF-8, every number's range) and thrown away.
 struct StrictJson;
@@ -444,6 +464,18 @@ mod tests {
         assert_ne!(bad, GOOD);
         let err = HfTokenizer::from_bytes(bad.as_bytes()).unwrap_err();
         assert!(err.to_string().contains("number out of range"), "{err}");
+    }
+
+    // Found by the same fuzz target's third run (4 min in): a vocabulary id of
+    // 3,706,009,431 made the library's serializer list 3.7 billion missing ids.
+    #[test]
+    fn an_absurd_token_id_is_an_error_not_an_out_of_memory() {
+        let bad = GOOD.replacen("\"!\": 2,", "\"!\": 3706009431,", 1);
+        assert_ne!(bad, GOOD);
+        let err = HfTokenizer::from_bytes(bad.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("3706009431"), "{err}");
+        let fine = GOOD.replacen("\"!\": 2,", "\"!\": 5000,", 1);
+        assert!(HfTokenizer::from_bytes(fine.as_bytes()).is_ok());
     }
 
     #[test]

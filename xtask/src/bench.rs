@@ -1393,13 +1393,8 @@ pub(crate) fn audit(files: usize) -> Result<()> {
         time(&mut audit_cmd(true, None))?;
         let repeat = best(&mut || time(&mut audit_cmd(true, None)))?;
         let one = best(&mut || time(&mut audit_cmd(false, Some("1"))))?;
-        let inventory = best(&mut || {
-            time(
-                audit_cmd(false, None)
-                    .args(["--max-parse-bytes", "0", "--out"])
-                    .arg(&inv_out),
-            )
-        })?;
+        let inventory =
+            best(&mut || time(audit_to(&inv_out, false, None).args(["--max-parse-bytes", "0"])))?;
         // lizard is slow: one run, and not on the registry's 520 MB.
         let liz = match (&lizard, langs.is_empty()) {
             (Some(py), false) => {

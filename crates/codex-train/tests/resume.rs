@@ -95,8 +95,22 @@ fn run(
     checkpoints: &Path,
     resume: Option<checkpoint::Loaded>,
 ) -> Result<TrainOutcome, codex_train::TrainError> {
+    run_on(&device(), cfg, train_cfg, stores, checkpoints, resume)
+}
+
+/// [`run`] on a given (autodiff) device: the model starts there, and a resumed
+/// checkpoint's model moves there.
+fn run_on(
+    device: &Device,
+    cfg: &codex_core::config::AppConfig,
+    train_cfg: &TrainSection,
+    stores: &(TokenStore, TokenStore),
+    checkpoints: &Path,
+    resume: Option<checkpoint::Loaded>,
+) -> Result<TrainOutcome, codex_train::TrainError> {
     let seeds = Seeds::new(cfg.run.seed);
-    let model = base_model(cfg, seeds.derive("model.init"));
+    let mc = ModelConfig::from_section(&cfg.model, 257).unwrap();
+    let model = Transformer::init(&mc, seeds.derive("model.init"), device).unwrap();
     run_model(cfg, train_cfg, stores, checkpoints, resume, model, None)
 }
 
@@ -438,4 +452,89 @@ fn lora_checkpoints_hold_adapters_alone_and_resume_on_their_base() {
     assert!(err.contains("base weights changed"), "{err}");
     assert!(err.contains(&reference.fingerprint), "{err}");
     assert!(err.contains("step-00000003"), "{err}");
+}
+
+#[cfg(feature = "wgpu")]
+fn embedding(model: &Transformer) -> (Device, Vec<f32>) {
+    let w = model.wte.weight.val();
+    (
+        w.device(),
+        w.into_data().convert::<f32>().try_to_vec::<f32>().unwrap(),
+    )
+}
+
+#[cfg(feature = "wgpu")]
+fn max_gap(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// A checkpoint written on one device resumes on another (flex on the CPU and
+/// wgpu, on Mesa's software Vulkan in CI) and the run carries on: the step
+/// count, sampler position and optimizer moments come along, and the resumed run
+/// ends where an uninterrupted run on the first device ends, up to the backends'
+/// different summation orders. Run with `--features wgpu`.
+#[cfg(feature = "wgpu")]
+#[test]
+#[allow(
+    clippy::print_stderr,
+    reason = "the test reports the distances it checks"
+)]
+fn a_checkpoint_resumes_on_another_device() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cpu = DeviceSpec::Cpu.device().unwrap().autodiff();
+    let gpu = DeviceSpec::Wgpu(None).device().unwrap().autodiff();
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(&[]);
+    let stores = data(tmp.path(), &cfg);
+    let mut short = cfg.train.clone();
+    short.max_steps = 5;
+    for (name, first, second) in [("cpu-to-wgpu", &cpu, &gpu), ("wgpu-to-cpu", &gpu, &cpu)] {
+        let dir = tmp.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let straight = run_on(first, &cfg, &cfg.train, &stores, &dir.join("a"), None).unwrap();
+        run_on(first, &cfg, &short, &stores, &dir.join("b"), None).unwrap();
+        let loaded = checkpoint::load(&dir.join("b/step-00000003"), second, no_base).unwrap();
+        assert_eq!(loaded.state.step, 3, "{name}");
+        let at_step_3 = embedding(&loaded.model).1;
+        let resumed = run_on(
+            second,
+            &cfg,
+            &cfg.train,
+            &stores,
+            &dir.join("b"),
+            Some(loaded),
+        )
+        .unwrap();
+        assert_eq!(resumed.steps, 8, "{name}");
+        assert_eq!(resumed.tokens, straight.tokens, "{name}");
+        let (device_after, ours) = embedding(&resumed.model);
+        assert_eq!(
+            &device_after, second,
+            "{name}: the resumed run trains on the new device"
+        );
+        let (_, theirs) = embedding(&straight.model);
+        let worst = max_gap(&ours, &theirs);
+        // The five resumed steps move the embedding by orders of magnitude more
+        // than the tolerance, so a resume that lost the optimizer moments or the
+        // sampler position (or did not train) cannot pass.
+        let moved = max_gap(&ours, &at_step_3);
+        eprintln!(
+            "{name}: embedding within {worst:e} of the uninterrupted run; moved {moved:e} since step 3"
+        );
+        assert!(
+            moved > 1e-3,
+            "{name}: the resumed steps moved the embedding only {moved}"
+        );
+        assert!(worst < 1e-4, "{name}: embedding differs by {worst}");
+        let loss_gap = (resumed.train_loss - straight.train_loss).abs();
+        assert!(
+            loss_gap < 1e-3 * straight.train_loss.abs(),
+            "{name}: final train loss {} vs {} uninterrupted",
+            resumed.train_loss,
+            straight.train_loss
+        );
+    }
 }

@@ -7,6 +7,8 @@
 //! - `cargo xtask examples [--release]`: every example of the `codex` crate, timed.
 //! - `cargo xtask dist [--features F]`: the release archive (binary, configs,
 //!   completions, man pages, SHA-256 sums) from the `dist` profile.
+//! - `cargo xtask gpu`: builds the `cuda` programs the GPU check
+//!   (`scripts/gpu/check.sh`) runs on an NVIDIA machine, packed to be carried there.
 //! - `cargo xtask bench tokenize [--size-mb N] [--trainers-only]`: tokenizer speed against the
 //!   references, and codex's Unigram/WordPiece trainers against the upstream ones.
 //! - `cargo xtask bench data [--size-mb N]`: data preparation against a nanoGPT-style script.
@@ -30,6 +32,7 @@
 mod bench;
 mod fuzz;
 mod gates;
+mod gpu;
 mod layering;
 mod release;
 
@@ -71,6 +74,10 @@ fn run() -> Result<()> {
             (None, _) => release::dist(None),
             (Some("--features"), Some(f)) => release::dist(Some(f)),
             _ => bail!("usage: cargo xtask dist [--features F]"),
+        },
+        Some("gpu") => match args.get(1) {
+            None => gpu::prepare(),
+            Some(other) => bail!("unknown argument `{other}` for gpu (it takes none)"),
         },
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("bench") => match args.get(1).map(String::as_str) {
@@ -148,6 +155,7 @@ fn run() -> Result<()> {
                  layering             check crate dependencies against the brief's invariants\n  \
                  examples [--release] run every example of the codex crate, timed\n  \
                  dist [--features F]  build the release archive into target/dist\n  \
+                 gpu                  build the cuda programs of the GPU check into target/gpu/bundle.tar.xz\n  \
                  bench tokenize [--size-mb N] [--trainers-only]\n  \
                                                codex-tokenize against Python tokenizers and sentencepiece, and\n  \
                                                codex's Unigram/WordPiece trainers against upstream's\n  \

@@ -3,6 +3,9 @@
 //!
 //! A GPU backend that is compiled in but finds no device here is reported and
 //! skipped only when `CODEX_TEST_SKIP_MISSING_GPU=1`; otherwise it fails.
+//! `CODEX_TEST_BACKEND=NAME` runs one backend alone, and `CODEX_MODEL_FIXTURES`
+//! points at `tests/data/model` when the binary runs away from this checkout
+//! (the GPU check, `scripts/gpu/check.sh`).
 #![allow(
     clippy::print_stderr,
     reason = "tests report per-backend distances to the reference"
@@ -26,7 +29,10 @@ struct Golden {
 }
 
 fn body(backend: Backend, device: &Device) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/model");
+    let root = std::env::var_os("CODEX_MODEL_FIXTURES").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/model"),
+        std::path::PathBuf::from,
+    );
     // GPU matmuls may accumulate in a different order (or TF32); 1e-3 still
     // separates a correct model from a wrong one by orders of magnitude.
     let tolerance = match backend {
@@ -122,7 +128,21 @@ fn body(backend: Backend, device: &Device) {
 #[test]
 fn every_compiled_backend_matches_transformers() {
     let skip_missing = std::env::var("CODEX_TEST_SKIP_MISSING_GPU").as_deref() == Ok("1");
+    let only = std::env::var("CODEX_TEST_BACKEND").ok();
+    if let Some(name) = &only {
+        assert!(
+            compiled_backends().iter().any(|b| b.feature() == name),
+            "CODEX_TEST_BACKEND={name} is not compiled into this test (compiled: {:?})",
+            compiled_backends()
+        );
+    }
     for backend in compiled_backends() {
+        if only
+            .as_deref()
+            .is_some_and(|name| name != backend.feature())
+        {
+            continue;
+        }
         if backend == Backend::Cuda && codex_core::nvidia_gpus().is_empty() && skip_missing {
             eprintln!("cuda is compiled in but no NVIDIA GPU is visible: skipped");
             continue;

@@ -11,6 +11,10 @@
 //!
 //! `cargo run --release -p codex-train --example bench_train -- --steps 20`
 //!
+//! It trains on the device `run.device=auto` picks (CUDA when compiled in and
+//! a GPU is visible); `--precision bf16|f16` sets `train.precision` for the
+//! loop rows, and `--peak-gflops` the peak MFU is computed against.
+//!
 //! With `--families`, only the bare step of every family's small shape
 //! (`gpt2-tiny`, `llama-tiny`, `llama3-tiny`, `qwen2-tiny`, `qwen3-tiny`,
 //! `mistral-tiny`, `phi3-tiny`, `gemma2-tiny`: the same width, depth and
@@ -380,8 +384,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         norm_eps: 1e-5,
         variant: Default::default(),
     };
-    let device = DeviceSpec::Auto.device()?.autodiff();
-    let mut app = ConfigLoader::new().load()?.config;
+    let spec = DeviceSpec::Auto.resolve_auto();
+    let device = spec.device()?.autodiff();
+    // `--precision bf16|f16` sets `train.precision` for the loop rows; the bare
+    // step is always f32.
+    let precision = args
+        .iter()
+        .position(|a| a == "--precision")
+        .and_then(|i| args.get(i + 1))
+        .map_or("f32", String::as_str);
+    let mut app = ConfigLoader::new()
+        .overrides([format!("train.precision={precision}")])
+        .load()?
+        .config;
     app.train.batch_size = batch as u32;
     app.train.grad_accum = 1;
     app.train.max_steps = steps as u64 + 1;
@@ -408,7 +423,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{}",
         serde_json::json!({
-            "impl": "codex-step", "tokens_per_second": tokens / bare, "step_ms": bare * 1e3,
+            "impl": "codex-step", "device": spec.to_string(), "precision": "f32",
+            "tokens_per_second": tokens / bare, "step_ms": bare * 1e3,
             "gflops": tokens / bare * config.flops_per_token() / 1e9,
             "mfu": mfu(bare), "peak_gflops": peak,
             "flops_per_token": config.flops_per_token(),
@@ -483,7 +499,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let every = 200.0;
         let row = if clip == 0.0 {
             serde_json::json!({
-                "impl": "codex-loop (no clipping)", "tokens_per_second": tokens / looped,
+                "impl": "codex-loop (no clipping)", "device": spec.to_string(),
+                "precision": precision, "tokens_per_second": tokens / looped,
                 "step_ms": looped * 1e3, "overhead_vs_bare_step": (looped - bare) / bare,
                 "checkpoint_ms": checkpoint_ms,
                 "checkpoint_share": checkpoint_ms / 1e3 / every / looped, "checkpoint_every": every,
@@ -491,7 +508,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })
         } else {
             serde_json::json!({
-                "impl": "codex-loop (clip 1.0, as PyTorch)", "tokens_per_second": tokens / looped,
+                "impl": "codex-loop (clip 1.0, as PyTorch)", "device": spec.to_string(),
+                "precision": precision, "tokens_per_second": tokens / looped,
                 "step_ms": looped * 1e3, "gflops": tokens / looped * config.flops_per_token() / 1e9,
                 "mfu": mfu(looped),
                 "steps": outcome.steps,

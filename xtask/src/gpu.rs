@@ -1,0 +1,199 @@
+//! `cargo xtask gpu`: builds here what the GPU check (`scripts/gpu/check.sh`)
+//! runs on a machine with an NVIDIA GPU and nothing else reachable.
+//!
+//! Three programs built with `--features cuda,wgpu` (the CPU backend stays in):
+//! the `codex` binary, codex-train's `bench_train` example and codex-model's
+//! `backends` conformance test, stripped, with the Vulkan loader beside them
+//! (the GPU machine may have the NVIDIA driver's Vulkan ICD but no loader), packed
+//! as `target/gpu/bundle.tar.xz` in the repository (not the cargo target
+//! directory), which is what the device tool carries. xz with a 512 MiB window
+//! sees the three copies of the static LLVM the cuda backend links as one.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+/// What may travel besides the working tree (64 MiB in all, ~9 MiB of it tracked files).
+const BUNDLE_LIMIT: u64 = 52 << 20;
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed ({status})");
+    }
+    Ok(())
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
+}
+
+const FEATURES: &str = "cuda,wgpu";
+
+pub(crate) fn prepare() -> Result<()> {
+    let start = Instant::now();
+    run(Command::new("bash").arg("scripts/cuda/install_llvm.sh"))?;
+    run(Command::new(cargo()).args([
+        "build",
+        "--locked",
+        "--release",
+        "-p",
+        "codex-cli",
+        "--features",
+        FEATURES,
+    ]))?;
+    run(Command::new(cargo()).args([
+        "build",
+        "--locked",
+        "--release",
+        "-p",
+        "codex-train",
+        "--example",
+        "bench_train",
+        "--features",
+        FEATURES,
+    ]))?;
+    let test = test_executable()?;
+    let built = start.elapsed().as_secs_f64();
+
+    let out = Path::new("target/gpu");
+    let stage = out.join("stage");
+    if stage.exists() {
+        std::fs::remove_dir_all(&stage)?;
+    }
+    std::fs::create_dir_all(stage.join("bin"))?;
+    std::fs::create_dir_all(stage.join("lib"))?;
+    let release = target_dir().join("release");
+    for (from, name) in [
+        (release.join("codex"), "codex"),
+        (release.join("examples/bench_train"), "bench_train"),
+        (test, "backends"),
+    ] {
+        run(Command::new("strip")
+            .arg("--strip-all")
+            .arg(&from)
+            .arg("-o")
+            .arg(stage.join("bin").join(name)))?;
+    }
+    let loader = vulkan_loader()?;
+    std::fs::copy(&loader, stage.join("lib/libvulkan.so.1"))
+        .with_context(|| format!("copying {}", loader.display()))?;
+    let commit = String::from_utf8(
+        Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .output()?
+            .stdout,
+    )?;
+    let version = String::from_utf8(
+        Command::new(stage.join("bin/codex"))
+            .arg("--version")
+            .output()?
+            .stdout,
+    )?;
+    std::fs::write(
+        stage.join("manifest.txt"),
+        format!(
+            "{version}commit {}\nfeatures {FEATURES}\nbuilt by cargo xtask gpu\n",
+            commit.trim()
+        ),
+    )?;
+
+    let bundle = out.join("bundle.tar.xz");
+    let packed = Instant::now();
+    let status = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "set -o pipefail; tar -C \"$1\" -cf - . | xz -9e --lzma2=preset=9e,dict=512MiB -T1 > \"$2.partial\" && mv \"$2.partial\" \"$2\"",
+        )
+        .arg("pack")
+        .arg(&stage)
+        .arg(&bundle)
+        .status()?;
+    if !status.success() {
+        bail!("packing {} failed ({status})", bundle.display());
+    }
+    let size = std::fs::metadata(&bundle)?.len();
+    let mut sizes = String::new();
+    for entry in std::fs::read_dir(stage.join("bin"))? {
+        let entry = entry?;
+        sizes.push_str(&format!(
+            "  {:<12} {:>6.1} MiB\n",
+            entry.file_name().to_string_lossy(),
+            entry.metadata()?.len() as f64 / 1048576.0
+        ));
+    }
+    println!(
+        "{} ({:.1} MiB; built in {built:.0} s, packed in {:.0} s)\n{sizes}",
+        bundle.display(),
+        size as f64 / 1048576.0,
+        packed.elapsed().as_secs_f64()
+    );
+    if size > BUNDLE_LIMIT {
+        bail!(
+            "{} is {:.1} MiB, over the {} MiB that may travel beside the working tree",
+            bundle.display(),
+            size as f64 / 1048576.0,
+            BUNDLE_LIMIT >> 20
+        );
+    }
+    println!(
+        "on the GPU machine, from the repository root: bash scripts/gpu/check.sh (carry target/gpu/bundle.tar.xz)"
+    );
+    Ok(())
+}
+
+/// Builds the `backends` conformance test and returns its executable.
+fn test_executable() -> Result<PathBuf> {
+    let out = Command::new(cargo())
+        .args([
+            "test",
+            "--locked",
+            "--release",
+            "-p",
+            "codex-model",
+            "--features",
+            FEATURES,
+            "--test",
+            "backends",
+            "--no-run",
+            "--message-format=json-render-diagnostics",
+        ])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "building the backends test failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for line in String::from_utf8(out.stdout)?.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if v["target"]["name"] == "backends"
+            && let Some(exe) = v["executable"].as_str()
+        {
+            return Ok(PathBuf::from(exe));
+        }
+    }
+    bail!("cargo named no executable for the backends test")
+}
+
+/// The Vulkan loader this machine links against (Debian: libvulkan1).
+fn vulkan_loader() -> Result<PathBuf> {
+    for dir in ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"] {
+        let p = Path::new(dir).join("libvulkan.so.1");
+        if p.exists() {
+            return Ok(std::fs::canonicalize(&p)?);
+        }
+    }
+    bail!("no libvulkan.so.1 here to carry (Debian: apt-get install libvulkan1)")
+}

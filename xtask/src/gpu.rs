@@ -15,27 +15,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
+use crate::release::{cargo, run, target_dir};
+
 /// What may travel besides the working tree (64 MiB in all, ~9 MiB of it tracked files).
 const BUNDLE_LIMIT: u64 = 52 << 20;
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-}
-
-fn run(cmd: &mut Command) -> Result<()> {
-    let shown = format!("{cmd:?}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("cannot run {shown}"))?;
-    if !status.success() {
-        bail!("{shown} failed ({status})");
-    }
-    Ok(())
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| PathBuf::from("target"), PathBuf::from)
-}
 
 const FEATURES: &str = "cuda,wgpu";
 

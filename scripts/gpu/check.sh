@@ -15,14 +15,19 @@
 #   4. a checkpoint written on the GPU resumed on the CPU, and the reverse.
 #
 # Every stage has its own time limit and the script goes on past a failed one;
-# each stage's output is in $OUT (or target/gpu/out), and summary.md gathers the
-# numbers. `--stages LIST` (comma-separated: conformance,default,bench,resume)
-# runs a subset; `CODEX_GPU_DEVICE=wgpu` points stages 2 and 3 at wgpu, which is
-# how the script itself is tested on a machine without an NVIDIA GPU.
+# each stage's output is in target/gpu/out (and, under the device tool, in
+# $OUT/details.tar.gz), and summary.md gathers the numbers. `--stages LIST`
+# (comma-separated: conformance,default,bench,resume) runs a subset;
+# `CODEX_GPU_DEVICE=wgpu` points stages 2 and 4 at wgpu, which is how the
+# script itself is tested on a machine without an NVIDIA GPU.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
-out="${OUT:-$repo/target/gpu/out}"
+# Every stage's output goes to target/gpu/out; where the device tool's $OUT is
+# set (at most 8 files come back from it), summary.md, check.log and a tarball
+# of the rest are copied there at the end.
+out="$repo/target/gpu/out"
+rm -rf "$out"
 mkdir -p "$out"
 stages="conformance,default,resume,bench"
 if [ "${1:-}" = "--stages" ]; then
@@ -253,3 +258,8 @@ EOF
   echo "Whole check: $(($(date +%s) - began)) s"
 } >"$summary" 2>&1
 cat "$summary"
+if [ -n "${OUT:-}" ] && [ "$OUT" != "$out" ]; then
+  mkdir -p "$OUT"
+  cp "$summary" "$log" "$OUT"/
+  tar -C "$out" -czf "$OUT/details.tar.gz" .
+fi

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::release::{cargo, run, target_dir};
+use crate::release::{cargo, run};
 
 /// What may travel besides the working tree (64 MiB in all, ~9 MiB of it tracked files).
 const BUNDLE_LIMIT: u64 = 52 << 20;
@@ -25,27 +25,7 @@ const FEATURES: &str = "cuda,wgpu";
 pub(crate) fn prepare() -> Result<()> {
     let start = Instant::now();
     run(Command::new("bash").arg("scripts/cuda/install_llvm.sh"))?;
-    run(Command::new(cargo()).args([
-        "build",
-        "--locked",
-        "--release",
-        "-p",
-        "codex-cli",
-        "--features",
-        FEATURES,
-    ]))?;
-    run(Command::new(cargo()).args([
-        "build",
-        "--locked",
-        "--release",
-        "-p",
-        "codex-train",
-        "--example",
-        "bench_train",
-        "--features",
-        FEATURES,
-    ]))?;
-    let test = test_executable()?;
+    let [codex, bench, test] = build()?;
     let built = start.elapsed().as_secs_f64();
 
     let out = Path::new("target/gpu");
@@ -55,12 +35,7 @@ pub(crate) fn prepare() -> Result<()> {
     }
     std::fs::create_dir_all(stage.join("bin"))?;
     std::fs::create_dir_all(stage.join("lib"))?;
-    let release = target_dir().join("release");
-    for (from, name) in [
-        (release.join("codex"), "codex"),
-        (release.join("examples/bench_train"), "bench_train"),
-        (test, "backends"),
-    ] {
+    for (from, name) in [(codex, "codex"), (bench, "bench_train"), (test, "backends")] {
         run(Command::new("strip")
             .arg("--strip-all")
             .arg(&from)
@@ -134,40 +109,61 @@ pub(crate) fn prepare() -> Result<()> {
     Ok(())
 }
 
-/// Builds the `backends` conformance test and returns its executable.
-fn test_executable() -> Result<PathBuf> {
+/// The three programs, from one cargo invocation so that the three packages'
+/// dependencies are resolved (and compiled) once: the `codex` binary, the
+/// `bench_train` example and the `backends` test, in this order.
+fn build() -> Result<[PathBuf; 3]> {
+    let features = ["codex-cli", "codex-train", "codex-model"]
+        .iter()
+        .flat_map(|p| FEATURES.split(',').map(move |f| format!("{p}/{f}")))
+        .collect::<Vec<_>>()
+        .join(",");
     let out = Command::new(cargo())
         .args([
-            "test",
+            "build",
             "--locked",
             "--release",
             "-p",
+            "codex-cli",
+            "-p",
+            "codex-train",
+            "-p",
             "codex-model",
             "--features",
-            FEATURES,
+            &features,
+            "--bin",
+            "codex",
+            "--example",
+            "bench_train",
             "--test",
             "backends",
-            "--no-run",
             "--message-format=json-render-diagnostics",
         ])
+        .stderr(std::process::Stdio::inherit())
         .output()?;
     if !out.status.success() {
-        bail!(
-            "building the backends test failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        bail!("building the GPU check's programs failed ({})", out.status);
     }
+    let mut found: [Option<PathBuf>; 3] = Default::default();
     for line in String::from_utf8(out.stdout)?.lines() {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        if v["target"]["name"] == "backends"
-            && let Some(exe) = v["executable"].as_str()
-        {
-            return Ok(PathBuf::from(exe));
-        }
+        let Some(exe) = v["executable"].as_str() else {
+            continue;
+        };
+        let slot = match v["target"]["name"].as_str() {
+            Some("codex") => 0,
+            Some("bench_train") => 1,
+            Some("backends") => 2,
+            _ => continue,
+        };
+        found[slot] = Some(PathBuf::from(exe));
     }
-    bail!("cargo named no executable for the backends test")
+    let [Some(codex), Some(bench), Some(test)] = found else {
+        bail!("cargo did not name all three programs (codex, bench_train, backends)");
+    };
+    Ok([codex, bench, test])
 }
 
 /// The Vulkan loader this machine links against (Debian: libvulkan1).

@@ -7,7 +7,8 @@
 //! (the GPU machine may have the NVIDIA driver's Vulkan ICD but no loader), packed
 //! as `target/gpu/bundle.tar.xz` in the repository (not the cargo target
 //! directory), which is what the device tool carries. xz with a 512 MiB window
-//! sees the three copies of the static LLVM the cuda backend links as one.
+//! finds most of the static LLVM that each program links in the ones before it
+//! (two codex builds: the second cost 8.7 MB packed instead of about 33 MB).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -109,14 +109,17 @@ fn run_on(
     resume: Option<checkpoint::Loaded>,
 ) -> Result<TrainOutcome, codex_train::TrainError> {
     let seeds = Seeds::new(cfg.run.seed);
-    let mc = ModelConfig::from_section(&cfg.model, 257).unwrap();
-    let model = Transformer::init(&mc, seeds.derive("model.init"), device).unwrap();
+    let model = base_model_on(cfg, seeds.derive("model.init"), device);
     run_model(cfg, train_cfg, stores, checkpoints, resume, model, None)
 }
 
 fn base_model(cfg: &codex_core::config::AppConfig, seed: u64) -> Transformer {
+    base_model_on(cfg, seed, &device())
+}
+
+fn base_model_on(cfg: &codex_core::config::AppConfig, seed: u64, device: &Device) -> Transformer {
     let mc = ModelConfig::from_section(&cfg.model, 257).unwrap();
-    Transformer::init(&mc, seed, &device()).unwrap()
+    Transformer::init(&mc, seed, device).unwrap()
 }
 
 fn run_model(

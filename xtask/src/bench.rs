@@ -1232,17 +1232,17 @@ pub(crate) fn audit(files: usize) -> Result<()> {
             "-p",
             "codex-audit",
             "--example",
-            "parse_floor",
+            "complexity_part",
         ])
         .status()?
         .success()
     {
-        bail!("building the parse_floor example failed");
+        bail!("building the complexity_part example failed");
     }
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
     let codex = std::fs::canonicalize(PathBuf::from(&target).join("release/codex"))?;
-    let floor_exe =
-        std::fs::canonicalize(PathBuf::from(&target).join("release/examples/parse_floor"))?;
+    let part_exe =
+        std::fs::canonicalize(PathBuf::from(&target).join("release/examples/complexity_part"))?;
     let tokei = match std::env::var("CODEX_BENCH_TOKEI") {
         Ok(p) => PathBuf::from(p),
         Err(_)
@@ -1332,7 +1332,7 @@ pub(crate) fn audit(files: usize) -> Result<()> {
     .map_err(|e| println!("lizard unavailable ({e}); its column stays empty"))
     .ok();
     let mut report = format!(
-        "# codex audit against scc, tokei and lizard\n\nCommand: `cargo xtask bench audit --files {files}` (best of 3 runs each). \"cold\" audits with `--no-cache`; \"repeat\" audits again with the cache an earlier run filled (nothing changed). \"1 thread\" is the cold audit with `RAYON_NUM_THREADS=1`, against lizard on one thread (`lizard -l <lang>` for each language of the tree; lizard computes per-function complexity only, codex the whole audit). \"inventory\" is the audit without its complexity part (`--no-cache --max-parse-bytes 0`: walk, read, hash, line counts, placeholders, README, repo map, reports), the part scc and tokei also do. \"tree-sitter floor\" walks the tree, reads and parses every file the audit parses and does nothing else (`codex-audit/examples/parse_floor.rs`).\n\n| tree | files | codex cold (s) | codex repeat (s) | codex inventory (s) | codex 1 thread (s) | lizard 1 thread (s) | lizard / codex, 1 thread | floor (s) | tokei (s) |{}\n|---|---|---|---|---|---|---|---|---|---|{}\n",
+        "# codex audit against scc, tokei and lizard\n\nCommand: `cargo xtask bench audit --files {files}` (best of 3 runs each). \"cold\" audits with `--no-cache`; \"repeat\" audits again with the cache an earlier run filled (nothing changed). \"1 thread\" is the whole cold audit with `RAYON_NUM_THREADS=1`. \"complexity\" is the audit's complexity part alone, on one thread: walk, read and analyze every file the audit analyzes, nothing else (`codex-audit/examples/complexity_part.rs`), the work lizard does; against lizard on one thread (`lizard -l <lang>` for each language of the tree). \"inventory\" is the audit without its complexity part (`--no-cache --max-parse-bytes 0`: walk, read, hash, line counts, placeholders, README, repo map, reports), the part scc and tokei also do.\n\n| tree | files | codex cold (s) | codex repeat (s) | codex inventory (s) | codex 1 thread (s) | complexity, 1 thread (s) | lizard, 1 thread (s) | lizard / complexity (goal ≥ 10×) | tokei (s) |{}\n|---|---|---|---|---|---|---|---|---|---|{}\n",
         if scc.is_some() {
             " scc (s) | cold / scc | repeat / scc | inventory / scc (goal ≤ 1.5×) |"
         } else {
@@ -1407,20 +1407,24 @@ pub(crate) fn audit(files: usize) -> Result<()> {
             }
             _ => None,
         };
-        let floor = best(&mut || {
-            let v = run_json(Command::new(&floor_exe).arg(&root))?;
+        let part = best(&mut || {
+            let v = run_json(
+                Command::new(&part_exe)
+                    .env("RAYON_NUM_THREADS", "1")
+                    .arg(&root),
+            )?;
             v["seconds"]
                 .as_f64()
-                .ok_or_else(|| anyhow::anyhow!("parse_floor printed no seconds"))
+                .ok_or_else(|| anyhow::anyhow!("complexity_part printed no seconds"))
         })?;
         let t = best(&mut || time(Command::new(&tokei).arg(&root)))?;
         let audit: Value = serde_json::from_slice(&std::fs::read(out.join("audit.json"))?)?;
         let n = audit["files"].as_array().map_or(0, Vec::len);
         write!(
             report,
-            "| {name} | {n} | {cold:.2} | {repeat:.2} | {inventory:.2} | {one:.2} | {} | {} | {floor:.2} | {t:.2} |",
+            "| {name} | {n} | {cold:.2} | {repeat:.2} | {inventory:.2} | {one:.2} | {part:.2} | {} | {} | {t:.2} |",
             liz.map_or_else(|| "—".to_owned(), |l| format!("{l:.2}")),
-            liz.map_or_else(|| "—".to_owned(), |l| format!("{:.1}×", l / one)),
+            liz.map_or_else(|| "—".to_owned(), |l| format!("{:.1}×", l / part)),
         )?;
         if let Some(scc) = &scc {
             let s = best(&mut || time(Command::new(scc).arg(&root)))?;

@@ -1,5 +1,6 @@
 //! The incremental cache: each file's placeholders and functions, keyed by
-//! BLAKE3 over codex's version, the settings that shape them, the file's
+//! BLAKE3 over codex's version, the revision of the complexity rules, the
+//! settings that shape them, the file's
 //! path and its content. A repeat audit reads a file (it must, to know its
 //! hash) but parses only files whose key has no entry. Each entry carries a
 //! checksum of its own bytes and its key: a corrupt, truncated, foreign or
@@ -69,6 +70,7 @@ impl Cache {
             .update(env!("CARGO_PKG_VERSION").as_bytes())
             .update(&[0])
             .update(&FORMAT.to_le_bytes())
+            .update(&crate::complexity::RULES.to_le_bytes())
             .update(&max_parse_bytes.to_le_bytes())
             .update(path.as_bytes())
             .update(&[0])

@@ -1,14 +1,18 @@
-//! Per-function structure and cyclomatic complexity, parsed with tree-sitter.
+//! Per-function structure and cyclomatic complexity: Python from its tokens
+//! (`python.rs`: its layout makes a syntax tree unnecessary), Rust,
+//! JavaScript/TypeScript and Go parsed with tree-sitter.
 //!
 //! Every function starts at 1 and adds 1 per decision point.
 //!
 //! - **Python** follows radon's rules: each `if`, `elif` and conditional
 //!   expression, each `for`/`while` (and 1 more for its `else`), each `except`
-//!   of a `try` (and 1 for its `else`), each boolean operator (`a and b or c`
+//!   of a `try` (and 1 for its `else`; an `except*` and the `else` of its
+//!   `try` count nothing, as radon does not count them), each boolean operator (`a and b or c`
 //!   adds 2), each `for` and `if` clause of a comprehension, each `assert`
 //!   (whose contents count nothing, as radon never visits them), and the cases
-//!   of a `match` less one when a case is irrefutable (`case _` or a bare
-//!   capture). Nested functions are separate entries and add nothing to their
+//!   of a `match` less one when a case is `_` or a bare capture (in
+//!   parentheses or not, guarded or not: radon's rule); a guard's `if` does
+//!   not count, what it tests does. Nested functions are separate entries and add nothing to their
 //!   parent; decorators and default values are not counted. Unlike radon,
 //!   codex also reports the methods of classes nested in a class or a
 //!   function, which radon drops.
@@ -45,11 +49,19 @@
 //! does not deepen it). A function that is itself another function's body
 //! (`a => b => …`) counts only in its own entry.
 //!
-//! The tree is walked once with one cursor; node kinds are looked up by id in
-//! a table built once per grammar, and each thread reuses one parser per grammar.
+//! Tree-sitter trees are walked once with one cursor; node kinds are looked up
+//! by id in a table built once per grammar, and each thread reuses one parser
+//! per grammar.
 
 use serde::Serialize;
 use tree_sitter::{Node, Parser};
+
+mod python;
+
+/// Bumped when a rule changes what a file's functions are, so cached results
+/// from earlier rules are not reused (2: Python read from tokens, radon's
+/// `match` and `except*` rules, line continuations not counted as parameters).
+pub(crate) const RULES: u32 = 2;
 
 /// One function or method.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -83,7 +95,6 @@ pub enum Parsed {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lang {
-    Python,
     Rust,
     Js,
     Go,
@@ -93,7 +104,6 @@ impl Lang {
     /// Node kinds that start an entry of their own.
     fn is_function(self, kind: &str) -> bool {
         match self {
-            Self::Python => kind == "function_definition",
             Self::Rust => kind == "function_item",
             Self::Js => matches!(
                 kind,
@@ -111,7 +121,6 @@ impl Lang {
     /// Node kinds whose body names its methods (`Class.method`).
     fn is_container(self, kind: &str) -> bool {
         match self {
-            Self::Python => kind == "class_definition",
             Self::Rust => kind == "impl_item" || kind == "trait_item",
             Self::Js => matches!(
                 kind,
@@ -125,15 +134,6 @@ impl Lang {
     fn is_block(self, kind: &str, parent: &str) -> bool {
         let chained_if = parent == "else_clause" || (self == Self::Go && parent == "if_statement");
         match self {
-            Self::Python => matches!(
-                kind,
-                "if_statement"
-                    | "for_statement"
-                    | "while_statement"
-                    | "try_statement"
-                    | "with_statement"
-                    | "match_statement"
-            ),
             Self::Rust => {
                 matches!(
                     kind,
@@ -171,33 +171,8 @@ fn operator<'a>(node: Node<'_>, source: &'a [u8]) -> &'a str {
 }
 
 /// Decision points of one node (not of its children).
-fn points(lang: Lang, node: Node<'_>, kind: &str, parent: &str, source: &[u8]) -> u32 {
+fn points(lang: Lang, node: Node<'_>, kind: &str, source: &[u8]) -> u32 {
     match lang {
-        Lang::Python => match kind {
-            "if_statement"
-            | "elif_clause"
-            | "conditional_expression"
-            | "boolean_operator"
-            | "assert_statement" => 1,
-            "for_statement" | "while_statement" => 1 + u32::from(has_child(node, "else_clause")),
-            "try_statement" => {
-                let mut c = node.walk();
-                let handlers = node
-                    .children(&mut c)
-                    .filter(|n| matches!(n.kind(), "except_clause" | "except_group_clause"))
-                    .count() as u32;
-                handlers + u32::from(has_child(node, "else_clause"))
-            }
-            "for_in_clause" => 1,
-            // A comprehension's `if`; a `case` guard does not count.
-            "if_clause" => u32::from(parent != "case_clause"),
-            "match_statement" => {
-                let cases = cases(node);
-                let irrefutable = cases.iter().any(|c| is_irrefutable(*c, source));
-                (cases.len() as u32).saturating_sub(u32::from(irrefutable))
-            }
-            _ => 0,
-        },
         Lang::Rust => match kind {
             "if_expression" | "while_expression" | "for_expression" | "loop_expression" => 1,
             "match_block" => {
@@ -224,46 +199,6 @@ fn points(lang: Lang, node: Node<'_>, kind: &str, parent: &str, source: &[u8]) -
             _ => 0,
         },
     }
-}
-
-fn has_child(node: Node<'_>, kind: &str) -> bool {
-    let mut c = node.walk();
-    node.children(&mut c).any(|n| n.kind() == kind)
-}
-
-fn cases(match_statement: Node<'_>) -> Vec<Node<'_>> {
-    let mut out = Vec::new();
-    let mut stack = vec![match_statement];
-    while let Some(n) = stack.pop() {
-        let mut c = n.walk();
-        for child in n.children(&mut c) {
-            if child.kind() == "case_clause" {
-                out.push(child);
-            } else if child.kind() == "block" {
-                stack.push(child);
-            }
-        }
-    }
-    out
-}
-
-/// `case _:` or `case name:` (a capture without a guard).
-fn is_irrefutable(case: Node<'_>, source: &[u8]) -> bool {
-    if has_child(case, "if_clause") || has_child(case, "guard") {
-        return false;
-    }
-    let mut c = case.walk();
-    let patterns: Vec<Node<'_>> = case
-        .children(&mut c)
-        .filter(|n| n.kind() == "case_pattern")
-        .collect();
-    if patterns.len() != 1 {
-        return false;
-    }
-    let text = patterns[0].utf8_text(source).unwrap_or("").trim();
-    !text.is_empty()
-        && text.chars().all(|ch| ch.is_alphanumeric() || ch == '_')
-        && !text.starts_with(|ch: char| ch.is_ascii_digit() || ch.is_uppercase())
 }
 
 fn text_of<'a>(node: Option<Node<'_>>, source: &'a [u8]) -> Option<&'a str> {
@@ -369,8 +304,8 @@ struct Level<'t> {
     node: Node<'t>,
     kind: &'static str,
     /// The function whose body this node is counted in (an index into the
-    /// entries), if any: none inside nested functions, classes and decorated
-    /// definitions, which are entries of their own or count nowhere.
+    /// entries), if any: none inside nested functions and classes, which are
+    /// entries of their own or count nowhere.
     owner: Option<usize>,
     /// Control-flow blocks from the owner's body down to this node.
     depth: u32,
@@ -456,15 +391,6 @@ fn collect(
                 container: Some(name.into()),
                 body: None,
             }
-        } else if kind == "decorated_definition" {
-            Level {
-                node,
-                kind,
-                owner: None,
-                depth: 0,
-                container: parent.container.clone(),
-                body: None,
-            }
         } else {
             let (owner, depth) = match parent.body {
                 Some((id, entry)) if id == node.id() => (Some(entry), 0),
@@ -475,20 +401,13 @@ fn collect(
             };
             if let Some(entry) = owner {
                 let f = &mut out[entry];
-                f.complexity += points(lang, node, kind, parent.kind, source);
+                f.complexity += points(lang, node, kind, source);
                 f.nesting = f.nesting.max(depth);
             }
             Level {
                 node,
                 kind,
-                // radon counts an `assert` as 1 and never looks inside it:
-                // its conditions, comprehensions and conditional expressions
-                // add nothing.
-                owner: if lang == Lang::Python && kind == "assert_statement" {
-                    None
-                } else {
-                    owner
-                },
+                owner,
                 depth,
                 container: parent.container.clone(),
                 body: None,
@@ -512,8 +431,21 @@ fn collect(
 
 /// Functions of one file, by language.
 pub fn analyze(path: &str, language: Option<&str>, text: &str) -> Parsed {
+    if language == Some("Python") {
+        return match python::analyze(path, text) {
+            Ok(mut out) => {
+                out.sort_by(|a, b| (a.line_start, &a.name).cmp(&(b.line_start, &b.name)));
+                Parsed::Functions(out)
+            }
+            Err(message) => Parsed::Failed(message),
+        };
+    }
+    analyze_tree(path, language, text)
+}
+
+/// Functions of a file in a language parsed with tree-sitter.
+fn analyze_tree(path: &str, language: Option<&str>, text: &str) -> Parsed {
     let (lang, grammar): (Lang, tree_sitter::Language) = match language {
-        Some("Python") => (Lang::Python, tree_sitter_python::LANGUAGE.into()),
         Some("Rust") => (Lang::Rust, tree_sitter_rust::LANGUAGE.into()),
         Some("JavaScript") => (Lang::Js, tree_sitter_javascript::LANGUAGE.into()),
         Some("TypeScript") if path.ends_with(".tsx") => {
@@ -526,7 +458,6 @@ pub fn analyze(path: &str, language: Option<&str>, text: &str) -> Parsed {
     let key = match (lang, language) {
         (Lang::Js, Some("TypeScript")) if path.ends_with(".tsx") => 5,
         (Lang::Js, Some("TypeScript")) => 4,
-        (Lang::Python, _) => 0,
         (Lang::Rust, _) => 1,
         (Lang::Js, _) => 2,
         (Lang::Go, _) => 3,
@@ -651,10 +582,14 @@ mod tests {
     fn deeply_nested_syntax_errors_are_reported_without_recursion() {
         // 50,000 nested parentheses around a syntax error: a recursive
         // search for the error overflowed the stack and killed the audit.
-        let src = format!("x = {}1 +{}\n", "(".repeat(50_000), ")".repeat(50_000));
+        let src = format!(
+            "fn f() {{ let x = {}1 +{}; }}\n",
+            "(".repeat(50_000),
+            ")".repeat(50_000)
+        );
         let handle = std::thread::Builder::new()
             .stack_size(256 << 10)
-            .spawn(move || analyze("deep.py", Some("Python"), &src))
+            .spawn(move || analyze("deep.rs", Some("Rust"), &src))
             .unwrap();
         match handle.join().expect("no stack overflow") {
             Parsed::Failed(m) => assert!(m.starts_with("syntax error near line"), "{m}"),

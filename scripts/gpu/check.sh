@@ -115,7 +115,7 @@ stage system 60 "$codex" system
 if wants conformance; then
   for backend in cuda wgpu; do
     CODEX_MODEL_FIXTURES="$repo/tests/data/model" CODEX_TEST_BACKEND=$backend \
-      stage "conformance-$backend" 150 "$bin/backends" --nocapture --test-threads 1
+      stage "conformance-$backend" 150 "$bin/bench_train" --conformance
   done
 fi
 

@@ -29,6 +29,12 @@
 //! length-bucketed rows; tokens/s counts the positions that hold tokens, and
 //! each mode's padding fraction is over one epoch of batches.
 //!
+//! With `--conformance`, it runs codex-model's transformers conformance
+//! checks instead (`crates/codex-model/tests/conformance/mod.rs`, on the
+//! backends `CODEX_TEST_BACKEND` picks, fixtures from `CODEX_MODEL_FIXTURES`)
+//! and prints `{"conformance":"passed"}`: the GPU check carries this program
+//! and `codex`, not a third one linking the same GPU stack.
+//!
 //! Like the binary, it keeps freed memory mapped (mimalloc's purge delay -1).
 #![allow(clippy::print_stdout, reason = "a benchmark prints its results")]
 
@@ -349,9 +355,17 @@ fn cpu_peak_gflops() -> Option<f64> {
     Some(cores * mhz / 1e3 * per_cycle)
 }
 
+#[path = "../../codex-model/tests/conformance/mod.rs"]
+mod conformance;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     keep_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--conformance") {
+        conformance::check_compiled_backends();
+        println!("{}", serde_json::json!({ "conformance": "passed" }));
+        return Ok(());
+    }
     let get = |flag: &str, default: usize| -> usize {
         args.iter()
             .position(|a| a == flag)

@@ -21,8 +21,8 @@
 //! before they enter Markdown.
 //!
 //! May depend on `codex-core` and parsing libraries; never on a tensor backend.
-//! [`complexity`] parses Python, Rust, JavaScript/TypeScript and Go with
-//! tree-sitter. No cargo features.
+//! [`complexity`] reads Python from its tokens and parses Rust,
+//! JavaScript/TypeScript and Go with tree-sitter. No cargo features.
 //!
 //! ```
 //! let dir = tempfile::tempdir()?;

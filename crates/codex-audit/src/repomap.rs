@@ -1,6 +1,6 @@
 //! The repo map: top-level folders with file counts, key files, entry points.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use serde::Serialize;
@@ -72,7 +72,7 @@ fn read_manifest(root: &Path, rel: &str, errors: &mut Vec<StepError>) -> Option<
 
 fn cargo_bins(
     root: &Path,
-    files: &[FileEntry],
+    listed: &HashSet<&str>,
     manifest: &str,
     out: &mut Vec<EntryPoint>,
     errors: &mut Vec<StepError>,
@@ -103,9 +103,7 @@ fn cargo_bins(
             });
         }
     } else if let Some(name) = package
-        && files
-            .iter()
-            .any(|f| Path::new(&f.path) == dir.join("src/main.rs"))
+        && listed.contains(dir.join("src/main.rs").to_string_lossy().as_ref())
     {
         out.push(EntryPoint {
             name: name.into(),
@@ -160,11 +158,15 @@ pub fn repo_map(root: &Path, files: &[FileEntry]) -> (RepoMap, Vec<StepError>) {
         .map(|k| (*k).to_owned())
         .collect();
     let mut entry_points = Vec::new();
+    // Inventory paths are relative, `/`-separated and normalized, so a
+    // manifest's `src/main.rs` is found by its string (one lookup, not a scan
+    // of every file per manifest: the cargo registry has 2,000 manifests).
+    let listed: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     for f in files
         .iter()
         .filter(|f| f.path == "Cargo.toml" || f.path.ends_with("/Cargo.toml"))
     {
-        cargo_bins(root, files, &f.path, &mut entry_points, &mut errors);
+        cargo_bins(root, &listed, &f.path, &mut entry_points, &mut errors);
     }
     if files.iter().any(|f| f.path == "pyproject.toml") {
         console_scripts(root, &mut entry_points, &mut errors);

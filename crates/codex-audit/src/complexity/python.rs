@@ -36,6 +36,9 @@ struct Token<'a> {
     end: usize,
     /// Decision points inside an f-string's replacement fields.
     points: u32,
+    /// Brackets around it within its logical line (a bracket is at the depth
+    /// of what surrounds it, not of what it holds).
+    depth: u32,
 }
 
 impl Token<'_> {
@@ -45,6 +48,11 @@ impl Token<'_> {
 
     fn op(&self, text: &str) -> bool {
         self.is(Kind::Op, text)
+    }
+
+    /// `:`, `,`, `;`, … outside any bracket of the line.
+    fn top(&self, text: &str) -> bool {
+        self.depth == 0 && self.op(text)
     }
 
     fn name(&self, text: &str) -> bool {
@@ -240,9 +248,9 @@ impl<'a> Lexer<'a> {
                     out.push(self.token(Kind::Num, start, self.line, 0));
                 }
                 b'(' | b'[' | b'{' => {
-                    self.brackets.push((c, self.line));
                     self.i += 1;
                     out.push(self.token(Kind::Op, self.i - 1, self.line, 0));
+                    self.brackets.push((c, self.line));
                 }
                 b')' | b']' | b'}' => {
                     let open = match c {
@@ -329,6 +337,7 @@ impl<'a> Lexer<'a> {
             line,
             end: self.line,
             points,
+            depth: self.brackets.len() as u32,
         }
     }
 
@@ -524,23 +533,15 @@ struct Context {
 /// The index of the header's `:` (the first at bracket depth 0 that no
 /// `lambda` of the header claims), searching from `from`.
 fn header_colon(tokens: &[Token<'_>], from: usize) -> Option<usize> {
-    let mut depth = 0i32;
     let mut lambdas = 0;
     for (k, t) in tokens.iter().enumerate().skip(from) {
-        if t.kind != Kind::Op && !(t.kind == Kind::Name && t.text == "lambda") {
-            continue;
-        }
-        match t.text {
-            "(" | "[" | "{" => depth += 1,
-            ")" | "]" | "}" => depth -= 1,
-            "lambda" if depth == 0 => lambdas += 1,
-            ":" if depth == 0 => {
-                if lambdas == 0 {
-                    return Some(k);
-                }
-                lambdas -= 1;
+        if t.depth == 0 && t.name("lambda") {
+            lambdas += 1;
+        } else if t.top(":") {
+            if lambdas == 0 {
+                return Some(k);
             }
-            _ => {}
+            lambdas -= 1;
         }
     }
     None
@@ -562,18 +563,10 @@ fn points(tokens: &[Token<'_>]) -> u32 {
 /// counts 1 and nothing inside it counts, as radon never visits it.
 fn statement_points(tokens: &[Token<'_>]) -> u32 {
     let mut total = 0;
-    let mut depth = 0i32;
     let mut start = 0;
     for (k, t) in tokens.iter().enumerate() {
         let end = k + 1 == tokens.len();
-        if t.kind == Kind::Op {
-            match t.text {
-                "(" | "[" | "{" => depth += 1,
-                ")" | "]" | "}" => depth -= 1,
-                _ => {}
-            }
-        }
-        let split = depth == 0 && t.op(";");
+        let split = t.top(";");
         if split || end {
             let stop = if split { k } else { k + 1 };
             let stmt = &tokens[start..stop];
@@ -591,43 +584,32 @@ fn statement_points(tokens: &[Token<'_>]) -> u32 {
 /// Parameters of a `def` whose `(` is at `open`: top-level items, less a
 /// bare `*` or `/`. Returns the count and the index after the `)`.
 fn parameters(tokens: &[Token<'_>], open: usize) -> Option<(u32, usize)> {
-    let mut depth = 0i32;
+    let inside = tokens[open].depth + 1;
     let mut count = 0;
     let mut item = 0usize;
     let mut bare = false;
     // A default value's `lambda` owns the commas up to its `:`.
     let mut lambdas = 0;
-    for (k, t) in tokens.iter().enumerate().skip(open) {
-        if depth == 1 && t.name("lambda") {
-            lambdas += 1;
+    for (k, t) in tokens.iter().enumerate().skip(open + 1) {
+        if t.depth < inside {
+            // The closing `)`.
+            if item > 0 && !bare {
+                count += 1;
+            }
+            return Some((count, k + 1));
         }
-        if t.kind == Kind::Op {
-            match t.text {
-                "(" | "[" | "{" => {
-                    depth += 1;
-                    if depth == 1 {
-                        continue;
-                    }
+        if t.depth == inside {
+            if t.name("lambda") {
+                lambdas += 1;
+            } else if t.op(":") && lambdas > 0 {
+                lambdas -= 1;
+            } else if t.op(",") && lambdas == 0 {
+                if item > 0 && !bare {
+                    count += 1;
                 }
-                ")" | "]" | "}" => {
-                    depth -= 1;
-                    if depth == 0 {
-                        if item > 0 && !bare {
-                            count += 1;
-                        }
-                        return Some((count, k + 1));
-                    }
-                }
-                ":" if depth == 1 && lambdas > 0 => lambdas -= 1,
-                "," if depth == 1 && lambdas == 0 => {
-                    if item > 0 && !bare {
-                        count += 1;
-                    }
-                    item = 0;
-                    bare = false;
-                    continue;
-                }
-                _ => {}
+                item = 0;
+                bare = false;
+                continue;
             }
         }
         item += 1;
@@ -806,20 +788,13 @@ pub(super) fn analyze(path: &str, text: &str) -> Result<Vec<FunctionInfo>, Error
                     return Err(error(first.line));
                 };
                 let mut open = at + 2;
-                if t.get(open).is_some_and(|t| t.op("[")) {
-                    // Type parameters (`def f[T](x)`).
-                    let mut depth = 0;
-                    while let Some(t) = t.get(open) {
-                        match t.text {
-                            "[" if t.kind == Kind::Op => depth += 1,
-                            "]" if t.kind == Kind::Op => depth -= 1,
-                            _ => {}
-                        }
-                        open += 1;
-                        if depth == 0 {
-                            break;
-                        }
-                    }
+                if t.get(open).is_some_and(|t| t.top("[")) {
+                    // Type parameters (`def f[T](x)`): past their `]`.
+                    open += 1 + t[open + 1..]
+                        .iter()
+                        .position(|t| t.top("]"))
+                        .ok_or_else(|| error(first.line))?;
+                    open += 1;
                 }
                 if !t.get(open).is_some_and(|t| t.op("(")) {
                     return Err(error(first.line));
@@ -857,19 +832,7 @@ pub(super) fn analyze(path: &str, text: &str) -> Result<Vec<FunctionInfo>, Error
                 colon = header_colon(t, 1);
                 let k = colon.ok_or_else(|| error(first.line))?;
                 // The guard's `if` does not count; what it tests does.
-                let mut depth = 0i32;
-                let mut guard = None;
-                for (j, tok) in t.iter().enumerate().take(k).skip(1) {
-                    match tok.text {
-                        "(" | "[" | "{" if tok.kind == Kind::Op => depth += 1,
-                        ")" | "]" | "}" if tok.kind == Kind::Op => depth -= 1,
-                        "if" if depth == 0 && tok.kind == Kind::Name => {
-                            guard = Some(j);
-                            break;
-                        }
-                        _ => {}
-                    }
-                }
+                let guard = (1..k).find(|&j| t[j].depth == 0 && t[j].name("if"));
                 let pattern_end = guard.unwrap_or(k);
                 if let Some(e) = ctx.owner {
                     out[e].complexity += 1 + guard.map_or(0, |g| points(&t[g + 1..k]));

@@ -456,16 +456,16 @@ fn analyze_tree(path: &str, language: Option<&str>, text: &str) -> Parsed {
         _ => return Parsed::Unsupported,
     };
     let key = match (lang, language) {
-        (Lang::Js, Some("TypeScript")) if path.ends_with(".tsx") => 5,
-        (Lang::Js, Some("TypeScript")) => 4,
-        (Lang::Rust, _) => 1,
-        (Lang::Js, _) => 2,
-        (Lang::Go, _) => 3,
+        (Lang::Js, Some("TypeScript")) if path.ends_with(".tsx") => 4,
+        (Lang::Js, Some("TypeScript")) => 3,
+        (Lang::Rust, _) => 0,
+        (Lang::Js, _) => 1,
+        (Lang::Go, _) => 2,
     };
     thread_local! {
         /// One parser and kind table per grammar and thread, reused across files.
         static PARSERS: std::cell::RefCell<Vec<Option<GrammarState>>> =
-            std::cell::RefCell::new((0..6).map(|_| None).collect());
+            std::cell::RefCell::new((0..5).map(|_| None).collect());
     }
     let parsed = PARSERS.with(|cell| {
         let mut parsers = cell.borrow_mut();

@@ -119,7 +119,9 @@ pub(crate) fn language(path: &Path) -> Option<(&'static str, Option<Syntax>)> {
 }
 
 /// Code, comment and blank line counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Lines {
     /// Lines with code.
     pub code: u64,
@@ -413,12 +415,6 @@ pub fn walk(root: &Path) -> Walked {
             .map(|(dir, parent)| {
                 let mut found = Walked::default();
                 let mut subdirs = Vec::new();
-                let rules = Arc::new(Rules {
-                    ignore: ignore_file(root, dir, &dir.join(".ignore"), &mut found.errors),
-                    gitignore: ignore_file(root, dir, &dir.join(".gitignore"), &mut found.errors),
-                    exclude: None,
-                    parent: Some(parent.clone()),
-                });
                 let entries = match std::fs::read_dir(dir) {
                     Ok(e) => e,
                     Err(e) => {
@@ -430,18 +426,32 @@ pub fn walk(root: &Path) -> Walked {
                         return (subdirs, found);
                     }
                 };
+                let mut listed = Vec::new();
                 for entry in entries {
-                    let entry = match entry {
-                        Ok(e) => e,
-                        Err(e) => {
-                            found.errors.push(StepError {
-                                step: "walk".into(),
-                                error: e.to_string(),
-                                context: relative(root, dir),
-                            });
-                            continue;
-                        }
-                    };
+                    match entry {
+                        Ok(e) => listed.push(e),
+                        Err(e) => found.errors.push(StepError {
+                            step: "walk".into(),
+                            error: e.to_string(),
+                            context: relative(root, dir),
+                        }),
+                    }
+                }
+                // Ignore files are opened only where the listing has them (one
+                // failed open fewer per directory, twice).
+                let has = |name: &str| listed.iter().any(|e| e.file_name() == name);
+                let mut read_rules = |name: &str| {
+                    has(name)
+                        .then(|| ignore_file(root, dir, &dir.join(name), &mut found.errors))
+                        .flatten()
+                };
+                let rules = Arc::new(Rules {
+                    ignore: read_rules(".ignore"),
+                    gitignore: read_rules(".gitignore"),
+                    exclude: None,
+                    parent: Some(parent.clone()),
+                });
+                for entry in listed {
                     let path = entry.path();
                     // `file_type` does not follow links.
                     let kind = match entry.file_type() {

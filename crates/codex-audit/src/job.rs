@@ -143,9 +143,10 @@ impl AuditOutcome {
         ));
         if let Some(c) = &self.cache {
             r.line(format_args!(
-                "cache: {} files parsed, {} from the cache{}",
+                "cache: {} files parsed, {} from the cache, {} unchanged files not read{}",
                 c.misses,
                 c.hits,
+                c.unread,
                 if c.rejected > 0 {
                     format!(", {} unusable entries replaced", c.rejected)
                 } else {

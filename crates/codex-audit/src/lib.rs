@@ -150,13 +150,28 @@ pub fn run_audit_counted(
     generated_at: String,
     on_file: &(dyn Fn(usize, usize) + Sync),
 ) -> (Audit, Option<CacheStats>) {
+    let started_ns = cache::now_ns();
+    let cache = options.cache.as_deref().map(cache::Cache::new);
+    // The index loads while the tree is walked.
+    let (walked, index) = std::thread::scope(|s| {
+        let index = s.spawn(|| {
+            cache
+                .as_ref()
+                .map(|c| c.load_index(root, options))
+                .unwrap_or_default()
+        });
+        let walked = inventory::walk(root);
+        (
+            walked,
+            index.join().expect("loading the index does not panic"),
+        )
+    });
     let Walked {
         files: paths,
         skipped,
         mut errors,
-    } = inventory::walk(root);
+    } = walked;
     // The cache directory, when it lies inside the tree, is not part of it.
-    let cache = options.cache.as_deref().map(cache::Cache::new);
     let paths: Vec<PathBuf> = match options.cache.as_deref().and_then(|c| {
         let (c, r) = (
             std::path::absolute(c).ok()?,
@@ -180,44 +195,41 @@ pub fn run_audit_counted(
         on_file(n, total);
     };
     use rayon::prelude::*;
-    type PerFile = (FileEntry, Vec<Placeholder>, complexity::Parsed, bool);
-    // One read per file: entry, placeholders and functions from the same text.
+    type PerFile = (cache::Results, cache::NewRow);
+    // One read per file at most: entry, placeholders and functions from the
+    // same text; none when the cache's index says the file is unchanged.
     let described: Vec<Result<PerFile, StepError>> = paths
         .par_iter()
         .map(|path| {
             let _tick = Defer(&tick);
-            let (entry, text) = inventory::describe(root, path, options)?;
-            let Some(text) = text.filter(|_| entry.language.is_some()) else {
-                return Ok((entry, Vec::new(), complexity::Parsed::Unsupported, false));
+            let Some(c) = &cache else {
+                return describe_and_analyze(root, path, options, None)
+                    .map(|(r, _)| (r, cache::NewRow::None));
             };
-            let too_large = entry.size > options.max_parse_bytes;
-            let key = cache
-                .as_ref()
-                .map(|_| cache::Cache::key(&entry.path, &text, options.max_parse_bytes));
-            if let (Some(c), Some(k)) = (&cache, &key)
-                && let Some((found, parsed)) = c.get(k)
-            {
-                return Ok((entry, found, parsed, too_large));
+            // Looked at before the file is read: an edit while it is read
+            // leaves a stat that will not match next time.
+            let stat = cache::Stat::of(path);
+            let rel = inventory::relative(root, path);
+            if let Some(results) = c.unchanged(&index, &rel, stat) {
+                return Ok((results, cache::NewRow::Unchanged));
             }
-            let found = placeholders::scan(&entry.path, &text, entry.language);
-            let parsed = if too_large {
-                complexity::Parsed::Unsupported
-            } else {
-                complexity::analyze(&entry.path, entry.language, &text)
-            };
-            if let (Some(c), Some(k)) = (&cache, &key) {
-                c.put(k, &found, &parsed);
-            }
-            Ok((entry, found, parsed, too_large))
+            let (results, key) =
+                describe_and_analyze(root, path, options, Some((c, &index, &rel)))?;
+            let row = cache::Row::new(stat, key, &results);
+            Ok((results, cache::NewRow::Row(Box::new(row))))
         })
         .collect();
     let mut files = Vec::with_capacity(described.len());
     let mut found = Vec::new();
     let mut functions = Vec::new();
     let mut skipped_complexity = Vec::new();
+    let mut rows = Vec::new();
     for r in described {
         match r {
-            Ok((entry, p, parsed, too_large)) => {
+            Ok(((entry, p, parsed, too_large), row)) => {
+                if cache.is_some() {
+                    rows.push((entry.path.clone(), row));
+                }
                 found.extend(p);
                 match parsed {
                     complexity::Parsed::Functions(f) => functions.extend(f),
@@ -269,6 +281,9 @@ pub fn run_audit_counted(
         errors.push(e);
         None
     });
+    if let Some(c) = &cache {
+        c.store_index(root, options, index, started_ns, rows);
+    }
     let (repo_map, map_errors) = repomap::repo_map(root, &files);
     errors.extend(map_errors);
     errors.sort_by(|a, b| (&a.context, &a.step).cmp(&(&b.context, &b.step)));
@@ -289,6 +304,38 @@ pub fn run_audit_counted(
         errors,
     };
     (audit, cache.map(|c| c.stats()))
+}
+
+/// Reads and describes one file and analyzes its text: its placeholders and
+/// functions, or, when `cache` holds a row for the same path and content,
+/// that row's. Returns the content key too when the text was analyzed.
+fn describe_and_analyze(
+    root: &Path,
+    path: &Path,
+    options: &InventoryOptions,
+    cache: Option<(&cache::Cache, &cache::Index, &str)>,
+) -> Result<(cache::Results, Option<String>), StepError> {
+    let (entry, text) = inventory::describe(root, path, options)?;
+    let Some(text) = text.filter(|_| entry.language.is_some()) else {
+        return Ok((
+            (entry, Vec::new(), complexity::Parsed::Unsupported, false),
+            None,
+        ));
+    };
+    let too_large = entry.size > options.max_parse_bytes;
+    let key = cache.map(|_| cache::content_key(&entry, &text));
+    if let (Some((c, index, rel)), Some(k)) = (cache, &key)
+        && let Some((found, parsed)) = c.same_content(index, rel, k)
+    {
+        return Ok(((entry, found, parsed, too_large), key));
+    }
+    let found = placeholders::scan(&entry.path, &text, entry.language);
+    let parsed = if too_large {
+        complexity::Parsed::Unsupported
+    } else {
+        complexity::analyze(&entry.path, entry.language, &text)
+    };
+    Ok(((entry, found, parsed, too_large), key))
 }
 
 /// `audit.md`: readable tables. Every name from the tree (paths, functions,

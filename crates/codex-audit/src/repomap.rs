@@ -140,20 +140,22 @@ fn console_scripts(root: &Path, out: &mut Vec<EntryPoint>, errors: &mut Vec<Step
 /// manifests the inventory lists (regular files, never links) are read.
 pub fn repo_map(root: &Path, files: &[FileEntry]) -> (RepoMap, Vec<StepError>) {
     let mut errors = Vec::new();
-    let mut folders = BTreeMap::new();
+    let mut counts: BTreeMap<&str, _> = BTreeMap::new();
     for f in files {
-        let top = match f.path.split_once('/') {
-            Some((dir, _)) => dir.to_owned(),
-            None => ".".to_owned(),
-        };
-        *folders.entry(top).or_insert(0) += 1;
+        let top = f.path.split_once('/').map_or(".", |(dir, _)| dir);
+        *counts.entry(top).or_insert(0) += 1;
     }
+    let folders = counts
+        .into_iter()
+        .map(|(top, n)| (top.to_owned(), n))
+        .collect();
     let key_files = KEY_FILES
         .iter()
         .filter(|k| {
+            let dir = format!("{k}/");
             files
                 .iter()
-                .any(|f| f.path == **k || f.path.starts_with(&format!("{k}/")))
+                .any(|f| f.path == **k || f.path.starts_with(&dir))
         })
         .map(|k| (*k).to_owned())
         .collect();

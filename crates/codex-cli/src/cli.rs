@@ -150,8 +150,10 @@ pub(crate) enum Command {
         /// Exit 1 on `placeholders` (any found) or `complexity>N`.
         #[arg(long)]
         fail_on: Vec<String>,
-        /// The incremental cache: per-file results keyed by content, so a
-        /// repeat audit parses only changed files (default: OUT/.cache).
+        /// The incremental cache: per-file results with each file's stat and
+        /// content hash, so a repeat audit reads only files whose size,
+        /// times or inode changed and parses only files whose content
+        /// changed (default: OUT/.cache).
         #[arg(long, conflicts_with = "no_cache")]
         cache: Option<PathBuf>,
         /// Parse every file, reading and writing no cache.

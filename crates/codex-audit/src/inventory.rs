@@ -229,6 +229,11 @@ pub(crate) fn count_lines(text: &str, syntax: Option<Syntax>) -> Lines {
 
 /// The first occurrence of `needle` in `line` outside double-quoted strings.
 pub(crate) fn find_outside_strings(line: &str, needle: &str) -> Option<usize> {
+    // Most lines do not hold the needle at all: one substring search says so
+    // (the walk below compares at every byte).
+    if !line.contains(needle) {
+        return None;
+    }
     let bytes = line.as_bytes();
     let mut in_str = false;
     let mut i = 0;
@@ -570,7 +575,11 @@ pub(crate) fn describe(
         } else {
             (None, None)
         };
-        let text = (!binary).then(|| String::from_utf8_lossy(&bytes).into_owned());
+        // Valid UTF-8 (nearly every text file) becomes the text without a copy.
+        let text = (!binary).then(|| {
+            String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        });
         (binary, text, sha, b3)
     } else {
         let mut head = Vec::with_capacity(8192);

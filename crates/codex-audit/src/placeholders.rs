@@ -51,16 +51,21 @@ const CODE: [&str; 4] = [
     "panic!(\"not implemented",
 ];
 
-/// The context of byte `at` of `line`, given the language's line-comment markers.
-/// Every marker of [`WORDS`] and [`CODE`], found in one pass.
+/// Every marker of [`WORDS`] and [`CODE`], found in one pass. Only asked
+/// whether there is a match, so the match kind does not change an answer;
+/// leftmost-first lets the automaton use its SIMD prefilter (the standard
+/// kind has none), which made the inventory of the cargo registry faster.
 fn markers() -> &'static aho_corasick::AhoCorasick {
     static MARKERS: std::sync::OnceLock<aho_corasick::AhoCorasick> = std::sync::OnceLock::new();
     MARKERS.get_or_init(|| {
-        aho_corasick::AhoCorasick::new(WORDS.iter().chain(CODE.iter()))
+        aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(WORDS.iter().chain(CODE.iter()))
             .expect("fixed markers build an automaton")
     })
 }
 
+/// The context of byte `at` of `line`, given the language's line-comment markers.
 fn context_at(line: &str, at: usize, comment: &[&str]) -> Context {
     let bytes = line.as_bytes();
     let mut quote: Option<u8> = None;
@@ -153,9 +158,14 @@ pub fn scan(path: &str, text: &str, language: Option<&str>) -> Vec<Placeholder> 
     };
     let snippet = |l: &str| l.trim().chars().take(160).collect::<String>();
     let mut out = Vec::new();
-    let lines: Vec<&str> = text.lines().collect();
     let python = language == Some("Python");
     let markers = markers();
+    // Most files hold no marker (none spans a line break): one automaton
+    // pass over the whole text rules them out.
+    if !(markers.is_match(text) || python && text.contains("pass")) {
+        return out;
+    }
+    let lines: Vec<&str> = text.lines().collect();
     for (i, line) in lines.iter().enumerate() {
         // Most lines hold no marker: one automaton pass rules them out.
         if !(markers.is_match(line) || python && line.contains("pass")) {

@@ -3,6 +3,10 @@
     pip install radon==6.0.1
     python scripts/goldens/audit_complexity_goldens.py
 
+The fixtures are the hand-written files of tests/data/complexity and, under
+its ours/, a frozen copy of this project's own Python scripts (real code
+we wrote, as the real-code sample: the project holds no one else's code).
+
 Writes crates/codex-audit/tests/data/complexity.radon.json: for every
 function, method and closure, its name (methods as `Class.method`), first
 line and complexity; and under "unreported" the functions radon drops
@@ -52,9 +56,13 @@ def all_functions(source):
 
 def main():
     out = {"radon": radon.__version__, "files": {}, "unreported": {}}
-    for name in sorted(os.listdir(FIXTURES)):
-        if not name.endswith(".py"):
-            continue
+    names = sorted(
+        os.path.relpath(os.path.join(d, n), FIXTURES).replace(os.sep, "/")
+        for d, _, files in os.walk(FIXTURES)
+        for n in files
+        if n.endswith(".py")
+    )
+    for name in names:
         with open(os.path.join(FIXTURES, name), encoding="utf-8") as f:
             source = f.read()
         blocks = sorted(flatten(cc_visit(source)), key=lambda b: (b["line"], b["name"]))

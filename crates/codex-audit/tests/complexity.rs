@@ -1,5 +1,7 @@
-//! Python cyclomatic complexity equal to radon's on the fixtures
-//! (goldens: `scripts/goldens/audit_complexity_goldens.py`).
+//! Python cyclomatic complexity equal to radon's on the fixtures: the
+//! hand-written ones, which cover every construct radon counts, and under
+//! `ours/` a frozen copy of this project's own Python scripts, the real-code
+//! sample (goldens: `scripts/goldens/audit_complexity_goldens.py`).
 
 use std::path::Path;
 
@@ -56,5 +58,5 @@ fn python_complexity_equals_radon() {
         assert_eq!(got, want, "{file} (radon {})", golden["radon"]);
         compared += want.len();
     }
-    assert!(compared >= 15, "only {compared} functions compared");
+    assert!(compared >= 100, "only {compared} functions compared");
 }

@@ -1,6 +1,6 @@
-//! Per-function structure and cyclomatic complexity: Python from its tokens
-//! (`python.rs`: its layout makes a syntax tree unnecessary), Rust,
-//! JavaScript/TypeScript and Go parsed with tree-sitter.
+//! Per-function structure and cyclomatic complexity: Python and Rust from
+//! their tokens (`python.rs`, `rust.rs`: layout and delimiters make a syntax
+//! tree unnecessary), JavaScript/TypeScript and Go parsed with tree-sitter.
 //!
 //! Every function starts at 1 and adds 1 per decision point.
 //!
@@ -17,8 +17,13 @@
 //!   codex also reports the methods of classes nested in a class or a
 //!   function, which radon drops.
 //! - **Rust**: each `if`, `while`, `for` and `loop`, each `match` arm after the
-//!   first, each `&&` and `||`. Closures count in their function; nested `fn`
-//!   items are separate; methods are named `Type.method`.
+//!   first, each `&&` and `||` (not the `&&` of a let chain, which is not an
+//!   operator, nor anything inside a macro invocation, which is not parsed;
+//!   a match guard's `if` is not counted, what it tests is). Closures count in
+//!   their function; nested `fn` items are separate; methods are named
+//!   `Type.method` (the impl's type as written, or the trait's name);
+//!   parameters count attributes on them as tree-sitter-rust did, but not
+//!   comments.
 //! - **JavaScript and TypeScript**: each `if`, `for`, `for…in/of`, `while`,
 //!   `do`, non-default `case`, `catch`, conditional expression, and each `&&`,
 //!   `||` and `??`. Every function, method (`Class.method`) and arrow function
@@ -57,11 +62,14 @@ use serde::Serialize;
 use tree_sitter::{Node, Parser};
 
 mod python;
+mod rust;
 
 /// Bumped when a rule changes what a file's functions are, so cached results
 /// from earlier rules are not reused (2: Python read from tokens, radon's
-/// `match` and `except*` rules, line continuations not counted as parameters).
-pub(crate) const RULES: u32 = 2;
+/// `match` and `except*` rules, line continuations not counted as parameters;
+/// 3: Rust read from tokens, comments in its parameter lists not counted,
+/// files tree-sitter-rust could not parse analyzed).
+pub(crate) const RULES: u32 = 3;
 
 /// One function or method.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -95,7 +103,6 @@ pub enum Parsed {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lang {
-    Rust,
     Js,
     Go,
 }
@@ -104,7 +111,6 @@ impl Lang {
     /// Node kinds that start an entry of their own.
     fn is_function(self, kind: &str) -> bool {
         match self {
-            Self::Rust => kind == "function_item",
             Self::Js => matches!(
                 kind,
                 "function_declaration"
@@ -121,7 +127,6 @@ impl Lang {
     /// Node kinds whose body names its methods (`Class.method`).
     fn is_container(self, kind: &str) -> bool {
         match self {
-            Self::Rust => kind == "impl_item" || kind == "trait_item",
             Self::Js => matches!(
                 kind,
                 "class_declaration" | "class" | "abstract_class_declaration"
@@ -134,12 +139,6 @@ impl Lang {
     fn is_block(self, kind: &str, parent: &str) -> bool {
         let chained_if = parent == "else_clause" || (self == Self::Go && parent == "if_statement");
         match self {
-            Self::Rust => {
-                matches!(
-                    kind,
-                    "while_expression" | "for_expression" | "loop_expression" | "match_expression"
-                ) || (kind == "if_expression" && !chained_if)
-            }
             Self::Js => {
                 matches!(
                     kind,
@@ -173,19 +172,6 @@ fn operator<'a>(node: Node<'_>, source: &'a [u8]) -> &'a str {
 /// Decision points of one node (not of its children).
 fn points(lang: Lang, node: Node<'_>, kind: &str, source: &[u8]) -> u32 {
     match lang {
-        Lang::Rust => match kind {
-            "if_expression" | "while_expression" | "for_expression" | "loop_expression" => 1,
-            "match_block" => {
-                let mut c = node.walk();
-                (node
-                    .children(&mut c)
-                    .filter(|n| n.kind() == "match_arm")
-                    .count() as u32)
-                    .saturating_sub(1)
-            }
-            "binary_expression" => u32::from(matches!(operator(node, source), "&&" | "||")),
-            _ => 0,
-        },
         Lang::Js => match kind {
             "if_statement" | "for_statement" | "for_in_statement" | "while_statement"
             | "do_statement" | "switch_case" | "catch_clause" | "ternary_expression" => 1,
@@ -440,13 +426,21 @@ pub fn analyze(path: &str, language: Option<&str>, text: &str) -> Parsed {
             Err(message) => Parsed::Failed(message),
         };
     }
+    if language == Some("Rust") {
+        return match rust::analyze(path, text) {
+            Ok(mut out) => {
+                out.sort_by(|a, b| (a.line_start, &a.name).cmp(&(b.line_start, &b.name)));
+                Parsed::Functions(out)
+            }
+            Err(message) => Parsed::Failed(message),
+        };
+    }
     analyze_tree(path, language, text)
 }
 
 /// Functions of a file in a language parsed with tree-sitter.
 fn analyze_tree(path: &str, language: Option<&str>, text: &str) -> Parsed {
     let (lang, grammar): (Lang, tree_sitter::Language) = match language {
-        Some("Rust") => (Lang::Rust, tree_sitter_rust::LANGUAGE.into()),
         Some("JavaScript") => (Lang::Js, tree_sitter_javascript::LANGUAGE.into()),
         Some("TypeScript") if path.ends_with(".tsx") => {
             (Lang::Js, tree_sitter_typescript::LANGUAGE_TSX.into())
@@ -456,16 +450,15 @@ fn analyze_tree(path: &str, language: Option<&str>, text: &str) -> Parsed {
         _ => return Parsed::Unsupported,
     };
     let key = match (lang, language) {
-        (Lang::Js, Some("TypeScript")) if path.ends_with(".tsx") => 4,
-        (Lang::Js, Some("TypeScript")) => 3,
-        (Lang::Rust, _) => 0,
-        (Lang::Js, _) => 1,
-        (Lang::Go, _) => 2,
+        (Lang::Js, Some("TypeScript")) if path.ends_with(".tsx") => 3,
+        (Lang::Js, Some("TypeScript")) => 2,
+        (Lang::Js, _) => 0,
+        (Lang::Go, _) => 1,
     };
     thread_local! {
         /// One parser and kind table per grammar and thread, reused across files.
         static PARSERS: std::cell::RefCell<Vec<Option<GrammarState>>> =
-            std::cell::RefCell::new((0..5).map(|_| None).collect());
+            std::cell::RefCell::new((0..4).map(|_| None).collect());
     }
     let parsed = PARSERS.with(|cell| {
         let mut parsers = cell.borrow_mut();
@@ -582,18 +575,43 @@ mod tests {
     fn deeply_nested_syntax_errors_are_reported_without_recursion() {
         // 50,000 nested parentheses around a syntax error: a recursive
         // search for the error overflowed the stack and killed the audit.
-        let src = format!(
-            "fn f() {{ let x = {}1 +{}; }}\n",
+        let go = format!(
+            "package p\nfunc f() {{ x := {}1 +{} }}\n",
             "(".repeat(50_000),
             ")".repeat(50_000)
         );
+        // Rust is read from tokens: the same depth of brackets, conditions
+        // nested in conditions and blocks, and an unclosed one.
+        let rust = [
+            format!(
+                "fn f() {{ let x = {}1{}; }}\n",
+                "(".repeat(50_000),
+                ")".repeat(50_000)
+            ),
+            format!(
+                "fn f() {{ {}1{} }}\n",
+                "if if ".repeat(20_000),
+                " {} {}".repeat(20_000)
+            ),
+            format!("fn f() {{ {} }}\n", "{".repeat(50_000)),
+        ];
         let handle = std::thread::Builder::new()
             .stack_size(256 << 10)
-            .spawn(move || analyze("deep.rs", Some("Rust"), &src))
+            .spawn(move || {
+                let mut out = vec![analyze("deep.go", Some("Go"), &go)];
+                out.extend(rust.iter().map(|r| analyze("deep.rs", Some("Rust"), r)));
+                out
+            })
             .unwrap();
-        match handle.join().expect("no stack overflow") {
-            Parsed::Failed(m) => assert!(m.starts_with("syntax error near line"), "{m}"),
-            other => panic!("{other:?}"),
+        let results = handle.join().expect("no stack overflow");
+        for r in [&results[0], &results[3]] {
+            match r {
+                Parsed::Failed(m) => assert!(m.starts_with("syntax error near line"), "{m}"),
+                other => panic!("{other:?}"),
+            }
+        }
+        for r in &results[1..3] {
+            assert!(matches!(r, Parsed::Functions(f) if f.len() == 1), "{r:?}");
         }
     }
 

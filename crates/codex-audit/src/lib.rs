@@ -21,7 +21,7 @@
 //! before they enter Markdown.
 //!
 //! May depend on `codex-core` and parsing libraries; never on a tensor backend.
-//! [`complexity`] reads Python from its tokens and parses Rust,
+//! [`complexity`] reads Python and Rust from their tokens and parses
 //! JavaScript/TypeScript and Go with tree-sitter. No cargo features.
 //!
 //! ```

@@ -177,7 +177,7 @@ pub(crate) fn tokenize(size_mb: u64) -> Result<()> {
             .arg(dir.join("py")),
     )?;
     println!("building and running codex-tokenize (release)");
-    let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let ok = crate::release::cargo_cmd(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
             "--release",
@@ -303,7 +303,7 @@ pub(crate) fn trainers(size_mb: u64) -> Result<String> {
         generate_corpus(&corpus, size_mb * 1_000_000)?;
     }
     println!("building and running the trainer comparison (release)");
-    let ok = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let ok = crate::release::cargo_cmd(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args([
             "build",
             "--release",
@@ -372,7 +372,7 @@ pub(crate) fn data(size_mb: u64) -> Result<()> {
         ("codex-data", "bench_prepare"),
         ("codex-tokenize", "bench_tokenize"),
     ] {
-        let ok = Command::new(&cargo)
+        let ok = crate::release::cargo_cmd(&cargo)
             .args([
                 "build",
                 "--release",
@@ -391,7 +391,7 @@ pub(crate) fn data(size_mb: u64) -> Result<()> {
     let corpus = dir.join(format!("synthetic-{size_mb}mb.txt"));
     if !corpus.exists() {
         println!("generating {size_mb} MB of synthetic corpus (codex-data's generator, seed 0)");
-        let ok = Command::new(&cargo)
+        let ok = crate::release::cargo_cmd(&cargo)
             .args([
                 "run",
                 "--release",
@@ -512,7 +512,7 @@ pub(crate) fn model(extra: &[String]) -> Result<()> {
     .map(String::from)
     .to_vec();
     args.extend(extra.iter().cloned());
-    let output = Command::new(&cargo).args(&args).output()?;
+    let output = crate::release::cargo_cmd(&cargo).args(&args).output()?;
     if !output.status.success() {
         bail!(
             "bench_model failed:\n{}",
@@ -570,7 +570,7 @@ pub(crate) fn train(extra: &[String]) -> Result<()> {
             python
         }
     };
-    let codex = Command::new(&cargo)
+    let codex = crate::release::cargo_cmd(&cargo)
         .args(bench_train_args(extra))
         .output()?;
     if !codex.status.success() {
@@ -659,7 +659,9 @@ fn bench_train_args(extra: &[String]) -> Vec<String> {
 
 /// The JSON lines the `bench_train` example prints with `extra`.
 fn bench_train_rows(cargo: &str, extra: &[String]) -> Result<Vec<Value>> {
-    let out = Command::new(cargo).args(bench_train_args(extra)).output()?;
+    let out = crate::release::cargo_cmd(cargo)
+        .args(bench_train_args(extra))
+        .output()?;
     if !out.status.success() {
         bail!(
             "bench_train failed:\n{}",
@@ -757,7 +759,7 @@ pub(crate) fn eval(pairs: usize) -> Result<()> {
         "bin/python",
     )?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = Command::new(&cargo)
+    let ok = crate::release::cargo_cmd(&cargo)
         .args([
             "build",
             "--release",
@@ -934,7 +936,7 @@ pub(crate) fn safety(mb: usize) -> Result<()> {
     let dir = PathBuf::from("target/bench/safety");
     std::fs::create_dir_all(&dir)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = Command::new(&cargo)
+    let ok = crate::release::cargo_cmd(&cargo)
         .args([
             "build",
             "--release",
@@ -1105,7 +1107,7 @@ pub(crate) fn track() -> Result<()> {
         "bin/mlflow",
     )?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = Command::new(&cargo)
+    let ok = crate::release::cargo_cmd(&cargo)
         .args([
             "build",
             "--release",
@@ -1217,14 +1219,14 @@ pub(crate) fn audit(files: usize) -> Result<()> {
         }
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    if !Command::new(&cargo)
+    if !crate::release::cargo_cmd(&cargo)
         .args(["build", "--release", "--quiet", "-p", "codex-cli"])
         .status()?
         .success()
     {
         bail!("building codex failed");
     }
-    if !Command::new(&cargo)
+    if !crate::release::cargo_cmd(&cargo)
         .args([
             "build",
             "--release",
@@ -1258,7 +1260,7 @@ pub(crate) fn audit(files: usize) -> Result<()> {
             let exe = root.join("bin/tokei");
             if !exe.exists() {
                 println!("installing tokei into {}", root.display());
-                let ok = Command::new(&cargo)
+                let ok = crate::release::cargo_cmd(&cargo)
                     .args([
                         "install",
                         "tokei",
@@ -1465,7 +1467,7 @@ pub(crate) fn micro(extra: &[String]) -> Result<()> {
         "codex-eval",
         "codex-safety",
     ] {
-        let out = Command::new(&cargo)
+        let out = crate::release::cargo_cmd(&cargo)
             .args(["bench", "-q", "-p", krate, "--bench", "micro", "--"])
             .args(&args)
             .stderr(std::process::Stdio::inherit())
@@ -1523,7 +1525,7 @@ pub(crate) fn tasks(args: &[String]) -> Result<()> {
         "bin/python",
     )?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    if !Command::new(&cargo)
+    if !crate::release::cargo_cmd(&cargo)
         .args(["build", "--release", "--quiet", "-p", "codex-cli"])
         .status()?
         .success()

@@ -11,7 +11,6 @@
 //! code of dependencies.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
@@ -50,7 +49,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             ),
         }
     }
-    let has_cargo_fuzz = Command::new("cargo")
+    let has_cargo_fuzz = crate::release::cargo_cmd("cargo")
         .args(["fuzz", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -66,7 +65,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         std::fs::create_dir_all(&found)?;
         let seeds = PathBuf::from("fuzz/corpus").join(target);
         println!("fuzzing {target} for {seconds} s");
-        let mut cmd = Command::new("cargo");
+        let mut cmd = crate::release::cargo_cmd("cargo");
         // The pinned stable toolchain accepts cargo-fuzz's sanitizer flags this way.
         cmd.env("RUSTC_BOOTSTRAP", "1")
             .args([

@@ -1,6 +1,5 @@
 //! The gates, cheapest first, each timed; the first failure stops the run.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -43,7 +42,7 @@ const GATES: &[Gate] = &[
 fn cargo(args: &[&str], envs: &[(&str, &str)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     println!("$ cargo {}", args.join(" "));
-    let status = Command::new(&cargo)
+    let status = crate::release::cargo_cmd(&cargo)
         .args(args)
         .envs(envs.iter().copied())
         .status()
@@ -86,7 +85,7 @@ fn doc() -> Result<()> {
 }
 
 fn deny() -> Result<()> {
-    let found = Command::new("cargo")
+    let found = crate::release::cargo_cmd("cargo")
         .args(["deny", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
@@ -108,7 +107,7 @@ fn deny() -> Result<()> {
 /// The layering check on this workspace's real dependency graph.
 pub(crate) fn layering() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(&cargo)
+    let out = crate::release::cargo_cmd(&cargo)
         .args(["metadata", "--format-version", "1", "--locked"])
         .output()
         .context("cannot run `cargo metadata`")?;

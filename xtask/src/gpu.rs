@@ -149,7 +149,7 @@ fn build() -> Result<[PathBuf; 2]> {
         .flat_map(|p| FEATURES.split(',').map(move |f| format!("{p}/{f}")))
         .collect::<Vec<_>>()
         .join(",");
-    let out = Command::new(cargo())
+    let out = crate::release::cargo_cmd(cargo())
         .args([
             "build",
             "--locked",

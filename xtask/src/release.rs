@@ -22,6 +22,18 @@ pub(crate) fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
+/// A `cargo` command for a nested build. `cargo xtask` runs this program
+/// with `CARGO_MANIFEST_DIR` set to xtask's directory, and a child cargo
+/// would pass it on: ring's build script watches that variable, so every
+/// build started from here and every build started directly (as `.ci/run`
+/// does) would find ring's build stale and rebuild it and all that depends
+/// on it (on the cuda graph, cubecl's and burn's GPU crates: 19 minutes).
+pub(crate) fn cargo_cmd(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_remove("CARGO_MANIFEST_DIR");
+    cmd
+}
+
 pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
     let status = cmd
@@ -38,14 +50,14 @@ pub(crate) fn run(cmd: &mut Command) -> Result<()> {
 /// whose dependencies are optimised too, shares the test build.
 pub(crate) fn examples(release: bool) -> Result<()> {
     let profile: &[&str] = if release { &["--release"] } else { &[] };
-    run(Command::new(cargo())
+    run(cargo_cmd(cargo())
         .args(["build", "-q", "-p", "codex", "--examples"])
         .args(profile))?;
     let mut times = Vec::new();
     for name in EXAMPLES {
         println!("== example {name}");
         let start = Instant::now();
-        run(Command::new(cargo())
+        run(cargo_cmd(cargo())
             .args(["run", "-q", "-p", "codex", "--example", name])
             .args(profile))?;
         times.push((name, start.elapsed().as_secs_f64()));
@@ -82,7 +94,7 @@ fn output(cmd: &mut Command) -> Result<String> {
 /// with `SHA256SUMS` inside and beside the archive.
 pub(crate) fn dist(features: Option<&str>) -> Result<()> {
     let start = Instant::now();
-    let mut build = Command::new(cargo());
+    let mut build = cargo_cmd(cargo());
     build.args(["build", "--locked", "--profile", "dist", "-p", "codex-cli"]);
     if let Some(f) = features {
         build.args(["--features", f]);

@@ -417,25 +417,19 @@ fn collect(
 
 /// Functions of one file, by language.
 pub fn analyze(path: &str, language: Option<&str>, text: &str) -> Parsed {
-    if language == Some("Python") {
-        return match python::analyze(path, text) {
-            Ok(mut out) => {
-                out.sort_by(|a, b| (a.line_start, &a.name).cmp(&(b.line_start, &b.name)));
-                Parsed::Functions(out)
-            }
-            Err(message) => Parsed::Failed(message),
-        };
+    // Python and Rust are read from their tokens.
+    let read: fn(&str, &str) -> Result<Vec<FunctionInfo>, String> = match language {
+        Some("Python") => python::analyze,
+        Some("Rust") => rust::analyze,
+        _ => return analyze_tree(path, language, text),
+    };
+    match read(path, text) {
+        Ok(mut out) => {
+            out.sort_by(|a, b| (a.line_start, &a.name).cmp(&(b.line_start, &b.name)));
+            Parsed::Functions(out)
+        }
+        Err(message) => Parsed::Failed(message),
     }
-    if language == Some("Rust") {
-        return match rust::analyze(path, text) {
-            Ok(mut out) => {
-                out.sort_by(|a, b| (a.line_start, &a.name).cmp(&(b.line_start, &b.name)));
-                Parsed::Functions(out)
-            }
-            Err(message) => Parsed::Failed(message),
-        };
-    }
-    analyze_tree(path, language, text)
 }
 
 /// Functions of a file in a language parsed with tree-sitter.

@@ -16,9 +16,12 @@
 //!
 //! The index's name hashes codex's version, the entry format, the revision of
 //! the complexity rules, every setting that shapes a row and the root; its
-//! first line is the BLAKE3 of the rest. A corrupt, truncated or foreign
-//! index is detected, ignored (every file is read and parsed) and replaced,
-//! never trusted. It is written atomically but not fsynced: a crash can at
+//! first line is the BLAKE3 of the rest keyed by the cache directory's device
+//! and inode, which a tree that ships an index cannot know. A corrupt,
+//! truncated or foreign index (another root's, or one copied or shipped into
+//! this directory) is detected, ignored (every file is read and parsed) and
+//! replaced, never trusted. It is read as untrusted input: no link followed,
+//! regular files only, capped. It is written atomically but not fsynced: a crash can at
 //! worst leave an index the checksum rejects.
 
 use std::collections::HashMap;
@@ -56,6 +59,20 @@ pub(crate) struct Cache {
     misses: AtomicUsize,
     rejected: AtomicUsize,
     unread: AtomicUsize,
+}
+
+/// An index larger than this is not read (the registry's 53,000 files make
+/// one of about 100 MB).
+const MAX_INDEX_BYTES: u64 = 4 << 30;
+
+/// BLAKE3 of `body` keyed by the cache directory's identity (`dir_key`).
+fn checksum(key: &[u8], body: &[u8]) -> String {
+    codex_core::Hasher::new()
+        .update(key)
+        .update(&[0])
+        .update(body)
+        .finalize()
+        .to_hex()
 }
 
 /// How much older than the audit that recorded it a file's change time must
@@ -260,6 +277,29 @@ impl Cache {
         }
     }
 
+    /// The cache directory's device and inode, which key the index's
+    /// checksum. A tree can ship an index (when the cache lies inside the
+    /// audited tree, as `reports/.cache` may), but it cannot know the inode
+    /// its directory will get on this machine, and an index copied from
+    /// another directory fails the same way: a foreign index is rejected even
+    /// when it was made for the same root. `None`, and no cache, when the
+    /// directory is a link or not a directory.
+    fn dir_key(&self) -> Option<Vec<u8>> {
+        let m = std::fs::symlink_metadata(&self.dir).ok()?;
+        if !m.is_dir() {
+            return None;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            Some(format!("{}:{}", m.dev(), m.ino()).into_bytes())
+        }
+        #[cfg(not(unix))]
+        {
+            Some(Vec::new())
+        }
+    }
+
     /// The index's file for `root` audited with `options`, and its scope:
     /// codex's version, the format, the rules, every setting that shapes a
     /// row and the root, so audits of other roots or with other settings
@@ -285,14 +325,29 @@ impl Cache {
     /// when it is corrupt or foreign (then counted as rejected).
     pub(crate) fn load_index(&self, root: &Path, options: &InventoryOptions) -> Index {
         let (path, scope) = self.index_file(root, options);
-        let Ok(bytes) = std::fs::read(&path) else {
+        let Some(key) = self.dir_key() else {
             return Index::default();
         };
+        // Never through a link, never a special file, never past the cap.
+        let read = || -> std::io::Result<Vec<u8>> {
+            let file = codex_core::untrusted::open_regular(&path)?;
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(file, MAX_INDEX_BYTES),
+                &mut bytes,
+            )?;
+            Ok(bytes)
+        };
+        let bytes = match read() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Index::default(),
+            Err(_) => Vec::new(),
+        };
         let index = (|| {
-            // `<blake3 of the rest>\n<json>`
+            // `<keyed blake3 of the rest>\n<json>`
             let nl = bytes.iter().position(|&b| b == b'\n')?;
             let (sum, body) = (&bytes[..nl], &bytes[nl + 1..]);
-            if codex_core::Digest::of(body).to_hex().as_bytes() != sum {
+            if checksum(&key, body).as_bytes() != sum {
                 return None;
             }
             let f: IndexFile = serde_json::from_slice(body).ok()?;
@@ -382,13 +437,16 @@ impl Cache {
             started_ns,
             rows,
         };
-        let body = serde_json::to_vec(&file).expect("an index serializes");
-        let mut bytes = codex_core::Digest::of(&body).to_hex().into_bytes();
-        bytes.push(b'\n');
-        bytes.extend_from_slice(&body);
         if std::fs::create_dir_all(&self.dir).is_err() {
             return;
         }
+        let Some(key) = self.dir_key() else {
+            return;
+        };
+        let body = serde_json::to_vec(&file).expect("an index serializes");
+        let mut bytes = checksum(&key, &body).into_bytes();
+        bytes.push(b'\n');
+        bytes.extend_from_slice(&body);
         // Not through `write_bytes_atomic`: a cache needs no fsync (a torn
         // index fails its checksum), and the fsync would cost more than
         // the audit.

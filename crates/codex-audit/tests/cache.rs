@@ -199,6 +199,35 @@ fn an_unchanged_file_is_not_read_again_and_an_edit_is_always_seen() {
         (1, 0, parsed_files),
         "{s:?}"
     );
+
+    // This root's own intact index, copied into another cache directory (as
+    // a tree could ship one in `reports/.cache`): its checksum is keyed by
+    // the directory's device and inode, so it is not trusted there.
+    let name = index_of(&cache).file_name().unwrap().to_owned();
+    let shipped = dir.path().join("shipped");
+    std::fs::create_dir(&shipped).unwrap();
+    std::fs::copy(index_of(&cache), shipped.join(&name)).unwrap();
+    let (copied, s) = audit(&root, Some(&shipped));
+    assert_eq!(copied, cold_edited);
+    let s = s.unwrap();
+    assert_eq!((s.rejected, s.misses), (1, parsed_files), "{s:?}");
+
+    // An index that is a link is not followed (to /dev/zero, reading it
+    // would never end), and is replaced by a real one.
+    #[cfg(unix)]
+    {
+        let linked = dir.path().join("linked");
+        std::fs::create_dir(&linked).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", linked.join(&name)).unwrap();
+        let (through, s) = audit(&root, Some(&linked));
+        assert_eq!(through, cold_edited);
+        assert_eq!(s.unwrap().rejected, 1);
+        assert!(
+            std::fs::symlink_metadata(linked.join(&name))
+                .unwrap()
+                .is_file()
+        );
+    }
 }
 
 /// The one index in a cache directory.

@@ -22,15 +22,31 @@ pub(crate) fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-/// A `cargo` command for a nested build. `cargo xtask` runs this program
-/// with `CARGO_MANIFEST_DIR` set to xtask's directory, and a child cargo
-/// would pass it on: ring's build script watches that variable, so every
+/// A `cargo` command for a nested build, without the variables `cargo run`
+/// set for xtask itself (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`,
+/// `CARGO_PKG_VERSION_MAJOR`, …), which a child cargo would pass on. ring's
+/// build script watches several of them (`rerun-if-env-changed`), so every
 /// build started from here and every build started directly (as `.ci/run`
-/// does) would find ring's build stale and rebuild it and all that depends
-/// on it (on the cuda graph, cubecl's and burn's GPU crates: 19 minutes).
+/// does) would find ring stale and rebuild it and all that depends on it
+/// (on the cuda graph, cubecl's and burn's GPU crates: 19 minutes).
 pub(crate) fn cargo_cmd(program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut cmd = Command::new(program);
-    cmd.env_remove("CARGO_MANIFEST_DIR");
+    for (name, _) in std::env::vars_os() {
+        let set_by_cargo_run = name.to_str().is_some_and(|n| {
+            [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_CRATE_",
+                "CARGO_BIN_",
+            ]
+            .iter()
+            .any(|p| n.starts_with(p))
+                || n == "CARGO_PRIMARY_PACKAGE"
+        });
+        if set_by_cargo_run {
+            cmd.env_remove(name);
+        }
+    }
     cmd
 }
 

@@ -237,7 +237,7 @@ pub(crate) enum NewRow {
     Row(Box<Row>),
     /// The old index's row, still true.
     Unchanged,
-    /// Nothing (no cache, or no `lstat` to record).
+    /// Nothing: the audit uses no cache.
     None,
 }
 

@@ -507,6 +507,37 @@ fn first_error(root: Node<'_>) -> Option<Node<'_>> {
     }
 }
 
+/// The token readers' tests compare functions as plain rows.
+#[cfg(test)]
+mod rows {
+    use super::FunctionInfo;
+
+    /// (name, first line, last line, complexity, nesting, parameters).
+    pub(super) type Row = (String, usize, usize, u32, u32, u32);
+
+    /// `functions` as rows, in line order.
+    pub(super) fn of(mut functions: Vec<FunctionInfo>) -> Vec<Row> {
+        functions.sort_by_key(|f| f.line_start);
+        functions
+            .into_iter()
+            .map(|f| {
+                (
+                    f.name,
+                    f.line_start,
+                    f.line_end,
+                    f.complexity,
+                    f.nesting,
+                    f.parameters,
+                )
+            })
+            .collect()
+    }
+
+    pub(super) fn row(name: &str, lines: (usize, usize), cc: u32, nest: u32, params: u32) -> Row {
+        (name.to_owned(), lines.0, lines.1, cc, nest, params)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -900,32 +900,10 @@ pub(super) fn analyze(path: &str, text: &str) -> Result<Vec<FunctionInfo>, Error
 mod tests {
     use super::*;
 
-    /// (name, first line, last line, complexity, nesting, parameters).
-    fn scan(src: &str) -> Vec<(String, usize, usize, u32, u32, u32)> {
-        analyze("x.py", src)
-            .unwrap()
-            .into_iter()
-            .map(|f| {
-                (
-                    f.name,
-                    f.line_start,
-                    f.line_end,
-                    f.complexity,
-                    f.nesting,
-                    f.parameters,
-                )
-            })
-            .collect()
-    }
+    use crate::complexity::rows::{Row, row as f};
 
-    fn f(
-        name: &str,
-        lines: (usize, usize),
-        cc: u32,
-        nest: u32,
-        params: u32,
-    ) -> (String, usize, usize, u32, u32, u32) {
-        (name.to_owned(), lines.0, lines.1, cc, nest, params)
+    fn scan(src: &str) -> Vec<Row> {
+        crate::complexity::rows::of(analyze("x.py", src).unwrap())
     }
 
     #[test]

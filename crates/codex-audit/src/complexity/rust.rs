@@ -1032,31 +1032,10 @@ pub(super) fn analyze(path: &str, text: &str) -> Result<Vec<FunctionInfo>, Error
 mod tests {
     use super::*;
 
-    fn rows(text: &str) -> Vec<(String, usize, usize, u32, u32, u32)> {
-        let mut out = analyze("t.rs", text).unwrap();
-        out.sort_by_key(|f| f.line_start);
-        out.into_iter()
-            .map(|f| {
-                (
-                    f.name,
-                    f.line_start,
-                    f.line_end,
-                    f.complexity,
-                    f.nesting,
-                    f.parameters,
-                )
-            })
-            .collect()
-    }
+    use crate::complexity::rows::{Row, row};
 
-    fn row(
-        name: &str,
-        lines: (usize, usize),
-        cc: u32,
-        nest: u32,
-        params: u32,
-    ) -> (String, usize, usize, u32, u32, u32) {
-        (name.to_owned(), lines.0, lines.1, cc, nest, params)
+    fn rows(text: &str) -> Vec<Row> {
+        crate::complexity::rows::of(analyze("t.rs", text).unwrap())
     }
 
     /// The fixture's values are what the tree-sitter walk this reader

@@ -148,6 +148,36 @@ fn bench_venv(env: &str, venv: &Path, requirements: &str, exe: &str) -> Result<P
     Ok(venv.join(exe))
 }
 
+/// Builds the `codex` binary in release and returns its absolute path.
+fn build_codex() -> Result<PathBuf> {
+    let ok = crate::release::cargo_cmd(crate::release::cargo())
+        .args(["build", "--release", "--quiet", "-p", "codex-cli"])
+        .status()?
+        .success();
+    if !ok {
+        bail!("building codex failed");
+    }
+    let exe = crate::release::target_dir().join("release/codex");
+    std::fs::canonicalize(&exe).with_context(|| format!("{}", exe.display()))
+}
+
+/// Builds `package`'s `example` in release and returns the program's absolute
+/// path (so that it can run from another directory).
+fn build_example(package: &str, example: &str) -> Result<PathBuf> {
+    let ok = crate::release::cargo_cmd(crate::release::cargo())
+        .args(["build", "--release", "--quiet", "-p", package])
+        .args(["--example", example])
+        .status()?
+        .success();
+    if !ok {
+        bail!("building the {example} example of {package} failed");
+    }
+    let exe = crate::release::target_dir()
+        .join("release/examples")
+        .join(example);
+    std::fs::canonicalize(&exe).with_context(|| format!("{}", exe.display()))
+}
+
 fn run_json(cmd: &mut Command) -> Result<Value> {
     let out = cmd
         .output()
@@ -177,24 +207,9 @@ pub(crate) fn tokenize(size_mb: u64) -> Result<()> {
             .arg(dir.join("py")),
     )?;
     println!("building and running codex-tokenize (release)");
-    let ok = crate::release::cargo_cmd(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "codex-tokenize",
-            "--example",
-            "bench_tokenize",
-        ])
-        .status()?
-        .success();
-    if !ok {
-        bail!("building the benchmark driver failed");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let exe = build_example("codex-tokenize", "bench_tokenize")?;
     let rs = run_json(
-        Command::new(Path::new(&target).join("release/examples/bench_tokenize"))
+        Command::new(&exe)
             .arg(&corpus)
             .arg(dir.join("py/hf-bpe-32000.json"))
             .arg(dir.join("py/spm-unigram-32000.model"))
@@ -303,27 +318,8 @@ pub(crate) fn trainers(size_mb: u64) -> Result<String> {
         generate_corpus(&corpus, size_mb * 1_000_000)?;
     }
     println!("building and running the trainer comparison (release)");
-    let ok = crate::release::cargo_cmd(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "codex-tokenize",
-            "--example",
-            "bench_trainers",
-        ])
-        .status()?
-        .success();
-    if !ok {
-        bail!("building the trainer benchmark failed");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let r = run_json(
-        Command::new(Path::new(&target).join("release/examples/bench_trainers"))
-            .arg(&corpus)
-            .arg(dir.join("trainers")),
-    )?;
+    let exe = build_example("codex-tokenize", "bench_trainers")?;
+    let r = run_json(Command::new(&exe).arg(&corpus).arg(dir.join("trainers")))?;
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
     let mut table = String::new();
     writeln!(
@@ -367,27 +363,7 @@ pub(crate) fn data(size_mb: u64) -> Result<()> {
     let dir = PathBuf::from("target/bench/data");
     std::fs::create_dir_all(&dir)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    for example in [
-        ("codex-data", "bench_prepare"),
-        ("codex-tokenize", "bench_tokenize"),
-    ] {
-        let ok = crate::release::cargo_cmd(&cargo)
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                example.0,
-                "--example",
-                example.1,
-            ])
-            .status()?
-            .success();
-        if !ok {
-            bail!("building {} failed", example.1);
-        }
-    }
+    let prepare_exe = build_example("codex-data", "bench_prepare")?;
     let corpus = dir.join(format!("synthetic-{size_mb}mb.txt"));
     if !corpus.exists() {
         println!("generating {size_mb} MB of synthetic corpus (codex-data's generator, seed 0)");
@@ -447,7 +423,7 @@ pub(crate) fn data(size_mb: u64) -> Result<()> {
     )?;
     println!("preparing with codex-data");
     let rs = run_json(
-        Command::new(Path::new(&target).join("release/examples/bench_prepare"))
+        Command::new(&prepare_exe)
             .arg(&corpus)
             .arg(&tokenizer)
             .arg(dir.join("codex")),
@@ -758,24 +734,7 @@ pub(crate) fn eval(pairs: usize) -> Result<()> {
         "scripts/goldens/requirements-eval.txt",
         "bin/python",
     )?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = crate::release::cargo_cmd(&cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "codex-eval",
-            "--example",
-            "bench_eval",
-        ])
-        .status()?
-        .success();
-    if !ok {
-        bail!("building the bench_eval example failed");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let exe = PathBuf::from(target).join("release/examples/bench_eval");
+    let exe = build_example("codex-eval", "bench_eval")?;
     let codex = |h: &Path, r: &Path, threads: Option<usize>| -> Result<Value> {
         let mut cmd = Command::new(&exe);
         cmd.arg(h).arg(r);
@@ -935,24 +894,7 @@ fn head_lines(src: &Path, dst: &Path, n: usize) -> Result<()> {
 pub(crate) fn safety(mb: usize) -> Result<()> {
     let dir = PathBuf::from("target/bench/safety");
     std::fs::create_dir_all(&dir)?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = crate::release::cargo_cmd(&cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "codex-safety",
-            "--example",
-            "bench_safety",
-        ])
-        .status()?
-        .success();
-    if !ok {
-        bail!("building the bench_safety example failed");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let exe = std::fs::canonicalize(PathBuf::from(target).join("release/examples/bench_safety"))?;
+    let exe = build_example("codex-safety", "bench_safety")?;
     let corpus = dir.join("corpus");
     let _ = std::fs::remove_dir_all(&corpus);
     let codex = run_json(Command::new(&exe).arg("corpus").arg(&corpus))?;
@@ -1106,24 +1048,7 @@ pub(crate) fn track() -> Result<()> {
         "scripts/check/requirements-track.txt",
         "bin/mlflow",
     )?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let ok = crate::release::cargo_cmd(&cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "codex-track",
-            "--example",
-            "bench_track",
-        ])
-        .status()?
-        .success();
-    if !ok {
-        bail!("building the bench_track example failed");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let exe = std::fs::canonicalize(PathBuf::from(target).join("release/examples/bench_track"))?;
+    let exe = build_example("codex-track", "bench_track")?;
     let store = dir.join("store");
     let _ = std::fs::remove_dir_all(&store);
     std::fs::create_dir_all(&store)?;
@@ -1218,33 +1143,8 @@ pub(crate) fn audit(files: usize) -> Result<()> {
             std::fs::write(sub.join(format!("file{i}.{ext}")), body)?;
         }
     }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    if !crate::release::cargo_cmd(&cargo)
-        .args(["build", "--release", "--quiet", "-p", "codex-cli"])
-        .status()?
-        .success()
-    {
-        bail!("building codex failed");
-    }
-    if !crate::release::cargo_cmd(&cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "codex-audit",
-            "--example",
-            "complexity_part",
-        ])
-        .status()?
-        .success()
-    {
-        bail!("building the complexity_part example failed");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let codex = std::fs::canonicalize(PathBuf::from(&target).join("release/codex"))?;
-    let part_exe =
-        std::fs::canonicalize(PathBuf::from(&target).join("release/examples/complexity_part"))?;
+    let codex = build_codex()?;
+    let part_exe = build_example("codex-audit", "complexity_part")?;
     let tokei = match std::env::var("CODEX_BENCH_TOKEI") {
         Ok(p) => PathBuf::from(p),
         Err(_)
@@ -1260,7 +1160,7 @@ pub(crate) fn audit(files: usize) -> Result<()> {
             let exe = root.join("bin/tokei");
             if !exe.exists() {
                 println!("installing tokei into {}", root.display());
-                let ok = crate::release::cargo_cmd(&cargo)
+                let ok = crate::release::cargo_cmd(crate::release::cargo())
                     .args([
                         "install",
                         "tokei",
@@ -1524,16 +1424,7 @@ pub(crate) fn tasks(args: &[String]) -> Result<()> {
         "scripts/goldens/requirements-tasks.txt",
         "bin/python",
     )?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    if !crate::release::cargo_cmd(&cargo)
-        .args(["build", "--release", "--quiet", "-p", "codex-cli"])
-        .status()?
-        .success()
-    {
-        bail!("building codex failed");
-    }
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let exe = PathBuf::from(target).join("release/codex");
+    let exe = build_codex()?;
     let (mut codex_best, mut codex_wall, mut harness_best, mut harness_wall) =
         (f64::INFINITY, f64::INFINITY, f64::INFINITY, f64::INFINITY);
     let mut requests = 0usize;

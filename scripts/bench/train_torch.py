@@ -6,7 +6,9 @@ the CPU with every core or on a CUDA GPU (`--device cuda`), in f32 or with bf16
 autocast over f32 master weights (`--precision bf16`, as codex's
 `train.precision=bf16`). Prints one JSON line: tokens/s and the median step time
 (on CUDA each timed step ends with a synchronize; the loss is read every step,
-as codex's loop does).
+as codex's loop does). `--profile-out FILE` then runs three more steps under
+torch.profiler and writes its operators and kernels, by self time on the device
+(the CPU's where there is no GPU), to FILE.
 
     python scripts/bench/train_torch.py --layers 4 --d-model 256 --heads 8 \\
         --d-ff 688 --vocab 8192 --context 256 --batch 8 --steps 10
@@ -91,6 +93,7 @@ def main():
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     ap.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--profile-out", default=None)
     a = ap.parse_args()
     device = torch.device(a.device)
     if a.device == "cuda":
@@ -138,7 +141,21 @@ def main():
     if a.device == "cuda":
         row["gpu"] = torch.cuda.get_device_name()
         row["max_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
-    print(json.dumps(row))
+    print(json.dumps(row), flush=True)
+    if a.profile_out:
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU]
+        if a.device == "cuda":
+            activities.append(ProfilerActivity.CUDA)
+        with profile(activities=activities) as prof:
+            for _ in range(3):
+                step()
+            sync()
+        by = "self_device_time_total" if a.device == "cuda" else "self_cpu_time_total"
+        with open(a.profile_out, "w") as f:
+            f.write(f"torch {torch.__version__}, {a.precision}, 3 steps, sorted by {by}\n")
+            f.write(prof.key_averages().table(sort_by=by, row_limit=30, max_name_column_width=90))
 
 
 if __name__ == "__main__":

@@ -12,14 +12,18 @@
 #   3. the training benchmark of a gpt2-small-sized Llama-style model
 #      (12 layers, d_model 768, 12 heads, d_ff 2048, vocab 50304, context 1024,
 #      batch 8) for codex and PyTorch eager on the same GPU, f32 and bf16;
-#   4. a checkpoint written on the GPU resumed on the CPU, and the reverse.
+#   4. where the time goes: cubecl's per-kernel profile of codex's bf16 loop
+#      on that shape (summarised by scripts/gpu/profile_summary.py), and
+#      torch.profiler's of PyTorch's;
+#   5. a checkpoint written on the GPU resumed on the CPU, and the reverse.
 #
 # Every stage has its own time limit and the script goes on past a failed one;
 # each stage's output is in target/gpu/out (and, under the device tool, in
 # $OUT/details.tar.gz), and summary.md gathers the numbers. `--stages LIST`
-# (comma-separated: conformance,default,bench,resume) runs a subset;
-# `CODEX_GPU_DEVICE=wgpu` points stages 2 and 4 at wgpu, which is how the
-# script itself is tested on a machine without an NVIDIA GPU.
+# (comma-separated: conformance,default,bench,profile,resume) runs a subset;
+# `CODEX_GPU_DEVICE=wgpu` points codex's side of stages 2 to 5 at wgpu, and
+# `CODEX_GPU_SHAPE="--layers 2 ..."` replaces the benchmark's shape, which is
+# how the script itself is tested on a machine without an NVIDIA GPU.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 repo=$(pwd)
@@ -29,7 +33,7 @@ repo=$(pwd)
 out="$repo/target/gpu/out"
 rm -rf "$out"
 mkdir -p "$out"
-stages="conformance,default,resume,bench"
+stages="conformance,default,bench,profile,resume"
 if [ "${1:-}" = "--stages" ]; then
   stages="${2:?--stages needs a list}"
 fi
@@ -152,8 +156,8 @@ if wants default; then
 fi
 
 # 3. gpt2-small-sized training, codex against PyTorch eager on the same GPU.
+read -r -a shape <<<"${CODEX_GPU_SHAPE:---layers 12 --d-model 768 --heads 12 --d-ff 2048 --vocab 50304 --context 1024 --batch 8}"
 if wants bench; then
-  shape=(--layers 12 --d-model 768 --heads 12 --d-ff 2048 --vocab 50304 --context 1024 --batch 8)
   # Dense peaks from NVIDIA's datasheets, in GFLOP/s: f32 on the CUDA cores (TF32
   # is off on both sides) and bf16 on the tensor cores; H100 SXM and H200 share them.
   name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
@@ -169,13 +173,28 @@ if wants bench; then
     peak_args=()
     [ "$peak" != 0 ] && peak_args=(--peak-gflops "$peak")
     stage "bench-codex-$precision" 150 "$bin/bench_train" "${shape[@]}" --steps 10 \
-      --precision $precision "${peak_args[@]}"
+      --device "$gpu" --precision $precision "${peak_args[@]}"
     stage "bench-torch-$precision" 120 "$python" scripts/bench/train_torch.py "${shape[@]}" \
       --steps 10 --warmup 3 --device cuda --precision $precision
   done
 fi
 
-# 4. Across devices: 40 steps on one, resumed to 80 on the other.
+# 4. Where the time goes, in bf16. cubecl times every kernel it launches when
+#    a cubecl.toml in the working directory asks it to (each launch then waits
+#    for its timing, so this run is slower than the benchmark's); the summary
+#    keeps the second half of the run, past initialisation and autotuning.
+if wants profile; then
+  dir="$work/profile"
+  mkdir -p "$dir"
+  printf '[profiling]\nlogger = { level = "basic", file = "%s" }\n' "$out/profile-codex.log" >"$dir/cubecl.toml"
+  (cd "$dir" && stage profile-codex-bf16 120 "$bin/bench_train" "${shape[@]}" --steps 8 \
+    --device "$gpu" --precision bf16 --loop-only)
+  "$python" scripts/gpu/profile_summary.py "$out/profile-codex.log" >"$out/profile-codex.md" 2>&1
+  stage profile-torch-bf16 90 "$python" scripts/bench/train_torch.py "${shape[@]}" --steps 3 \
+    --warmup 3 --device cuda --precision bf16 --profile-out "$out/profile-torch.txt"
+fi
+
+# 5. Across devices: 40 steps on one, resumed to 80 on the other.
 if wants resume; then
   small=(model.n_layer=2 train.max_steps=40 train.warmup_steps=5 train.eval_every=20
     train.checkpoint_every=20 data.synthetic_bytes=1000000)
@@ -248,10 +267,22 @@ EOF
     echo
   fi
   if wants bench; then
-    echo "## Training benchmark (gpt2-small-sized, batch 8 x 1024)"
+    echo "## Training benchmark (${shape[*]})"
     echo
     echo '```'
     cat "$out"/bench-*.log 2>/dev/null | grep '^{'
+    echo '```'
+  fi
+  if wants profile; then
+    echo
+    echo "## Profile of codex's bf16 loop (cubecl)"
+    echo
+    cat "$out/profile-codex.md" 2>/dev/null
+    echo
+    echo "## Profile of PyTorch's bf16 step (torch.profiler)"
+    echo
+    echo '```'
+    head -n 40 "$out/profile-torch.txt" 2>/dev/null
     echo '```'
   fi
   echo

@@ -12,8 +12,10 @@
 //! `cargo run --release -p codex-train --example bench_train -- --steps 20`
 //!
 //! It trains on the device `run.device=auto` picks (CUDA when compiled in and
-//! a GPU is visible); `--precision bf16|f16` sets `train.precision` for the
-//! loop rows, and `--peak-gflops` the peak MFU is computed against.
+//! a GPU is visible), or on `--device SPEC` (`cpu`, `wgpu[:N]`, `cuda[:N]`);
+//! `--precision bf16|f16` sets `train.precision` for the loop rows, and
+//! `--peak-gflops` the peak MFU is computed against. `--loop-only` runs (3)
+//! alone, which is what the GPU check profiles.
 //!
 //! With `--families`, only the bare step of every family's small shape
 //! (`gpt2-tiny`, `llama-tiny`, `llama3-tiny`, `qwen2-tiny`, `qwen3-tiny`,
@@ -398,7 +400,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         norm_eps: 1e-5,
         variant: Default::default(),
     };
-    let spec = DeviceSpec::Auto.resolve_auto();
+    let spec = match args.iter().position(|a| a == "--device") {
+        Some(i) => args
+            .get(i + 1)
+            .ok_or("--device needs a value")?
+            .parse::<DeviceSpec>()?,
+        None => DeviceSpec::Auto,
+    }
+    .resolve_auto();
+    let loop_only = args.iter().any(|a| a == "--loop-only");
     let device = spec.device()?.autodiff();
     // `--precision bf16|f16` sets `train.precision` for the loop rows; the bare
     // step is always f32.
@@ -424,8 +434,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return chat(&app.train, batch, steps, get("--rounds", 3), &device);
     }
 
-    // (1) The bare step.
-    let bare = bare_step_seconds(&config, &app.train, batch, steps, &device)?;
     let tokens = (batch * ctx) as f64;
     let peak = match args.iter().position(|a| a == "--peak-gflops") {
         Some(i) => args.get(i + 1).and_then(|v| v.parse().ok()),
@@ -434,17 +442,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mfu = |seconds_per_step: f64| {
         peak.map(|p| tokens / seconds_per_step * config.flops_per_token() / 1e9 / p)
     };
-    println!(
-        "{}",
-        serde_json::json!({
-            "impl": "codex-step", "device": spec.to_string(), "precision": "f32",
-            "tokens_per_second": tokens / bare, "step_ms": bare * 1e3,
-            "gflops": tokens / bare * config.flops_per_token() / 1e9,
-            "mfu": mfu(bare), "peak_gflops": peak,
-            "flops_per_token": config.flops_per_token(),
-            "params": config.param_counts().total(),
-        })
-    );
+    // (1) The bare step.
+    let bare = if loop_only {
+        None
+    } else {
+        let bare = bare_step_seconds(&config, &app.train, batch, steps, &device)?;
+        println!(
+            "{}",
+            serde_json::json!({
+                "impl": "codex-step", "device": spec.to_string(), "precision": "f32",
+                "tokens_per_second": tokens / bare, "step_ms": bare * 1e3,
+                "gflops": tokens / bare * config.flops_per_token() / 1e9,
+                "mfu": mfu(bare), "peak_gflops": peak,
+                "flops_per_token": config.flops_per_token(),
+                "params": config.param_counts().total(),
+            })
+        );
+        Some(bare)
+    };
 
     // (2) The whole loop over prepared shards.
     let tmp = std::env::temp_dir().join(format!("codex-bench-train-{}", std::process::id()));
@@ -471,7 +486,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // difference is the loop's own overhead; with clipping (as the PyTorch
     // reference does) it is the number to compare.
     // The clipped run goes first and absorbs the warm-up of shards and allocator.
-    for clip in [1.0, 0.0] {
+    let clips: &[f64] = if loop_only { &[1.0] } else { &[1.0, 0.0] };
+    for &clip in clips {
         app.train.grad_clip = clip;
         let mut sink = codex_track::NdjsonSink::create(&tmp.join("metrics.ndjson"))
             .map_err(|e| e.to_string())?;
@@ -515,7 +531,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             serde_json::json!({
                 "impl": "codex-loop (no clipping)", "device": spec.to_string(),
                 "precision": precision, "tokens_per_second": tokens / looped,
-                "step_ms": looped * 1e3, "overhead_vs_bare_step": (looped - bare) / bare,
+                "step_ms": looped * 1e3, "overhead_vs_bare_step": bare.map(|b| (looped - b) / b),
                 "checkpoint_ms": checkpoint_ms,
                 "checkpoint_share": checkpoint_ms / 1e3 / every / looped, "checkpoint_every": every,
                 "steps": outcome.steps,

@@ -24,7 +24,8 @@ pub(crate) fn cargo() -> String {
 
 /// A `cargo` command for a nested build, without the variables `cargo run`
 /// set for xtask itself (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`,
-/// `CARGO_PKG_VERSION_MAJOR`, …), which a child cargo would pass on. ring's
+/// `CARGO_PKG_VERSION_MAJOR`, …, and `OUT_DIR`, since xtask has a build
+/// script), which a child cargo would pass on. ring's
 /// build script watches several of them (`rerun-if-env-changed`), so every
 /// build started from here and every build started directly (as `.ci/run`
 /// does) would find ring stale and rebuild it and all that depends on it
@@ -42,6 +43,7 @@ pub(crate) fn cargo_cmd(program: impl AsRef<std::ffi::OsStr>) -> Command {
             .iter()
             .any(|p| n.starts_with(p))
                 || n == "CARGO_PRIMARY_PACKAGE"
+                || n == "OUT_DIR"
         });
         if set_by_cargo_run {
             cmd.env_remove(name);

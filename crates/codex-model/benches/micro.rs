@@ -142,8 +142,8 @@ fn adamw(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let s = state.clone().map(|mut s| {
-                    s.momentum.moment_1 = unique(&s.momentum.moment_1);
-                    s.momentum.moment_2 = unique(&s.momentum.moment_2);
+                    s.0.momentum.moment_1 = unique(&s.0.momentum.moment_1);
+                    s.0.momentum.moment_2 = unique(&s.0.momentum.moment_2);
                     s
                 });
                 (unique(&param), unique(&grad), s)

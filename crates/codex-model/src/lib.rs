@@ -70,6 +70,6 @@ pub use model::{
     cross_entropy,
 };
 pub use norm::squared_norm;
-pub use optim::AdamW;
+pub use optim::{AdamW, AdamWMoments};
 pub use params::{Init, ParamSource, Placeholder, RandomInit};
 pub use system::SystemReport;

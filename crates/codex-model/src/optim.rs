@@ -1,7 +1,8 @@
 //! AdamW for codex's training loop: Burn's `AdamW` arithmetic and state, one
 //! fused pass per parameter on the flex backend.
 
-use burn::optim::{AdamWConfig, AdamWState, LearningRate, Optimizer};
+use burn::optim::{AdamWConfig, AdamWState, LearningRate, Optimizer, RecordState};
+use burn::optim::{StateSink, StateSource};
 use burn::tensor::{Device, Tensor};
 
 /// AdamW (decoupled weight decay) with the arithmetic of Burn's `AdamW`,
@@ -47,8 +48,53 @@ impl AdamW {
     }
 }
 
+/// One parameter's AdamW state: Burn's `AdamWState`, recorded under the same
+/// names, so records stay interchangeable with Burn's `AdamW`.
+///
+/// Burn's `ModuleOptimizer::load_record` rebuilds every state on Burn's default
+/// device, which is CUDA whenever the `cuda` backend is compiled in, GPU or
+/// not: resuming a run with such a build on a machine without the CUDA driver
+/// panicked. Read back, this state is built in host memory instead (on flex, or
+/// ndarray, when compiled) and the first step moves it to its parameter's
+/// device, as it moved it from the default device before.
+#[derive(Clone)]
+pub struct AdamWMoments<const D: usize>(pub AdamWState<D>);
+
+impl<const D: usize> std::fmt::Debug for AdamWMoments<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdamWMoments")
+            .field("time", &self.0.momentum.time)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const D: usize> RecordState for AdamWMoments<D> {
+    fn state_flatten(&self, prefix: &str, out: &mut StateSink) {
+        self.0.state_flatten(prefix, out);
+    }
+
+    fn state_unflatten(prefix: &str, src: &mut StateSource, device: &Device) -> Option<Self> {
+        let host = host_device().unwrap_or_else(|| device.clone());
+        AdamWState::state_unflatten(prefix, src, &host).map(Self)
+    }
+}
+
+/// A CPU backend's device, where one is compiled.
+fn host_device() -> Option<Device> {
+    #[cfg(feature = "flex")]
+    return Some(Device::flex());
+    #[cfg(all(feature = "ndarray", not(feature = "flex")))]
+    #[expect(deprecated, reason = "ndarray is offered for comparison with flex")]
+    return Some(Device::ndarray());
+    #[allow(
+        unreachable_code,
+        reason = "without a CPU backend the load device is kept"
+    )]
+    None
+}
+
 impl Optimizer for AdamW {
-    type State<const D: usize> = AdamWState<D>;
+    type State<const D: usize> = AdamWMoments<D>;
 
     fn step<const D: usize>(
         &self,
@@ -62,14 +108,14 @@ impl Optimizer for AdamW {
             use crate::fused::{self, Route};
             use burn::optim::AdaptiveMomentumState;
             let plain = |t: &Tensor<D>| fused::route(t) == Some(Route::Flex);
-            let moments_plain = state.as_ref().is_none_or(|s| {
+            let moments_plain = state.as_ref().is_none_or(|AdamWMoments(s)| {
                 s.momentum.max_moment_2.is_none()
                     && plain(&s.momentum.moment_1)
                     && plain(&s.momentum.moment_2)
             });
             if plain(&tensor) && plain(&grad) && moments_plain {
                 let (time, moments) = match state {
-                    Some(s) => (
+                    Some(AdamWMoments(s)) => (
                         s.momentum.time + 1,
                         Some((s.momentum.moment_1, s.momentum.moment_2)),
                     ),
@@ -88,14 +134,17 @@ impl Optimizer for AdamW {
                 };
                 let (p, m, v) = fused::adamw(tensor, grad, moments, h);
                 let momentum = AdaptiveMomentumState::new(time, m, v);
-                return (p, Some(AdamWState::new(momentum)));
+                return (p, Some(AdamWMoments(AdamWState::new(momentum))));
             }
         }
-        self.burn.step(lr, tensor, grad, state)
+        let (p, state) = self.burn.step(lr, tensor, grad, state.map(|s| s.0));
+        (p, state.map(AdamWMoments))
     }
 
     fn to_device<const D: usize>(state: Self::State<D>, device: &Device) -> Self::State<D> {
-        <burn::optim::AdamW as Optimizer>::to_device(state, device)
+        AdamWMoments(<burn::optim::AdamW as Optimizer>::to_device(
+            state.0, device,
+        ))
     }
 }
 

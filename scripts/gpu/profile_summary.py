@@ -35,6 +35,25 @@ def intervals(lines):
         yield current
 
 
+def short(name, width=120):
+    """A kernel name cut to `width` characters. cubecl's generic kernels share
+    a long prefix of type parameters (every matmul begins `MatmulEntry |
+    TensorArgs | DynamicScalar | __Lhs | ...`) and differ at the end (the tiling
+    and loading strategy and a hash), so the first part and as many of the last
+    as fit are kept."""
+    if len(name) <= width:
+        return name
+    parts = name.split(" | ")
+    head, tail = parts[0], []
+    for part in reversed(parts[1:]):
+        if len(head) + len(" | ... | ") + len(" | ".join([part, *tail])) > width:
+            break
+        tail.insert(0, part)
+    if not tail:
+        return name[: width - 3] + "..."
+    return " | ".join([head, "...", *tail])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("log")
@@ -63,8 +82,7 @@ def main():
     print("| kernel | launches | ms | share |")
     print("|---|---|---|---|")
     for name, secs in sorted(total.items(), key=lambda kv: -kv[1])[: a.top]:
-        shown = name if len(name) <= 120 else name[:117] + "..."
-        shown = shown.replace("|", "\\|")
+        shown = short(name).replace("|", "\\|")
         print(f"| {shown} | {count[name]} | {secs * 1e3:.2f} | {100 * secs / all_secs:.1f}% |")
 
 

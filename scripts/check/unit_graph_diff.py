@@ -7,8 +7,8 @@ CI builds the workspace twice in the dev profile: the test gate
 only when its package, target, profile, features and dependencies are equal. The
 GPU backends turn on features of shared dependencies (serde's `rc`,
 proc-macro2's `span-locations`, ...), and every crate above such a dependency is
-then compiled twice; xtask/Cargo.toml lists those features so that both builds
-have them.
+then compiled twice; xtask/unify/Cargo.toml lists those features so that both
+builds have them.
 
 This script compares the two unit graphs (cargo's `--unit-graph`, an unstable
 flag, hence RUSTC_BOOTSTRAP=1; nothing is built) and prints, for each package

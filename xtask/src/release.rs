@@ -24,7 +24,7 @@ pub(crate) fn cargo() -> String {
 
 /// A `cargo` command for a nested build, without the variables `cargo run`
 /// set for xtask itself (`CARGO_MANIFEST_DIR`, `CARGO_PKG_NAME`,
-/// `CARGO_PKG_VERSION_MAJOR`, …, and `OUT_DIR`, since xtask has a build
+/// `CARGO_PKG_VERSION_MAJOR`, …, and `OUT_DIR` should xtask gain a build
 /// script), which a child cargo would pass on. ring's
 /// build script watches several of them (`rerun-if-env-changed`), so every
 /// build started from here and every build started directly (as `.ci/run`

@@ -130,8 +130,15 @@ pub(crate) fn layering() -> Result<()> {
     bail!("{} layering violation(s)", violations.len())
 }
 
-pub(crate) fn run(skip: &[String]) -> Result<()> {
-    for s in skip {
+/// Whether gate `name` runs: named in `only` (or `only` empty) and not in `skip`.
+fn selected(only: &[String], skip: &[String], name: &str) -> bool {
+    (only.is_empty() || only.iter().any(|s| s == name)) && !skip.iter().any(|s| s == name)
+}
+
+/// Runs the gates in their order: those named in `only` (all when it is
+/// empty), less those in `skip`.
+pub(crate) fn run(only: &[String], skip: &[String]) -> Result<()> {
+    for s in only.iter().chain(skip) {
         if !GATES.iter().any(|g| g.name == s) {
             bail!(
                 "unknown gate `{s}` (gates: {})",
@@ -142,7 +149,7 @@ pub(crate) fn run(skip: &[String]) -> Result<()> {
     let mut timings: Vec<(&str, Duration, &str)> = Vec::new();
     let mut failure = None;
     for gate in GATES {
-        if skip.iter().any(|s| s == gate.name) {
+        if !selected(only, skip, gate.name) {
             timings.push((gate.name, Duration::ZERO, "skipped"));
             continue;
         }
@@ -168,5 +175,37 @@ pub(crate) fn run(skip: &[String]) -> Result<()> {
     match failure {
         Some((name, e)) => Err(e.context(format!("gate `{name}` failed"))),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn named_gates_run_alone_and_skip_wins() {
+        let run = |only: &[&str], skip: &[&str]| -> Vec<&str> {
+            let (only, skip) = (names(only), names(skip));
+            GATES
+                .iter()
+                .map(|g| g.name)
+                .filter(|n| selected(&only, &skip, n))
+                .collect()
+        };
+        assert_eq!(
+            run(&[], &[]),
+            ["fmt", "layering", "clippy", "test", "doc", "deny"]
+        );
+        assert_eq!(
+            run(&[], &["test", "deny"]),
+            ["fmt", "layering", "clippy", "doc"]
+        );
+        // The gates' own order, whatever the order named.
+        assert_eq!(run(&["doc", "test"], &[]), ["test", "doc"]);
+        assert_eq!(run(&["test", "doc"], &["doc"]), ["test"]);
     }
 }

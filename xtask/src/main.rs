@@ -1,6 +1,7 @@
 //! `cargo xtask`: repository automation for codex (matklad's cargo-xtask pattern).
 //!
-//! - `cargo xtask gates [--skip STEP]…`: every gate, cheapest first, each timed.
+//! - `cargo xtask gates [STEP]… [--skip STEP]…`: every gate (or those named), cheapest first,
+//!   each timed.
 //! - `cargo xtask fuzz [TARGET] [--seconds N] [--sanitizer S]`: cargo-fuzz on the parsers of
 //!   untrusted input.
 //! - `cargo xtask layering`: only the dependency-layering check.
@@ -54,15 +55,20 @@ fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("gates") => {
-            let mut skip = Vec::new();
+            let (mut only, mut skip) = (Vec::new(), Vec::new());
             let mut rest = args[1..].iter();
             while let Some(a) = rest.next() {
                 match a.as_str() {
                     "--skip" => skip.push(rest.next().cloned().unwrap_or_default()),
-                    other => bail!("unknown argument `{other}` for gates (use --skip STEP)"),
+                    other if other.starts_with('-') => {
+                        bail!(
+                            "unknown argument `{other}` for gates (use [STEP]... [--skip STEP]...)"
+                        )
+                    }
+                    step => only.push(step.to_owned()),
                 }
             }
-            gates::run(&skip)
+            gates::run(&only, &skip)
         }
         Some("layering") => gates::layering(),
         Some("examples") => match args.get(1).map(String::as_str) {
@@ -148,7 +154,9 @@ fn run() -> Result<()> {
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
-                 tasks:\n  gates [--skip STEP]  fmt, layering, clippy, test, doc, deny (cheapest first)\n  \
+                 tasks:\n  gates [STEP]... [--skip STEP]\n  \
+                                      fmt, layering, clippy, test, doc, deny (cheapest first;\n  \
+                                      only the STEPs named, when any are)\n  \
                  fuzz [TARGET] [--seconds N] [--sanitizer S]\n  \
                                       cargo-fuzz on every parser of untrusted input (600 s each;\n  \
                                       sanitizer none unless asked)\n  \

@@ -27,13 +27,17 @@ import sys
 
 GPU_FEATURES = "codex-cli/cuda,codex-cli/wgpu"
 GPU_TARGETS = ["--test", "backends", "--test", "resume", "--test", "cli"]
+# The profile overrides of CI's GPU build (it leaves some of the crates it
+# compiles again unoptimised); cargo runs in the repository root.
+GPU_CONFIG = ["--config", ".ci/gpu-build.toml"]
 EXPECTED = ("burn", "cubecl")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
 def unit_graph(extra):
     env = dict(os.environ, RUSTC_BOOTSTRAP="1")
     cmd = ["cargo", "test", "--workspace", "--locked", *extra, "-Z", "unstable-options", "--unit-graph"]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
     if out.returncode != 0:
         sys.exit(f"unit_graph_diff: `{' '.join(cmd)}` failed:\n{out.stderr}")
     return json.loads(out.stdout)["units"]
@@ -65,7 +69,7 @@ def package(unit):
 def main():
     check = "--check" in sys.argv[1:]
     base = unit_graph([])
-    gpu = unit_graph(["--features", GPU_FEATURES, *GPU_TARGETS])
+    gpu = unit_graph(["--features", GPU_FEATURES, *GPU_CONFIG, *GPU_TARGETS])
     built = set(identities(base))
     base_features = {}
     for u in base:

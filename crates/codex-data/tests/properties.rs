@@ -28,7 +28,6 @@ fn config() -> Config {
 
 /// A prepared text corpus and a prepared chat set, made once.
 struct Fixture {
-    _dir: tempfile::TempDir,
     windows: TokenStore,
     examples: ExampleStore,
 }
@@ -36,13 +35,20 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        // A fixed directory under cargo's per-target scratch space, cleared
+        // first: a `TempDir` in a static is never dropped, so it would leave
+        // a directory in /tmp behind on every run.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("codex-data-properties");
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        std::fs::create_dir_all(&dir).unwrap();
         let tok_path =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/chat/tokenizer.json");
         let tok = AnyTokenizer::from_file(&tok_path).unwrap();
         let hf = HfTokenizer::from_file(&tok_path).unwrap();
         let (digest, _) = codex_core::hash_file(&tok_path).unwrap();
-        let chat = dir.path().join("chat.jsonl");
+        let chat = dir.join("chat.jsonl");
         let mut f = std::fs::File::create(&chat).unwrap();
         codex_data::synth::write_chat(&mut f, 300, 4, false).unwrap();
         let text_cfg = ConfigLoader::new()
@@ -76,10 +82,10 @@ fn fixture() -> &'static Fixture {
             .unwrap()
             .manifest
         };
-        let text_dir = dir.path().join("text");
+        let text_dir = dir.join("text");
         let m = run(&text_cfg.data, &text_dir, None);
         let windows = TokenStore::open(&text_dir, &m.split("train").shards, true).unwrap();
-        let chat_dir = dir.path().join("chat");
+        let chat_dir = dir.join("chat");
         let m = run(
             &chat_cfg.data,
             &chat_dir,
@@ -93,11 +99,7 @@ fn fixture() -> &'static Fixture {
             }),
         );
         let examples = ExampleStore::open(&chat_dir, &m.split("train"), true).unwrap();
-        Fixture {
-            _dir: dir,
-            windows,
-            examples,
-        }
+        Fixture { windows, examples }
     })
 }
 

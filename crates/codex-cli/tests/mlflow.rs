@@ -71,6 +71,9 @@ impl Server {
             // tests took 36 s and 49 s of the machine's CPU instead of 82 s
             // and 149 s.
             .env("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+            // MLflow leaves a lock file per database in the temporary
+            // directory; this one goes away with the store.
+            .env("TMPDIR", store)
             .current_dir(store)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
